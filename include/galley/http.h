@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.h: the one HTTP/1.1 server implementation (libuv + llhttp) behind the Invoke API,
+ * the control plane and every environment's Runtime API listener.
+ *
+ * A server owns its listening socket and its connections. A connection carries one request
+ * at a time: while a request waits for its reply, reading is paused (pipelined requests wait).
+ * A handler may reply at once or much later (an invoke waiting for a runtime); if the
+ * connection closes first, req->on_abort runs and the request is freed after it returns.
+ * Limits are enforced while reading: a body over the route's limit is never buffered whole.
+ */
+#ifndef GALLEY_HTTP_H
+#define GALLEY_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "galley/buf.h"
+#include "galley/err.h"
+#include "galley/util.h"
+
+typedef struct gl_http_server gl_http_server_t;
+typedef struct gl_http_conn gl_http_conn_t;
+typedef struct gl_http_req gl_http_req_t;
+
+typedef struct gl_http_header {
+    const char *name;  /* lowercase in requests; sent as given in replies */
+    const char *value;
+} gl_http_header_t;
+
+struct gl_http_req {
+    /* read-only for handlers */
+    int method;               /* llhttp_method_t (HTTP_GET, HTTP_POST, ...) */
+    const char *method_name;  /* "GET", ... */
+    char *path;               /* as sent, still percent-encoded, without the query */
+    char *query;              /* raw query without '?', "" when none */
+    gl_http_header_t *headers;
+    size_t nheaders;
+    gl_buf_t body;            /* complete body (dechunked), NUL-terminated */
+    int body_too_large;       /* body crossed the limit: body is empty, reply 413, conn closes */
+    size_t content_length;    /* declared Content-Length, or bytes seen so far when chunked */
+    char request_id[GL_UUID_LEN + 1]; /* set by the handler if it wants x-amzn-RequestId on errors */
+    /* handler-owned */
+    void *data;
+    /** Runs if the connection closes before a reply was sent; req is freed after it returns. */
+    void (*on_abort)(gl_http_req_t *req);
+    /* private */
+    gl_http_conn_t *conn;
+};
+
+typedef struct gl_http_handler {
+    /**
+     * Headers are complete: return the most body bytes this request may carry.
+     * May be NULL (a server-wide default of 8 MiB applies).
+     */
+    size_t (*body_limit)(gl_http_req_t *req, void *data);
+    /** A complete request, or one whose body crossed the limit (req->body_too_large). */
+    void (*on_request)(gl_http_req_t *req, void *data);
+} gl_http_handler_t;
+
+/** Allocate a server; nothing listens yet. handler is copied; data is passed to its callbacks. */
+int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_handler_t *handler,
+                       void *data);
+/** Bind and listen on host:port (port 0 = ephemeral); *bound_port receives the real port. */
+int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *bound_port,
+                          gl_err_t *err);
+/** Stop accepting; pending requests see on_abort; on_closed(arg) runs once every handle closed
+ *  and the server is freed. Safe to call from inside a handler callback. */
+void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), void *arg);
+/** Number of open connections (for leak checks and `ps`). */
+size_t gl_http_server_conn_count(const gl_http_server_t *s);
+
+/** Value of a request header by lowercase name, or NULL. */
+const char *gl_http_req_header(const gl_http_req_t *req, const char *lname);
+
+/**
+ * Send the reply (exactly once per request); body is copied. Adds Content-Length, Date and
+ * Connection. Returns 0, or a negative errno if the connection is already gone (the request
+ * is still consumed). After the call req must not be touched.
+ */
+int gl_http_reply(gl_http_req_t *req, int status, const gl_http_header_t *headers, size_t nheaders,
+                  const void *body, size_t len);
+/** Same, taking ownership of a malloc'd body (no copy). */
+int gl_http_reply_owned(gl_http_req_t *req, int status, const gl_http_header_t *headers,
+                        size_t nheaders, char *body, size_t len);
+/** JSON reply (Content-Type: application/json); steals the reference to body. */
+int gl_http_reply_json(gl_http_req_t *req, int status, const gl_http_header_t *headers,
+                       size_t nheaders, json_t *body);
+/**
+ * An error in Lambda's wire shape: status from the table, x-amzn-ErrorType, x-amzn-RequestId
+ * (req->request_id, or a fresh one), JSON body {"Type":..., "<message key>": msg}.
+ */
+int gl_http_reply_aws_error(gl_http_req_t *req, gl_aws_err_t type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Same with extra body members (e.g. "Reason") merged in; steals extra (may be NULL). */
+int gl_http_reply_aws_error_ex(gl_http_req_t *req, gl_aws_err_t type, json_t *extra,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

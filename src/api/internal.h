@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h: declarations shared inside the api module: the front end's state, and one
+ * handler per Lambda operation. The router (router.c) matches method and path, decodes and
+ * parses the FunctionName, sets req->request_id, and calls exactly one handler; each handler
+ * replies to req exactly once (success or an AWS-shaped error).
+ */
+#ifndef GALLEY_API_INTERNAL_H
+#define GALLEY_API_INTERNAL_H
+
+#include <uv.h>
+
+#include "galley/api.h"
+#include "galley/http.h"
+#include "galley/registry.h"
+
+struct gl_api {
+    uv_loop_t *loop;
+    gl_registry_t *reg;
+    struct gl_sched *sched;
+    gl_http_server_t *http;
+    void (*on_closed)(void *arg);
+    void *on_closed_arg;
+};
+
+/* Invoke API (invoke.c) */
+void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async);
+
+/* Control plane (functions.c): bodies are JSON, replies are JSON or AWS errors. */
+void gl_api_create_function(gl_api_t *api, gl_http_req_t *req);
+void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req);
+void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
+                                          const gl_fn_ref_t *ref);
+void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req);
+
+/** FunctionConfiguration JSON for fn, as Lambda returns it (new reference). */
+json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn);
+
+/** Resolve ref to the current snapshot, or reply 404 ResourceNotFoundException and return NULL.
+ *  Qualifier "" and "$LATEST" resolve to $LATEST; anything else is not found (until versions). */
+gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+
+#endif
