@@ -41,6 +41,8 @@ typedef struct gl_fn {
     char *logical_id;     /* template logical id, or NULL */
     char *version;        /* "$LATEST" for now */
     int from_template;    /* code_dir is the user's own directory: never delete it */
+    int remove_code_on_free; /* set by the registry when a retired snapshot's code directory is
+                                no longer shared: the last unref deletes cfg.code_dir */
     int refs;
     /* private to the scheduler */
     void *sched;

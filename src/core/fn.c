@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "galley/fn.h"
+#include "galley/util.h"
 
 void gl_fn_config_defaults(gl_fn_config_t *c)
 {
@@ -101,6 +102,8 @@ void gl_fn_unref(gl_fn_t *fn)
 {
     if (!fn || --fn->refs > 0)
         return;
+    if (fn->remove_code_on_free && !fn->from_template && fn->cfg.code_dir)
+        gl_rm_rf(fn->cfg.code_dir);
     gl_fn_config_free(&fn->cfg);
     free(fn->logical_id);
     free(fn->version);
