@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h: declarations shared inside the C runtime library (runtimes/c) only.
+ *
+ * rt_http.c owns the one HTTP/1.1 client connection (socket, read buffer, reconnect policy) and
+ * parses replies; runtime.c builds the Runtime API requests on top of it.
+ */
+#ifndef GALLEY_RT_INTERNAL_H
+#define GALLEY_RT_INTERNAL_H
+
+#include <stddef.h>
+
+#include "galley/runtime.h"
+
+#define RT_MAX_HEADERS 100
+/* Bodies of replies to /response, /error and /init/error are small JSON documents. */
+#define RT_MAX_SMALL_BODY (64 * 1024)
+
+/* One client connection to the Runtime API. Zero-initialise, then rt_conn_init. */
+typedef struct rt_conn {
+    char hostport[256]; /* AWS_LAMBDA_RUNTIME_API verbatim, also the Host header */
+    char host[256];     /* host part, brackets of an IPv6 literal removed */
+    char port[16];
+    /* private */
+    int fd;                              /* -1 when not connected */
+    size_t rpos, rlen;                   /* unread bytes are rbuf[rpos..rlen) */
+    char rbuf[GL_RT_MAX_HEADER_BYTES + 1]; /* a whole header block must fit */
+} rt_conn_t;
+
+typedef struct rt_header {
+    const char *name; /* points into rt_reply_t.head */
+    const char *value;
+} rt_header_t;
+
+/* One parsed reply. Owns head and body; release with rt_reply_free. */
+typedef struct rt_reply {
+    int status;
+    char *head; /* copy of the header block, NUL-split into names and values */
+    rt_header_t headers[RT_MAX_HEADERS];
+    size_t nheaders;
+    char *body; /* NUL-terminated (the NUL is not counted in body_len); NULL if empty */
+    size_t body_len;
+} rt_reply_t;
+
+/* An extra request header; value must not contain CR or LF (the caller checks). */
+typedef struct rt_req_header {
+    const char *name;
+    const char *value;
+} rt_req_header_t;
+
+/* Write one diagnostic line to stderr, prefixed "galley-runtime: ". */
+void rt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse "host:port" or "[v6]:port" into c. Returns 0 or -EINVAL. */
+int rt_conn_init(rt_conn_t *c, const char *hostport);
+void rt_conn_close(rt_conn_t *c);
+
+/*
+ * Send one request and read its reply into *reply (zeroed first). body may be NULL when
+ * body_len is 0. A reply body longer than max_body fails with -EMSGSIZE; then *reply still holds
+ * the status and headers (so the caller can see which invocation it was) and the connection is
+ * closed because the rest of the body was not read. If the connection drops before any byte of
+ * the reply arrives, it reconnects and sends the request once more.
+ * Returns 0, or a negative errno (-EPROTO for a malformed reply).
+ */
+int rt_http_request(rt_conn_t *c, const char *method, const char *path,
+                    const rt_req_header_t *extra, size_t nextra, const void *body, size_t body_len,
+                    size_t max_body, rt_reply_t *reply);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *rt_reply_header(const rt_reply_t *r, const char *name);
+void rt_reply_free(rt_reply_t *r);
+
+#endif
