@@ -3,9 +3,11 @@
  * registry.h: every function the daemon knows, by name and by template logical id, and the
  * state dir that makes created functions survive a restart.
  *
- * State dir layout: <state>/functions/<name>/function.json (the FunctionConfiguration we
- * return, plus private members), <state>/functions/<name>/code/ (unpacked),
- * <state>/functions/<name>/code.zip (as uploaded). Writes are atomic (write, fsync, rename).
+ * State dir layout: <state>/functions/<name>/function.json (the configuration and the name
+ * of the current code directory), <state>/functions/<name>/code-<revision>/ (unpacked) and
+ * <state>/functions/<name>/code-<revision>.zip (as uploaded). Every upload gets a new
+ * directory, so a running snapshot's code is never overwritten; a retired snapshot deletes
+ * its directory when its last reference goes. Writes are atomic (write, fsync, rename).
  * The registry holds one reference on each current snapshot; replacing or removing one calls
  * the listener so the scheduler can retire environments of the old snapshot.
  */
@@ -68,5 +70,50 @@ char *gl_registry_fn_dir(const gl_registry_t *r, const char *name);
 /** "arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]" into out. */
 void gl_registry_fn_arn(const gl_registry_t *r, const char *name, const char *qualifier, char *out,
                         size_t outlen);
+
+/* ---- Added by the registry module: paths, runtimes, request validation, JSON shapes ---- */
+
+/** "<state>/functions/<name>/code-<revision_id>", malloc'd (NULL on ENOMEM). The directory
+ *  an upload is unpacked into; its zip is stored next to it (gl_registry_code_zip_path). */
+char *gl_registry_new_code_dir(const gl_registry_t *r, const char *name, const char *revision_id);
+/** "<code_dir>.zip", malloc'd: where the uploaded zip of a created function is kept. */
+char *gl_registry_code_zip_path(const char *code_dir);
+
+typedef enum gl_runtime_class {
+    GL_RUNTIME_SUPPORTED,  /* galley runs it (python3.9+, nodejs18.x+, provided.al2/al2023) */
+    GL_RUNTIME_OTHER,      /* Lambda accepts it but galley has no runtime for it (java, ...) */
+    GL_RUNTIME_DEPRECATED, /* Lambda no longer accepts it for create/update (python3.7, go1.x) */
+    GL_RUNTIME_UNKNOWN,    /* not a Lambda runtime identifier at all */
+} gl_runtime_class_t;
+
+gl_runtime_class_t gl_runtime_classify(const char *runtime);
+
+/**
+ * Validate a CreateFunction (is_update 0) or UpdateFunctionConfiguration (is_update 1) JSON
+ * body into cfg with Lambda's errors. For create, cfg must start zeroed; FunctionName and Code
+ * are checked for presence only (the caller parses the name and stores the code), and the
+ * defaults are applied. For update, cfg holds a copy of the current configuration and only
+ * the members present change (Environment replaces the variables whole).
+ * Returns 0, or -EINVAL with *etype and msg set (cfg then holds partial changes: free it).
+ */
+int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_update,
+                              gl_aws_err_t *etype, char *msg, size_t msglen);
+
+/**
+ * The code source of a CreateFunction "Code" object or an UpdateFunctionCode body: only
+ * ZipFile is supported. *zip_b64 (borrowed from obj) and *b64_len receive the base64 text.
+ * Returns 0 or -EINVAL with *etype and msg (S3Bucket/S3Key/ImageUri, missing, not a string).
+ */
+int gl_fn_code_from_request(const json_t *obj, const char **zip_b64, size_t *b64_len,
+                            gl_aws_err_t *etype, char *msg, size_t msglen);
+
+/** The FunctionConfiguration Lambda returns for fn ($LATEST view); new reference or NULL. */
+json_t *gl_fn_config_json(const gl_registry_t *r, const gl_fn_t *fn);
+
+/** function.json content for cfg, whose code_dir must be a child of fn_dir; new reference. */
+json_t *gl_fn_config_to_state(const gl_fn_config_t *cfg, const char *fn_dir);
+/** Rebuild cfg (zeroed by the callee) from function.json; -EINVAL with err on bad content. */
+int gl_fn_config_from_state(const json_t *state, const char *fn_dir, gl_fn_config_t *cfg,
+                            gl_err_t *err);
 
 #endif
