@@ -1,4 +1,425 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c: placeholder until the daemon lands. */
+/*
+ * main.c: the galley command: option parsing, interpreter and runtime resolution, wiring of
+ * the registry, template, scheduler, Runtime API and Lambda API on one libuv loop, and the
+ * orderly shutdown on SIGTERM/SIGINT (scheduler drains, then the API closes, then the loop
+ * ends with no handle left).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("galley"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "galley/api.h"
+#include "galley/log.h"
+#include "galley/rapi.h"
+#include "galley/registry.h"
+#include "galley/sched.h"
+#include "galley/template.h"
+
+#define DEFAULT_ACCOUNT "123456789012"
+#define SHUTDOWN_GRACE_MS 5000
+
+typedef struct serve_opts {
+    char host[256];
+    int port;
+    const char *state_dir;
+    const char *template_path;
+    const char *python;
+    const char *node;
+    const char *runtimes_dir;
+    const char *region;
+    const char *account_id;
+    double idle_timeout_s;
+    const char *overrides[64];
+    size_t noverrides;
+} serve_opts_t;
+
+typedef struct daemon {
+    uv_loop_t *loop;
+    gl_registry_t *reg;
+    gl_sched_t *sched;
+    gl_api_t *api;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+} daemon_t;
+
+static void usage(FILE *f)
+{
+    fputs("usage: galley serve [options]\n"
+          "  --listen ADDR:PORT       where the Lambda API listens (default 127.0.0.1:3001)\n"
+          "  --state-dir DIR          created functions, logs (default ./.galley)\n"
+          "  --template FILE          SAM template to serve (default ./template.yaml if present)\n"
+          "  --parameter-overrides K=V  template parameter value (repeatable)\n"
+          "  --idle-timeout SECONDS   stop environments idle this long (default 600)\n"
+          "  --python PATH            interpreter for python3.x functions\n"
+          "  --node PATH              interpreter for nodejs functions\n"
+          "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
+          "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
+          "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+          "       galley --version\n",
+          f);
+}
+
+static int is_executable_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* The first executable called name on PATH, malloc'd, or NULL. */
+static char *which(const char *name)
+{
+    if (strchr(name, '/'))
+        return is_executable_file(name) ? realpath(name, NULL) : NULL;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    char *copy = strdup(path), *save = NULL, *found = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char *cand = gl_path_join(*dir ? dir : ".", name);
+        if (cand && is_executable_file(cand))
+            found = cand;
+        else
+            free(cand);
+    }
+    free(copy);
+    return found;
+}
+
+/*
+ * Resolve an interpreter once at start. A script on PATH (a pyenv or nvm shim) costs its
+ * shell's start-up on every cold start, so ask it once for the real executable.
+ */
+static char *resolve_interpreter(const char *given, const char *name, const char *probe)
+{
+    char *path = which(given ? given : name);
+    if (!path)
+        return NULL;
+    FILE *f = fopen(path, "re");
+    char magic[2] = {0};
+    size_t got = f ? fread(magic, 1, 2, f) : 0;
+    if (f)
+        fclose(f);
+    if (got == 2 && magic[0] == '#' && magic[1] == '!') {
+        char *cmd = NULL, line[PATH_MAX] = "";
+        if (asprintf(&cmd, "'%s' %s 2>/dev/null", path, probe) >= 0) {
+            FILE *p = popen(cmd, "re");
+            if (p) {
+                if (!fgets(line, sizeof(line), p))
+                    line[0] = '\0';
+                pclose(p);
+            }
+            free(cmd);
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '/' && is_executable_file(line)) {
+            gl_log_debug("%s: %s is a shim for %s", name, path, line);
+            free(path);
+            path = strdup(line);
+        }
+    }
+    return path;
+}
+
+static char *resolve_runtimes_dir(const char *given)
+{
+    if (given)
+        return realpath(given, NULL);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof(cand), "%s/../runtimes/python/bootstrap", exe);
+            if (access(cand, R_OK) == 0) {
+                snprintf(cand, sizeof(cand), "%s/../runtimes", exe);
+                return realpath(cand, NULL);
+            }
+            snprintf(cand, sizeof(cand), "%s/../share/galley/runtimes", exe);
+            if (access(cand, R_OK) == 0)
+                return realpath(cand, NULL);
+        }
+    }
+    return realpath(GALLEY_SOURCE_RUNTIMES_DIR, NULL);
+}
+
+static int parse_listen(const char *s, serve_opts_t *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+        return -EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -EINVAL;
+    memcpy(o->host, s, (size_t)(colon - s));
+    o->host[colon - s] = '\0';
+    if (o->host[0] == '[') { /* [::1] */
+        size_t l = strlen(o->host);
+        if (o->host[l - 1] == ']') {
+            memmove(o->host, o->host + 1, l - 2);
+            o->host[l - 2] = '\0';
+        }
+    }
+    o->port = (int)port;
+    return 0;
+}
+
+static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
+{
+    (void)new_fn;
+    gl_sched_retire(data, old_fn);
+}
+
+static void on_api_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->api = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_sched_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->sched = NULL;
+    gl_log_info("every environment stopped");
+    if (d->api)
+        gl_api_close(d->api, on_api_closed, d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+    if (d->stopping) {
+        gl_log_warn("second signal: exiting now");
+        _exit(1); /* environments die with us (parent-death signal) */
+    }
+    d->stopping = 1;
+    gl_log_info("%s: shutting down (in-flight invokes get %d ms)", strsignal(signum),
+                SHUTDOWN_GRACE_MS);
+    gl_sched_close(d->sched, SHUTDOWN_GRACE_MS, on_sched_closed, d);
+}
+
+static int load_template(daemon_t *d, const serve_opts_t *o)
+{
+    const char *path = o->template_path;
+    if (!path) {
+        if (access("template.yaml", R_OK) != 0)
+            return 0;
+        path = "template.yaml";
+    }
+    gl_template_ctx_t ctx = {
+        .region = o->region,
+        .account_id = o->account_id,
+        .stack_name = "galley",
+        .overrides = o->overrides,
+        .noverrides = o->noverrides,
+    };
+    gl_template_t tpl = {0};
+    gl_err_t err = {0};
+    if (gl_template_load(path, &ctx, &tpl, &err) < 0) {
+        gl_log_error("template %s: %s", path, err.msg);
+        return -1;
+    }
+    size_t loaded = 0;
+    for (size_t i = 0; i < tpl.nfns; i++) {
+        gl_template_fn_t *f = &tpl.fns[i];
+        if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
+            gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
+            gl_template_free(&tpl);
+            return -1;
+        }
+        loaded++;
+    }
+    gl_template_free(&tpl);
+    gl_log_info("loaded %zu function(s) from %s", loaded, path);
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    serve_opts_t o = {.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
+                      .idle_timeout_s = 600};
+    enum { O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
+           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_HELP };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"state-dir", required_argument, NULL, O_STATE},
+        {"template", required_argument, NULL, O_TEMPLATE},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"python", required_argument, NULL, O_PYTHON},
+        {"node", required_argument, NULL, O_NODE},
+        {"runtimes-dir", required_argument, NULL, O_RUNTIMES},
+        {"region", required_argument, NULL, O_REGION},
+        {"account-id", required_argument, NULL, O_ACCOUNT},
+        {"log-level", required_argument, NULL, O_LOGLEVEL},
+        {"parameter-overrides", required_argument, NULL, O_PARAM},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    o.region = getenv("AWS_REGION");
+    if (!o.region || !*o.region)
+        o.region = getenv("AWS_DEFAULT_REGION");
+    if (!o.region || !*o.region)
+        o.region = "us-east-1";
+    o.account_id = DEFAULT_ACCOUNT;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case O_LISTEN:
+            if (parse_listen(optarg, &o) < 0) {
+                fprintf(stderr, "galley: --listen wants ADDR:PORT, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_STATE: o.state_dir = optarg; break;
+        case O_TEMPLATE: o.template_path = optarg; break;
+        case O_IDLE:
+            o.idle_timeout_s = strtod(optarg, &end);
+            if (*end || o.idle_timeout_s < 0) {
+                fprintf(stderr, "galley: --idle-timeout wants seconds, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_PYTHON: o.python = optarg; break;
+        case O_NODE: o.node = optarg; break;
+        case O_RUNTIMES: o.runtimes_dir = optarg; break;
+        case O_REGION: o.region = optarg; break;
+        case O_ACCOUNT: o.account_id = optarg; break;
+        case O_LOGLEVEL: {
+            enum gl_log_level lvl;
+            if (gl_log_parse_level(optarg, &lvl) < 0) {
+                fprintf(stderr, "galley: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            gl_log_set_level(lvl);
+            break;
+        }
+        case O_PARAM:
+            if (o.noverrides < sizeof(o.overrides) / sizeof(o.overrides[0]))
+                o.overrides[o.noverrides++] = optarg;
+            break;
+        case O_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "galley: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    daemon_t d = {.loop = uv_default_loop()};
+    gl_err_t err = {0};
+    char *python = resolve_interpreter(o.python, "python3", "-c 'import sys; print(sys.executable)'");
+    char *node = resolve_interpreter(o.node, "node", "-p process.execPath");
+    char *runtimes = resolve_runtimes_dir(o.runtimes_dir);
+    char *state = NULL;
+    if (!runtimes) {
+        gl_log_error("runtimes directory not found (use --runtimes-dir)");
+        goto out;
+    }
+    if (gl_mkdir_p(o.state_dir, 0755) < 0 || !(state = realpath(o.state_dir, NULL))) {
+        gl_log_error("state dir %s: %s", o.state_dir, strerror(errno));
+        goto out;
+    }
+    if (!python)
+        gl_log_warn("no python3 found: python functions will fail to start (use --python)");
+    if (!node)
+        gl_log_warn("no node found: nodejs functions will fail to start (use --node)");
+    gl_log_info("python: %s, node: %s, runtimes: %s, state: %s", python ? python : "(none)",
+                node ? node : "(none)", runtimes, state);
+
+    gl_registry_opts_t ropts = {.state_dir = state, .region = o.region,
+                                .account_id = o.account_id};
+    if (gl_registry_open(&d.reg, &ropts, &err) < 0) {
+        gl_log_error("state dir %s: %s", state, err.msg);
+        goto out;
+    }
+    gl_sched_opts_t sopts = {
+        .runtimes_dir = runtimes,
+        .python = python ? python : "python3",
+        .node = node ? node : "node",
+        .state_dir = state,
+        .region = o.region,
+        .account_id = o.account_id,
+        .idle_timeout_ms = o.idle_timeout_s > 0 ? (uint64_t)(o.idle_timeout_s * 1000) : 1,
+        .init_timeout_ms = 10000,
+        .rapi = gl_rapi_handler(),
+    };
+    if (gl_sched_new(&d.sched, d.loop, &sopts, &err) < 0) {
+        gl_log_error("%s", err.msg);
+        goto out;
+    }
+    gl_registry_listener_t listener = {.on_retire = on_retire, .data = d.sched};
+    gl_registry_set_listener(d.reg, &listener);
+    if (load_template(&d, &o) < 0)
+        goto out_sched;
+
+    gl_api_opts_t aopts = {.host = o.host, .port = o.port, .registry = d.reg, .sched = d.sched};
+    int port = 0;
+    if (gl_api_start(&d.api, d.loop, &aopts, &port, &err) < 0) {
+        gl_log_error("listen on %s:%d: %s", o.host, o.port, err.msg);
+        goto out_sched;
+    }
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    printf("galley listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "", o.host,
+           strchr(o.host, ':') ? "]" : "", port);
+    fflush(stdout);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(d.loop) == 0 ? 0 : 1;
+    if (rc)
+        gl_log_warn("event loop closed with handles still open");
+    gl_log_info("stopped");
+    goto out;
+
+out_sched:
+    gl_sched_close(d.sched, 0, NULL, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+out:
+    if (d.reg)
+        gl_registry_free(d.reg);
+    free(python);
+    free(node);
+    free(runtimes);
+    free(state);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        printf("galley %s\n", GALLEY_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "serve"))
+        return serve(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

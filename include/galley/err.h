@@ -31,7 +31,7 @@ int gl_err_wrap(gl_err_t *err, const char *fmt, ...) __attribute__((format(print
 #define GL_AWS_ERR_MAP(XX)                                                                         \
     XX(RESOURCE_NOT_FOUND, 404, "ResourceNotFoundException", "Message", "User")                   \
     XX(INVALID_REQUEST_CONTENT, 400, "InvalidRequestContentException", "message", "User")         \
-    XX(REQUEST_ENTITY_TOO_LARGE, 413, "RequestEntityTooLargeException", "message", NULL)          \
+    XX(REQUEST_ENTITY_TOO_LARGE, 413, "RequestEntityTooLargeException", "Message", NULL)          \
     XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", "message", "User")                     \
     XX(RESOURCE_CONFLICT, 409, "ResourceConflictException", "message", "User")                    \
     XX(INVALID_PARAMETER_VALUE, 400, "InvalidParameterValueException", "message", "User")         \

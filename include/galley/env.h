@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env.h: one execution environment: a runtime process, its Runtime API listener, its
+ * output pipes and log stream, and the state machine that is the only place its state
+ * changes (gl_env_handle). The Runtime API module turns HTTP requests into events here.
+ */
+#ifndef GALLEY_ENV_H
+#define GALLEY_ENV_H
+
+#include "galley/http.h"
+
+/*
+ * STARTING: forked, exec not yet confirmed (brief; spawn is synchronous today).
+ * INITIALIZING: runtime running its init, no /next yet.
+ * IDLE: runtime parked in /next, no invoke.
+ * INVOKING: event delivered, waiting for /response or /error.
+ * RESPONDED: the invoke is answered; waiting for the runtime's next /next.
+ * STOPPING: signalled, waiting for the process to exit.
+ * DEAD: exited and reaped; handles closing.
+ */
+#define GL_ENV_STATE_MAP(XX)                                                                       \
+    XX(STARTING, "starting")                                                                       \
+    XX(INITIALIZING, "initializing")                                                               \
+    XX(IDLE, "idle")                                                                               \
+    XX(INVOKING, "invoking")                                                                       \
+    XX(RESPONDED, "responded")                                                                     \
+    XX(STOPPING, "stopping")                                                                       \
+    XX(DEAD, "dead")
+
+typedef enum gl_env_state {
+#define XX(name, text) GL_ENV_##name,
+    GL_ENV_STATE_MAP(XX)
+#undef XX
+} gl_env_state_t;
+
+#define GL_ENV_EVENT_MAP(XX)                                                                       \
+    XX(SPAWNED, "spawned")                                                                         \
+    XX(ASSIGN, "assign")          /* an invoke is given to this environment */                     \
+    XX(NEXT, "next")                                                                               \
+    XX(RESPONSE, "response")                                                                       \
+    XX(ERROR, "error")                                                                             \
+    XX(INIT_ERROR, "init_error")                                                                   \
+    XX(TIMEOUT, "timeout")        /* invoke deadline */                                            \
+    XX(INIT_TIMEOUT, "init_timeout")                                                               \
+    XX(IDLE_TIMEOUT, "idle_timeout")                                                               \
+    XX(EXITED, "exited")                                                                           \
+    XX(SHUTDOWN, "shutdown")
+
+typedef enum gl_env_event {
+#define XX(name, text) GL_ENV_EV_##name,
+    GL_ENV_EVENT_MAP(XX)
+#undef XX
+} gl_env_event_t;
+
+typedef struct gl_env gl_env_t;
+
+const char *gl_env_state_name(gl_env_state_t s);
+const char *gl_env_event_name(gl_env_event_t e);
+
+/*
+ * Runtime API entry points (called by src/runtime_api). Each replies to req exactly once,
+ * with 2xx or the Runtime API's error body, and drives the state machine.
+ */
+void gl_env_rapi_next(gl_env_t *env, gl_http_req_t *req);
+void gl_env_rapi_response(gl_env_t *env, gl_http_req_t *req, const char *request_id);
+void gl_env_rapi_error(gl_env_t *env, gl_http_req_t *req, const char *request_id);
+void gl_env_rapi_init_error(gl_env_t *env, gl_http_req_t *req);
+/** The runtime posted a response over the size limit (req->body_too_large). */
+void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const char *request_id);
+
+/** Reply with the Runtime API error shape {"errorMessage","errorType"}. */
+void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * logs.h: functions' logs. An environment's stdout and stderr are split into lines
+ * (gl_logs_lines_t), each line is appended to the environment's log stream file
+ * (<state>/logs/<log group without the leading '/'>/<log stream>) and, while an invoke is in
+ * progress, to that invoke's tail (the last 4 KB, returned base64 by `X-Amz-Log-Type: Tail`).
+ * Platform lines (START, END, REPORT, ...) go through the same path.
+ */
+#ifndef GALLEY_LOGS_H
+#define GALLEY_LOGS_H
+
+#include <stddef.h>
+
+#include "galley/buf.h"
+#include "galley/err.h"
+
+#define GL_LOGS_TAIL_MAX 4096
+/* A longer line is split: Lambda caps one log event at 256 KB. */
+#define GL_LOGS_LINE_MAX (256 * 1024)
+
+typedef struct gl_logs_stream {
+    int fd;     /* -1 when closed */
+    char *path; /* malloc'd */
+} gl_logs_stream_t;
+
+/** Create the directories and open the stream file for appending. */
+int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *group,
+                        const char *stream, gl_err_t *err);
+/** Append one line (a newline is added). Write failures are counted, never fatal. */
+void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len);
+void gl_logs_stream_close(gl_logs_stream_t *s);
+
+typedef void (*gl_logs_line_fn)(const char *line, size_t len, void *arg);
+
+/** Splits a byte stream into lines; zeroed is ready. */
+typedef struct gl_logs_lines {
+    gl_buf_t pending;
+} gl_logs_lines_t;
+
+/** Feed bytes; emit runs once per complete line (without its '\n'; a trailing '\r' is kept). */
+void gl_logs_lines_feed(gl_logs_lines_t *l, const char *data, size_t len, gl_logs_line_fn emit,
+                        void *arg);
+/** Emit what is left as a last line, if anything. */
+void gl_logs_lines_flush(gl_logs_lines_t *l, gl_logs_line_fn emit, void *arg);
+void gl_logs_lines_free(gl_logs_lines_t *l);
+
+/** Append line + '\n' to a tail buffer, keeping only its last GL_LOGS_TAIL_MAX bytes. */
+void gl_logs_tail_append(gl_buf_t *tail, const char *line, size_t len);
+
+#endif

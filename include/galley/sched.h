@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched.h: the scheduler: invokes in, execution environments out.
+ *
+ * Each function snapshot (gl_fn_t) has a pool of environments. An invoke goes to an idle
+ * environment of its snapshot when there is one (warm), else a new environment is started
+ * for it (cold). The scheduler owns a submitted invoke until it calls inv->done exactly once
+ * (possibly before gl_sched_submit returns: never touch inv after submitting it); done takes
+ * the invoke over and frees it with gl_invoke_free. A caller that loses interest (client
+ * gone) sets inv->done = NULL and the scheduler frees the invoke when it completes.
+ */
+#ifndef GALLEY_SCHED_H
+#define GALLEY_SCHED_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "galley/buf.h"
+#include "galley/err.h"
+#include "galley/fn.h"
+#include "galley/http.h"
+#include "galley/util.h"
+
+typedef struct gl_sched gl_sched_t;
+typedef struct gl_invoke gl_invoke_t;
+typedef void (*gl_invoke_done_fn)(gl_invoke_t *inv);
+
+struct gl_invoke {
+    /* inputs, set before submit */
+    gl_fn_t *fn;                 /* reference owned by the invoke */
+    char request_id[GL_UUID_LEN + 1];
+    char *invoked_arn;           /* malloc'd */
+    gl_buf_t payload;            /* event bytes */
+    char *client_context;        /* decoded JSON text, or NULL */
+    char *trace_id;              /* X-Ray header value, or NULL */
+    char *cognito_identity;      /* JSON text, or NULL */
+    int want_tail;
+    /* outputs, valid in done */
+    int function_error;          /* send X-Amz-Function-Error: Unhandled */
+    gl_buf_t result;             /* response bytes or error JSON */
+    char *content_type;          /* of the runtime's response, or NULL for application/json */
+    char *log_tail;              /* base64 of the last 4 KB of this invoke's log, when want_tail */
+    char *error_type;            /* for REPORT/metrics: "Runtime.ExitError", ... or NULL */
+    int cold;                    /* this invoke started its environment */
+    double duration_ms, init_duration_ms;
+    int max_memory_mb;
+    /* callback */
+    gl_invoke_done_fn done;
+    void *data;
+    /* private to the scheduler */
+    gl_buf_t tail;
+    uint64_t started_ns;
+    struct gl_invoke *next_queued;
+};
+
+typedef struct gl_sched_opts {
+    const char *runtimes_dir;    /* holds python/bootstrap and nodejs/bootstrap */
+    const char *python;          /* resolved interpreter paths */
+    const char *node;
+    const char *state_dir;       /* logs/ and run/ live under it */
+    const char *region;
+    const char *account_id;
+    uint64_t idle_timeout_ms;    /* idle environments are stopped after this */
+    uint64_t init_timeout_ms;    /* Lambda's 10 s */
+    const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */
+} gl_sched_opts_t;
+
+int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err);
+/**
+ * Orderly stop: no new invokes; in-flight ones get until grace_ms to finish, then every
+ * environment is stopped (SIGTERM, then SIGKILL) and their invokes fail. on_closed(arg) runs
+ * when every environment has exited and every handle is closed; then the scheduler is freed.
+ */
+void gl_sched_close(gl_sched_t *s, uint64_t grace_ms, void (*on_closed)(void *arg), void *arg);
+
+gl_invoke_t *gl_invoke_new(gl_fn_t *fn);
+void gl_invoke_free(gl_invoke_t *inv);
+/** Hand inv over. Fails it (done with a Lambda error body) when the scheduler is closing. */
+void gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
+/** fn is no longer current: stop its idle environments now, busy ones after their invoke. */
+void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn);
+
+/** Live environments, for `ps` and leak checks (new reference: a JSON array). */
+json_t *gl_sched_envs_json(gl_sched_t *s);
+size_t gl_sched_env_count(gl_sched_t *s);
+
+#endif

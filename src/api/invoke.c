@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * invoke.c: the Invoke API (POST /2015-03-31/functions/{F}/invocations and the legacy
+ * InvokeAsync): validates the request as Lambda does (invocation and log types, client
+ * context, JSON payload), answers DryRun and Event at once, and turns a RequestResponse
+ * invoke into a gl_invoke_t whose completion becomes the HTTP reply.
+ *
+ * A client that disconnects while its invoke runs does not stop the invoke: the invoke is
+ * detached (done = NULL) and the scheduler frees it when it completes.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/log.h"
+#include "galley/sched.h"
+#include "internal.h"
+
+#define CLIENT_CONTEXT_MAX 3583
+
+static void on_client_gone(gl_http_req_t *req)
+{
+    gl_invoke_t *inv = req->data;
+    inv->done = NULL;
+    inv->data = NULL;
+}
+
+static void on_sync_done(gl_invoke_t *inv)
+{
+    gl_http_req_t *req = inv->data;
+    gl_http_header_t h[6];
+    size_t n = 0;
+    h[n++] = (gl_http_header_t){"Content-Type",
+                                inv->content_type ? inv->content_type : "application/json"};
+    h[n++] = (gl_http_header_t){"x-amzn-RequestId", inv->request_id};
+    h[n++] = (gl_http_header_t){"X-Amz-Executed-Version", inv->fn->version};
+    if (inv->function_error)
+        h[n++] = (gl_http_header_t){"X-Amz-Function-Error", "Unhandled"};
+    if (inv->want_tail && inv->log_tail)
+        h[n++] = (gl_http_header_t){"X-Amz-Log-Result", inv->log_tail};
+    req->on_abort = NULL;
+    size_t len;
+    char *body = gl_buf_steal(&inv->result, &len);
+    gl_http_reply_owned(req, 200, h, n, body, len);
+    gl_invoke_free(inv);
+}
+
+static void on_async_done(gl_invoke_t *inv)
+{
+    if (inv->function_error)
+        gl_log_info("async invoke %s of %s failed: %.*s", inv->request_id, inv->fn->cfg.name,
+                    (int)(inv->result.len > 300 ? 300 : inv->result.len),
+                    inv->result.data ? inv->result.data : "");
+    gl_invoke_free(inv);
+}
+
+/* X-Ray trace header for the runtime: the caller's, or a new root as Lambda makes one. */
+static char *trace_header(gl_http_req_t *req)
+{
+    const char *given = gl_http_req_header(req, "x-amzn-trace-id");
+    if (given && *given && strlen(given) < 512)
+        return strdup(given);
+    char root[25], parent[17], *out = NULL;
+    gl_random_hex(root, 12);
+    gl_random_hex(parent, 8);
+    if (asprintf(&out, "Root=1-%08lx-%s;Parent=%s;Sampled=0",
+                 (unsigned long)(gl_now_ms() / 1000), root, parent) < 0)
+        return NULL;
+    return out;
+}
+
+/* Decode and check X-Amz-Client-Context; 0 and *out (JSON text) or -1 after replying 400. */
+static int client_context(gl_http_req_t *req, char **out)
+{
+    *out = NULL;
+    const char *b64 = gl_http_req_header(req, "x-amz-client-context");
+    if (!b64 || !*b64)
+        return 0;
+    unsigned char *raw = NULL;
+    size_t rawlen = 0;
+    json_t *obj = NULL;
+    if (strlen(b64) <= CLIENT_CONTEXT_MAX && gl_b64_decode(b64, strlen(b64), &raw, &rawlen) == 0)
+        obj = json_loadb((const char *)raw, rawlen, 0, NULL);
+    if (!obj || !json_is_object(obj)) {
+        json_decref(obj);
+        free(raw);
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Client context must be a valid Base64-encoded JSON object.");
+        return -1;
+    }
+    json_decref(obj);
+    *out = (char *)raw;
+    return 0;
+}
+
+void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async)
+{
+    const char *type = legacy_async ? "Event" : gl_http_req_header(req, "x-amz-invocation-type");
+    const char *log_type = gl_http_req_header(req, "x-amz-log-type");
+    if (!type || !*type)
+        type = "RequestResponse";
+    if (strcmp(type, "RequestResponse") && strcmp(type, "Event") && strcmp(type, "DryRun")) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.64s' at 'invocationType' "
+                                "failed to satisfy constraint: Member must satisfy enum value "
+                                "set: [Event, RequestResponse, DryRun]",
+                                type);
+        return;
+    }
+    if (log_type && *log_type && strcmp(log_type, "None") && strcmp(log_type, "Tail")) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.64s' at 'logType' failed "
+                                "to satisfy constraint: Member must satisfy enum value set: "
+                                "[None, Tail]",
+                                log_type);
+        return;
+    }
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    if (!fn)
+        return;
+
+    char *cc = NULL;
+    int sync = !strcmp(type, "RequestResponse");
+    if (client_context(req, &cc) < 0)
+        return;
+    if (req->body.len > 0) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(req->body.data, req->body.len,
+                                 JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!doc) {
+            free(cc);
+            gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                    "Could not parse request body into json: Could not parse "
+                                    "payload into json: %s: at line %d column %d",
+                                    jerr.text, jerr.line, jerr.column);
+            return;
+        }
+        json_decref(doc);
+    }
+    if (!strcmp(type, "DryRun")) {
+        free(cc);
+        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+        gl_http_reply(req, 204, &h, 1, NULL, 0);
+        return;
+    }
+
+    gl_invoke_t *inv = gl_invoke_new(fn);
+    if (!inv) {
+        free(cc);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        return;
+    }
+    memcpy(inv->request_id, req->request_id, sizeof(inv->request_id));
+    char arn[512];
+    gl_registry_fn_arn(api->reg, fn->cfg.name, ref->qualifier[0] ? ref->qualifier : NULL, arn,
+                       sizeof(arn));
+    inv->invoked_arn = strdup(arn);
+    inv->trace_id = trace_header(req);
+    if (req->body.len > 0) {
+        inv->payload = req->body;
+        memset(&req->body, 0, sizeof(req->body));
+    } else {
+        gl_buf_append(&inv->payload, "{}", 2);
+    }
+    if (!sync) {
+        /* Lambda does not pass client context or return logs for asynchronous invokes. */
+        free(cc);
+        inv->done = on_async_done;
+        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+        gl_http_reply(req, 202, &h, 1, NULL, 0);
+        gl_sched_submit(api->sched, inv);
+        return;
+    }
+    inv->client_context = cc;
+    inv->want_tail = log_type && !strcmp(log_type, "Tail");
+    inv->done = on_sync_done;
+    inv->data = req;
+    req->data = inv;
+    req->on_abort = on_client_gone;
+    gl_sched_submit(api->sched, inv);
+}

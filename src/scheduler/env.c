@@ -1,0 +1,1030 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env.c: one execution environment. Owns the runtime's process (pid + pidfd watched by a
+ * uv_poll_t), its stdout/stderr pipes and line splitters, its log stream, its private /tmp
+ * directory, its Runtime API listener (one loopback port per environment: the listener is
+ * the identity of the caller) and one timer for the current state's deadline.
+ *
+ * gl_env_handle() is the only place env->state changes; Runtime API calls and process, timer
+ * and scheduler events all become events there. The environment frees itself once its
+ * process is reaped and every handle it opened has closed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "galley/log.h"
+#include "galley/sbx.h"
+#include "internal.h"
+
+#define STOP_GRACE_MS 500
+#define MAX_ENVP 256
+
+static const char *const state_names[] = {
+#define XX(name, text) text,
+    GL_ENV_STATE_MAP(XX)
+#undef XX
+};
+static const char *const event_names[] = {
+#define XX(name, text) text,
+    GL_ENV_EVENT_MAP(XX)
+#undef XX
+};
+
+const char *gl_env_state_name(gl_env_state_t s) { return state_names[s]; }
+const char *gl_env_event_name(gl_env_event_t e) { return event_names[e]; }
+
+static double ms_since(uint64_t ns) { return (double)(gl_mono_ns() - ns) / 1e6; }
+
+/* ---- output: pipes, platform lines, tail ---- */
+
+static void emit_line(const char *line, size_t len, void *arg)
+{
+    gl_env_t *env = arg;
+    gl_logs_stream_write(&env->log, line, len);
+    if (env->invoke && env->invoke->want_tail)
+        gl_logs_tail_append(&env->invoke->tail, line, len);
+}
+
+static void platform_line(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void platform_line(gl_env_t *env, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line))
+        n = sizeof(line) - 1;
+    /* A record may hold several lines (crash reports do). */
+    gl_logs_lines_t split = {0};
+    gl_logs_lines_feed(&split, line, (size_t)n, emit_line, env);
+    gl_logs_lines_flush(&split, emit_line, env);
+    gl_logs_lines_free(&split);
+}
+
+/* Read what the runtime wrote before its last Runtime API call, so that it lands before
+ * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
+static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
+{
+    uv_os_fd_t fd;
+    if (uv_is_closing((uv_handle_t *)p) || uv_fileno((uv_handle_t *)p, &fd) != 0)
+        return;
+    char buf[65536];
+    for (int rounds = 0; rounds < 256; rounds++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        gl_logs_lines_feed(lines, buf, (size_t)n, emit_line, env);
+    }
+}
+
+static void drain_output(gl_env_t *env)
+{
+    drain_pipe(env, &env->out, &env->out_lines);
+    drain_pipe(env, &env->err, &env->err_lines);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[65536];
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    gl_env_t *env = s->data;
+    gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
+    if (n > 0) {
+        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_line, env);
+    } else if (n < 0) {
+        gl_logs_lines_flush(lines, emit_line, env);
+        uv_read_stop(s);
+    }
+}
+
+/* ---- invokes ---- */
+
+static void fmt_seconds(char *out, size_t len, double s) { snprintf(out, len, "%.2f", s); }
+
+static int read_max_memory_mb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    long kb = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return (int)((kb + 1023) / 1024);
+}
+
+/*
+ * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
+ * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
+ */
+static void finish_invoke(gl_env_t *env, const char *status_suffix)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (!inv)
+        return;
+    drain_output(env);
+    inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
+    inv->max_memory_mb = env->reaped ? inv->max_memory_mb : read_max_memory_mb(env->pid);
+    if (inv->max_memory_mb <= 0)
+        inv->max_memory_mb = 1;
+    char init_part[64] = "";
+    if (inv->cold)
+        snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
+    platform_line(env, "END RequestId: %s", inv->request_id);
+    platform_line(env,
+                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                  "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
+                  inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
+                  env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
+    if (inv->want_tail) {
+        size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
+        gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
+                      &inv->log_tail);
+    }
+    inv->init_duration_ms = inv->cold ? env->init_duration_ms : 0.0;
+    snprintf(env->last_request_id, sizeof(env->last_request_id), "%s", inv->request_id);
+    env->invoke = NULL;
+    env->invokes++;
+    uv_timer_stop(&env->timer);
+    gl_invoke_complete(inv);
+}
+
+/* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
+static void fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (!inv)
+        return;
+    if (!inv->started_ns) {
+        /* Never delivered: Lambda still logs the invoke's START. */
+        inv->started_ns = gl_mono_ns();
+        platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+    }
+    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    gl_buf_reset(&inv->result);
+    if (text)
+        gl_buf_append_str(&inv->result, text);
+    free(text);
+    inv->function_error = 1;
+    free(inv->error_type);
+    inv->error_type = strdup(type);
+    char suffix[160];
+    snprintf(suffix, sizeof(suffix), "%s", status);
+    finish_invoke(env, suffix);
+}
+
+static void exit_reason(int status, char *out, size_t len)
+{
+    if (WIFEXITED(status)) {
+        if (WEXITSTATUS(status) == 0)
+            snprintf(out, len, "Runtime exited without providing a reason");
+        else
+            snprintf(out, len, "Runtime exited with error: exit status %d", WEXITSTATUS(status));
+        return;
+    }
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    const char *name;
+    switch (sig) {
+    case SIGKILL: name = "killed"; break;
+    case SIGSEGV: name = "segmentation fault"; break;
+    case SIGABRT: name = "aborted"; break;
+    case SIGTERM: name = "terminated"; break;
+    case SIGBUS: name = "bus error"; break;
+    case SIGFPE: name = "floating point exception"; break;
+    case SIGILL: name = "illegal instruction"; break;
+    case SIGINT: name = "interrupt"; break;
+    default: name = NULL;
+    }
+    if (name)
+        snprintf(out, len, "Runtime exited with error: signal: %s", name);
+    else
+        snprintf(out, len, "Runtime exited with error: signal %d", sig);
+}
+
+/* Answer the parked /next with the assigned invoke and start its clock. */
+static void deliver(gl_env_t *env)
+{
+    gl_invoke_t *inv = env->invoke;
+    gl_http_req_t *req = env->parked;
+    env->parked = NULL;
+    req->on_abort = NULL;
+    int64_t deadline = gl_now_ms() + (int64_t)env->fn->cfg.timeout_s * 1000;
+    char deadline_s[24];
+    snprintf(deadline_s, sizeof(deadline_s), "%" PRId64, deadline);
+    gl_http_header_t h[8];
+    size_t n = 0;
+    h[n++] = (gl_http_header_t){"Content-Type", "application/json"};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Deadline-Ms", deadline_s};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Invoked-Function-Arn", inv->invoked_arn};
+    if (inv->trace_id)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Trace-Id", inv->trace_id};
+    if (inv->client_context)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Client-Context", inv->client_context};
+    if (inv->cognito_identity)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Cognito-Identity", inv->cognito_identity};
+    if (!inv->started_ns) {
+        inv->started_ns = gl_mono_ns();
+        platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+    }
+    gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
+                  inv->payload.data ? inv->payload.len : 2);
+    uv_timer_stop(&env->timer);
+}
+
+/* ---- process control ---- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(gl_env_t *env, uint64_t ms)
+{
+    uv_timer_stop(&env->timer);
+    uv_timer_start(&env->timer, on_timer, ms, 0);
+}
+
+static void maybe_free(gl_env_t *env);
+
+static void on_rapi_closed(void *arg)
+{
+    gl_env_t *env = arg;
+    env->rapi = NULL;
+    env->handles_open--;
+    maybe_free(env);
+}
+
+static void close_rapi(gl_env_t *env)
+{
+    if (env->rapi && !env->rapi_closing) {
+        env->rapi_closing = 1;
+        env->parked = NULL; /* aborted by the close */
+        env->handles_open++;
+        gl_http_server_close(env->rapi, on_rapi_closed, env);
+    }
+}
+
+/* Ask the environment to go: SIGTERM then SIGKILL after a grace period, or SIGKILL now. */
+static void stop_process(gl_env_t *env, int graceful)
+{
+    close_rapi(env);
+    if (env->reaped)
+        return;
+    if (graceful) {
+        gl_sbx_kill_group(env->pid, SIGTERM);
+        arm(env, STOP_GRACE_MS);
+    } else {
+        env->sigkill_sent = 1;
+        gl_sbx_kill_group(env->pid, SIGKILL);
+        uv_timer_stop(&env->timer);
+    }
+}
+
+/* Free once torn down and every handle (and the Runtime API listener) has closed. */
+static void maybe_free(gl_env_t *env)
+{
+    if (!env->torn_down || env->handles_open > 0)
+        return;
+    gl_sched_t *sched = env->sched;
+    gl_pool_t *pool = env->pool;
+    gl_logs_lines_free(&env->out_lines);
+    gl_logs_lines_free(&env->err_lines);
+    gl_logs_stream_close(&env->log);
+    if (env->pidfd >= 0)
+        close(env->pidfd);
+    if (env->tmp_dir) {
+        gl_rm_rf(env->tmp_dir);
+        char *slash = strrchr(env->tmp_dir, '/');
+        if (slash) {
+            *slash = '\0';
+            rmdir(env->tmp_dir);
+        }
+        free(env->tmp_dir);
+    }
+    gl_fn_unref(env->fn);
+    free(env);
+    gl_sched_env_freed(sched, pool);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    gl_env_t *env = h->data;
+    env->handles_open--;
+    maybe_free(env);
+}
+
+static void close_handle(gl_env_t *env, uv_handle_t *h)
+{
+    if (h->loop && !uv_is_closing(h)) {
+        env->handles_open++;
+        uv_close(h, on_handle_closed);
+    }
+}
+
+/* DEAD: release everything; the last close callback frees the environment. */
+static void teardown(gl_env_t *env)
+{
+    drain_output(env);
+    gl_logs_lines_flush(&env->out_lines, emit_line, env);
+    gl_logs_lines_flush(&env->err_lines, emit_line, env);
+    close_rapi(env);
+    gl_pool_unlink(env->pool, env);
+    env->torn_down = 1;
+    close_handle(env, (uv_handle_t *)&env->exit_poll);
+    close_handle(env, (uv_handle_t *)&env->out);
+    close_handle(env, (uv_handle_t *)&env->err);
+    close_handle(env, (uv_handle_t *)&env->timer);
+    maybe_free(env);
+}
+
+static void on_exit_readable(uv_poll_t *p, int status, int events)
+{
+    gl_env_t *env = p->data;
+    int ws = 0;
+    pid_t r = waitpid(env->pid, &ws, WNOHANG);
+    if (r == 0)
+        return;
+    uv_poll_stop(p);
+    env->reaped = 1;
+    env->exit_status = r < 0 ? 0 : ws;
+    gl_env_handle(env, GL_ENV_EV_EXITED, NULL);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    gl_env_t *env = t->data;
+    switch (env->state) {
+    case GL_ENV_INITIALIZING:
+        gl_env_handle(env, GL_ENV_EV_INIT_TIMEOUT, NULL);
+        break;
+    case GL_ENV_INVOKING:
+        gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL);
+        break;
+    case GL_ENV_IDLE:
+    case GL_ENV_RESPONDED:
+        gl_env_handle(env, env->invoke ? GL_ENV_EV_TIMEOUT : GL_ENV_EV_IDLE_TIMEOUT, NULL);
+        break;
+    case GL_ENV_STOPPING:
+        if (!env->reaped && !env->sigkill_sent) {
+            env->sigkill_sent = 1;
+            gl_sbx_kill_group(env->pid, SIGKILL);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the state machine ---- */
+
+static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
+{
+    gl_log_debug("env=%.8s fn=%s %s -> %s on %s (%.0f ms)", env->id, env->fn->cfg.name,
+                 state_names[env->state], state_names[to], event_names[ev],
+                 ms_since(env->state_since_ns));
+    env->state = to;
+    env->state_since_ns = gl_mono_ns();
+}
+
+/* The environment has nothing to do: park it, or stop it if its function was replaced. */
+static void go_idle(gl_env_t *env, gl_env_event_t ev)
+{
+    set_state(env, GL_ENV_IDLE, ev);
+    if (env->pool->retired || env->sched->closing) {
+        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+        return;
+    }
+    arm(env, env->sched->opts.idle_timeout_ms);
+}
+
+static void init_report(gl_env_t *env, const char *status)
+{
+    platform_line(env, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms_since(env->spawned_ns),
+                  status);
+}
+
+void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
+{
+    gl_env_state_t from = env->state;
+    char msg[300], status[160];
+
+    switch (ev) {
+    case GL_ENV_EV_SPAWNED:
+        if (from != GL_ENV_STARTING)
+            break;
+        set_state(env, GL_ENV_INITIALIZING, ev);
+        arm(env, env->sched->opts.init_timeout_ms);
+        return;
+
+    case GL_ENV_EV_ASSIGN:
+        env->invoke = arg;
+        if (from == GL_ENV_IDLE && env->parked) {
+            set_state(env, GL_ENV_INVOKING, ev);
+            deliver(env);
+            arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        } else if (from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
+            /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
+            arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        }
+        return;
+
+    case GL_ENV_EV_NEXT: {
+        gl_http_req_t *req = arg;
+        if (from == GL_ENV_INITIALIZING && !env->initialized) {
+            env->initialized = 1;
+            env->init_duration_ms = ms_since(env->spawned_ns);
+        }
+        if (from == GL_ENV_INITIALIZING || from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
+            if (from == GL_ENV_IDLE && env->parked) {
+                gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                                    "State transition from Ready to Ready failed for runtime. "
+                                    "Error: State transition is not allowed");
+                return;
+            }
+            env->parked = req;
+            if (env->invoke) {
+                set_state(env, GL_ENV_INVOKING, ev);
+                deliver(env);
+                arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+            } else {
+                go_idle(env, ev);
+            }
+            return;
+        }
+        if (from == GL_ENV_INVOKING) {
+            /* As the emulator does: a /next while the invoke is unanswered gets it again. */
+            env->parked = req;
+            deliver(env);
+            return;
+        }
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition is not allowed in the current state");
+        return;
+    }
+
+    case GL_ENV_EV_RESPONSE:
+    case GL_ENV_EV_ERROR:
+        /* The caller (rapi entry point) has validated the id and stored the result. */
+        if (from != GL_ENV_INVOKING)
+            break;
+        set_state(env, GL_ENV_RESPONDED, ev);
+        finish_invoke(env, "");
+        if (env->pool->retired || env->sched->closing)
+            gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+        else if (env->state == GL_ENV_RESPONDED && !env->invoke)
+            arm(env, env->sched->opts.idle_timeout_ms);
+        return;
+
+    case GL_ENV_EV_INIT_ERROR: {
+        const char *type = arg ? arg : "Runtime.Unknown";
+        if (from != GL_ENV_INITIALIZING)
+            break;
+        snprintf(status, sizeof(status), "Status: error\tError Type: %s", type);
+        init_report(env, status);
+        set_state(env, GL_ENV_STOPPING, ev);
+        if (env->invoke) {
+            snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
+            gl_invoke_t *inv = env->invoke;
+            inv->function_error = 1;
+            free(inv->error_type);
+            inv->error_type = strdup(type);
+            if (!inv->started_ns) {
+                inv->started_ns = gl_mono_ns();
+                platform_line(env, "START RequestId: %s Version: %s", inv->request_id,
+                              env->fn->version);
+            }
+            finish_invoke(env, status);
+        }
+        /* The runtime should exit by itself after reporting; make sure it does. */
+        stop_process(env, 1);
+        return;
+    }
+
+    case GL_ENV_EV_TIMEOUT: {
+        if (from != GL_ENV_INVOKING && from != GL_ENV_RESPONDED && from != GL_ENV_IDLE)
+            break;
+        if (!env->invoke)
+            break;
+        char secs[32], ts[40];
+        fmt_seconds(secs, sizeof(secs), (double)env->fn->cfg.timeout_s);
+        gl_fmt_iso8601(gl_now_ms(), ts, sizeof(ts));
+        platform_line(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
+                      secs);
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
+                 env->invoke->request_id, secs);
+        set_state(env, GL_ENV_STOPPING, ev);
+        fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+        stop_process(env, 0);
+        return;
+    }
+
+    case GL_ENV_EV_INIT_TIMEOUT: {
+        if (from != GL_ENV_INITIALIZING)
+            break;
+        init_report(env, "Status: timeout");
+        set_state(env, GL_ENV_STOPPING, ev);
+        if (env->invoke) {
+            char secs[32];
+            fmt_seconds(secs, sizeof(secs), ms_since(env->spawned_ns) / 1000.0);
+            snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
+                     env->invoke->request_id, secs);
+            fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+        }
+        stop_process(env, 0);
+        return;
+    }
+
+    case GL_ENV_EV_IDLE_TIMEOUT:
+    case GL_ENV_EV_SHUTDOWN:
+        if (from == GL_ENV_STOPPING || from == GL_ENV_DEAD)
+            return;
+        set_state(env, GL_ENV_STOPPING, ev);
+        /* An invoke still assigned fails when the process exits (EXITED below). */
+        stop_process(env, 1);
+        return;
+
+    case GL_ENV_EV_EXITED: {
+        char reason[128];
+        exit_reason(env->exit_status, reason, sizeof(reason));
+        if (env->invoke) {
+            snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
+            drain_output(env);
+            if (from == GL_ENV_INITIALIZING)
+                init_report(env, "Status: error\tError Type: Runtime.ExitError");
+            if (!env->invoke->started_ns) {
+                env->invoke->started_ns = gl_mono_ns();
+                platform_line(env, "START RequestId: %s Version: %s", env->invoke->request_id,
+                              env->fn->version);
+            }
+            platform_line(env, "%s\nRuntime.ExitError", msg);
+            fail_invoke(env, "Runtime.ExitError", msg,
+                        "Status: error\tError Type: Runtime.ExitError\t");
+        } else if (from == GL_ENV_INITIALIZING) {
+            init_report(env, "Status: error\tError Type: Runtime.ExitError");
+        }
+        if (from != GL_ENV_STOPPING)
+            gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);
+        set_state(env, GL_ENV_DEAD, ev);
+        teardown(env);
+        return;
+    }
+    }
+    gl_log_debug("env=%.8s fn=%s event %s refused in state %s", env->id, env->fn->cfg.name,
+                 event_names[ev], state_names[from]);
+}
+
+int gl_env_takes_work(const gl_env_t *env)
+{
+    return !env->invoke && (env->state == GL_ENV_IDLE || env->state == GL_ENV_RESPONDED);
+}
+
+/* ---- Runtime API entry points ---- */
+
+void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
+{
+    json_t *body = json_pack("{s:s, s:s}", "errorMessage", msg, "errorType", type);
+    gl_http_reply_json(req, status, NULL, 0, body);
+}
+
+static void reply_accepted(gl_http_req_t *req)
+{
+    static const char ok[] = "{\"status\":\"OK\"}";
+    gl_http_header_t h = {"Content-Type", "application/json"};
+    gl_http_reply(req, 202, &h, 1, ok, sizeof(ok) - 1);
+}
+
+static void on_parked_abort(gl_http_req_t *req)
+{
+    gl_env_t *env = req->data;
+    if (env->parked == req)
+        env->parked = NULL;
+}
+
+void gl_env_rapi_next(gl_env_t *env, gl_http_req_t *req)
+{
+    req->data = env;
+    req->on_abort = on_parked_abort;
+    gl_env_handle(env, GL_ENV_EV_NEXT, req);
+}
+
+/* Shared checks of /response and /error: 0 when the id is the current invoke's. */
+static int check_invoke_id(gl_env_t *env, gl_http_req_t *req, const char *request_id)
+{
+    if (env->state == GL_ENV_INVOKING && env->invoke &&
+        strcmp(env->invoke->request_id, request_id) == 0)
+        return 0;
+    if (strcmp(env->last_request_id, request_id) == 0 && env->state == GL_ENV_RESPONDED) {
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition from RuntimeResponseSent to InvocationResponse "
+                            "failed for runtime. Error: State transition is not allowed");
+        return -1;
+    }
+    if (env->state != GL_ENV_INVOKING && env->state != GL_ENV_RESPONDED &&
+        env->state != GL_ENV_IDLE) {
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition is not allowed in the current state");
+        return -1;
+    }
+    gl_rapi_reply_error(req, 400, "InvalidRequestID", "Invalid request ID");
+    return -1;
+}
+
+void gl_env_rapi_response(gl_env_t *env, gl_http_req_t *req, const char *request_id)
+{
+    if (check_invoke_id(env, req, request_id) < 0)
+        return;
+    gl_invoke_t *inv = env->invoke;
+    gl_buf_free(&inv->result);
+    inv->result = req->body;
+    memset(&req->body, 0, sizeof(req->body));
+    const char *ct = gl_http_req_header(req, "content-type");
+    free(inv->content_type);
+    inv->content_type = ct && *ct ? strdup(ct) : NULL;
+    inv->function_error = 0;
+    reply_accepted(req);
+    gl_env_handle(env, GL_ENV_EV_RESPONSE, NULL);
+}
+
+static int valid_error_type(const char *t)
+{
+    /* (Runtime|Function)\.[A-Z][a-zA-Z]+ as the emulator accepts. */
+    const char *rest;
+    if (strncmp(t, "Runtime.", 8) == 0)
+        rest = t + 8;
+    else if (strncmp(t, "Function.", 9) == 0)
+        rest = t + 9;
+    else
+        return 0;
+    if (*rest < 'A' || *rest > 'Z')
+        return 0;
+    for (const char *p = rest + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return 0;
+    return rest[1] != '\0';
+}
+
+/* The error body the caller sees: the runtime's bytes, or Lambda's fallback when empty. */
+static void take_error_body(gl_http_req_t *req, gl_buf_t *out)
+{
+    const char *type = gl_http_req_header(req, "lambda-runtime-function-error-type");
+    gl_buf_free(out);
+    if (req->body.len > 0) {
+        *out = req->body;
+        memset(&req->body, 0, sizeof(req->body));
+        return;
+    }
+    json_t *body = json_pack("{s:s}", "errorMessage", "Unknown application error occurred");
+    if (body && type && *type)
+        json_object_set_new(body, "errorType", json_string(type));
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        gl_buf_append_str(out, text);
+    free(text);
+}
+
+void gl_env_rapi_error(gl_env_t *env, gl_http_req_t *req, const char *request_id)
+{
+    if (check_invoke_id(env, req, request_id) < 0)
+        return;
+    gl_invoke_t *inv = env->invoke;
+    const char *type = gl_http_req_header(req, "lambda-runtime-function-error-type");
+    take_error_body(req, &inv->result);
+    inv->function_error = 1;
+    free(inv->error_type);
+    inv->error_type = strdup(type && valid_error_type(type) ? type : "Runtime.Unknown");
+    free(inv->content_type);
+    inv->content_type = NULL;
+    reply_accepted(req);
+    gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
+}
+
+void gl_env_rapi_init_error(gl_env_t *env, gl_http_req_t *req)
+{
+    if (env->state != GL_ENV_INITIALIZING) {
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition from Ready to InitError failed for runtime. "
+                            "Error: State transition is not allowed");
+        return;
+    }
+    const char *hdr = gl_http_req_header(req, "lambda-runtime-function-error-type");
+    char type[128];
+    snprintf(type, sizeof(type), "%s", hdr && valid_error_type(hdr) ? hdr : "Runtime.Unknown");
+    if (env->invoke) {
+        take_error_body(req, &env->invoke->result);
+        free(env->invoke->content_type);
+        env->invoke->content_type = NULL;
+    }
+    reply_accepted(req);
+    gl_env_handle(env, GL_ENV_EV_INIT_ERROR, type);
+}
+
+void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const char *request_id)
+{
+    if (check_invoke_id(env, req, request_id) < 0)
+        return;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).", 6291556);
+    gl_rapi_reply_error(req, 413, "RequestEntityTooLarge", msg);
+    gl_invoke_t *inv = env->invoke;
+    json_t *body = json_pack("{s:s, s:s}", "errorMessage",
+                             "Response payload size exceeded maximum allowed payload size "
+                             "(6291556 bytes).",
+                             "errorType", "Function.ResponseSizeTooLarge");
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    gl_buf_reset(&inv->result);
+    if (text)
+        gl_buf_append_str(&inv->result, text);
+    free(text);
+    inv->function_error = 1;
+    free(inv->error_type);
+    inv->error_type = strdup("Function.ResponseSizeTooLarge");
+    gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
+}
+
+/* ---- starting an environment ---- */
+
+typedef struct envp_builder {
+    char *items[MAX_ENVP];
+    size_t n;
+} envp_builder_t;
+
+static void envp_set(envp_builder_t *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < b->n; i++) {
+        if (strncmp(b->items[i], name, nl) == 0 && b->items[i][nl] == '=') {
+            free(b->items[i]);
+            if (asprintf(&b->items[i], "%s=%s", name, value) < 0)
+                b->items[i] = strdup("");
+            return;
+        }
+    }
+    if (b->n + 1 >= MAX_ENVP)
+        return;
+    if (asprintf(&b->items[b->n], "%s=%s", name, value) >= 0)
+        b->n++;
+}
+
+static void envp_free(envp_builder_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->items[i]);
+    b->n = 0;
+}
+
+static void build_env(gl_env_t *env, envp_builder_t *b, const char *runtime_dir)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const gl_sched_opts_t *o = &env->sched->opts;
+    char num[32], api[64], group[160], exec_env[96];
+    envp_set(b, "PATH", getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+    envp_set(b, "LANG", "en_US.UTF-8");
+    envp_set(b, "TZ", ":UTC");
+    envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));
+    /* Credentials the daemon has (so functions can reach local services), as Lambda
+     * gives a function its role's. */
+    envp_set(b, "AWS_ACCESS_KEY_ID", getenv("AWS_ACCESS_KEY_ID"));
+    envp_set(b, "AWS_SECRET_ACCESS_KEY", getenv("AWS_SECRET_ACCESS_KEY"));
+    envp_set(b, "AWS_SESSION_TOKEN", getenv("AWS_SESSION_TOKEN"));
+    if (c->env_vars) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->env_vars, k, v)
+        {
+            if (json_is_string(v))
+                envp_set(b, k, json_string_value(v));
+        }
+    }
+    /* Lambda's own variables last: reserved, they win over the function's. */
+    snprintf(api, sizeof(api), "127.0.0.1:%d", env->rapi_port);
+    envp_set(b, "AWS_LAMBDA_RUNTIME_API", api);
+    envp_set(b, "_HANDLER", c->handler);
+    envp_set(b, "LAMBDA_TASK_ROOT", c->code_dir);
+    envp_set(b, "LAMBDA_RUNTIME_DIR", runtime_dir);
+    envp_set(b, "AWS_REGION", o->region);
+    envp_set(b, "AWS_DEFAULT_REGION", o->region);
+    if (strncmp(c->runtime, "provided", 8) != 0) {
+        snprintf(exec_env, sizeof(exec_env), "AWS_Lambda_%s", c->runtime);
+        envp_set(b, "AWS_EXECUTION_ENV", exec_env);
+    }
+    envp_set(b, "AWS_LAMBDA_FUNCTION_NAME", c->name);
+    snprintf(num, sizeof(num), "%d", c->memory_mb);
+    envp_set(b, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
+    envp_set(b, "AWS_LAMBDA_FUNCTION_VERSION", env->fn->version);
+    envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
+    envp_set(b, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+    envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
+    envp_set(b, "TMPDIR", env->tmp_dir);
+    b->items[b->n] = NULL;
+}
+
+/* argv and the executable for the function's runtime; -ENOENT for a missing bootstrap. */
+static int runtime_command(gl_env_t *env, char **path, char **argv, char **runtime_dir)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const gl_sched_opts_t *o = &env->sched->opts;
+    if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
+        int py = c->runtime[0] == 'p';
+        *runtime_dir = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
+        *path = strdup(py ? o->python : o->node);
+        argv[0] = strdup(*path);
+        argv[1] = gl_path_join(*runtime_dir, "bootstrap");
+        argv[2] = NULL;
+        return 0;
+    }
+    *runtime_dir = strdup(c->code_dir);
+    *path = gl_path_join(c->code_dir, "bootstrap");
+    argv[0] = strdup(*path);
+    argv[1] = NULL;
+    struct stat st;
+    if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode))
+        return -ENOENT;
+    return 0;
+}
+
+static void start_failed(gl_pool_t *pool, gl_invoke_t *inv, const char *type, const char *msg)
+{
+    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", msg);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    gl_buf_reset(&inv->result);
+    if (text)
+        gl_buf_append_str(&inv->result, text);
+    free(text);
+    inv->function_error = 1;
+    free(inv->error_type);
+    inv->error_type = strdup(type);
+    gl_invoke_complete(inv);
+    (void)pool;
+}
+
+int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
+{
+    gl_sched_t *s = pool->sched;
+    gl_env_t *env = calloc(1, sizeof(*env));
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
+    char *path = NULL, *argv[4] = {0}, *runtime_dir = NULL;
+    envp_builder_t envb = {0};
+    gl_err_t err = {0};
+    char msg[512];
+    int rc;
+    if (!env) {
+        start_failed(pool, inv, "Runtime.Unknown", "out of memory");
+        return -ENOMEM;
+    }
+    env->sched = s;
+    env->pool = pool;
+    env->fn = gl_fn_ref(pool->fn);
+    env->pid = -1;
+    env->pidfd = -1;
+    env->log.fd = -1;
+    env->state = GL_ENV_STARTING;
+    env->state_since_ns = env->spawned_ns = gl_mono_ns();
+    gl_random_hex(env->id, 16);
+    {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
+    }
+    char group[160];
+    snprintf(group, sizeof(group), "/aws/lambda/%s", env->fn->cfg.name);
+    if (gl_logs_stream_open(&env->log, s->logs_root, group, env->log_stream, &err) < 0)
+        gl_log_warn("env=%.8s: %s (logs for this environment are not kept)", env->id, err.msg);
+
+    /* Link in before anything can fail, so one teardown path releases all of it. */
+    env->next = pool->envs;
+    if (pool->envs)
+        pool->envs->prev = env;
+    pool->envs = env;
+    pool->nenvs++;
+    pool->nalive++;
+    s->nenvs++;
+    uv_timer_init(s->loop, &env->timer);
+    env->timer.data = env;
+    env->invoke = inv;
+    inv->cold = 1;
+
+    if ((rc = gl_http_server_new(&env->rapi, s->loop, &s->rapi, env)) < 0 ||
+        (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
+                 inv->request_id, err.msg[0] ? err.msg : strerror(-rc));
+        goto fail;
+    }
+    char tmpname[80];
+    snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
+    env->tmp_dir = gl_path_join(s->run_root, tmpname);
+    if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: create /tmp for the environment: %s",
+                 inv->request_id, strerror(env->tmp_dir ? -rc : ENOMEM));
+        goto fail;
+    }
+    if ((rc = runtime_command(env, &path, argv, &runtime_dir)) < 0) {
+        snprintf(msg, sizeof(msg),
+                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
+                 inv->request_id, env->fn->cfg.code_dir);
+        platform_line(env, "%s\nRuntime.InvalidEntrypoint", msg);
+        fail_invoke(env, "Runtime.InvalidEntrypoint", msg,
+                    "Status: error\tError Type: Runtime.InvalidEntrypoint\t");
+        env->state = GL_ENV_DEAD;
+        teardown(env);
+        goto out;
+    }
+    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", inv->request_id,
+                 strerror(errno));
+        goto fail;
+    }
+    build_env(env, &envb, runtime_dir);
+    gl_sbx_spec_t spec = {
+        .path = path,
+        .argv = argv,
+        .envp = envb.items,
+        .cwd = env->fn->cfg.code_dir,
+        .stdout_fd = out_fds[1],
+        .stderr_fd = err_fds[1],
+    };
+    if ((rc = gl_sbx_spawn(&spec, &env->pid, &env->pidfd, &err)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id, path,
+                 strerror(err.code));
+        platform_line(env, "%s\nRuntime.InvalidEntrypoint", msg);
+        fail_invoke(env, "Runtime.InvalidEntrypoint", msg,
+                    "Status: error\tError Type: Runtime.InvalidEntrypoint\t");
+        env->state = GL_ENV_DEAD;
+        teardown(env);
+        goto out;
+    }
+    close(out_fds[1]);
+    close(err_fds[1]);
+    out_fds[1] = err_fds[1] = -1;
+    uv_pipe_init(s->loop, &env->out, 0);
+    uv_pipe_init(s->loop, &env->err, 0);
+    env->out.data = env->err.data = env;
+    uv_pipe_open(&env->out, out_fds[0]);
+    uv_pipe_open(&env->err, err_fds[0]);
+    out_fds[0] = err_fds[0] = -1;
+    uv_read_start((uv_stream_t *)&env->out, on_alloc, on_output);
+    uv_read_start((uv_stream_t *)&env->err, on_alloc, on_output);
+    uv_poll_init(s->loop, &env->exit_poll, env->pidfd);
+    env->exit_poll.data = env;
+    uv_poll_start(&env->exit_poll, UV_READABLE, on_exit_readable);
+    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
+    platform_line(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
+                       "arn:aws:lambda:%s::runtime:galley-%s",
+                  env->fn->cfg.runtime, s->opts.region, env->fn->cfg.runtime);
+    gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
+    rc = 0;
+    goto out;
+
+fail:
+    fail_invoke(env, "Runtime.Unknown", msg, "Status: error\tError Type: Runtime.Unknown\t");
+    env->state = GL_ENV_DEAD;
+    teardown(env);
+    rc = rc < 0 ? rc : -EIO;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (out_fds[i] >= 0)
+            close(out_fds[i]);
+        if (err_fds[i] >= 0)
+            close(err_fds[i]);
+    }
+    envp_free(&envb);
+    free(path);
+    free(runtime_dir);
+    for (int i = 0; argv[i]; i++)
+        free(argv[i]);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h: the scheduler's private structures: the scheduler, one pool per function
+ * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown) and
+ * env.c (one environment's process, pipes, Runtime API listener and state machine).
+ */
+#ifndef GALLEY_SCHED_INTERNAL_H
+#define GALLEY_SCHED_INTERNAL_H
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include "galley/env.h"
+#include "galley/logs.h"
+#include "galley/sched.h"
+
+typedef struct gl_pool gl_pool_t;
+
+struct gl_sched {
+    uv_loop_t *loop;
+    gl_sched_opts_t opts;      /* strings are the scheduler's own copies */
+    gl_http_handler_t rapi;
+    char *logs_root;           /* <state>/logs */
+    char *run_root;            /* <state>/run: per-environment /tmp directories */
+    gl_pool_t *pools;          /* every pool with at least one environment or current fn */
+    size_t nenvs;
+    int closing;
+    uv_timer_t grace_timer;
+    int grace_timer_open;
+    void (*on_closed)(void *arg);
+    void *on_closed_arg;
+};
+
+struct gl_pool {
+    gl_sched_t *sched;
+    gl_fn_t *fn;               /* reference held by the pool */
+    gl_env_t *envs;            /* doubly linked through env->next/prev: those that can work */
+    size_t nenvs;              /* in the list */
+    size_t nalive;             /* started and not yet freed (listed or tearing down) */
+    int retired;               /* fn is no longer current: no new work, stop when free */
+    gl_pool_t *next, *prev;
+};
+
+struct gl_env {
+    char id[33];               /* 32 hex, also the log stream suffix */
+    gl_env_state_t state;
+    uint64_t state_since_ns;
+    uint64_t spawned_ns;
+    gl_sched_t *sched;
+    gl_pool_t *pool;
+    gl_fn_t *fn;               /* reference */
+    pid_t pid;
+    int pidfd;
+    int exit_status;           /* raw wait status once reaped */
+    int reaped;
+    uv_poll_t exit_poll;
+    uv_pipe_t out, err;
+    gl_logs_lines_t out_lines, err_lines;
+    gl_http_server_t *rapi;
+    int rapi_port;
+    uv_timer_t timer;          /* the one deadline of the current state */
+    gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
+    gl_http_req_t *parked;     /* the runtime's pending /next */
+    char last_request_id[GL_UUID_LEN + 1];
+    gl_logs_stream_t log;
+    char log_stream[96];
+    char *tmp_dir;
+    double init_duration_ms;
+    int initialized;           /* first /next seen */
+    unsigned invokes;
+    int sigkill_sent;
+    int handles_open;          /* uv handles (and the listener) whose close is pending */
+    int rapi_closing;
+    int torn_down;
+    gl_env_t *next, *prev;
+};
+
+/* env.c */
+int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv);
+/** Drive the state machine: the only place env->state changes. */
+void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
+int gl_env_takes_work(const gl_env_t *env);
+
+/* sched.c */
+/** Take env out of its pool's list (it no longer takes work). */
+void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env);
+/** An environment of pool was freed: free a retired empty pool, finish a pending close. */
+void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool);
+void gl_invoke_complete(gl_invoke_t *inv);
+
+#endif

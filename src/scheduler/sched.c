@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched.c: the scheduler: one pool of environments per function snapshot, the choice
+ * between a warm environment and a cold start for each invoke, retiring the pools of
+ * replaced functions, and the orderly shutdown of every environment.
+ *
+ * Invariant: a pool lives while its function is current or while any of its environments
+ * is alive (pool->nalive); the scheduler finishes closing when the last environment is freed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/log.h"
+#include "internal.h"
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err)
+{
+    gl_sched_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return gl_err_set(err, ENOMEM, "scheduler");
+    s->loop = loop;
+    s->opts = *opts;
+    s->opts.runtimes_dir = dup_or_null(opts->runtimes_dir);
+    s->opts.python = dup_or_null(opts->python);
+    s->opts.node = dup_or_null(opts->node);
+    s->opts.state_dir = dup_or_null(opts->state_dir);
+    s->opts.region = dup_or_null(opts->region);
+    s->opts.account_id = dup_or_null(opts->account_id);
+    s->rapi = *opts->rapi;
+    s->opts.rapi = &s->rapi;
+    if (!s->opts.idle_timeout_ms)
+        s->opts.idle_timeout_ms = 600000;
+    if (!s->opts.init_timeout_ms)
+        s->opts.init_timeout_ms = 10000;
+    s->logs_root = gl_path_join(opts->state_dir, "logs");
+    s->run_root = gl_path_join(opts->state_dir, "run");
+    int rc;
+    if (!s->logs_root || !s->run_root) {
+        rc = gl_err_set(err, ENOMEM, "scheduler");
+        goto fail;
+    }
+    /* run/ holds only what live environments use: anything there is a crashed daemon's. */
+    if ((rc = gl_rm_rf(s->run_root)) < 0 || (rc = gl_mkdir_p(s->run_root, 0711)) < 0 ||
+        (rc = gl_mkdir_p(s->logs_root, 0755)) < 0) {
+        rc = gl_err_set(err, -rc, "prepare %s", opts->state_dir);
+        goto fail;
+    }
+    uv_timer_init(loop, &s->grace_timer);
+    s->grace_timer.data = s;
+    s->grace_timer_open = 1;
+    *out = s;
+    return 0;
+fail:
+    free(s->logs_root);
+    free(s->run_root);
+    free((char *)s->opts.runtimes_dir);
+    free((char *)s->opts.python);
+    free((char *)s->opts.node);
+    free((char *)s->opts.state_dir);
+    free((char *)s->opts.region);
+    free((char *)s->opts.account_id);
+    free(s);
+    return rc;
+}
+
+gl_invoke_t *gl_invoke_new(gl_fn_t *fn)
+{
+    gl_invoke_t *inv = calloc(1, sizeof(*inv));
+    if (!inv)
+        return NULL;
+    inv->fn = gl_fn_ref(fn);
+    gl_uuid4(inv->request_id);
+    return inv;
+}
+
+void gl_invoke_free(gl_invoke_t *inv)
+{
+    if (!inv)
+        return;
+    gl_fn_unref(inv->fn);
+    free(inv->invoked_arn);
+    gl_buf_free(&inv->payload);
+    free(inv->client_context);
+    free(inv->trace_id);
+    free(inv->cognito_identity);
+    gl_buf_free(&inv->result);
+    free(inv->content_type);
+    free(inv->log_tail);
+    free(inv->error_type);
+    gl_buf_free(&inv->tail);
+    free(inv);
+}
+
+void gl_invoke_complete(gl_invoke_t *inv)
+{
+    if (inv->done)
+        inv->done(inv);
+    else
+        gl_invoke_free(inv);
+}
+
+static gl_pool_t *pool_for(gl_sched_t *s, gl_fn_t *fn)
+{
+    if (fn->sched)
+        return fn->sched;
+    gl_pool_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->sched = s;
+    p->fn = gl_fn_ref(fn);
+    fn->sched = p;
+    p->next = s->pools;
+    if (s->pools)
+        s->pools->prev = p;
+    s->pools = p;
+    return p;
+}
+
+static void pool_free(gl_sched_t *s, gl_pool_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->pools = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->fn->sched = NULL;
+    gl_fn_unref(p->fn);
+    free(p);
+}
+
+void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env)
+{
+    if (!env->prev && pool->envs != env)
+        return; /* not listed */
+    if (env->prev)
+        env->prev->next = env->next;
+    else
+        pool->envs = env->next;
+    if (env->next)
+        env->next->prev = env->prev;
+    env->next = env->prev = NULL;
+    pool->nenvs--;
+}
+
+static void on_grace_closed(uv_handle_t *h)
+{
+    gl_sched_t *s = h->data;
+    void (*cb)(void *) = s->on_closed;
+    void *arg = s->on_closed_arg;
+    free(s->logs_root);
+    gl_rm_rf(s->run_root);
+    free(s->run_root);
+    free((char *)s->opts.runtimes_dir);
+    free((char *)s->opts.python);
+    free((char *)s->opts.node);
+    free((char *)s->opts.state_dir);
+    free((char *)s->opts.region);
+    free((char *)s->opts.account_id);
+    free(s);
+    if (cb)
+        cb(arg);
+}
+
+static void finish_close(gl_sched_t *s)
+{
+    while (s->pools)
+        pool_free(s, s->pools);
+    if (s->grace_timer_open) {
+        s->grace_timer_open = 0;
+        uv_close((uv_handle_t *)&s->grace_timer, on_grace_closed);
+    }
+}
+
+void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool)
+{
+    pool->nalive--;
+    s->nenvs--;
+    if (pool->nalive == 0 && pool->retired)
+        pool_free(s, pool);
+    if (s->closing && s->nenvs == 0)
+        finish_close(s);
+}
+
+static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
+{
+    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", msg);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    gl_buf_reset(&inv->result);
+    if (text)
+        gl_buf_append_str(&inv->result, text);
+    free(text);
+    inv->function_error = 1;
+    free(inv->error_type);
+    inv->error_type = strdup(type);
+    gl_invoke_complete(inv);
+}
+
+void gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
+{
+    if (s->closing) {
+        fail_now(inv, "Runtime.Unknown", "galley is shutting down");
+        return;
+    }
+    gl_pool_t *pool = pool_for(s, inv->fn);
+    if (!pool) {
+        fail_now(inv, "Runtime.Unknown", "out of memory");
+        return;
+    }
+    /* Warm first: a runtime already parked in /next, else one about to call it. */
+    gl_env_t *best = NULL;
+    for (gl_env_t *e = pool->envs; e; e = e->next) {
+        if (!gl_env_takes_work(e))
+            continue;
+        if (e->state == GL_ENV_IDLE && e->parked) {
+            best = e;
+            break;
+        }
+        if (!best)
+            best = e;
+    }
+    if (best && !pool->retired) {
+        gl_env_handle(best, GL_ENV_EV_ASSIGN, inv);
+        return;
+    }
+    gl_env_start(pool, inv);
+}
+
+static void shutdown_pool_envs(gl_pool_t *p, int only_free)
+{
+    gl_env_t *e = p->envs, *next;
+    for (; e; e = next) {
+        next = e->next;
+        if (!only_free || !e->invoke)
+            gl_env_handle(e, GL_ENV_EV_SHUTDOWN, NULL);
+    }
+}
+
+void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn)
+{
+    gl_pool_t *p = fn->sched;
+    if (!p)
+        return;
+    p->retired = 1;
+    shutdown_pool_envs(p, 1);
+    if (p->nalive == 0)
+        pool_free(s, p);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    gl_sched_t *s = t->data;
+    gl_log_info("shutdown: stopping %zu busy environment(s)", s->nenvs);
+    for (gl_pool_t *p = s->pools; p; p = p->next)
+        shutdown_pool_envs(p, 0);
+}
+
+void gl_sched_close(gl_sched_t *s, uint64_t grace_ms, void (*on_closed)(void *arg), void *arg)
+{
+    s->closing = 1;
+    s->on_closed = on_closed;
+    s->on_closed_arg = arg;
+    for (gl_pool_t *p = s->pools; p; p = p->next)
+        shutdown_pool_envs(p, 1);
+    if (s->nenvs == 0) {
+        finish_close(s);
+        return;
+    }
+    uv_timer_start(&s->grace_timer, on_grace, grace_ms, 0);
+}
+
+size_t gl_sched_env_count(gl_sched_t *s) { return s->nenvs; }
+
+json_t *gl_sched_envs_json(gl_sched_t *s)
+{
+    json_t *arr = json_array();
+    uint64_t now = gl_mono_ns();
+    for (gl_pool_t *p = s->pools; p; p = p->next) {
+        for (gl_env_t *e = p->envs; e; e = e->next) {
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:i}", "id", e->id,
+                               "function", e->fn->cfg.name, "version", e->fn->version, "state",
+                               gl_env_state_name(e->state), "pid", (int)e->pid, "age_ms",
+                               (json_int_t)((now - e->spawned_ns) / 1000000), "invokes",
+                               (int)e->invokes, "runtime_api_port", e->rapi_port));
+        }
+    }
+    return arr;
+}
