@@ -10,7 +10,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { runFunction, makeEvents } = require('./fake_runtime_api.js');
+const { spawnSync } = require('node:child_process');
+const { runFunction, makeEvents, BOOTSTRAP } = require('./fake_runtime_api.js');
 
 const T = { timeout: 20000 };
 const LOG_RECORD = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]*)\t([A-Z]+)\t([^\n]*)$/;
@@ -550,4 +551,14 @@ test('response streaming: error after the first byte goes into trailers', T, asy
   assert.equal(post.trailers['lambda-runtime-function-error-type'], 'Error');
   const errorBody = JSON.parse(Buffer.from(post.trailers['lambda-runtime-function-error-body'], 'base64').toString());
   assert.equal(errorBody.errorMessage, 'mid-stream failure');
+});
+
+test('without AWS_LAMBDA_RUNTIME_API the runtime exits non-zero with a message', T, async () => {
+  const run = spawnSync(process.execPath, [BOOTSTRAP], {
+    env: { PATH: process.env.PATH, _HANDLER: 'index.handler' },
+    timeout: 10000,
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /AWS_LAMBDA_RUNTIME_API/);
 });
