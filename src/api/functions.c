@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * functions.c: the control plane of created functions: CreateFunction, GetFunction,
+ * GetFunctionConfiguration, ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration,
+ * DeleteFunction and GetAccountSettings (spec 7), plus gl_api_resolve for every handler.
+ *
+ * Each handler replies exactly once. Validation and the JSON shapes live in the registry
+ * module (request.c, fnjson.c); this file decodes bodies, stores uploaded code and talks to
+ * the registry. Every upload is unpacked into a fresh code-<revision>/ directory with its zip
+ * beside it, and the registry swaps snapshots, so an environment running the old code keeps
+ * it until it lets go. Any failure before gl_registry_put removes what the upload created.
+ * Template functions share the namespace but are read-only here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "galley/archive.h"
+#include "galley/log.h"
+#include "galley/util.h"
+#include "internal.h"
+
+#define ZIPPED_MAX 52428800u /* Lambda's direct-upload limit */
+#define LIST_PAGE_MAX 50
+#define ACCOUNT_CONCURRENCY 1000
+#define ACCOUNT_TOTAL_CODE 80530636800LL
+
+static void reply_json(gl_http_req_t *req, int status, json_t *body)
+{
+    gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+    if (!body) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        return;
+    }
+    gl_http_reply_json(req, status, &h, 1, body);
+}
+
+/* The request body as a JSON object (empty means {}), or NULL after replying 400. */
+static json_t *body_object(gl_http_req_t *req)
+{
+    json_error_t jerr;
+    json_t *body;
+    if (req->body.len == 0)
+        return json_object();
+    body = json_loadb(req->body.data, req->body.len, 0, &jerr);
+    if (!body) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: %s: at line %d column %d",
+                                jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: expected a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn)
+{
+    return gl_fn_config_json(api->reg, fn);
+}
+
+static void reply_not_found(gl_api_t *api, gl_http_req_t *req, const char *name,
+                            const char *qualifier)
+{
+    char arn[512];
+    gl_registry_fn_arn(api->reg, name, qualifier, arn, sizeof(arn));
+    gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
+}
+
+gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_fn_t *fn = gl_registry_find(api->reg, ref->name);
+    if (!fn || (ref->qualifier[0] && strcmp(ref->qualifier, "$LATEST") != 0)) {
+        reply_not_found(api, req, ref->name, ref->qualifier);
+        return NULL;
+    }
+    return fn;
+}
+
+/* Template functions are the template's: the API may read them, never change them. */
+static int refuse_template(gl_http_req_t *req, const gl_fn_t *fn)
+{
+    if (!fn->from_template)
+        return 0;
+    gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                            "Function %s is defined by the template%s%s%s; change it in the "
+                            "template, galley cannot update or delete it through the API.",
+                            fn->cfg.name, fn->logical_id ? " (logical id " : "",
+                            fn->logical_id ? fn->logical_id : "", fn->logical_id ? ")" : "");
+    return -1;
+}
+
+/* RevisionId precondition of the Update* operations; -1 after replying 412. */
+static int check_revision(gl_http_req_t *req, const json_t *body, const gl_fn_t *fn)
+{
+    json_t *rev = json_object_get(body, "RevisionId");
+    if (!rev || json_is_null(rev))
+        return 0;
+    if (!json_is_string(rev) || !fn->cfg.revision_id ||
+        strcmp(json_string_value(rev), fn->cfg.revision_id) != 0) {
+        gl_http_reply_aws_error(req, GL_AWS_PRECONDITION_FAILED,
+                                "The Revision Id provided does not match the latest Revision Id. "
+                                "Call the GetFunction/GetAlias API to retrieve the latest "
+                                "Revision Id");
+        return -1;
+    }
+    return 0;
+}
+
+static void stamp(gl_fn_config_t *cfg, const char *revision_id)
+{
+    char ts[40];
+    gl_fmt_lambda_time(gl_now_ms(), ts, sizeof(ts));
+    free(cfg->last_modified);
+    cfg->last_modified = strdup(ts);
+    free(cfg->revision_id);
+    cfg->revision_id = strdup(revision_id);
+}
+
+/* Remove an upload that did not make it into the registry. */
+static void discard_code(const char *code_dir)
+{
+    char *zip = gl_registry_code_zip_path(code_dir);
+    if (zip)
+        unlink(zip);
+    free(zip);
+    gl_rm_rf(code_dir);
+}
+
+/*
+ * Decode, check, unpack and keep the zip of an upload into a new code directory of `name`,
+ * then point cfg at it (code_dir, CodeSha256, CodeSize, new RevisionId and LastModified).
+ * Returns 0, or -1 after replying with Lambda's error (nothing left on disk).
+ */
+static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
+                      size_t b64_len, gl_fn_config_t *cfg)
+{
+    unsigned char *zip = NULL;
+    size_t zip_len = 0;
+    char rev[GL_UUID_LEN + 1], sha[45];
+    char *code_dir = NULL, *fn_dir = NULL, *zip_path = NULL;
+    gl_archive_result_t res = {0};
+    gl_err_t err = {0};
+    int rc = -1, unpacked = 0;
+
+    if (gl_b64_decode(b64, b64_len, &zip, &zip_len) < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: ZipFile is not valid "
+                                "base64");
+        goto out;
+    }
+    if (zip_len > ZIPPED_MAX) {
+        gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
+                                "Zipped size must be smaller than %u bytes", ZIPPED_MAX);
+        goto out;
+    }
+    gl_sha256_b64(zip, zip_len, sha);
+    gl_uuid4(rev);
+    fn_dir = gl_registry_fn_dir(api->reg, name);
+    code_dir = gl_registry_new_code_dir(api->reg, name, rev);
+    zip_path = code_dir ? gl_registry_code_zip_path(code_dir) : NULL;
+    if (!fn_dir || !zip_path) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    int mk = gl_mkdir_p(fn_dir, 0755);
+    if (mk < 0) {
+        gl_log_error("api: create %s: %s", fn_dir, strerror(-mk));
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+        goto out;
+    }
+    if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
+        switch (res.status) {
+        case GL_ARCHIVE_BAD_ZIP:
+            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                    "Could not unzip uploaded file. Please check your file, then "
+                                    "try to upload again.");
+            break;
+        case GL_ARCHIVE_TOO_LARGE:
+            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                    "Unzipped size must be smaller than %llu bytes",
+                                    (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
+            break;
+        case GL_ARCHIVE_UNSAFE_ENTRY:
+            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                    "Could not unzip uploaded file: %s", err.msg);
+            break;
+        default:
+            gl_log_error("api: unpacking code of %s: %s", name, err.msg);
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+        }
+        goto out;
+    }
+    unpacked = 1;
+    int wr = gl_write_file_atomic(zip_path, zip, zip_len);
+    if (wr < 0) {
+        gl_log_error("api: write %s: %s", zip_path, strerror(-wr));
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+        goto out;
+    }
+    free(cfg->code_dir);
+    cfg->code_dir = code_dir;
+    code_dir = NULL; /* moved into cfg */
+    free(cfg->code_sha256);
+    cfg->code_sha256 = strdup(sha);
+    cfg->code_size = (int64_t)zip_len;
+    stamp(cfg, rev);
+    rc = 0;
+out:
+    if (rc < 0 && unpacked)
+        discard_code(code_dir);
+    free(zip);
+    free(zip_path);
+    free(code_dir);
+    free(fn_dir);
+    return rc;
+}
+
+/* Swap cfg in and answer with the new configuration; on failure undo an upload. */
+static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
+                          int new_code)
+{
+    gl_fn_t *fn = NULL;
+    gl_err_t err = {0};
+    char *code_dir = new_code && cfg->code_dir ? strdup(cfg->code_dir) : NULL;
+    if (gl_registry_put(api->reg, cfg, &fn, &err) < 0) {
+        gl_log_error("api: storing function %s: %s", cfg->name ? cfg->name : "?", err.msg);
+        if (code_dir)
+            discard_code(code_dir);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s",
+                                err.msg);
+    } else {
+        reply_json(req, status, gl_fn_config_json(api->reg, fn));
+    }
+    free(code_dir);
+}
+
+void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
+{
+    gl_fn_config_t cfg = {0};
+    gl_fn_ref_t ref;
+    gl_aws_err_t etype;
+    char msg[2048];
+    const char *b64;
+    size_t b64_len;
+    json_t *body = body_object(req);
+
+    if (!body)
+        return;
+    if (gl_fn_config_from_request(body, &cfg, 0, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    if (gl_api_parse_fn_name(json_string_value(json_object_get(body, "FunctionName")), NULL,
+                             gl_registry_region(api->reg), gl_registry_account(api->reg), 140,
+                             &ref, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    if (ref.qualifier[0]) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                "FunctionName must not include a version or alias qualifier "
+                                "when creating a function.");
+        goto out;
+    }
+    if (gl_registry_find(api->reg, ref.name)) {
+        gl_http_reply_aws_error(req, GL_AWS_RESOURCE_CONFLICT, "Function already exist: %s",
+                                ref.name);
+        goto out;
+    }
+    if (gl_fn_code_from_request(json_object_get(body, "Code"), &b64, &b64_len, &etype, msg,
+                                sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    if (!(cfg.name = strdup(ref.name))) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    if (store_code(api, req, ref.name, b64, b64_len, &cfg) < 0)
+        goto out;
+    put_and_reply(api, req, &cfg, 201, 1);
+out:
+    gl_fn_config_free(&cfg);
+    json_decref(body);
+}
+
+void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    if (!fn)
+        return;
+    json_t *conf = gl_fn_config_json(api->reg, fn);
+    json_t *code = json_pack("{s:s}", "RepositoryType", "S3");
+    char *location = NULL;
+    if (code && fn->cfg.code_dir) {
+        /* Created functions: the zip as uploaded; template functions: their directory. */
+        char *path = fn->from_template ? strdup(fn->cfg.code_dir)
+                                       : gl_registry_code_zip_path(fn->cfg.code_dir);
+        size_t n = path ? strlen(path) + 8 : 0;
+        if (path && (location = malloc(n)))
+            snprintf(location, n, "file://%s", path);
+        free(path);
+        if (location)
+            json_object_set_new(code, "Location", json_string(location));
+    }
+    free(location);
+    json_t *out = conf && code ? json_pack("{s:o,s:o}", "Configuration", conf, "Code", code)
+                               : NULL;
+    if (!out) {
+        json_decref(conf);
+        json_decref(code);
+    }
+    reply_json(req, 200, out);
+}
+
+void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    if (fn)
+        reply_json(req, 200, gl_fn_config_json(api->reg, fn));
+}
+
+void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_fn_config_t cfg = {0};
+    gl_aws_err_t etype;
+    char msg[1024];
+    const char *b64;
+    size_t b64_len;
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    json_t *body = NULL;
+
+    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+        return;
+    if (check_revision(req, body, fn) < 0)
+        goto out;
+    if (gl_fn_code_from_request(body, &b64, &b64_len, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    if (json_is_true(json_object_get(body, "DryRun"))) {
+        /* Validate only: the caller sees the configuration that stays in place. */
+        reply_json(req, 200, gl_fn_config_json(api->reg, fn));
+        goto out;
+    }
+    if (gl_fn_config_copy(&cfg, &fn->cfg) < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    if (store_code(api, req, fn->cfg.name, b64, b64_len, &cfg) < 0)
+        goto out;
+    put_and_reply(api, req, &cfg, 200, 1);
+out:
+    gl_fn_config_free(&cfg);
+    json_decref(body);
+}
+
+void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
+                                          const gl_fn_ref_t *ref)
+{
+    gl_fn_config_t cfg = {0};
+    gl_aws_err_t etype;
+    char msg[2048], rev[GL_UUID_LEN + 1];
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    json_t *body = NULL;
+
+    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+        return;
+    if (check_revision(req, body, fn) < 0)
+        goto out;
+    if (gl_fn_config_copy(&cfg, &fn->cfg) < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    if (gl_fn_config_from_request(body, &cfg, 1, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    gl_uuid4(rev);
+    stamp(&cfg, rev);
+    put_and_reply(api, req, &cfg, 200, 0);
+out:
+    gl_fn_config_free(&cfg);
+    json_decref(body);
+}
+
+void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_err_t err = {0};
+    if (strcmp(ref->qualifier, "$LATEST") == 0) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                "$LATEST version cannot be deleted without deleting the "
+                                "function.");
+        return;
+    }
+    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    if (!fn || refuse_template(req, fn) < 0)
+        return;
+    if (gl_registry_remove(api->reg, fn->cfg.name, &err) < 0) {
+        gl_log_error("api: deleting %s: %s", ref->name, err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not delete the function: %s",
+                                err.msg);
+        return;
+    }
+    gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+    gl_http_reply(req, 204, &h, 1, NULL, 0);
+}
+
+/* MaxItems: absent -> 50, else an integer 1..10000 (pages never exceed 50). */
+static int parse_max_items(gl_http_req_t *req, size_t *page)
+{
+    char *v = gl_query_get(req->query, "MaxItems");
+    char *end = NULL;
+    long n;
+    *page = LIST_PAGE_MAX;
+    if (!v)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > 10000) {
+        const char *what = (!*v || *end) ? "Member must be an integer"
+                           : n < 1       ? "Member must have value greater than or equal to 1"
+                                         : "Member must have value less than or equal to 10000";
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.32s' at 'maxItems' failed "
+                                "to satisfy constraint: %s", v, what);
+        free(v);
+        return -1;
+    }
+    free(v);
+    if ((size_t)n < *page)
+        *page = (size_t)n;
+    return 0;
+}
+
+void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
+{
+    gl_fn_t **fns = NULL;
+    size_t n = 0, page, start = 0;
+    char *version = gl_query_get(req->query, "FunctionVersion");
+    char *marker = gl_query_get(req->query, "Marker");
+    unsigned char *after = NULL;
+    size_t after_len = 0;
+    json_t *list = NULL;
+    int all = 0;
+
+    if (version && *version) {
+        if (strcmp(version, "ALL") != 0) {
+            gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                    "1 validation error detected: Value '%.64s' at "
+                                    "'functionVersion' failed to satisfy constraint: Member must "
+                                    "satisfy enum value set: [ALL]", version);
+            goto out;
+        }
+        all = 1;
+    }
+    if (parse_max_items(req, &page) < 0)
+        goto out;
+    /* The marker is opaque to clients: base64 of the last name of the previous page. */
+    if (marker && *marker &&
+        (gl_b64_decode(marker, strlen(marker), &after, &after_len) < 0 || after_len == 0 ||
+         after_len > GL_FN_NAME_MAX || memchr(after, '\0', after_len))) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE, "Invalid Marker: %.128s",
+                                marker);
+        goto out;
+    }
+    if (gl_registry_list(api->reg, &fns, &n) < 0 || !(list = json_array())) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    if (after) {
+        char name[GL_FN_NAME_MAX + 1];
+        memcpy(name, after, after_len);
+        name[after_len] = '\0';
+        while (start < n && strcmp(fns[start]->cfg.name, name) <= 0)
+            start++;
+    }
+    size_t end = start + page < n ? start + page : n;
+    for (size_t i = start; i < end; i++) {
+        json_t *conf = gl_fn_config_json(api->reg, fns[i]);
+        if (conf && all) {
+            /* With FunctionVersion=ALL every entry is a version: qualified ARNs. */
+            char arn[512];
+            gl_registry_fn_arn(api->reg, fns[i]->cfg.name, "$LATEST", arn, sizeof(arn));
+            json_object_set_new(conf, "FunctionArn", json_string(arn));
+        }
+        if (!conf || json_array_append_new(list, conf) < 0) {
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+            goto out;
+        }
+    }
+    json_t *resp = json_pack("{s:O}", "Functions", list);
+    if (resp && end < n) {
+        char *next = NULL;
+        const char *last = fns[end - 1]->cfg.name;
+        if (gl_b64_encode(last, strlen(last), &next) == 0)
+            json_object_set_new(resp, "NextMarker", json_string(next));
+        free(next);
+    }
+    reply_json(req, 200, resp);
+out:
+    json_decref(list);
+    free(fns);
+    free(after);
+    free(marker);
+    free(version);
+}
+
+void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req)
+{
+    gl_fn_t **fns = NULL;
+    size_t n = 0;
+    long long total = 0;
+    if (gl_registry_list(api->reg, &fns, &n) < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        total += fns[i]->cfg.code_size;
+    free(fns);
+    reply_json(req, 200,
+               json_pack("{s:{s:I,s:I,s:I,s:i,s:i},s:{s:I,s:I}}", "AccountLimit", "TotalCodeSize",
+                         (json_int_t)ACCOUNT_TOTAL_CODE, "CodeSizeUnzipped",
+                         (json_int_t)GL_ARCHIVE_MAX_UNPACKED, "CodeSizeZipped",
+                         (json_int_t)ZIPPED_MAX, "ConcurrentExecutions", ACCOUNT_CONCURRENCY,
+                         "UnreservedConcurrentExecutions", ACCOUNT_CONCURRENCY, "AccountUsage",
+                         "TotalCodeSize", (json_int_t)total, "FunctionCount", (json_int_t)n));
+}
