@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c: gl_http_server_t: the listening uv_tcp_t, accepting connections, the list of open
+ * connections and the orderly close of all of them.
+ *
+ * The listener handle is initialised in gl_http_server_new, so closing a server always goes
+ * through uv close callbacks: the server is freed by whichever close callback (listener or last
+ * connection) runs last, and only then is on_closed called. Parsing and replies live in conn.c
+ * and reply.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/log.h"
+#include "internal.h"
+
+int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_handler_t *handler,
+                       void *data)
+{
+    gl_http_server_t *s;
+    int rc;
+
+    *out = NULL;
+    if (!handler || !handler->on_request)
+        return -EINVAL;
+    if (!(s = calloc(1, sizeof(*s))))
+        return -ENOMEM;
+    s->loop = loop;
+    s->handler = *handler;
+    s->data = data;
+    if ((rc = uv_tcp_init(loop, &s->listener)) < 0) {
+        free(s);
+        return rc;
+    }
+    s->listener.data = s;
+    *out = s;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    gl_http_server_t *s = listener->data;
+    gl_http_conn_t *c;
+    int rc;
+
+    if (status < 0) {
+        gl_log_warn("http: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (s->closing)
+        return;
+    if (!(c = calloc(1, sizeof(*c)))) {
+        gl_log_error("http: out of memory accepting a connection");
+        return;
+    }
+    if ((rc = uv_tcp_init(s->loop, &c->tcp)) < 0) {
+        gl_log_error("http: uv_tcp_init: %s", uv_strerror(rc));
+        free(c);
+        return;
+    }
+    c->tcp.data = c;
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if ((rc = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0) {
+        gl_log_warn("http: uv_accept: %s", uv_strerror(rc));
+        gl_http_conn_close(c);
+        return;
+    }
+    /* Replies are written whole in one uv_write; Nagle would only delay them. */
+    uv_tcp_nodelay(&c->tcp, 1);
+    gl_http_conn_start(c);
+}
+
+int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *bound_port,
+                          gl_err_t *err)
+{
+    struct sockaddr_storage addr;
+    int namelen = sizeof(addr);
+    int rc;
+
+    if (s->closing)
+        return gl_err_set(err, EINVAL, "http: server is closing");
+    if (port < 0 || port > 65535)
+        return gl_err_set(err, EINVAL, "http: bad port %d", port);
+    if (strchr(host, ':'))
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+    else
+        rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc < 0)
+        return gl_err_set(err, -rc, "http: bad listen address %s: %s", host, uv_strerror(rc));
+    if ((rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0)) < 0)
+        return gl_err_set(err, -rc, "http: bind %s:%d: %s", host, port, uv_strerror(rc));
+    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) < 0)
+        return gl_err_set(err, -rc, "http: listen %s:%d: %s", host, port, uv_strerror(rc));
+    if ((rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&addr, &namelen)) < 0)
+        return gl_err_set(err, -rc, "http: getsockname: %s", uv_strerror(rc));
+    if (bound_port) {
+        if (addr.ss_family == AF_INET6)
+            *bound_port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+        else
+            *bound_port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    }
+    return 0;
+}
+
+/* Free the server once the listener and every connection have closed. */
+static void maybe_finish(gl_http_server_t *s)
+{
+    if (!s->closing || !s->listener_closed || s->nconns)
+        return;
+    void (*cb)(void *) = s->on_closed;
+    void *arg = s->on_closed_arg;
+    free(s);
+    if (cb)
+        cb(arg);
+}
+
+static void on_listener_close(uv_handle_t *h)
+{
+    gl_http_server_t *s = h->data;
+    s->listener_closed = 1;
+    maybe_finish(s);
+}
+
+void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), void *arg)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = 1;
+    s->on_closed = on_closed;
+    s->on_closed_arg = arg;
+    uv_close((uv_handle_t *)&s->listener, on_listener_close);
+    /* The list changes only in close callbacks, which never run from here, so walking it
+     * while on_abort handlers run is safe. */
+    for (gl_http_conn_t *c = s->conns; c; c = c->next)
+        gl_http_conn_close(c);
+}
+
+size_t gl_http_server_conn_count(const gl_http_server_t *s) { return s ? s->nconns : 0; }
+
+/* Called from the connection's close callback once c released its requests: unlink and free
+ * c, then free the server if it was the last handle of a closing server. */
+void gl_http_server_conn_closed(gl_http_server_t *s, gl_http_conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    free(c);
+    maybe_finish(s);
+}
