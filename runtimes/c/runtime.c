@@ -214,6 +214,27 @@ static int post_response(const char *path, const gl_rt_response_t *resp)
     return rc;
 }
 
+/*
+ * Point _X_AMZN_TRACE_ID at the current trace id. setenv would leak every distinct value (glibc
+ * cannot free strings it once put in environ), and trace ids differ per invoke, so the variable
+ * lives in one static buffer that putenv hands to environ and that is rewritten in place.
+ */
+static void set_trace_env(const char *trace_id)
+{
+    static char var[2048];
+    static const char name[] = "_X_AMZN_TRACE_ID=";
+
+    if (!trace_id || !*trace_id || strlen(trace_id) >= sizeof var - sizeof name) {
+        if (trace_id && *trace_id)
+            rt_log("trace id longer than %zu bytes; _X_AMZN_TRACE_ID left unset",
+                   sizeof var - sizeof name);
+        unsetenv("_X_AMZN_TRACE_ID");
+        return;
+    }
+    snprintf(var, sizeof var, "%s%s", name, trace_id);
+    putenv(var);
+}
+
 static int64_t parse_deadline(const char *v)
 {
     char *end;
@@ -264,10 +285,7 @@ static int handle_one(const rt_reply_t *next, int too_large, gl_rt_handler_fn ha
     inv.client_context = rt_reply_header(next, "Lambda-Runtime-Client-Context");
     inv.cognito_identity = rt_reply_header(next, "Lambda-Runtime-Cognito-Identity");
     inv.tenant_id = rt_reply_header(next, "Lambda-Runtime-Aws-Tenant-Id");
-    if (inv.trace_id && *inv.trace_id)
-        setenv("_X_AMZN_TRACE_ID", inv.trace_id, 1);
-    else
-        unsetenv("_X_AMZN_TRACE_ID");
+    set_trace_env(inv.trace_id);
     current_deadline_ms = inv.deadline_ms;
 
     memset(&resp, 0, sizeof resp);
