@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +357,15 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
         else if (!strcmp(key, "Tags"))
             gl_log_debug("%s: resource %s: Tags have no effect locally", lo->file, id);
     }
-    gl_tpl_eval_t ev = {.file = lo->file, .ctx = lo->ctx, .params = lo->params,
+    /* Messages from the evaluator point at the resource's line ("file:12"). */
+    char where[PATH_MAX + 16];
+    const char *res_path[] = {"Resources", id, NULL};
+    int line = gl_tpl_line(lo->lines, res_path);
+    if (line > 0)
+        snprintf(where, sizeof(where), "%s:%d", lo->file, line);
+    else
+        snprintf(where, sizeof(where), "%s", lo->file);
+    gl_tpl_eval_t ev = {.file = where, .ctx = lo->ctx, .params = lo->params,
                         .resources = lo->resources, .resource = id};
     if ((rc = gl_tpl_resolve(&ev, merged, "", &resolved, lo->err)) < 0)
         goto out;

@@ -286,7 +286,7 @@ static void test_bad_references(void **state)
 {
     expect_error(FN_HEAD "      Runtime: python3.12\n"
                          "      Handler: !Ref Missing\n",
-                 "resource Fn", "Missing");
+                 "tpl.yaml:2: resource Fn", "Missing");
     expect_error("Parameters:\n  NoDefault:\n    Type: String\n" FN_HEAD
                  "      Runtime: python3.12\n"
                  "      Handler: !Sub '${NoDefault}.handler'\n",
