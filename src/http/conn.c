@@ -17,9 +17,9 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <strings.h>
 
 #include "internal.h"
@@ -334,10 +334,12 @@ static void dispatch(gl_http_conn_t *c)
     c->dispatch_pending = 0;
     c->inflight = r;
     c->busy = 1;
-    if (!r->pub.body.data && gl_buf_reserve(&r->pub.body, 0) < 0) {
+    /* The contract: body.data is never NULL and always NUL-terminated (even when empty). */
+    if (gl_buf_reserve(&r->pub.body, 0) < 0) {
         gl_http_reply_error_status(&r->pub, 503, GL_AWS_SERVICE, NULL, "out of memory");
         return;
     }
+    r->pub.body.data[r->pub.body.len] = '\0';
     c->in_request_cb = 1;
     s->handler.on_request(&r->pub, s->data);
     /* r may be gone (replied, or aborted with on_abort): only c is used from here on. */
@@ -494,6 +496,12 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (c->busy && !c->discarding) {
+        /* Drop the parsed prefix once it outweighs the rest: amortised O(1) per byte, and
+         * pending stays within about twice GL_HTTP_PENDING_CAP however long the pipeline. */
+        if (c->pending_off && c->pending_off >= c->pending.len - c->pending_off) {
+            gl_buf_consume(&c->pending, c->pending_off);
+            c->pending_off = 0;
+        }
         if (gl_buf_append(&c->pending, buf->base, (size_t)n) < 0) {
             gl_http_conn_close(c);
             return;

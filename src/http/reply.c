@@ -164,6 +164,10 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     char *p;
 
     assert(!r->replied && "gl_http_reply: a request takes exactly one reply");
+    if (r->replied) { /* release builds: refuse rather than corrupt the connection */
+        free(owned);
+        return -EALREADY;
+    }
     r->replied = 1;
     if (!c) {
         /* The connection died first (no on_abort, or a reply from inside on_abort). */
@@ -173,6 +177,10 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
         return -ENOTCONN;
     }
     assert(c->inflight == r);
+    if (c->inflight != r) {
+        free(owned);
+        return -EINVAL;
+    }
     c->inflight = NULL;
     c->replied = 1;
     if (c->server->closing)

@@ -127,6 +127,17 @@ static void on_request(gl_http_req_t *req, void *data)
     fx->requests++;
     if (strcmp(p, "/echo") == 0 || strcmp(p, "/echo%2Fx") == 0) {
         echo(req);
+    } else if (strcmp(p, "/hdrs") == 0) {
+        char out[2048];
+        size_t n = 0;
+        for (size_t i = 0; i < req->nheaders && n < sizeof(out) - 256; i++)
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "[%s=%s]", req->headers[i].name,
+                                  req->headers[i].value);
+        const char *e = gl_http_req_header(req, "x-empty");
+        n += (size_t)snprintf(out + n, sizeof(out) - n, " empty=%s missing=%s",
+                              e ? (*e ? "nonempty" : "yes") : "absent",
+                              gl_http_req_header(req, "X-Mixed") ? "found" : "null");
+        gl_http_reply(req, 200, NULL, 0, out, n);
     } else if (strcmp(p, "/slow") == 0) {
         slow_t *s = calloc(1, sizeof(*s));
         s->req = req;
@@ -406,6 +417,14 @@ static void c_get_post(fx_t *fx)
     CHECK(fx, resp_header(&r, "content-length", v, sizeof(v)) && atoi(v) == (int)r.body_len);
     resp_free(&r);
 
+    /* Header names are lowercased, values trimmed, empty values and duplicates kept. */
+    CHECK(fx, csend(c, "GET /hdrs HTTP/1.1\r\nX-Mixed:  Some Value \t\r\nX-Empty:\r\n"
+                       "x-dup: 1\r\nX-DUP: 2\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    CHECK(fx, strcmp(r.body, "[x-mixed=Some Value][x-empty=][x-dup=1][x-dup=2] empty=yes "
+                             "missing=null") == 0);
+    resp_free(&r);
+
     /* HEAD: headers only, and the connection stays usable. */
     CHECK(fx, csend(c, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
     CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
@@ -422,7 +441,7 @@ static void c_get_post(fx_t *fx)
 static void test_get_post_roundtrip(void **state)
 {
     fx_t *fx = run(c_get_post);
-    assert_int_equal(fx->requests, 4);
+    assert_int_equal(fx->requests, 5);
     free(fx);
 }
 
