@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_spawn.c: src/sandbox/spawn.c with real processes: /bin/sh -c scripts with stdout and
+ * stderr pipes, the pidfd becoming readable on exit, exit statuses, exec and chdir failures
+ * reported with the child's errno and nothing left running, cwd and environment applied, the
+ * child leading its own session and process group, the daemon's descriptors, blocked signals
+ * and ignored signals not reaching the runtime, and gl_sbx_kill_group reaching a grandchild.
+ *
+ * The test process makes itself a child subreaper so that orphaned grandchildren are
+ * reparented to it and can be reaped and checked; every test ends with no child left
+ * (waitpid(-1, WNOHANG) fails with ECHILD).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "galley/buf.h"
+#include "galley/sbx.h"
+#include "galley/util.h"
+
+#define WAIT_MS 10000
+
+typedef struct child {
+    pid_t pid;
+    int pidfd;
+    int out_r, err_r; /* parent's read ends */
+    gl_buf_t out, err;
+} child_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Spawn path/argv with pipes for stdout and stderr; returns gl_sbx_spawn's result. */
+static int spawn(child_t *c, const char *path, char *const *argv, char *const *envp,
+                 const char *cwd, gl_err_t *err)
+{
+    int out[2], errp[2];
+    memset(c, 0, sizeof(*c));
+    c->pid = -1;
+    c->pidfd = -1;
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+    gl_sbx_spec_t spec = {
+        .path = path,
+        .argv = argv,
+        .envp = envp,
+        .cwd = cwd,
+        .stdout_fd = out[1],
+        .stderr_fd = errp[1],
+    };
+    int rc = gl_sbx_spawn(&spec, &c->pid, &c->pidfd, err);
+    close(out[1]);
+    close(errp[1]);
+    c->out_r = out[0];
+    c->err_r = errp[0];
+    return rc;
+}
+
+static int spawn_sh(child_t *c, const char *script, char *const *envp, const char *cwd)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+    static char *const default_env[] = {"PATH=/usr/bin:/bin", NULL};
+    gl_err_t err = {0};
+    int rc = spawn(c, "/bin/sh", argv, envp ? envp : default_env, cwd, &err);
+    if (rc < 0)
+        fail_msg("spawn: %s", err.msg);
+    return rc;
+}
+
+/* Read both pipes until EOF on both, bounded in time. */
+static void read_output(child_t *c)
+{
+    uint64_t deadline = now_ms() + WAIT_MS;
+    int open_fds = 2;
+    struct pollfd p[2] = {{c->out_r, POLLIN, 0}, {c->err_r, POLLIN, 0}};
+    gl_buf_t *dst[2] = {&c->out, &c->err};
+    while (open_fds > 0) {
+        uint64_t now = now_ms();
+        assert_true(now < deadline);
+        int n = poll(p, 2, (int)(deadline - now));
+        assert_true(n >= 0 || errno == EINTR);
+        for (int i = 0; i < 2; i++) {
+            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            char buf[4096];
+            ssize_t r = read(p[i].fd, buf, sizeof(buf));
+            if (r > 0) {
+                gl_buf_append(dst[i], buf, (size_t)r);
+            } else {
+                p[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    gl_buf_append(&c->out, "", 0);
+    gl_buf_append(&c->err, "", 0);
+}
+
+/* Wait for the pidfd to become readable, then reap; returns the wait status. */
+static int wait_exit(child_t *c)
+{
+    struct pollfd p = {c->pidfd, POLLIN, 0};
+    int n = poll(&p, 1, WAIT_MS);
+    assert_int_equal(n, 1);
+    assert_true(p.revents & POLLIN);
+    int status = 0;
+    assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+    return status;
+}
+
+static void child_free(child_t *c)
+{
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    if (c->out_r >= 0)
+        close(c->out_r);
+    if (c->err_r >= 0)
+        close(c->err_r);
+    gl_buf_free(&c->out);
+    gl_buf_free(&c->err);
+}
+
+static void assert_no_children(void)
+{
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+/* ---- tests ---- */
+
+static void test_output_pidfd_and_exit_status(void **state)
+{
+    (void)state;
+    child_t c;
+    assert_int_equal(spawn_sh(&c, "echo out; echo err >&2; read x; exit 3", NULL, NULL), 0);
+    assert_true(c.pid > 0);
+    int flags = fcntl(c.pidfd, F_GETFD);
+    assert_true(flags >= 0 && (flags & FD_CLOEXEC));
+    /* stdin is /dev/null: `read` sees EOF at once, so the script runs to its end. */
+    read_output(&c);
+    assert_string_equal(c.out.data, "out\n");
+    assert_string_equal(c.err.data, "err\n");
+    int status = wait_exit(&c);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    child_free(&c);
+    assert_no_children();
+}
+
+static void test_pidfd_not_readable_while_running(void **state)
+{
+    (void)state;
+    child_t c;
+    assert_int_equal(spawn_sh(&c, "exec sleep 30", NULL, NULL), 0);
+    struct pollfd p = {c.pidfd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 50), 0);
+    assert_int_equal(gl_sbx_kill_group(c.pid, SIGKILL), 0);
+    int status = wait_exit(&c);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    child_free(&c);
+    assert_no_children();
+}
+
+static void test_missing_executable_is_enoent(void **state)
+{
+    (void)state;
+    child_t c;
+    char *argv[] = {"/nonexistent/bootstrap", NULL};
+    char *envp[] = {NULL};
+    gl_err_t err = {0};
+    int rc = spawn(&c, "/nonexistent/bootstrap", argv, envp, NULL, &err);
+    assert_int_equal(rc, -ENOENT);
+    assert_int_equal(err.code, ENOENT);
+    assert_non_null(strstr(err.msg, "execve"));
+    assert_non_null(strstr(err.msg, "/nonexistent/bootstrap"));
+    assert_int_equal(c.pid, -1); /* outputs untouched on failure */
+    assert_int_equal(c.pidfd, -1);
+    /* The failed child was reaped inside gl_sbx_spawn. */
+    assert_no_children();
+    child_free(&c);
+}
+
+static void test_not_executable_is_eacces(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gl-spawn-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/bootstrap", dir);
+    assert_int_equal(gl_write_file_atomic(path, "#!/bin/sh\n", 10), 0);
+    assert_int_equal(chmod(path, 0644), 0);
+    child_t c;
+    char *argv[] = {path, NULL};
+    char *envp[] = {NULL};
+    gl_err_t err = {0};
+    int rc = spawn(&c, path, argv, envp, NULL, &err);
+    assert_int_equal(rc, -EACCES);
+    assert_int_equal(err.code, EACCES);
+    assert_no_children();
+    child_free(&c);
+    gl_rm_rf(dir);
+}
+
+static void test_missing_cwd_reported_as_chdir(void **state)
+{
+    (void)state;
+    child_t c;
+    char *argv[] = {"/bin/sh", "-c", "exit 0", NULL};
+    char *envp[] = {NULL};
+    gl_err_t err = {0};
+    int rc = spawn(&c, "/bin/sh", argv, envp, "/nonexistent/dir", &err);
+    assert_int_equal(rc, -ENOENT);
+    assert_non_null(strstr(err.msg, "chdir"));
+    assert_no_children();
+    child_free(&c);
+}
+
+static void test_cwd_and_env_applied(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gl-spawn-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *envp[] = {"PATH=/usr/bin:/bin", "GALLEY_TEST=one two", NULL};
+    child_t c;
+    /* Only the given environment: HOME is not inherited from the test process. */
+    assert_int_equal(spawn_sh(&c, "pwd; echo \"$GALLEY_TEST\"; echo \"home=${HOME-unset}\"",
+                              envp, dir),
+                     0);
+    read_output(&c);
+    char want[160];
+    snprintf(want, sizeof(want), "%s\none two\nhome=unset\n", dir);
+    assert_string_equal(c.out.data, want);
+    int status = wait_exit(&c);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_free(&c);
+    gl_rm_rf(dir);
+    assert_no_children();
+}
+
+static void test_own_session_and_process_group(void **state)
+{
+    (void)state;
+    child_t c;
+    assert_int_equal(spawn_sh(&c, "exec sleep 30", NULL, NULL), 0);
+    assert_int_equal(getpgid(c.pid), c.pid);
+    assert_int_equal(getsid(c.pid), c.pid);
+    assert_true(getpgid(0) != c.pid);
+    assert_int_equal(gl_sbx_kill_group(c.pid, SIGTERM), 0);
+    int status = wait_exit(&c);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    child_free(&c);
+    assert_no_children();
+}
+
+static void test_parent_descriptors_not_inherited(void **state)
+{
+    (void)state;
+    /* An open socket and a plain file without CLOEXEC, as a careless daemon might hold. */
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(sock >= 0);
+    int file = open("/dev/null", O_RDONLY);
+    assert_true(file >= 0);
+    assert_int_equal(fcntl(sock, F_GETFD) & FD_CLOEXEC, 0);
+    char script[256];
+    snprintf(script, sizeof(script),
+             "for fd in %d %d; do if [ -e /proc/self/fd/$fd ]; then echo leaked $fd; fi; done; "
+             "ls /proc/self/fd | sort -n | tr '\\n' ' '",
+             sock, file);
+    child_t c;
+    assert_int_equal(spawn_sh(&c, script, NULL, NULL), 0);
+    read_output(&c);
+    assert_null(strstr(c.out.data, "leaked"));
+    /* ls sees only stdio and the directory it is reading. */
+    assert_string_equal(c.out.data, "0 1 2 3 ");
+    wait_exit(&c);
+    child_free(&c);
+    close(sock);
+    close(file);
+    assert_no_children();
+}
+
+static void test_signal_mask_and_dispositions_reset(void **state)
+{
+    (void)state;
+    /* The daemon ignores SIGPIPE and may block signals; the runtime must get neither. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGTERM);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old), 0);
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+    child_t c;
+    int rc = spawn_sh(&c, "exec grep -E '^Sig(Blk|Ign):' /proc/self/status", NULL, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, old_pipe);
+    assert_int_equal(rc, 0);
+    read_output(&c);
+    assert_string_equal(c.out.data, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    wait_exit(&c);
+    child_free(&c);
+    assert_no_children();
+}
+
+static void test_kill_group_reaches_grandchild(void **state)
+{
+    (void)state;
+    child_t c;
+    /* The shell forks a sleeper, prints its pid and waits. */
+    assert_int_equal(spawn_sh(&c, "sleep 30 & echo $!; wait", NULL, NULL), 0);
+    char line[32] = "";
+    size_t got = 0;
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (!memchr(line, '\n', got)) {
+        assert_true(now_ms() < deadline);
+        assert_true(got < sizeof(line) - 1);
+        struct pollfd p = {c.out_r, POLLIN, 0};
+        assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+        ssize_t r = read(c.out_r, line + got, sizeof(line) - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    pid_t grandchild = (pid_t)strtol(line, NULL, 10);
+    assert_true(grandchild > 0 && grandchild != c.pid);
+    assert_int_equal(getpgid(grandchild), c.pid);
+
+    assert_int_equal(gl_sbx_kill_group(c.pid, SIGKILL), 0);
+    int status = wait_exit(&c);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* We are a subreaper: the orphaned sleeper is ours to reap, and it died by SIGKILL. */
+    int gstatus = 0;
+    pid_t r;
+    deadline = now_ms() + WAIT_MS;
+    while ((r = waitpid(grandchild, &gstatus, WNOHANG)) == 0) {
+        assert_true(now_ms() < deadline);
+        usleep(10000);
+    }
+    assert_int_equal(r, grandchild);
+    assert_true(WIFSIGNALED(gstatus));
+    assert_int_equal(WTERMSIG(gstatus), SIGKILL);
+    child_free(&c);
+    assert_no_children();
+}
+
+static void test_kill_group_rejects_bad_pid(void **state)
+{
+    (void)state;
+    assert_int_equal(gl_sbx_kill_group(0, SIGKILL), -EINVAL);
+    assert_int_equal(gl_sbx_kill_group(-1, SIGKILL), -EINVAL);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -1 : 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_pidfd_and_exit_status),
+        cmocka_unit_test(test_pidfd_not_readable_while_running),
+        cmocka_unit_test(test_missing_executable_is_enoent),
+        cmocka_unit_test(test_not_executable_is_eacces),
+        cmocka_unit_test(test_missing_cwd_reported_as_chdir),
+        cmocka_unit_test(test_cwd_and_env_applied),
+        cmocka_unit_test(test_own_session_and_process_group),
+        cmocka_unit_test(test_parent_descriptors_not_inherited),
+        cmocka_unit_test(test_signal_mask_and_dispositions_reset),
+        cmocka_unit_test(test_kill_group_reaches_grandchild),
+        cmocka_unit_test(test_kill_group_rejects_bad_pid),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
