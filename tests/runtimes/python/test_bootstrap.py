@@ -812,3 +812,13 @@ def test_missing_runtime_api_exits(galley):
                        env={"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:1"})
     assert proc.wait_exit() != 0
     assert "cannot connect" in proc.output("stderr")
+
+
+def test_non_json_content_type_passes_bytes(galley):
+    api, proc = galley({"app.py": """
+        def handler(event, context):
+            return [type(event).__name__, event.decode()]
+    """})
+    api.add_event("raw-1", raw=b"plain text",
+                  headers={"Content-Type": "text/plain"})
+    assert body_json(api.wait_post()) == ["bytes", "plain text"]
