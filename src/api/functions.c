@@ -131,6 +131,15 @@ static void discard_code(const char *code_dir)
         unlink(zip);
     free(zip);
     gl_rm_rf(code_dir);
+    /* A failed create leaves the function's directory empty: remove it too (rmdir refuses
+     * a directory that still holds an existing function's files). */
+    char *parent = strdup(code_dir);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    if (slash) {
+        *slash = '\0';
+        rmdir(parent);
+    }
+    free(parent);
 }
 
 /*
@@ -147,17 +156,21 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
     char *code_dir = NULL, *fn_dir = NULL, *zip_path = NULL;
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    int rc = -1, unpacked = 0;
+    int rc = -1;
+    gl_aws_err_t fail_type = GL_AWS_SERVICE;
+    char fail_msg[512] = "Could not store the function's code";
 
     if (gl_b64_decode(b64, b64_len, &zip, &zip_len) < 0) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
-                                "Could not parse request body into json: ZipFile is not valid "
-                                "base64");
+        fail_type = GL_AWS_INVALID_REQUEST_CONTENT;
+        snprintf(fail_msg, sizeof(fail_msg),
+                 "Could not parse request body into json: ZipFile is not valid "
+                 "base64");
         goto out;
     }
     if (zip_len > ZIPPED_MAX) {
-        gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
-                                "Zipped size must be smaller than %u bytes", ZIPPED_MAX);
+        fail_type = GL_AWS_REQUEST_ENTITY_TOO_LARGE;
+        snprintf(fail_msg, sizeof(fail_msg), "Zipped size must be smaller than %u bytes",
+                 ZIPPED_MAX);
         goto out;
     }
     gl_sha256_b64(zip, zip_len, sha);
@@ -166,42 +179,46 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
     code_dir = gl_registry_new_code_dir(api->reg, name, rev);
     zip_path = code_dir ? gl_registry_code_zip_path(code_dir) : NULL;
     if (!fn_dir || !zip_path) {
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        fail_type = GL_AWS_SERVICE;
+        snprintf(fail_msg, sizeof(fail_msg), "out of memory");
         goto out;
     }
     int mk = gl_mkdir_p(fn_dir, 0755);
     if (mk < 0) {
         gl_log_error("api: create %s: %s", fn_dir, strerror(-mk));
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+        fail_type = GL_AWS_SERVICE;
+        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
         goto out;
     }
     if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
         switch (res.status) {
         case GL_ARCHIVE_BAD_ZIP:
-            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
-                                    "Could not unzip uploaded file. Please check your file, then "
-                                    "try to upload again.");
+            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
+            snprintf(fail_msg, sizeof(fail_msg),
+                     "Could not unzip uploaded file. Please check your file, then "
+                     "try to upload again.");
             break;
         case GL_ARCHIVE_TOO_LARGE:
-            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
-                                    "Unzipped size must be smaller than %llu bytes",
-                                    (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
+            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
+            snprintf(fail_msg, sizeof(fail_msg), "Unzipped size must be smaller than %llu bytes",
+                     (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
             break;
         case GL_ARCHIVE_UNSAFE_ENTRY:
-            gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
-                                    "Could not unzip uploaded file: %s", err.msg);
+            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
+            snprintf(fail_msg, sizeof(fail_msg), "Could not unzip uploaded file: %s", err.msg);
             break;
         default:
             gl_log_error("api: unpacking code of %s: %s", name, err.msg);
-            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+            fail_type = GL_AWS_SERVICE;
+            snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
         }
         goto out;
     }
-    unpacked = 1;
     int wr = gl_write_file_atomic(zip_path, zip, zip_len);
     if (wr < 0) {
         gl_log_error("api: write %s: %s", zip_path, strerror(-wr));
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function's code");
+        fail_type = GL_AWS_SERVICE;
+        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
         goto out;
     }
     free(cfg->code_dir);
@@ -213,8 +230,11 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
     stamp(cfg, rev);
     rc = 0;
 out:
-    if (rc < 0 && unpacked)
-        discard_code(code_dir);
+    if (rc < 0 && code_dir)
+        discard_code(code_dir); /* also removes the function's directory if now empty */
+    /* Reply only once the disk is back as it was, so a client never sees leftovers. */
+    if (rc < 0)
+        gl_http_reply_aws_error(req, fail_type, "%s", fail_msg);
     free(zip);
     free(zip_path);
     free(code_dir);
@@ -233,8 +253,7 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
         gl_log_error("api: storing function %s: %s", cfg->name ? cfg->name : "?", err.msg);
         if (code_dir)
             discard_code(code_dir);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s",
-                                err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s", err.msg);
     } else {
         reply_json(req, status, gl_fn_config_json(api->reg, fn));
     }
@@ -258,8 +277,8 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
         goto out;
     }
     if (gl_api_parse_fn_name(json_string_value(json_object_get(body, "FunctionName")), NULL,
-                             gl_registry_region(api->reg), gl_registry_account(api->reg), 140,
-                             &ref, &etype, msg, sizeof(msg)) < 0) {
+                             gl_registry_region(api->reg), gl_registry_account(api->reg), 140, &ref,
+                             &etype, msg, sizeof(msg)) < 0) {
         gl_http_reply_aws_error(req, etype, "%s", msg);
         goto out;
     }
@@ -311,8 +330,7 @@ void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
             json_object_set_new(code, "Location", json_string(location));
     }
     free(location);
-    json_t *out = conf && code ? json_pack("{s:o,s:o}", "Configuration", conf, "Code", code)
-                               : NULL;
+    json_t *out = conf && code ? json_pack("{s:o,s:o}", "Configuration", conf, "Code", code) : NULL;
     if (!out) {
         json_decref(conf);
         json_decref(code);
@@ -362,8 +380,7 @@ out:
     json_decref(body);
 }
 
-void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
-                                          const gl_fn_ref_t *ref)
+void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
 {
     gl_fn_config_t cfg = {0};
     gl_aws_err_t etype;
@@ -405,8 +422,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t
         return;
     if (gl_registry_remove(api->reg, fn->cfg.name, &err) < 0) {
         gl_log_error("api: deleting %s: %s", ref->name, err.msg);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not delete the function: %s",
-                                err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not delete the function: %s", err.msg);
         return;
     }
     gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
@@ -429,7 +445,8 @@ static int parse_max_items(gl_http_req_t *req, size_t *page)
                                          : "Member must have value less than or equal to 10000";
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.32s' at 'maxItems' failed "
-                                "to satisfy constraint: %s", v, what);
+                                "to satisfy constraint: %s",
+                                v, what);
         free(v);
         return -1;
     }
@@ -455,7 +472,8 @@ void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
             gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                     "1 validation error detected: Value '%.64s' at "
                                     "'functionVersion' failed to satisfy constraint: Member must "
-                                    "satisfy enum value set: [ALL]", version);
+                                    "satisfy enum value set: [ALL]",
+                                    version);
             goto out;
         }
         all = 1;
