@@ -175,30 +175,24 @@ static void finish_invoke(gl_env_t *env, const char *status_suffix)
     gl_invoke_complete(inv);
 }
 
+/* START is logged once per invoke: at delivery, or when it fails before delivery. */
+static void log_start_once(gl_env_t *env, gl_invoke_t *inv)
+{
+    if (inv->started_ns)
+        return;
+    inv->started_ns = gl_mono_ns();
+    platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+}
+
 /* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
 static void fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
 {
     gl_invoke_t *inv = env->invoke;
     if (!inv)
         return;
-    if (!inv->started_ns) {
-        /* Never delivered: Lambda still logs the invoke's START. */
-        inv->started_ns = gl_mono_ns();
-        platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
-    }
-    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    gl_buf_reset(&inv->result);
-    if (text)
-        gl_buf_append_str(&inv->result, text);
-    free(text);
-    inv->function_error = 1;
-    free(inv->error_type);
-    inv->error_type = strdup(type);
-    char suffix[160];
-    snprintf(suffix, sizeof(suffix), "%s", status);
-    finish_invoke(env, suffix);
+    log_start_once(env, inv);
+    gl_invoke_set_error(inv, type, message);
+    finish_invoke(env, status);
 }
 
 static void exit_reason(int status, char *out, size_t len)
@@ -251,10 +245,7 @@ static void deliver(gl_env_t *env)
         h[n++] = (gl_http_header_t){"Lambda-Runtime-Client-Context", inv->client_context};
     if (inv->cognito_identity)
         h[n++] = (gl_http_header_t){"Lambda-Runtime-Cognito-Identity", inv->cognito_identity};
-    if (!inv->started_ns) {
-        inv->started_ns = gl_mono_ns();
-        platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
-    }
+    log_start_once(env, inv);
     gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
                   inv->payload.data ? inv->payload.len : 2);
     uv_timer_stop(&env->timer);
@@ -514,11 +505,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             inv->function_error = 1;
             free(inv->error_type);
             inv->error_type = strdup(type);
-            if (!inv->started_ns) {
-                inv->started_ns = gl_mono_ns();
-                platform_line(env, "START RequestId: %s Version: %s", inv->request_id,
-                              env->fn->version);
-            }
+            log_start_once(env, inv);
             finish_invoke(env, status);
         }
         /* The runtime should exit by itself after reporting; make sure it does. */
@@ -577,11 +564,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             drain_output(env);
             if (from == GL_ENV_INITIALIZING)
                 init_report(env, "Status: error\tError Type: Runtime.ExitError");
-            if (!env->invoke->started_ns) {
-                env->invoke->started_ns = gl_mono_ns();
-                platform_line(env, "START RequestId: %s Version: %s", env->invoke->request_id,
-                              env->fn->version);
-            }
+            log_start_once(env, env->invoke);
             platform_line(env, "%s\nRuntime.ExitError", msg);
             fail_invoke(env, "Runtime.ExitError", msg,
                         "Status: error\tError Type: Runtime.ExitError\t");
@@ -752,20 +735,9 @@ void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const cha
     char msg[128];
     snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).", 6291556);
     gl_rapi_reply_error(req, 413, "RequestEntityTooLarge", msg);
-    gl_invoke_t *inv = env->invoke;
-    json_t *body = json_pack("{s:s, s:s}", "errorMessage",
-                             "Response payload size exceeded maximum allowed payload size "
-                             "(6291556 bytes).",
-                             "errorType", "Function.ResponseSizeTooLarge");
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    gl_buf_reset(&inv->result);
-    if (text)
-        gl_buf_append_str(&inv->result, text);
-    free(text);
-    inv->function_error = 1;
-    free(inv->error_type);
-    inv->error_type = strdup("Function.ResponseSizeTooLarge");
+    gl_invoke_set_error(env->invoke, "Function.ResponseSizeTooLarge",
+                        "Response payload size exceeded maximum allowed payload size "
+                        "(6291556 bytes).");
     gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
 }
 
@@ -873,20 +845,10 @@ static int runtime_command(gl_env_t *env, char **path, char **argv, char **runti
     return 0;
 }
 
-static void start_failed(gl_pool_t *pool, gl_invoke_t *inv, const char *type, const char *msg)
+static void start_failed(gl_invoke_t *inv, const char *type, const char *msg)
 {
-    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", msg);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    gl_buf_reset(&inv->result);
-    if (text)
-        gl_buf_append_str(&inv->result, text);
-    free(text);
-    inv->function_error = 1;
-    free(inv->error_type);
-    inv->error_type = strdup(type);
+    gl_invoke_set_error(inv, type, msg);
     gl_invoke_complete(inv);
-    (void)pool;
 }
 
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
@@ -900,7 +862,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     char msg[512];
     int rc;
     if (!env) {
-        start_failed(pool, inv, "Runtime.Unknown", "out of memory");
+        start_failed(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
     env->sched = s;

@@ -87,5 +87,7 @@ void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env);
 /** An environment of pool was freed: free a retired empty pool, finish a pending close. */
 void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool);
 void gl_invoke_complete(gl_invoke_t *inv);
+/** Make inv's result a platform error {"errorType","errorMessage"} (X-Amz-Function-Error). */
+void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);
 
 #endif

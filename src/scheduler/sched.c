@@ -185,9 +185,9 @@ void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool)
         finish_close(s);
 }
 
-static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
+void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message)
 {
-    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", msg);
+    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     gl_buf_reset(&inv->result);
@@ -195,8 +195,15 @@ static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
         gl_buf_append_str(&inv->result, text);
     free(text);
     inv->function_error = 1;
+    free(inv->content_type);
+    inv->content_type = NULL;
     free(inv->error_type);
     inv->error_type = strdup(type);
+}
+
+static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
+{
+    gl_invoke_set_error(inv, type, msg);
     gl_invoke_complete(inv);
 }
 
