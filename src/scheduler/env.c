@@ -223,7 +223,7 @@ static void exit_reason(int status, char *out, size_t len)
         snprintf(out, len, "Runtime exited with error: signal %d", sig);
 }
 
-/* Answer the parked /next with the assigned invoke and start its clock. */
+/* Answer the parked /next with the assigned invoke (its START line, once). */
 static void deliver(gl_env_t *env)
 {
     gl_invoke_t *inv = env->invoke;
@@ -248,7 +248,8 @@ static void deliver(gl_env_t *env)
     log_start_once(env, inv);
     gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
                   inv->payload.data ? inv->payload.len : 2);
-    uv_timer_stop(&env->timer);
+    /* The deadline is the caller's: a first delivery arms it; a redelivery (a second /next
+     * while INVOKING) leaves the running one alone, or a runtime could cancel its timeout. */
 }
 
 /* ---- process control ---- */
