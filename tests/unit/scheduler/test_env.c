@@ -1,0 +1,884 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_env.c: the execution environment's state machine (src/scheduler/env.c) driven through
+ * the scheduler (sched.c) with real runtimes: a uv loop on the test's thread, a scheduler with
+ * a temporary state dir, and provided.al2023 functions whose `bootstrap` is a Python script
+ * written by each test that speaks the Runtime API with http.client.
+ *
+ * The scheduler is given a small Runtime API handler of the test's own that forwards /next,
+ * /response, /error and /init/error to gl_env_rapi_* as src/runtime_api/rapi.c does (this
+ * test links gl_scheduler only). Bootstraps report what they observed (status codes of their
+ * own calls, their pid) in their response bodies or in files beside the code.
+ *
+ * After every test the scheduler is closed (on_closed must run), the loop closes with
+ * uv_loop_close() == 0, run/ is gone and no child process is left. The test process is a child
+ * subreaper, so a runtime's orphaned grandchild would show up as our child.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "galley/env.h"
+#include "galley/sched.h"
+#include "galley/util.h"
+#include "internal.h"
+
+#define FN_NAME "env-test"
+#define ARN "arn:aws:lambda:us-east-1:123456789012:function:" FN_NAME
+#define WAIT_MS 15000
+#define MAX_RESULTS 4
+#define RAPI_TEST_BODY_LIMIT (1024 * 1024)
+
+/* ---- the test's Runtime API handler (what rapi.c does, minus what it needs not) ---- */
+
+#define RAPI_PREFIX "/2018-06-01/runtime/"
+
+static size_t rapi_body_limit(gl_http_req_t *req, void *data)
+{
+    (void)req;
+    (void)data;
+    return RAPI_TEST_BODY_LIMIT;
+}
+
+static void rapi_on_request(gl_http_req_t *req, void *data)
+{
+    gl_env_t *env = data;
+    const char *path = req->path;
+    if (strncmp(path, RAPI_PREFIX, sizeof(RAPI_PREFIX) - 1) != 0)
+        goto not_found;
+    const char *rest = path + sizeof(RAPI_PREFIX) - 1;
+    if (strcmp(rest, "invocation/next") == 0 && strcmp(req->method_name, "GET") == 0) {
+        gl_env_rapi_next(env, req);
+        return;
+    }
+    if (strcmp(rest, "init/error") == 0 && strcmp(req->method_name, "POST") == 0) {
+        gl_env_rapi_init_error(env, req);
+        return;
+    }
+    if (strncmp(rest, "invocation/", 11) == 0 && strcmp(req->method_name, "POST") == 0) {
+        const char *id = rest + 11;
+        const char *slash = strchr(id, '/');
+        char idbuf[128];
+        if (!slash || (size_t)(slash - id) >= sizeof(idbuf))
+            goto not_found;
+        memcpy(idbuf, id, (size_t)(slash - id));
+        idbuf[slash - id] = '\0';
+        if (req->body_too_large && (!strcmp(slash, "/response") || !strcmp(slash, "/error"))) {
+            gl_env_rapi_response_too_large(env, req, idbuf);
+            return;
+        }
+        if (strcmp(slash, "/response") == 0) {
+            gl_env_rapi_response(env, req, idbuf);
+            return;
+        }
+        if (strcmp(slash, "/error") == 0) {
+            gl_env_rapi_error(env, req, idbuf);
+            return;
+        }
+    }
+not_found:
+    gl_rapi_reply_error(req, 404, "InvalidRequest", "Unknown Runtime API path");
+}
+
+static const gl_http_handler_t test_rapi = {
+    .body_limit = rapi_body_limit,
+    .on_request = rapi_on_request,
+};
+
+/* ---- bootstraps ---- */
+
+/* Every bootstrap starts with this: call(method, path, body, headers) -> (status, hdrs, body). */
+static const char prelude[] =
+    "#!/usr/bin/python3\n"
+    "import http.client, json, os, signal, subprocess, sys, time\n"
+    "HOST, PORT = os.environ['AWS_LAMBDA_RUNTIME_API'].split(':')\n"
+    "ROOT = os.environ['LAMBDA_TASK_ROOT']\n"
+    "def call(method, path, body=None, headers=None):\n"
+    "    c = http.client.HTTPConnection(HOST, int(PORT), timeout=60)\n"
+    "    c.request(method, '/2018-06-01/runtime/' + path, body=body, headers=headers or {})\n"
+    "    r = c.getresponse()\n"
+    "    data = r.read()\n"
+    "    c.close()\n"
+    "    return r.status, r, data\n"
+    "def next_event():\n"
+    "    st, r, data = call('GET', 'invocation/next')\n"
+    "    assert st == 200, st\n"
+    "    return r.getheader('Lambda-Runtime-Aws-Request-Id'), json.loads(data), r\n"
+    "def respond(rid, obj):\n"
+    "    return call('POST', 'invocation/%s/response' % rid, json.dumps(obj))\n"
+    "def note(name, text):\n"
+    "    with open(os.path.join(ROOT, name), 'w') as f:\n"
+    "        f.write(str(text))\n";
+
+/* Serves invokes forever, answering with its pid, a count, and the event it got. */
+#define ECHO_LOOP                                                                                  \
+    "n = 0\n"                                                                                     \
+    "while True:\n"                                                                               \
+    "    rid, event, r = next_event()\n"                                                          \
+    "    n += 1\n"                                                                                \
+    "    print('handling', rid, flush=True)\n"                                                    \
+    "    respond(rid, {'pid': os.getpid(), 'n': n, 'event': event,\n"                              \
+    "                  'arn': r.getheader('Lambda-Runtime-Invoked-Function-Arn')})\n"
+static const char echo_loop[] = ECHO_LOOP;
+
+/* ---- fixture ---- */
+
+typedef struct result {
+    int done;
+    char request_id[GL_UUID_LEN + 1];
+    char *body;
+    json_t *json; /* body parsed, or NULL */
+    int function_error;
+    char *error_type;
+    char *tail; /* decoded log tail */
+    int cold;
+} result_t;
+
+typedef struct fx {
+    uv_loop_t loop;
+    uv_timer_t tick; /* keeps UV_RUN_ONCE returning while a test waits */
+    char dir[64];
+    char state_dir[96];
+    char code_dir[96];
+    char run_dir[128];
+    gl_sched_t *sched;
+    gl_fn_t *fn;
+    int closed;
+    result_t results[MAX_RESULTS];
+} fx_t;
+
+static uint64_t now_ms(void) { return gl_mono_ns() / 1000000; }
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof(*fx));
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/gl-env-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->state_dir, sizeof(fx->state_dir), "%s/state", fx->dir);
+    snprintf(fx->code_dir, sizeof(fx->code_dir), "%s/code", fx->dir);
+    snprintf(fx->run_dir, sizeof(fx->run_dir), "%s/run", fx->state_dir);
+    if (mkdir(fx->code_dir, 0755) < 0)
+        return -1;
+    if (uv_loop_init(&fx->loop) != 0)
+        return -1;
+    uv_timer_init(&fx->loop, &fx->tick);
+    uv_timer_start(&fx->tick, on_tick, 20, 20);
+    *state = fx;
+    return 0;
+}
+
+#define RUN_UNTIL(fx, cond, ms)                                                                    \
+    do {                                                                                           \
+        uint64_t deadline_ = now_ms() + (ms);                                                      \
+        while (!(cond)) {                                                                          \
+            if (now_ms() > deadline_)                                                              \
+                fail_msg("timed out waiting for: %s", #cond);                                      \
+            uv_run(&(fx)->loop, UV_RUN_ONCE);                                                      \
+        }                                                                                          \
+    } while (0)
+
+static void on_sched_closed(void *arg)
+{
+    fx_t *fx = arg;
+    fx->closed++;
+}
+
+/* Reap what is ours; fail if a live child remains after a short bound. */
+static int reap_children(void)
+{
+    uint64_t deadline = now_ms() + 3000;
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r > 0)
+            continue;
+        if (r < 0)
+            return 0; /* ECHILD: nothing left */
+        if (now_ms() > deadline)
+            return -1;
+        usleep(10000);
+    }
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    int bad = 0;
+    if (fx->sched && !fx->closed) {
+        /* A test that failed half-way: stop everything now. */
+        gl_sched_close(fx->sched, 0, on_sched_closed, fx);
+        uint64_t deadline = now_ms() + WAIT_MS;
+        while (!fx->closed && now_ms() < deadline)
+            uv_run(&fx->loop, UV_RUN_ONCE);
+        if (!fx->closed) {
+            fprintf(stderr, "teardown: scheduler did not close\n");
+            bad = 1;
+        }
+    }
+    uv_close((uv_handle_t *)&fx->tick, NULL);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&fx->loop) != 0) {
+        fprintf(stderr, "teardown: uv_loop_close failed (a handle was left open)\n");
+        uv_print_all_handles(&fx->loop, stderr);
+        bad = 1;
+    }
+    if (reap_children() < 0) {
+        fprintf(stderr, "teardown: a child process is still running\n");
+        bad = 1;
+    }
+    struct stat st;
+    if (fx->sched && stat(fx->run_dir, &st) == 0) {
+        fprintf(stderr, "teardown: %s was left behind\n", fx->run_dir);
+        bad = 1;
+    }
+    for (int i = 0; i < MAX_RESULTS; i++) {
+        free(fx->results[i].body);
+        free(fx->results[i].error_type);
+        free(fx->results[i].tail);
+        json_decref(fx->results[i].json);
+    }
+    gl_fn_unref(fx->fn);
+    gl_rm_rf(fx->dir);
+    free(fx);
+    return bad ? -1 : 0;
+}
+
+static void write_bootstrap(fx_t *fx, const char *body)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/bootstrap", fx->code_dir);
+    gl_buf_t text = {0};
+    gl_buf_append_str(&text, prelude);
+    gl_buf_append_str(&text, body);
+    assert_int_equal(gl_write_file_atomic(path, text.data, text.len), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+    gl_buf_free(&text);
+}
+
+static void start(fx_t *fx, const char *bootstrap, int timeout_s, uint64_t idle_ms,
+                  uint64_t init_ms)
+{
+    if (bootstrap)
+        write_bootstrap(fx, bootstrap);
+    gl_fn_config_t cfg = {0};
+    cfg.name = strdup(FN_NAME);
+    cfg.runtime = strdup("provided.al2023");
+    cfg.handler = strdup("bootstrap");
+    cfg.code_dir = strdup(fx->code_dir);
+    cfg.timeout_s = timeout_s;
+    gl_fn_config_defaults(&cfg);
+    fx->fn = gl_fn_new(&cfg, "EnvTest", 1);
+    assert_non_null(fx->fn);
+    gl_sched_opts_t opts = {
+        .runtimes_dir = "/nonexistent",
+        .python = "/usr/bin/python3",
+        .node = "/usr/bin/node",
+        .state_dir = fx->state_dir,
+        .region = "us-east-1",
+        .account_id = "123456789012",
+        .idle_timeout_ms = idle_ms,
+        .init_timeout_ms = init_ms,
+        .rapi = &test_rapi,
+    };
+    gl_err_t err = {0};
+    assert_int_equal(gl_sched_new(&fx->sched, &fx->loop, &opts, &err), 0);
+}
+
+static void on_done(gl_invoke_t *inv)
+{
+    result_t *r = inv->data;
+    r->done = 1;
+    memcpy(r->request_id, inv->request_id, sizeof(r->request_id));
+    r->body = strndup(inv->result.data ? inv->result.data : "", inv->result.len);
+    r->json = json_loadb(r->body, strlen(r->body), 0, NULL);
+    r->function_error = inv->function_error;
+    r->error_type = inv->error_type ? strdup(inv->error_type) : NULL;
+    r->cold = inv->cold;
+    if (inv->log_tail) {
+        unsigned char *dec = NULL;
+        size_t n = 0;
+        if (gl_b64_decode(inv->log_tail, strlen(inv->log_tail), &dec, &n) == 0) {
+            r->tail = strndup((char *)dec, n);
+            free(dec);
+        }
+    }
+    gl_invoke_free(inv);
+}
+
+/* Submit an invoke whose result lands in fx->results[slot]. */
+static void submit(fx_t *fx, int slot, const char *payload)
+{
+    gl_invoke_t *inv = gl_invoke_new(fx->fn);
+    assert_non_null(inv);
+    inv->invoked_arn = strdup(ARN);
+    gl_buf_append_str(&inv->payload, payload);
+    inv->want_tail = 1;
+    inv->done = on_done;
+    inv->data = &fx->results[slot];
+    gl_sched_submit(fx->sched, inv);
+}
+
+static result_t *invoke_and_wait(fx_t *fx, int slot, const char *payload)
+{
+    submit(fx, slot, payload);
+    RUN_UNTIL(fx, fx->results[slot].done, WAIT_MS);
+    return &fx->results[slot];
+}
+
+static void close_sched(fx_t *fx, uint64_t grace_ms)
+{
+    gl_sched_close(fx->sched, grace_ms, on_sched_closed, fx);
+    RUN_UNTIL(fx, fx->closed, WAIT_MS);
+    assert_int_equal(fx->closed, 1);
+}
+
+static const char *str_member(json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    if (!v)
+        fail_msg("member %s missing", key);
+    return v;
+}
+
+static json_int_t int_member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        fail_msg("integer member %s missing", key);
+    return json_integer_value(v);
+}
+
+/* The concatenated log stream files of the test function. */
+static char *read_log_streams(fx_t *fx)
+{
+    char pattern[256];
+    snprintf(pattern, sizeof(pattern), "%s/logs/aws/lambda/%s/*/*/*/*", fx->state_dir, FN_NAME);
+    glob_t g;
+    gl_buf_t all = {0};
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            gl_buf_t one = {0};
+            if (gl_read_file(g.gl_pathv[i], 1 << 20, &one) == 0)
+                gl_buf_append(&all, one.data, one.len);
+            gl_buf_free(&one);
+        }
+        globfree(&g);
+    }
+    gl_buf_append(&all, "", 0);
+    return gl_buf_steal(&all, NULL);
+}
+
+static long read_int_file(fx_t *fx, const char *name)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", fx->code_dir, name);
+    gl_buf_t b = {0};
+    if (gl_read_file(path, 64, &b) < 0)
+        return -1;
+    gl_buf_append(&b, "", 0);
+    long v = strtol(b.data, NULL, 10);
+    gl_buf_free(&b);
+    return v;
+}
+
+static int file_exists(fx_t *fx, const char *name)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", fx->code_dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static const char *env_state(fx_t *fx, char *buf, size_t len)
+{
+    json_t *arr = gl_sched_envs_json(fx->sched);
+    json_t *first = json_array_get(arr, 0);
+    snprintf(buf, len, "%s", first ? json_string_value(json_object_get(first, "state")) : "-");
+    json_decref(arr);
+    return buf;
+}
+
+/* ---- tests ---- */
+
+static void test_name_tables_cover_every_value(void **state)
+{
+    (void)state;
+    static const struct {
+        gl_env_state_t v;
+        const char *text;
+    } states[] = {
+#define XX(name, text) {GL_ENV_##name, text},
+        GL_ENV_STATE_MAP(XX)
+#undef XX
+    };
+    static const struct {
+        gl_env_event_t v;
+        const char *text;
+    } events[] = {
+#define XX(name, text) {GL_ENV_EV_##name, text},
+        GL_ENV_EVENT_MAP(XX)
+#undef XX
+    };
+    size_t ns = sizeof(states) / sizeof(states[0]), ne = sizeof(events) / sizeof(events[0]);
+    assert_int_equal(ns, 7);
+    assert_int_equal(ne, 11);
+    for (size_t i = 0; i < ns; i++) {
+        assert_int_equal(states[i].v, (int)i); /* dense enum, so the table index is the value */
+        assert_non_null(gl_env_state_name(states[i].v));
+        assert_string_equal(gl_env_state_name(states[i].v), states[i].text);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(gl_env_state_name(states[i].v), gl_env_state_name(states[j].v));
+    }
+    for (size_t i = 0; i < ne; i++) {
+        assert_int_equal(events[i].v, (int)i);
+        assert_string_equal(gl_env_event_name(events[i].v), events[i].text);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(gl_env_event_name(events[i].v), gl_env_event_name(events[j].v));
+    }
+    assert_string_equal(gl_env_state_name(GL_ENV_INVOKING), "invoking");
+    assert_string_equal(gl_env_event_name(GL_ENV_EV_INIT_ERROR), "init_error");
+}
+
+static void test_cold_start_then_warm_reuse(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, "print('init ran', flush=True)\n" ECHO_LOOP, 3, 0, 0);
+
+    result_t *r1 = invoke_and_wait(fx, 0, "{\"k\":1}");
+    assert_int_equal(r1->function_error, 0);
+    assert_non_null(r1->json);
+    assert_int_equal(r1->cold, 1);
+    assert_int_equal(int_member(r1->json, "n"), 1);
+    assert_int_equal(int_member(json_object_get(r1->json, "event"), "k"), 1);
+    assert_string_equal(str_member(r1->json, "arn"), ARN);
+    pid_t pid = (pid_t)int_member(r1->json, "pid");
+    assert_true(pid > 0);
+    /* The tail holds this invoke's platform lines and the runtime's own output. */
+    assert_non_null(r1->tail);
+    char want[160];
+    snprintf(want, sizeof(want), "START RequestId: %s Version: $LATEST", r1->request_id);
+    assert_non_null(strstr(r1->tail, want));
+    snprintf(want, sizeof(want), "handling %s\n", r1->request_id);
+    assert_non_null(strstr(r1->tail, want));
+    snprintf(want, sizeof(want), "END RequestId: %s\n", r1->request_id);
+    assert_non_null(strstr(r1->tail, want));
+    snprintf(want, sizeof(want), "REPORT RequestId: %s\tDuration: ", r1->request_id);
+    assert_non_null(strstr(r1->tail, want));
+    assert_non_null(strstr(r1->tail, "Init Duration: "));
+    assert_int_equal(gl_sched_env_count(fx->sched), 1);
+
+    result_t *r2 = invoke_and_wait(fx, 1, "{\"k\":2}");
+    assert_int_equal(r2->function_error, 0);
+    assert_int_equal(r2->cold, 0);
+    assert_int_equal(int_member(r2->json, "pid"), pid);
+    assert_int_equal(int_member(r2->json, "n"), 2);
+    assert_int_equal(int_member(json_object_get(r2->json, "event"), "k"), 2);
+    assert_null(strstr(r2->tail, "Init Duration"));
+    assert_null(strstr(r2->tail, r1->request_id)); /* a warm invoke's tail is its own */
+    assert_int_equal(gl_sched_env_count(fx->sched), 1);
+
+    close_sched(fx, 1000);
+    assert_int_equal(kill(pid, 0), -1); /* stopped and reaped */
+    char *logs = read_log_streams(fx);
+    assert_non_null(strstr(logs, "INIT_START Runtime Version: provided.al2023"));
+    assert_non_null(strstr(logs, "init ran\n")); /* output of the init phase is kept too */
+    snprintf(want, sizeof(want), "END RequestId: %s\n", r2->request_id);
+    assert_non_null(strstr(logs, want));
+    free(logs);
+}
+
+static void test_init_error_reaches_invoke(void **state)
+{
+    fx_t *fx = *state;
+    /* The daemon signals the runtime as soon as it acknowledged the init error; this one
+     * ignores SIGTERM so that it can note the status it got (SIGKILL follows later). */
+    start(fx,
+          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+          "st, r, data = call('POST', 'init/error',\n"
+          "    json.dumps({'errorMessage': 'no module named x', 'errorType': "
+          "'Runtime.ImportModuleError'}),\n"
+          "    {'Lambda-Runtime-Function-Error-Type': 'Runtime.ImportModuleError'})\n"
+          "note('init-error-status', st)\n"
+          "sys.exit(1)\n",
+          3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_non_null(r->json);
+    assert_string_equal(str_member(r->json, "errorMessage"), "no module named x");
+    assert_string_equal(str_member(r->json, "errorType"), "Runtime.ImportModuleError");
+    assert_string_equal(r->error_type, "Runtime.ImportModuleError");
+    assert_non_null(r->tail);
+    assert_non_null(strstr(r->tail, "INIT_REPORT Init Duration: "));
+    assert_non_null(
+        strstr(r->tail, "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError"));
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    assert_int_equal(read_int_file(fx, "init-error-status"), 202);
+    char *logs = read_log_streams(fx);
+    assert_non_null(strstr(logs, "INIT_REPORT Init Duration: "));
+    free(logs);
+    close_sched(fx, 1000);
+}
+
+static void test_exit_mid_invoke(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "print('about to exit', flush=True)\n"
+          "os._exit(7)\n",
+          3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Runtime.ExitError");
+    assert_string_equal(str_member(r->json, "errorType"), "Runtime.ExitError");
+    char want[200];
+    snprintf(want, sizeof(want), "RequestId: %s Error: Runtime exited with error: exit status 7",
+             r->request_id);
+    assert_string_equal(str_member(r->json, "errorMessage"), want);
+    /* Output written before the exit is in the tail, ahead of END. */
+    char *printed = strstr(r->tail, "about to exit\n");
+    char *end = strstr(r->tail, "END RequestId: ");
+    assert_non_null(printed);
+    assert_non_null(end);
+    assert_true(printed < end);
+    assert_non_null(strstr(r->tail, "Error Type: Runtime.ExitError"));
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
+}
+
+static void test_invoke_timeout_kills_group(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "child = subprocess.Popen(['/bin/sleep', '60'])\n"
+          "note('grandchild.pid', child.pid)\n"
+          "rid, event, r = next_event()\n"
+          "note('got-event', rid)\n"
+          "time.sleep(60)\n",
+          1, 0, 0);
+    uint64_t t0 = now_ms();
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    uint64_t took = now_ms() - t0;
+    assert_true(file_exists(fx, "got-event"));
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Sandbox.Timedout");
+    assert_string_equal(str_member(r->json, "errorType"), "Sandbox.Timedout");
+    char want[200];
+    snprintf(want, sizeof(want), "RequestId: %s Error: Task timed out after 1.00 seconds",
+             r->request_id);
+    assert_string_equal(str_member(r->json, "errorMessage"), want);
+    assert_true(took >= 900 && took < 5000);
+    assert_non_null(strstr(r->tail, "Task timed out after 1.00 seconds"));
+    assert_non_null(strstr(r->tail, "Status: timeout"));
+
+    /* The grandchild was killed with its group. Once the runtime itself is reaped, the
+     * grandchild has been reparented to us (subreaper) and its status can be read. */
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    pid_t gc = (pid_t)read_int_file(fx, "grandchild.pid");
+    assert_true(gc > 0);
+    int status = 0;
+    pid_t w;
+    uint64_t deadline = now_ms() + 5000;
+    while ((w = waitpid(gc, &status, WNOHANG)) == 0) {
+        assert_true(now_ms() < deadline);
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(w, gc);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    close_sched(fx, 1000);
+}
+
+/*
+ * A runtime that calls /next again while its invoke is unanswered gets the same event again
+ * (as the emulator does); the redelivery must not cancel the invoke's deadline.
+ */
+static void test_next_again_while_invoking_keeps_deadline(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "rid2, event2, r2 = next_event()\n"
+          "note('again', 'same' if rid2 == rid else 'different')\n"
+          "time.sleep(60)\n",
+          1, 0, 0);
+    uint64_t t0 = now_ms();
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_true(now_ms() - t0 < 5000);
+    assert_string_equal(r->error_type, "Sandbox.Timedout");
+    char path[160];
+    snprintf(path, sizeof(path), "%s/again", fx->code_dir);
+    gl_buf_t b = {0};
+    assert_int_equal(gl_read_file(path, 64, &b), 0);
+    gl_buf_append(&b, "", 0);
+    assert_string_equal(b.data, "same");
+    gl_buf_free(&b);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
+}
+
+static void test_init_timeout(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, "time.sleep(60)\n", 3, 0, 400);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Sandbox.Timedout");
+    assert_non_null(strstr(str_member(r->json, "errorMessage"), "Task timed out after"));
+    assert_non_null(strstr(r->tail, "INIT_REPORT Init Duration: "));
+    assert_non_null(strstr(r->tail, "Phase: init\tStatus: timeout"));
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
+}
+
+/*
+ * Invoke 1: a response for a wrong id (400), the right response, a second response for the
+ * same id (403) and an /init/error after init (403). Invoke 2 reports what invoke 1 saw.
+ */
+static void test_hostile_request_ids(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "seen = {}\n"
+          "rid, event, r = next_event()\n"
+          "st, _, data = respond('00000000-0000-0000-0000-000000000000', {'wrong': True})\n"
+          "seen['wrong'] = [st, json.loads(data)]\n"
+          "st, _, data = respond(rid, {'first': True})\n"
+          "seen['first'] = st\n"
+          "st, _, data = respond(rid, {'second': True})\n"
+          "seen['second'] = [st, json.loads(data)]\n"
+          "st, _, data = call('POST', 'invocation/%s/error' % rid, '{}')\n"
+          "seen['error_after'] = [st, json.loads(data)]\n"
+          "st, _, data = call('POST', 'init/error', '{}')\n"
+          "seen['init_error'] = [st, json.loads(data)]\n"
+          "rid2, event, r = next_event()\n"
+          "respond(rid2, seen)\n"
+          "time.sleep(60)\n",
+          3, 0, 0);
+    result_t *r1 = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r1->function_error, 0);
+    assert_non_null(r1->json);
+    assert_true(json_is_true(json_object_get(r1->json, "first")));
+    result_t *r2 = invoke_and_wait(fx, 1, "{}");
+    assert_int_equal(r2->function_error, 0);
+    json_t *seen = r2->json;
+    assert_non_null(seen);
+
+    json_t *wrong = json_object_get(seen, "wrong");
+    assert_int_equal(json_integer_value(json_array_get(wrong, 0)), 400);
+    assert_string_equal(str_member(json_array_get(wrong, 1), "errorType"), "InvalidRequestID");
+    assert_string_equal(str_member(json_array_get(wrong, 1), "errorMessage"),
+                        "Invalid request ID");
+    assert_int_equal(int_member(seen, "first"), 202);
+    json_t *second = json_object_get(seen, "second");
+    assert_int_equal(json_integer_value(json_array_get(second, 0)), 403);
+    assert_string_equal(str_member(json_array_get(second, 1), "errorType"),
+                        "InvalidStateTransition");
+    json_t *after = json_object_get(seen, "error_after");
+    assert_int_equal(json_integer_value(json_array_get(after, 0)), 403);
+    json_t *init_error = json_object_get(seen, "init_error");
+    assert_int_equal(json_integer_value(json_array_get(init_error, 0)), 403);
+    assert_string_equal(str_member(json_array_get(init_error, 1), "errorType"),
+                        "InvalidStateTransition");
+    /* None of it disturbed the environment: one, still alive, serving the second invoke. */
+    assert_int_equal(gl_sched_env_count(fx->sched), 1);
+    close_sched(fx, 1000);
+}
+
+static void test_error_response_and_empty_error_body(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "call('POST', 'invocation/%s/error' % rid,\n"
+          "     json.dumps({'errorMessage': 'bad', 'errorType': 'ValueError'}),\n"
+          "     {'Lambda-Runtime-Function-Error-Type': 'Function.ValueError'})\n"
+          "rid, event, r = next_event()\n"
+          "call('POST', 'invocation/%s/error' % rid, b'',\n"
+          "     {'Lambda-Runtime-Function-Error-Type': 'Runtime.Bad'})\n"
+          "rid, event, r = next_event()\n"
+          "call('POST', 'invocation/%s/error' % rid, b'x', {'Lambda-Runtime-Function-Error-Type': "
+          "'not valid'})\n"
+          "time.sleep(60)\n",
+          3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Function.ValueError");
+    assert_string_equal(str_member(r->json, "errorMessage"), "bad");
+    r = invoke_and_wait(fx, 1, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->body,
+                        "{\"errorMessage\":\"Unknown application error occurred\","
+                        "\"errorType\":\"Runtime.Bad\"}");
+    r = invoke_and_wait(fx, 2, "{}");
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->body, "x");
+    assert_string_equal(r->error_type, "Runtime.Unknown");
+    close_sched(fx, 1000);
+}
+
+static void test_missing_bootstrap(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, NULL, 3, 0, 0);
+    submit(fx, 0, "{}");
+    /* Found missing before anything is spawned: done runs inside submit. */
+    result_t *r = &fx->results[0];
+    assert_int_equal(r->done, 1);
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Runtime.InvalidEntrypoint");
+    assert_string_equal(str_member(r->json, "errorType"), "Runtime.InvalidEntrypoint");
+    char want[256];
+    snprintf(want, sizeof(want),
+             "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
+             r->request_id, fx->code_dir);
+    assert_string_equal(str_member(r->json, "errorMessage"), want);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
+}
+
+static void test_idle_timeout_stops_environment(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, echo_loop, 3, 300, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(r->function_error, 0);
+    pid_t pid = (pid_t)int_member(r->json, "pid");
+    assert_int_equal(gl_sched_env_count(fx->sched), 1);
+    uint64_t t0 = now_ms();
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    assert_true(now_ms() - t0 >= 250);
+    assert_int_equal(kill(pid, 0), -1);
+    /* A new invoke starts a new environment. */
+    r = invoke_and_wait(fx, 1, "{}");
+    assert_int_equal(r->cold, 1);
+    assert_true(int_member(r->json, "pid") != pid);
+    close_sched(fx, 1000);
+}
+
+static void test_retire_stops_idle_environment(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, echo_loop, 3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    pid_t pid = (pid_t)int_member(r->json, "pid");
+    char st[32];
+    RUN_UNTIL(fx, strcmp(env_state(fx, st, sizeof(st)), "idle") == 0, WAIT_MS);
+    gl_sched_retire(fx->sched, fx->fn);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_null(fx->fn->sched); /* the retired, empty pool is gone */
+    close_sched(fx, 1000);
+}
+
+static void test_retire_lets_busy_environment_finish(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "note('got-event', rid)\n"
+          "time.sleep(0.5)\n"
+          "respond(rid, {'pid': os.getpid()})\n"
+          "next_event()\n",
+          5, 0, 0);
+    submit(fx, 0, "{}");
+    RUN_UNTIL(fx, file_exists(fx, "got-event"), WAIT_MS);
+    gl_sched_retire(fx->sched, fx->fn);
+    RUN_UNTIL(fx, fx->results[0].done, WAIT_MS);
+    assert_int_equal(fx->results[0].function_error, 0);
+    assert_true(int_member(fx->results[0].json, "pid") > 0);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
+}
+
+static void test_close_with_busy_environment(void **state)
+{
+    fx_t *fx = *state;
+    /* Ignores SIGTERM, so only the SIGKILL after the stop grace ends it. */
+    start(fx,
+          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+          "rid, event, r = next_event()\n"
+          "note('got-event', rid)\n"
+          "time.sleep(60)\n",
+          30, 0, 0);
+    submit(fx, 0, "{}");
+    RUN_UNTIL(fx, file_exists(fx, "got-event"), WAIT_MS);
+    char st[32];
+    assert_string_equal(env_state(fx, st, sizeof(st)), "invoking");
+    uint64_t t0 = now_ms();
+    gl_sched_close(fx->sched, 200, on_sched_closed, fx);
+    /* Closing refuses new work at once. */
+    gl_invoke_t *late = gl_invoke_new(fx->fn);
+    late->done = on_done;
+    late->data = &fx->results[1];
+    gl_sched_submit(fx->sched, late);
+    assert_int_equal(fx->results[1].done, 1);
+    assert_string_equal(fx->results[1].error_type, "Runtime.Unknown");
+
+    RUN_UNTIL(fx, fx->closed, WAIT_MS);
+    uint64_t took = now_ms() - t0;
+    assert_int_equal(fx->closed, 1);
+    assert_true(took >= 200 && took < 5000);
+    result_t *r = &fx->results[0];
+    assert_int_equal(r->done, 1);
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, "Runtime.ExitError");
+    assert_non_null(strstr(str_member(r->json, "errorMessage"), "signal: killed"));
+}
+
+static void test_close_idle_only(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, echo_loop, 3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    pid_t pid = (pid_t)int_member(r->json, "pid");
+    close_sched(fx, 60000); /* idle environments do not wait for the grace */
+    assert_int_equal(kill(pid, 0), -1);
+}
+
+int main(void)
+{
+    /* Orphaned grandchildren of runtimes become ours, so the tests can see and reap them. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_tables_cover_every_value),
+        T(test_cold_start_then_warm_reuse),
+        T(test_init_error_reaches_invoke),
+        T(test_exit_mid_invoke),
+        T(test_invoke_timeout_kills_group),
+        T(test_next_again_while_invoking_keeps_deadline),
+        T(test_init_timeout),
+        T(test_hostile_request_ids),
+        T(test_error_response_and_empty_error_body),
+        T(test_missing_bootstrap),
+        T(test_idle_timeout_stops_environment),
+        T(test_retire_stops_idle_environment),
+        T(test_retire_lets_busy_environment_finish),
+        T(test_close_with_busy_environment),
+        T(test_close_idle_only),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
