@@ -350,7 +350,8 @@ int gl_registry_list(gl_registry_t *r, gl_fn_t ***out, size_t *n)
     *out = malloc((r->n ? r->n : 1) * sizeof(**out));
     if (!*out)
         return -ENOMEM;
-    memcpy(*out, r->by_name, r->n * sizeof(**out));
+    if (r->n)
+        memcpy(*out, r->by_name, r->n * sizeof(**out));
     *n = r->n;
     return 0;
 }

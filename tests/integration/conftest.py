@@ -218,5 +218,16 @@ def daemon_factory(tmp_path):
         return d.start() if start else d
 
     yield make
+    problems = []
     for d in started:
-        d.stop()
+        killed = d.proc is not None and d.proc.returncode == -signal.SIGKILL
+        rc = d.stop()
+        log = d.daemon_log()
+        # A sanitizer build reports leaks and undefined behaviour in the daemon's stderr and
+        # exit code: every test fails on them, not only the ones that check.
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                problems.append(f"{marker} in galley's log:\n{log[-4000:]}")
+        if not killed and rc != 0:
+            problems.append(f"galley exited with {rc}:\n{log[-2000:]}")
+    assert not problems, "\n".join(problems)
