@@ -559,6 +559,9 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
 
     case GL_ENV_EV_EXITED: {
         char reason[128];
+        /* The environment ends with its runtime: nothing it started may outlive it. The
+         * group id cannot have been reused while members of the group are alive. */
+        gl_sbx_kill_group(env->pid, SIGKILL);
         exit_reason(env->exit_status, reason, sizeof(reason));
         if (env->invoke) {
             snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
