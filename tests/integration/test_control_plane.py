@@ -89,9 +89,27 @@ def test_node_and_provided_created_and_warm(daemon_factory):
     create(c, "nodefn", "nodejs20.x", "index.handler", zip_files({"index.js": NODE}))
     assert json.loads(call(c, "nodefn")[1]) == {"runtime": "node", "n": 1, "name": "nodefn"}
     assert json.loads(call(c, "nodefn")[1])["n"] == 2  # warm: module state kept
+    c.update_function_code(FunctionName="nodefn",
+                           ZipFile=zip_files({"index.js": NODE.replace("'node'", "'node2'")}))
+    assert json.loads(call(c, "nodefn")[1]) == {"runtime": "node2", "n": 1, "name": "nodefn"}
+    c.delete_function(FunctionName="nodefn")
+    with pytest.raises(ClientError):
+        call(c, "nodefn")
+
     create(c, "cfn", "provided.al2023", "bootstrap", zip_dir(c_bootstrap_dir()))
     r, body = call(c, "cfn", b'{"name":"zip"}')
     assert r["StatusCode"] == 200 and "FunctionError" not in r, body
+    c.update_function_configuration(FunctionName="cfn",
+                                    Environment={"Variables": {"GREETING": "Salut"}})
+    r, body = call(c, "cfn", b'{"name":"zip"}')
+    assert b"Salut" in body, body
+    # A provided function whose zip has no bootstrap fails as Lambda does.
+    c.update_function_code(FunctionName="cfn", ZipFile=zip_files({"readme.txt": "no bootstrap"}))
+    r, body = call(c, "cfn")
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Runtime.InvalidEntrypoint"
+    c.delete_function(FunctionName="cfn")
+    assert c.list_functions()["Functions"] == []
 
 
 def test_list_functions_paginates(daemon_factory):
