@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -38,6 +39,7 @@ typedef struct serve_opts {
     const char *region;
     const char *account_id;
     double idle_timeout_s;
+    unsigned account_concurrency;
     const char *overrides[64];
     size_t noverrides;
 } serve_opts_t;
@@ -59,6 +61,7 @@ static void usage(FILE *f)
           "  --template FILE          SAM template to serve (default ./template.yaml if present)\n"
           "  --parameter-overrides K=V  template parameter value (repeatable)\n"
           "  --idle-timeout SECONDS   stop environments idle this long (default 600)\n"
+          "  --account-concurrency N  most invokes running at once (default 1000)\n"
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
@@ -254,7 +257,7 @@ static int serve(int argc, char **argv)
     serve_opts_t o = {.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
                       .idle_timeout_s = 600};
     enum { O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
-           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_HELP };
+           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"state-dir", required_argument, NULL, O_STATE},
@@ -267,6 +270,7 @@ static int serve(int argc, char **argv)
         {"account-id", required_argument, NULL, O_ACCOUNT},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"parameter-overrides", required_argument, NULL, O_PARAM},
+        {"account-concurrency", required_argument, NULL, O_CONCURRENCY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -296,6 +300,16 @@ static int serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case O_CONCURRENCY: {
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (*end || n < 1 || n > 100000) {
+                fprintf(stderr, "galley: --account-concurrency wants 1..100000, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.account_concurrency = (unsigned)n;
+            break;
+        }
         case O_PYTHON: o.python = optarg; break;
         case O_NODE: o.node = optarg; break;
         case O_RUNTIMES: o.runtimes_dir = optarg; break;
@@ -325,6 +339,13 @@ static int serve(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    /* Each environment holds about six descriptors (listener, connection, pipes, pidfd,
+     * log stream): lift the soft limit to the hard one so a busy daemon does not run out. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     int rc = 1;
     daemon_t d = {.loop = uv_default_loop()};
     gl_err_t err = {0};
@@ -362,6 +383,7 @@ static int serve(int argc, char **argv)
         .account_id = o.account_id,
         .idle_timeout_ms = o.idle_timeout_s > 0 ? (uint64_t)(o.idle_timeout_s * 1000) : 1,
         .init_timeout_ms = 10000,
+        .account_concurrency = o.account_concurrency ? o.account_concurrency : 1000,
         .rapi = gl_rapi_handler(),
     };
     if (gl_sched_new(&d.sched, d.loop, &sopts, &err) < 0) {

@@ -50,7 +50,7 @@ struct gl_invoke {
     /* private to the scheduler */
     gl_buf_t tail;
     uint64_t started_ns;
-    struct gl_invoke *next_queued;
+    struct gl_sched *counted_in;  /* set while it counts toward the running invokes */
 };
 
 typedef struct gl_sched_opts {
@@ -61,6 +61,7 @@ typedef struct gl_sched_opts {
     const char *region;
     const char *account_id;
     uint64_t idle_timeout_ms;    /* idle environments are stopped after this */
+    unsigned account_concurrency; /* most invokes running at once (Lambda's account limit) */
     uint64_t init_timeout_ms;    /* Lambda's 10 s */
     const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */
 } gl_sched_opts_t;
@@ -75,8 +76,16 @@ void gl_sched_close(gl_sched_t *s, uint64_t grace_ms, void (*on_closed)(void *ar
 
 gl_invoke_t *gl_invoke_new(gl_fn_t *fn);
 void gl_invoke_free(gl_invoke_t *inv);
-/** Hand inv over. Fails it (done with a Lambda error body) when the scheduler is closing. */
-void gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
+/**
+ * Hand inv over: returns 0 and inv belongs to the scheduler (fails it with a Lambda error
+ * body when the scheduler is closing). Returns -EAGAIN when running it would exceed the
+ * account concurrency (no warm environment is free): inv stays the caller's, who answers
+ * 429 TooManyRequestsException.
+ */
+int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
+/** Invokes running now (Lambda's ConcurrentExecutions). */
+unsigned gl_sched_running(const gl_sched_t *s);
+unsigned gl_sched_account_concurrency(const gl_sched_t *s);
 /** fn is no longer current: stop its idle environments now, busy ones after their invoke. */
 void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn);
 

@@ -20,11 +20,11 @@
 #include "galley/archive.h"
 #include "galley/log.h"
 #include "galley/util.h"
+#include "galley/sched.h"
 #include "internal.h"
 
 #define ZIPPED_MAX 52428800u /* Lambda's direct-upload limit */
 #define LIST_PAGE_MAX 50
-#define ACCOUNT_CONCURRENCY 1000
 #define ACCOUNT_TOTAL_CODE 80530636800LL
 
 static void reply_json(gl_http_req_t *req, int status, json_t *body)
@@ -542,11 +542,12 @@ void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req)
     for (size_t i = 0; i < n; i++)
         total += fns[i]->cfg.code_size;
     free(fns);
+    int limit = (int)gl_sched_account_concurrency(api->sched);
     reply_json(req, 200,
                json_pack("{s:{s:I,s:I,s:I,s:i,s:i},s:{s:I,s:I}}", "AccountLimit", "TotalCodeSize",
                          (json_int_t)ACCOUNT_TOTAL_CODE, "CodeSizeUnzipped",
                          (json_int_t)GL_ARCHIVE_MAX_UNPACKED, "CodeSizeZipped",
-                         (json_int_t)ZIPPED_MAX, "ConcurrentExecutions", ACCOUNT_CONCURRENCY,
-                         "UnreservedConcurrentExecutions", ACCOUNT_CONCURRENCY, "AccountUsage",
+                         (json_int_t)ZIPPED_MAX, "ConcurrentExecutions", limit,
+                         "UnreservedConcurrentExecutions", limit, "AccountUsage",
                          "TotalCodeSize", (json_int_t)total, "FunctionCount", (json_int_t)n));
 }

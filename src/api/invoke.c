@@ -167,9 +167,14 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
         /* Lambda does not pass client context or return logs for asynchronous invokes. */
         free(cc);
         inv->done = on_async_done;
+        if (gl_sched_submit(api->sched, inv) < 0) {
+            /* Not durable yet: Lambda would queue the event and retry it. */
+            gl_log_warn("async invoke %s of %s dropped: account concurrency reached",
+                        inv->request_id, fn->cfg.name);
+            gl_invoke_free(inv);
+        }
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 202, &h, 1, NULL, 0);
-        gl_sched_submit(api->sched, inv);
         return;
     }
     inv->client_context = cc;
@@ -178,5 +183,13 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
     inv->data = req;
     req->data = inv;
     req->on_abort = on_client_gone;
-    gl_sched_submit(api->sched, inv);
+    if (gl_sched_submit(api->sched, inv) < 0) {
+        req->on_abort = NULL;
+        req->data = NULL;
+        gl_invoke_free(inv);
+        gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
+                                   json_pack("{s:s}", "Reason",
+                                             "ConcurrentInvocationLimitExceeded"),
+                                   "Rate Exceeded.");
+    }
 }

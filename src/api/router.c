@@ -34,7 +34,7 @@ enum op {
 };
 
 /*
- * Match "/DATE/functions[/F[/TAIL]]". Returns the operation and points *fn/*fnlen at
+ * Match "/DATE/functions[/F[/TAIL]]". Returns the operation and points fn and fnlen at
  * the raw (still encoded) FunctionName segment.
  */
 static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)

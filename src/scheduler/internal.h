@@ -24,6 +24,7 @@ struct gl_sched {
     char *run_root;            /* <state>/run: per-environment /tmp directories */
     gl_pool_t *pools;          /* every pool with at least one environment or current fn */
     size_t nenvs;
+    unsigned running;          /* invokes assigned to an environment and not yet complete */
     int closing;
     uv_timer_t grace_timer;
     int grace_timer_open;

@@ -33,6 +33,8 @@ int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts,
     s->opts.rapi = &s->rapi;
     if (!s->opts.idle_timeout_ms)
         s->opts.idle_timeout_ms = 600000;
+    if (!s->opts.account_concurrency)
+        s->opts.account_concurrency = 1000;
     if (!s->opts.init_timeout_ms)
         s->opts.init_timeout_ms = 10000;
     s->logs_root = gl_path_join(opts->state_dir, "logs");
@@ -96,6 +98,10 @@ void gl_invoke_free(gl_invoke_t *inv)
 
 void gl_invoke_complete(gl_invoke_t *inv)
 {
+    if (inv->counted_in) {
+        inv->counted_in->running--;
+        inv->counted_in = NULL;
+    }
     if (inv->done)
         inv->done(inv);
     else
@@ -207,17 +213,21 @@ static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
     gl_invoke_complete(inv);
 }
 
-void gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
+int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
 {
     if (s->closing) {
         fail_now(inv, "Runtime.Unknown", "galley is shutting down");
-        return;
+        return 0;
     }
+    if (s->running >= s->opts.account_concurrency)
+        return -EAGAIN;
     gl_pool_t *pool = pool_for(s, inv->fn);
     if (!pool) {
         fail_now(inv, "Runtime.Unknown", "out of memory");
-        return;
+        return 0;
     }
+    s->running++;
+    inv->counted_in = s;
     /* Warm first: a runtime already parked in /next, else one about to call it. */
     gl_env_t *best = NULL;
     for (gl_env_t *e = pool->envs; e; e = e->next) {
@@ -230,11 +240,18 @@ void gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
         if (!best)
             best = e;
     }
-    if (best && !pool->retired) {
+    if (best && !pool->retired)
         gl_env_handle(best, GL_ENV_EV_ASSIGN, inv);
-        return;
-    }
-    gl_env_start(pool, inv);
+    else
+        gl_env_start(pool, inv);
+    return 0;
+}
+
+unsigned gl_sched_running(const gl_sched_t *s) { return s->running; }
+
+unsigned gl_sched_account_concurrency(const gl_sched_t *s)
+{
+    return s->opts.account_concurrency;
 }
 
 static void shutdown_pool_envs(gl_pool_t *p, int only_free)

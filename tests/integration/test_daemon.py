@@ -128,3 +128,33 @@ def test_concurrent_invokes_get_their_own_results(daemon_factory, tmp_path):
     kids = d.children()
     assert d.stop() == 0
     assert wait_until(lambda: not alive(kids), timeout=10)
+
+
+def test_account_concurrency_throttles_with_429(daemon_factory, tmp_path):
+    tpl = basic_template(tmp_path, Handler="app.sleep", Timeout=20)
+    d = daemon_factory(template=tpl, extra_args=["--account-concurrency", "2"])
+    assert d.client().get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 2
+    outcomes, lock = [], threading.Lock()
+
+    def worker():
+        try:
+            r = d.client().invoke(FunctionName="echo", Payload=b'{"seconds": 2}')
+            out = ("ok", r["Payload"].read())
+        except Exception as e:  # noqa: BLE001 - classified below
+            resp = getattr(e, "response", {})
+            out = ("err", resp.get("Error", {}).get("Code"), resp.get("Reason"),
+                   resp.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+        with lock:
+            outcomes.append(out)
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)
+    for t in threads:
+        t.join(timeout=60)
+    oks = [o for o in outcomes if o[0] == "ok"]
+    errs = [o for o in outcomes if o[0] == "err"]
+    assert len(oks) == 2 and all(o[1] == b'"slept"' for o in oks), outcomes
+    assert errs == [("err", "TooManyRequestsException", "ConcurrentInvocationLimitExceeded", 429)]
+    # capacity comes back once the invokes finish
+    assert d.client().invoke(FunctionName="echo", Payload=b'{"seconds": 0}')["StatusCode"] == 200
