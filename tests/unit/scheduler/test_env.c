@@ -845,6 +845,67 @@ static void test_close_with_busy_environment(void **state)
     assert_non_null(strstr(str_member(r->json, "errorMessage"), "signal: killed"));
 }
 
+/* A runtime that dies while parked in /next: the environment goes, the next invoke is cold. */
+static void test_runtime_killed_while_idle(void **state)
+{
+    fx_t *fx = *state;
+    start(fx, echo_loop, 3, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    pid_t pid = (pid_t)int_member(r->json, "pid");
+    char st[32];
+    RUN_UNTIL(fx, strcmp(env_state(fx, st, sizeof(st)), "idle") == 0, WAIT_MS);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    r = invoke_and_wait(fx, 1, "{}");
+    assert_int_equal(r->function_error, 0);
+    assert_int_equal(r->cold, 1);
+    assert_true(int_member(r->json, "pid") != pid);
+    close_sched(fx, 1000);
+}
+
+/*
+ * A runtime that drops its parked /next connection stays IDLE without a parked request; an
+ * invoke assigned then waits for its next /next instead of being lost.
+ */
+static void test_dropped_next_connection(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "import socket\n"
+          "rid, event, r = next_event()\n"
+          "respond(rid, {'n': 1})\n"
+          "s = socket.create_connection((HOST, int(PORT)))\n"
+          "s.sendall(b'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+          "time.sleep(0.2)\n"
+          "s.close()\n"
+          "time.sleep(0.2)\n"
+          "note('dropped', 1)\n"
+          "while not os.path.exists(os.path.join(ROOT, 'go')):\n"
+          "    time.sleep(0.02)\n"
+          "rid, event, r = next_event()\n"
+          "respond(rid, {'n': 2, 'event': event})\n"
+          "next_event()\n",
+          5, 0, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    assert_int_equal(int_member(r->json, "n"), 1);
+    RUN_UNTIL(fx, file_exists(fx, "dropped"), WAIT_MS);
+    char st[32];
+    assert_string_equal(env_state(fx, st, sizeof(st)), "idle");
+    submit(fx, 1, "{\"k\":2}");
+    /* Assigned, waiting for the runtime's next /next. */
+    assert_int_equal(fx->results[1].done, 0);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/go", fx->code_dir);
+    assert_int_equal(gl_write_file_atomic(path, "1", 1), 0);
+    RUN_UNTIL(fx, fx->results[1].done, WAIT_MS);
+    r = &fx->results[1];
+    assert_int_equal(r->function_error, 0);
+    assert_int_equal(r->cold, 0);
+    assert_int_equal(int_member(r->json, "n"), 2);
+    assert_int_equal(int_member(json_object_get(r->json, "event"), "k"), 2);
+    close_sched(fx, 1000);
+}
+
 static void test_close_idle_only(void **state)
 {
     fx_t *fx = *state;
@@ -877,6 +938,8 @@ int main(void)
         T(test_retire_stops_idle_environment),
         T(test_retire_lets_busy_environment_finish),
         T(test_close_with_busy_environment),
+        T(test_runtime_killed_while_idle),
+        T(test_dropped_next_connection),
         T(test_close_idle_only),
     };
 #undef T
