@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above. */
 #include <cmocka.h>
 
 #include "galley/logs.h"

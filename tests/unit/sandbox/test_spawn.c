@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above. */
 #include <cmocka.h>
 
 #include "galley/buf.h"
@@ -245,9 +247,8 @@ static void test_cwd_and_env_applied(void **state)
     char *envp[] = {"PATH=/usr/bin:/bin", "GALLEY_TEST=one two", NULL};
     child_t c;
     /* Only the given environment: HOME is not inherited from the test process. */
-    assert_int_equal(spawn_sh(&c, "pwd; echo \"$GALLEY_TEST\"; echo \"home=${HOME-unset}\"",
-                              envp, dir),
-                     0);
+    assert_int_equal(
+        spawn_sh(&c, "pwd; echo \"$GALLEY_TEST\"; echo \"home=${HOME-unset}\"", envp, dir), 0);
     read_output(&c);
     char want[160];
     snprintf(want, sizeof(want), "%s\none two\nhome=unset\n", dir);

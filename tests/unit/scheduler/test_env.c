@@ -32,6 +32,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above. */
 #include <cmocka.h>
 
 #include "galley/env.h"
@@ -128,11 +130,11 @@ static const char prelude[] =
 
 /* Serves invokes forever, answering with its pid, a count, and the event it got. */
 #define ECHO_LOOP                                                                                  \
-    "n = 0\n"                                                                                     \
-    "while True:\n"                                                                               \
-    "    rid, event, r = next_event()\n"                                                          \
-    "    n += 1\n"                                                                                \
-    "    print('handling', rid, flush=True)\n"                                                    \
+    "n = 0\n"                                                                                      \
+    "while True:\n"                                                                                \
+    "    rid, event, r = next_event()\n"                                                           \
+    "    n += 1\n"                                                                                 \
+    "    print('handling', rid, flush=True)\n"                                                     \
     "    respond(rid, {'pid': os.getpid(), 'n': n, 'event': event,\n"                              \
     "                  'arn': r.getheader('Lambda-Runtime-Invoked-Function-Arn')})\n"
 static const char echo_loop[] = ECHO_LOOP;
@@ -163,9 +165,15 @@ typedef struct fx {
     result_t results[MAX_RESULTS];
 } fx_t;
 
-static uint64_t now_ms(void) { return gl_mono_ns() / 1000000; }
+static uint64_t now_ms(void)
+{
+    return gl_mono_ns() / 1000000;
+}
 
-static void on_tick(uv_timer_t *t) { (void)t; }
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
 
 static int setup(void **state)
 {
@@ -686,8 +694,7 @@ static void test_hostile_request_ids(void **state)
     json_t *wrong = json_object_get(seen, "wrong");
     assert_int_equal(json_integer_value(json_array_get(wrong, 0)), 400);
     assert_string_equal(str_member(json_array_get(wrong, 1), "errorType"), "InvalidRequestID");
-    assert_string_equal(str_member(json_array_get(wrong, 1), "errorMessage"),
-                        "Invalid request ID");
+    assert_string_equal(str_member(json_array_get(wrong, 1), "errorMessage"), "Invalid request ID");
     assert_int_equal(int_member(seen, "first"), 202);
     json_t *second = json_object_get(seen, "second");
     assert_int_equal(json_integer_value(json_array_get(second, 0)), 403);
@@ -726,9 +733,8 @@ static void test_error_response_and_empty_error_body(void **state)
     assert_string_equal(str_member(r->json, "errorMessage"), "bad");
     r = invoke_and_wait(fx, 1, "{}");
     assert_int_equal(r->function_error, 1);
-    assert_string_equal(r->body,
-                        "{\"errorMessage\":\"Unknown application error occurred\","
-                        "\"errorType\":\"Runtime.Bad\"}");
+    assert_string_equal(r->body, "{\"errorMessage\":\"Unknown application error occurred\","
+                                 "\"errorType\":\"Runtime.Bad\"}");
     r = invoke_and_wait(fx, 2, "{}");
     assert_int_equal(r->function_error, 1);
     assert_string_equal(r->body, "x");
@@ -749,8 +755,8 @@ static void test_missing_bootstrap(void **state)
     assert_string_equal(str_member(r->json, "errorType"), "Runtime.InvalidEntrypoint");
     char want[256];
     snprintf(want, sizeof(want),
-             "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
-             r->request_id, fx->code_dir);
+             "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]", r->request_id,
+             fx->code_dir);
     assert_string_equal(str_member(r->json, "errorMessage"), want);
     RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
     close_sched(fx, 1000);
@@ -870,22 +876,23 @@ static void test_runtime_killed_while_idle(void **state)
 static void test_dropped_next_connection(void **state)
 {
     fx_t *fx = *state;
-    start(fx,
-          "import socket\n"
-          "rid, event, r = next_event()\n"
-          "respond(rid, {'n': 1})\n"
-          "s = socket.create_connection((HOST, int(PORT)))\n"
-          "s.sendall(b'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
-          "time.sleep(0.2)\n"
-          "s.close()\n"
-          "time.sleep(0.2)\n"
-          "note('dropped', 1)\n"
-          "while not os.path.exists(os.path.join(ROOT, 'go')):\n"
-          "    time.sleep(0.02)\n"
-          "rid, event, r = next_event()\n"
-          "respond(rid, {'n': 2, 'event': event})\n"
-          "next_event()\n",
-          5, 0, 0);
+    start(
+        fx,
+        "import socket\n"
+        "rid, event, r = next_event()\n"
+        "respond(rid, {'n': 1})\n"
+        "s = socket.create_connection((HOST, int(PORT)))\n"
+        "s.sendall(b'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+        "time.sleep(0.2)\n"
+        "s.close()\n"
+        "time.sleep(0.2)\n"
+        "note('dropped', 1)\n"
+        "while not os.path.exists(os.path.join(ROOT, 'go')):\n"
+        "    time.sleep(0.02)\n"
+        "rid, event, r = next_event()\n"
+        "respond(rid, {'n': 2, 'event': event})\n"
+        "next_event()\n",
+        5, 0, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(int_member(r->json, "n"), 1);
     RUN_UNTIL(fx, file_exists(fx, "dropped"), WAIT_MS);
