@@ -46,6 +46,7 @@ typedef struct gl_fn {
     int refs;
     /* private to the scheduler */
     void *sched;
+    int retired;          /* no longer current: its environments stop after their invoke */
 } gl_fn_t;
 
 /** Set the documented defaults on unset members (timeout, memory, storage, description). */

@@ -621,15 +621,19 @@ void gl_env_rapi_next(gl_env_t *env, gl_http_req_t *req)
 }
 
 /* Shared checks of /response and /error: 0 when the id is the current invoke's. */
-static int check_invoke_id(gl_env_t *env, gl_http_req_t *req, const char *request_id)
+static int check_invoke_id(gl_env_t *env, gl_http_req_t *req, const char *request_id,
+                           const char *attempted)
 {
     if (env->state == GL_ENV_INVOKING && env->invoke &&
         strcmp(env->invoke->request_id, request_id) == 0)
         return 0;
     if (strcmp(env->last_request_id, request_id) == 0 && env->state == GL_ENV_RESPONDED) {
-        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
-                            "State transition from RuntimeResponseSent to InvocationResponse "
-                            "failed for runtime. Error: State transition is not allowed");
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "State transition from RuntimeResponseSent to %s failed for runtime. "
+                 "Error: State transition is not allowed",
+                 attempted);
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition", msg);
         return -1;
     }
     if (env->state != GL_ENV_INVOKING && env->state != GL_ENV_RESPONDED &&
@@ -644,7 +648,7 @@ static int check_invoke_id(gl_env_t *env, gl_http_req_t *req, const char *reques
 
 void gl_env_rapi_response(gl_env_t *env, gl_http_req_t *req, const char *request_id)
 {
-    if (check_invoke_id(env, req, request_id) < 0)
+    if (check_invoke_id(env, req, request_id, "InvocationResponse") < 0)
         return;
     gl_invoke_t *inv = env->invoke;
     gl_buf_free(&inv->result);
@@ -698,7 +702,7 @@ static void take_error_body(gl_http_req_t *req, gl_buf_t *out)
 
 void gl_env_rapi_error(gl_env_t *env, gl_http_req_t *req, const char *request_id)
 {
-    if (check_invoke_id(env, req, request_id) < 0)
+    if (check_invoke_id(env, req, request_id, "InvocationErrorResponse") < 0)
         return;
     gl_invoke_t *inv = env->invoke;
     const char *type = gl_http_req_header(req, "lambda-runtime-function-error-type");
@@ -734,7 +738,7 @@ void gl_env_rapi_init_error(gl_env_t *env, gl_http_req_t *req)
 
 void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const char *request_id)
 {
-    if (check_invoke_id(env, req, request_id) < 0)
+    if (check_invoke_id(env, req, request_id, "InvocationResponse") < 0)
         return;
     char msg[128];
     snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).", 6291556);

@@ -116,6 +116,7 @@ static gl_pool_t *pool_for(gl_sched_t *s, gl_fn_t *fn)
     if (!p)
         return NULL;
     p->sched = s;
+    p->retired = fn->retired;
     p->fn = gl_fn_ref(fn);
     fn->sched = p;
     p->next = s->pools;
@@ -186,6 +187,8 @@ void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool)
     pool->nalive--;
     s->nenvs--;
     if (pool->nalive == 0 && pool->retired)
+        pool_free(s, pool);
+    else if (pool->nalive == 0 && pool->fn->retired)
         pool_free(s, pool);
     if (s->closing && s->nenvs == 0)
         finish_close(s);
@@ -267,6 +270,7 @@ static void shutdown_pool_envs(gl_pool_t *p, int only_free)
 void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn)
 {
     gl_pool_t *p = fn->sched;
+    fn->retired = 1; /* a late submit for fn makes a pool that is retired from the start */
     if (!p)
         return;
     p->retired = 1;
