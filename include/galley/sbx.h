@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sbx.h: starting an execution environment's process. The daemon forks; the child sets
- * itself up (own session and process group, parent-death signal, stdio, working directory,
- * descriptors) and execs the runtime. A failing step is reported to the parent through a
- * close-on-exec pipe, so gl_sbx_spawn returns only after exec succeeded or failed.
- * The caller watches the child through the returned pidfd and reaps only its own pid.
+ * sbx.h: starting an execution environment's process inside its sandbox.
+ *
+ * gl_sbx_open runs once at start: it finds out what the kernel lets galley do (namespaces,
+ * switching user), resolves the user functions run as, and builds the seccomp filter (exported
+ * to BPF in a memfd, so the child only loads it). gl_sbx_spawn then clones the child with its
+ * namespaces (clone3, into its cgroup when one is given), and the child sets itself up before
+ * exec, in this order: own session, parent-death signal, wait for the parent's release (so the
+ * parent can put it in its cgroup), mounts (code read-only at /var/task, galley's runtime at
+ * /var/runtime, the interpreter at /var/lang, a private size-limited /tmp, a fresh /proc, the
+ * state dir hidden), rlimits, user switch, stdio, close stray descriptors, no_new_privs,
+ * seccomp last, exec. A failing step is reported to the parent through a close-on-exec pipe,
+ * so gl_sbx_spawn returns only after exec succeeded or failed. docs/sandbox.md says why each
+ * step sits where it does and what the seccomp profile refuses.
  */
 #ifndef GALLEY_SBX_H
 #define GALLEY_SBX_H
@@ -13,21 +21,53 @@
 
 #include "galley/err.h"
 
+typedef struct gl_sbx gl_sbx_t;
+
+typedef struct gl_sbx_opts {
+    int no_namespaces;     /* never use namespaces (debugging, or a kernel that refuses) */
+    int isolate_network;   /* --isolate-network: a network namespace with only loopback */
+    const char *run_as;    /* "user", "uid" or "uid:gid"; NULL = "nobody" when root, else self */
+    const char *hide_dir;  /* a host directory the function must not see (the state dir) */
+    int no_seccomp;        /* debugging only */
+} gl_sbx_opts_t;
+
+/** Detect and prepare; logs (gl_log_info/warn) once what the sandbox will and will not do. */
+int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err);
+void gl_sbx_close(gl_sbx_t *s);
+/** 1 when environments get a mount namespace, so the paths below apply:
+ *  /var/task (code), /var/runtime (runtime_dir), /var/lang (lang_dir), /opt, /tmp. */
+int gl_sbx_has_mount_ns(const gl_sbx_t *s);
+
 typedef struct gl_sbx_spec {
-    const char *path;   /* executable */
+    const char *path;      /* executable, as seen by the child (inside paths with a mount ns) */
     char *const *argv;
     char *const *envp;
-    const char *cwd;
-    int stdout_fd;      /* child's ends of the output pipes */
+    const char *cwd;       /* as seen by the child */
+    int stdout_fd;         /* child's ends of the output pipes */
     int stderr_fd;
+    /* file system; host paths, bound read-only when there is a mount namespace */
+    const char *code_dir;    /* at /var/task */
+    const char *runtime_dir; /* at /var/runtime, or NULL */
+    const char *lang_dir;    /* interpreter prefix at /var/lang, or NULL */
+    const char *opt_dir;     /* layers at /opt, or NULL */
+    unsigned tmp_mb;         /* size of the private /tmp (tmpfs in the mount namespace) */
+    /* cgroup */
+    int cgroup_fd;           /* v2 directory fd for CLONE_INTO_CGROUP; <= 0 for none (fd 0 is
+                                stdin, never a cgroup, so a zeroed spec means none) */
+    /** Run by the parent after clone and before the child goes on (e.g. gl_cg_attach on v1);
+     *  a failure kills and reaps the child and fails the spawn. May be NULL. */
+    int (*before_release)(pid_t pid, void *arg);
+    void *before_release_arg;
 } gl_sbx_spec_t;
 
 /**
- * Start the process. On success *pid and *pidfd are set (pidfd is close-on-exec, owned by
- * the caller). If exec fails, the child is reaped here and err says which step failed:
- * err->code is the child's errno (ENOENT, EACCES, ...).
+ * Start the process. On success *pid (host pid) and *pidfd are set (pidfd is close-on-exec,
+ * owned by the caller). If a setup step or exec fails, the child is reaped here and err says
+ * which step failed: err->code is the child's errno (ENOENT, EACCES, ...).
+ * s may be NULL: no namespaces, no user switch, no seccomp (unit tests).
  */
-int gl_sbx_spawn(const gl_sbx_spec_t *spec, pid_t *pid, int *pidfd, gl_err_t *err);
+int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid, int *pidfd,
+                 gl_err_t *err);
 
 /** Signal the whole process group of an environment (its session leader is pid). */
 int gl_sbx_kill_group(pid_t pid, int sig);

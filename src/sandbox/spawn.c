@@ -72,8 +72,10 @@ static void child_setup(const gl_sbx_spec_t *spec, int sync_fd, pid_t parent)
     report(sync_fd, errno, "execve");
 }
 
-int gl_sbx_spawn(const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out, gl_err_t *err)
+int gl_sbx_spawn(const gl_sbx_t *sbx, const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out,
+                 gl_err_t *err)
 {
+    (void)sbx; /* namespaces, user switch and seccomp: not yet */
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0)
         return gl_err_set(err, errno, "pipe");

@@ -945,8 +945,11 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         .cwd = env->fn->cfg.code_dir,
         .stdout_fd = out_fds[1],
         .stderr_fd = err_fds[1],
+        .code_dir = env->fn->cfg.code_dir,
+        .tmp_mb = (unsigned)env->fn->cfg.ephemeral_mb,
+        .cgroup_fd = -1,
     };
-    if ((rc = gl_sbx_spawn(&spec, &env->pid, &env->pidfd, &err)) < 0) {
+    if ((rc = gl_sbx_spawn(NULL, &spec, &env->pid, &env->pidfd, &err)) < 0) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id, path,
                  strerror(err.code));
         platform_line(env, "%s\nRuntime.InvalidEntrypoint", msg);

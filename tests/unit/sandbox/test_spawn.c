@@ -70,7 +70,7 @@ static int spawn(child_t *c, const char *path, char *const *argv, char *const *e
         .stdout_fd = out[1],
         .stderr_fd = errp[1],
     };
-    int rc = gl_sbx_spawn(&spec, &c->pid, &c->pidfd, err);
+    int rc = gl_sbx_spawn(NULL, &spec, &c->pid, &c->pidfd, err);
     close(out[1]);
     close(errp[1]);
     c->out_r = out[0];
