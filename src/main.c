@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "galley/api.h"
+#include "galley/cli.h"
 #include "galley/log.h"
 #include "galley/rapi.h"
 #include "galley/registry.h"
@@ -68,6 +69,7 @@ static void usage(FILE *f)
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
           "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+          "       galley ps [--endpoint URL] [--json]   live execution environments\n"
           "       galley --version\n",
           f);
 }
@@ -438,6 +440,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "serve"))
         return serve(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "ps"))
+        return gl_cli_ps(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;

@@ -14,6 +14,9 @@
 
 struct gl_sched;
 
+/* galley's own read/control endpoints live under this prefix, which no Lambda path uses. */
+#define GL_API_GALLEY_PREFIX "/_galley"
+
 #define GL_FN_NAME_MAX 64
 #define GL_QUALIFIER_MAX 128
 

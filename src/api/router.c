@@ -30,6 +30,7 @@ enum op {
     OP_UPDATE_CONFIG,
     OP_DELETE,
     OP_ACCOUNT_SETTINGS,
+    OP_GALLEY_ENVIRONMENTS,
     OP_METHOD_NOT_ALLOWED,
 };
 
@@ -46,6 +47,9 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     *fnlen = 0;
     if (!strcmp(p, "/2016-08-19/account-settings") || !strcmp(p, "/2016-08-19/account-settings/"))
         return get ? OP_ACCOUNT_SETTINGS : OP_METHOD_NOT_ALLOWED;
+    /* galley's own endpoints: a prefix no Lambda path can start with. */
+    if (!strcmp(p, GL_API_GALLEY_PREFIX "/environments"))
+        return get ? OP_GALLEY_ENVIRONMENTS : OP_METHOD_NOT_ALLOWED;
     const char *rest;
     int legacy = 0;
     if (!strncmp(p, "/2015-03-31/functions", 21))
@@ -210,6 +214,9 @@ static void on_request(gl_http_req_t *req, void *data)
         break;
     case OP_ACCOUNT_SETTINGS:
         gl_api_get_account_settings(api, req);
+        break;
+    case OP_GALLEY_ENVIRONMENTS:
+        gl_api_galley_environments(api, req);
         break;
     default:
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "unrouted operation");

@@ -151,8 +151,11 @@ static void finish_invoke(gl_env_t *env, const char *status_suffix)
     drain_output(env);
     inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
     inv->max_memory_mb = env->reaped ? inv->max_memory_mb : read_max_memory_mb(env->pid);
+    if (inv->max_memory_mb < env->max_memory_mb)
+        inv->max_memory_mb = env->max_memory_mb;
     if (inv->max_memory_mb <= 0)
         inv->max_memory_mb = 1;
+    env->max_memory_mb = inv->max_memory_mb;
     char init_part[64] = "";
     if (inv->cold)
         snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
@@ -584,6 +587,26 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
     }
     gl_log_debug("env=%.8s fn=%s event %s refused in state %s", env->id, env->fn->cfg.name,
                  event_names[ev], state_names[from]);
+}
+
+json_t *gl_env_json(const gl_env_t *env)
+{
+    const char *status;
+    switch (env->state) {
+    case GL_ENV_STARTING:
+    case GL_ENV_INITIALIZING: status = "initializing"; break;
+    case GL_ENV_IDLE: status = env->frozen ? "frozen" : "idle"; break;
+    case GL_ENV_RESPONDED: status = env->invoke ? "busy" : "idle"; break;
+    case GL_ENV_INVOKING: status = "busy"; break;
+    default: status = "stopping";
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:i}", "id", env->id,
+                          "function", env->fn->cfg.name, "version", env->fn->version, "status",
+                          status, "state", state_names[env->state], "pid", (int)env->pid,
+                          "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
+                          "invokes", (int)env->invokes, "runtime_api_port", env->rapi_port);
+    json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
+    return o;
 }
 
 int gl_env_takes_work(const gl_env_t *env)

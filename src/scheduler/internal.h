@@ -69,6 +69,8 @@ struct gl_env {
     double init_duration_ms;
     int initialized;           /* first /next seen */
     unsigned invokes;
+    int max_memory_mb;         /* highest seen so far, for `ps` */
+    int frozen;
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
     int rapi_closing;
@@ -81,6 +83,8 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv);
 /** Drive the state machine: the only place env->state changes. */
 void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 int gl_env_takes_work(const gl_env_t *env);
+/** What `galley ps` shows of one environment (new reference). */
+json_t *gl_env_json(const gl_env_t *env);
 
 /* sched.c */
 /** Take env out of its pool's list (it no longer takes work). */

@@ -306,16 +306,8 @@ size_t gl_sched_env_count(gl_sched_t *s) { return s->nenvs; }
 json_t *gl_sched_envs_json(gl_sched_t *s)
 {
     json_t *arr = json_array();
-    uint64_t now = gl_mono_ns();
-    for (gl_pool_t *p = s->pools; p; p = p->next) {
-        for (gl_env_t *e = p->envs; e; e = e->next) {
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:i}", "id", e->id,
-                               "function", e->fn->cfg.name, "version", e->fn->version, "state",
-                               gl_env_state_name(e->state), "pid", (int)e->pid, "age_ms",
-                               (json_int_t)((now - e->spawned_ns) / 1000000), "invokes",
-                               (int)e->invokes, "runtime_api_port", e->rapi_port));
-        }
-    }
+    for (gl_pool_t *p = s->pools; p; p = p->next)
+        for (gl_env_t *e = p->envs; e; e = e->next)
+            json_array_append_new(arr, gl_env_json(e));
     return arr;
 }

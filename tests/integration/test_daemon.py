@@ -158,3 +158,26 @@ def test_account_concurrency_throttles_with_429(daemon_factory, tmp_path):
     assert errs == [("err", "TooManyRequestsException", "ConcurrentInvocationLimitExceeded", 429)]
     # capacity comes back once the invokes finish
     assert d.client().invoke(FunctionName="echo", Payload=b'{"seconds": 0}')["StatusCode"] == 200
+
+
+def test_galley_ps_lists_environments(daemon_factory, tmp_path):
+    import subprocess
+    from conftest import GALLEY_BIN
+    d = daemon_factory(template=basic_template(tmp_path))
+    body = json.loads(d.client().invoke(FunctionName="echo")["Payload"].read())
+    res = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url, "--json"], capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    envs = json.loads(res.stdout)
+    assert len(envs) == 1
+    e = envs[0]
+    assert e["function"] == "echo" and e["version"] == "$LATEST"
+    assert e["pid"] == body["pid"] and e["invokes"] == 1
+    assert e["status"] in ("idle", "frozen") and e["max_memory_mb"] > 0
+    table = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url], capture_output=True,
+                           text=True, timeout=30)
+    assert table.returncode == 0 and "echo" in table.stdout and str(body["pid"]) in table.stdout
+    d.stop()
+    down = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url], capture_output=True,
+                          text=True, timeout=30)
+    assert down.returncode == 1 and "cannot reach" in down.stderr

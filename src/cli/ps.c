@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ps.c: `galley ps`: the live execution environments of a running daemon, as a table or JSON.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "galley/api.h"
+#include "galley/cli.h"
+
+static void print_age(char *out, size_t len, json_int_t ms)
+{
+    if (ms < 60000)
+        snprintf(out, len, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(out, len, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
+    else
+        snprintf(out, len, "%lldh%02lldm", (long long)(ms / 3600000),
+                 (long long)(ms / 60000 % 60));
+}
+
+int gl_cli_ps(int argc, char **argv)
+{
+    const char *endpoint = GL_CLI_DEFAULT_ENDPOINT;
+    int as_json = 0;
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': endpoint = optarg; break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            puts("usage: galley ps [--endpoint URL] [--json]");
+            return 0;
+        default:
+            fputs("usage: galley ps [--endpoint URL] [--json]\n", stderr);
+            return 2;
+        }
+    }
+    gl_buf_t body = {0};
+    int status = gl_cli_request(endpoint, "GET", GL_API_GALLEY_PREFIX "/environments", NULL, 0,
+                                10000, &body);
+    if (status < 0) {
+        fprintf(stderr, "galley ps: cannot reach %s: %s\n", endpoint, strerror(-status));
+        gl_buf_free(&body);
+        return 1;
+    }
+    json_error_t jerr;
+    json_t *doc = status == 200 ? json_loadb(body.data ? body.data : "", body.len, 0, &jerr) : NULL;
+    json_t *envs = doc ? json_object_get(doc, "Environments") : NULL;
+    if (!json_is_array(envs)) {
+        fprintf(stderr, "galley ps: unexpected answer from %s (HTTP %d): %.200s\n", endpoint,
+                status, body.data ? body.data : "");
+        json_decref(doc);
+        gl_buf_free(&body);
+        return 1;
+    }
+    if (as_json) {
+        char *text = json_dumps(envs, JSON_INDENT(2));
+        puts(text ? text : "[]");
+        free(text);
+    } else {
+        printf("%-10s %-24s %-8s %-12s %8s %9s %8s %8s\n", "ENV", "FUNCTION", "VERSION", "STATUS",
+               "PID", "AGE", "INVOKES", "MEM(MB)");
+        size_t i;
+        json_t *e;
+        json_array_foreach(envs, i, e)
+        {
+            char age[32];
+            print_age(age, sizeof(age), json_integer_value(json_object_get(e, "age_ms")));
+            printf("%-10.8s %-24s %-8s %-12s %8lld %9s %8lld %8lld\n",
+                   json_string_value(json_object_get(e, "id")),
+                   json_string_value(json_object_get(e, "function")),
+                   json_string_value(json_object_get(e, "version")),
+                   json_string_value(json_object_get(e, "status")),
+                   (long long)json_integer_value(json_object_get(e, "pid")), age,
+                   (long long)json_integer_value(json_object_get(e, "invokes")),
+                   (long long)json_integer_value(json_object_get(e, "max_memory_mb")));
+        }
+    }
+    json_decref(doc);
+    gl_buf_free(&body);
+    return 0;
+}
