@@ -46,10 +46,13 @@ int gl_cg_system_open(gl_cg_system_t **out, uv_loop_t *loop, const gl_cg_opts_t 
                       const char **why, gl_err_t *err);
 gl_cg_mode_t gl_cg_system_mode(const gl_cg_system_t *s);
 const char *gl_cg_mode_name(gl_cg_mode_t m);
-/** Remove this daemon's folder (every group must be destroyed first; stragglers are killed). */
+/** Remove this daemon's folder (every group must be destroyed first; stragglers are killed).
+ *  In NONE mode with a loop, s is freed by the close callback of its timer: run the loop once
+ *  more before uv_loop_close. */
 void gl_cg_system_close(gl_cg_system_t *s);
 
-/** Create the group of one environment, named id, with a memory limit and no swap. */
+/** Create the group of one environment, named id ([A-Za-z0-9._-], not "daemon"), with a
+ *  memory limit and no swap (memory_bytes 0: no limit). */
 int gl_cg_create(gl_cg_system_t *s, const char *id, uint64_t memory_bytes, gl_cg_t **out,
                  gl_err_t *err);
 /** v2: an O_DIRECTORY fd for clone3's CLONE_INTO_CGROUP, else -1. Owned by the group. */

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cgroup_v1.c: groups on cgroup v1, one directory in the memory hierarchy (limit, no swap,
+ * peak, oom kills) and one in the freezer hierarchy (freezer.state), both named
+ * galley-<pid>/<id> beneath the daemon's own group in that hierarchy. On hybrid hosts with no
+ * v1 freezer the second directory is in the cgroup2 mount and frozen with its core files
+ * (s->freezer_v2, gl_cg2_*_dir).
+ *
+ * v1 has no cgroup.kill: kill freezes the group so nothing forks, SIGKILLs every pid listed
+ * in either directory, and thaws so the signals are delivered.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup_internal.h"
+#include "galley/log.h"
+
+static int make_dir(const char *dir, gl_err_t *err)
+{
+    int rc;
+    if (mkdir(dir, 0755) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return gl_err_set(err, errno, "mkdir %s", dir);
+    /* Left with this name by an earlier process: start from an empty group. */
+    if ((rc = cg_remove_tree(dir)) < 0)
+        return gl_err_set(err, -rc, "remove stale %s", dir);
+    if (mkdir(dir, 0755) < 0)
+        return gl_err_set(err, errno, "mkdir %s", dir);
+    return 0;
+}
+
+static int setup(gl_cg_system_t *s, const cg_plan_t *plan, gl_err_t *err)
+{
+    int rc;
+
+    cg_clean_stale(s->own_memory, s->pid);
+    cg_clean_stale(s->own_freezer, s->pid);
+    if ((rc = make_dir(s->base_memory, err)) < 0)
+        return rc;
+    if ((rc = make_dir(s->base_freezer, err)) < 0)
+        return rc;
+    return 0;
+}
+
+static void teardown(gl_cg_system_t *s)
+{
+    int rc;
+    if (s->base_memory[0] && (rc = cg_remove_tree(s->base_memory)) < 0)
+        gl_log_warn("cgroups: remove %s: %s", s->base_memory, strerror(-rc));
+    if (s->base_freezer[0] && (rc = cg_remove_tree(s->base_freezer)) < 0)
+        gl_log_warn("cgroups: remove %s: %s", s->base_freezer, strerror(-rc));
+}
+
+static int create(gl_cg_t *cg, gl_err_t *err)
+{
+    cg_write_t writes[CG_MAX_WRITES];
+    int rc;
+
+    if ((rc = make_dir(cg->memory_dir, err)) < 0)
+        return rc;
+    if ((rc = make_dir(cg->freezer_dir, err)) < 0)
+        goto fail;
+    if (cg->limit > 0) {
+        size_t n = gl_cg_v1_limit_writes(cg->limit, writes);
+        for (size_t i = 0; i < n; i++) {
+            rc = cg_write(cg->memory_dir, writes[i].file, writes[i].value);
+            if (rc == -ENOENT && writes[i].optional)
+                continue;
+            if (rc < 0) {
+                gl_err_set(err, -rc, "write %s to %s/%s", writes[i].value, cg->memory_dir,
+                           writes[i].file);
+                goto fail;
+            }
+        }
+    }
+    return 0;
+fail:
+    rmdir(cg->freezer_dir);
+    rmdir(cg->memory_dir);
+    return rc;
+}
+
+static int attach(gl_cg_t *cg, pid_t pid)
+{
+    char text[24];
+    int rc;
+
+    snprintf(text, sizeof(text), "%d", (int)pid);
+    cg->pgid = pid;
+    if ((rc = cg_write(cg->memory_dir, CG1_PROCS, text)) < 0)
+        return rc;
+    return cg_write(cg->freezer_dir, CG1_PROCS, text);
+}
+
+static int freeze(gl_cg_t *cg)
+{
+    if (cg->sys->freezer_v2)
+        return gl_cg2_freeze_dir(cg->freezer_dir);
+    /* FREEZING until every task stopped; writing FROZEN again retries the stragglers. */
+    for (int waited = 0;; waited += 2) {
+        char state[32];
+        int rc = cg_write(cg->freezer_dir, CG1_FREEZER_STATE, "FROZEN");
+        if (rc < 0)
+            return rc;
+        if ((rc = cg_read(cg->freezer_dir, CG1_FREEZER_STATE, state, sizeof(state))) < 0)
+            return rc;
+        if (strncmp(state, "FROZEN", 6) == 0)
+            return 0;
+        if (waited >= CG_FREEZE_WAIT_MS)
+            return -ETIMEDOUT;
+        cg_sleep_ms(2);
+    }
+}
+
+static int thaw(gl_cg_t *cg)
+{
+    if (cg->sys->freezer_v2)
+        return gl_cg2_thaw_dir(cg->freezer_dir);
+    return cg_write(cg->freezer_dir, CG1_FREEZER_STATE, "THAWED");
+}
+
+static int kill_all(gl_cg_t *cg)
+{
+    int rc = 0;
+    if (cg->sys->freezer_v2 && (rc = cg_write(cg->freezer_dir, CG2_KILL, "1")) == 0) {
+        /* cgroup.kill covers the freezer side; the memory side may hold a process that was
+         * attached to it alone. */
+        cg_kill_listed(cg->memory_dir, CG1_TASKS);
+        return 0;
+    }
+    freeze(cg);
+    int a = cg_kill_listed(cg->freezer_dir, cg->sys->freezer_v2 ? CG2_PROCS : CG1_TASKS);
+    int b = cg_kill_listed(cg->memory_dir, CG1_TASKS);
+    thaw(cg);
+    rc = a < 0 ? a : (b < 0 ? b : 0);
+    return rc;
+}
+
+static uint64_t peak(gl_cg_t *cg)
+{
+    uint64_t v = 0;
+    if (cg_read_u64(cg->memory_dir, CG1_MEMORY_MAX_USAGE, &v) == 0 && v > cg->peak)
+        cg->peak = v;
+    return cg->peak;
+}
+
+static unsigned oom_kills(gl_cg_t *cg)
+{
+    uint64_t v = 0;
+    if (cg_read_key(cg->memory_dir, CG1_MEMORY_OOM_CONTROL, "oom_kill", &v) < 0)
+        return 0;
+    return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+static void destroy(gl_cg_t *cg)
+{
+    int rc;
+    kill_all(cg);
+    cg_wait_empty(cg->memory_dir, CG1_PROCS, CG_EMPTY_WAIT_MS);
+    cg_wait_empty(cg->freezer_dir, CG1_PROCS, CG_EMPTY_WAIT_MS);
+    if ((rc = cg_rmdir(cg->memory_dir)) < 0)
+        gl_log_warn("cgroups: rmdir %s: %s", cg->memory_dir, strerror(-rc));
+    if ((rc = cg_rmdir(cg->freezer_dir)) < 0)
+        gl_log_warn("cgroups: rmdir %s: %s", cg->freezer_dir, strerror(-rc));
+}
+
+const cg_ops_t gl_cg_v1_ops = {
+    .setup = setup,
+    .teardown = teardown,
+    .create = create,
+    .attach = attach,
+    .freeze = freeze,
+    .thaw = thaw,
+    .kill = kill_all,
+    .peak = peak,
+    .oom_kills = oom_kills,
+    .destroy = destroy,
+};
