@@ -17,6 +17,7 @@
 #ifndef GALLEY_SBX_H
 #define GALLEY_SBX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "galley/err.h"
@@ -68,6 +69,13 @@ typedef struct gl_sbx_spec {
  */
 int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid, int *pidfd,
                  gl_err_t *err);
+
+/**
+ * Disk use of a directory tree in bytes (allocated blocks, symbolic links not followed).
+ * Without a mount namespace /tmp is a plain directory, not a tmpfs of tmp_mb: the caller
+ * checks its size with this after each invoke. 0 or a negative errno.
+ */
+int gl_sbx_dir_usage(const char *dir, uint64_t *bytes);
 
 /** Signal the whole process group of an environment (its session leader is pid). */
 int gl_sbx_kill_group(pid_t pid, int sig);

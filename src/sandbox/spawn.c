@@ -1,120 +1,252 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spawn.c: fork + child setup + exec for execution environments (see sbx.h).
+ * spawn.c: clone + child setup + exec for execution environments (see sbx.h), and the
+ * order of the child's steps.
  *
- * Between fork and exec the child runs no libuv and no logger and allocates nothing: it only
- * makes system calls, and reports the first failing step as {errno, step} on the sync pipe
- * before _exit(127). The parent reads the pipe until EOF (exec closed it) or a report.
+ * Parent and child talk over one SOCK_SEQPACKET socket pair, close-on-exec on both ends:
+ * the parent sends one release byte when the child may go on (after the user namespace maps
+ * and before_release), the child sends at most one report {errno, step, what} and _exits
+ * 127. The parent reads until EOF (exec closed the child's end) or a report, so
+ * gl_sbx_spawn returns only once exec has succeeded or failed. Between clone and exec the
+ * child runs no libuv and no logger and allocates nothing (sbx_child_t in internal.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "galley/sbx.h"
+#include "internal.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
-struct child_report {
-    int err;
-    char step[32];
-};
+#define DEFAULT_TMP_MB 512
 
-static void report(int fd, int err, const char *step)
+static void report(sbx_child_t *c, int err)
 {
-    struct child_report r = {.err = err};
-    strncpy(r.step, step, sizeof(r.step) - 1);
-    ssize_t ignored = write(fd, &r, sizeof(r));
+    sbx_report_t r;
+    memset(&r, 0, sizeof(r));
+    r.err = err > 0 ? err : EIO;
+    strncpy(r.step, c->step ? c->step : "setup", sizeof(r.step) - 1);
+    strncpy(r.what, c->what, sizeof(r.what) - 1);
+    ssize_t ignored = send(c->sync_fd, &r, sizeof(r), MSG_NOSIGNAL);
     (void)ignored;
     _exit(127);
 }
 
-/* Runs in the child. Each step is ordered for a reason noted beside it. */
-static void child_setup(const gl_sbx_spec_t *spec, int sync_fd, pid_t parent)
+#define STEP(call)                                                                                 \
+    do {                                                                                           \
+        int step_rc_ = (call);                                                                     \
+        if (step_rc_ < 0)                                                                          \
+            report(c, -step_rc_);                                                                  \
+    } while (0)
+
+/* A step that is one system call on no particular object. */
+static int simple(sbx_child_t *c, const char *step, int result)
 {
-    /* Own session and process group: the whole environment can be signalled at once. */
-    if (setsid() < 0)
-        report(sync_fd, errno, "setsid");
-    /* Die with the daemon, even on SIGKILL; then close the race where it died before. */
+    c->step = step;
+    c->what[0] = '\0';
+    return result < 0 ? -errno : 0;
+}
+
+/* The daemon is gone when its end of the sync socket is closed. Outside a PID namespace
+ * getppid() says the same; inside one it is always 0, hence the socket. */
+static int parent_gone(const sbx_child_t *c)
+{
+    struct pollfd p = {c->sync_fd, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))
+        return 1;
+    return !c->in_pidns && getppid() != c->parent;
+}
+
+static int die_with_parent(sbx_child_t *c)
+{
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-        report(sync_fd, errno, "pdeathsig");
-    if (getppid() != parent)
+        return simple(c, "pdeathsig", -1);
+    /* Close the race where the daemon died before the prctl: nobody would signal us. */
+    if (parent_gone(c))
         _exit(127);
-    /* The daemon ignores SIGPIPE and libuv may block signals; exec keeps both, so reset. */
+    return 0;
+}
+
+/* Runs in the child. Each step sits where it does for the reason beside it. */
+static void child_run(sbx_child_t *c)
+{
+    const gl_sbx_t *s = c->s;
+    const gl_sbx_spec_t *spec = c->spec;
+
+    /* The daemon ignores SIGPIPE and libuv may block signals; exec keeps both. First, so no
+     * handler of the daemon's can run in this copy of it. */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
+    /* Own session and process group: the whole environment can be signalled at once. */
+    STEP(simple(c, "setsid", setsid()));
+    /* Die with the daemon, even on SIGKILL (before anything slow, so no orphan lingers). */
+    STEP(die_with_parent(c));
+    /* Wait for the release: the parent maps ids and puts us in a v1 cgroup meanwhile, so
+     * every later step (and the function) is accounted and runs with the right ids. */
+    char b;
+    ssize_t n;
+    do {
+        n = read(c->sync_fd, &b, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(127); /* the parent gave up on us (or died) */
+    if (s && (s->clone_ns & CLONE_NEWUTS))
+        STEP(sbx_child_hostname(c));
+    if (s && (s->clone_ns & CLONE_NEWNET))
+        STEP(sbx_child_loopback_up(c));
+    /* Mounts need the privileges that the user switch drops. */
+    STEP(sbx_child_mounts(c));
+    /* Limits before the switch: as root any hard limit can still be set (the daemon's raised
+     * RLIMIT_NOFILE must not leak in); after it they could only go down. */
+    STEP(sbx_child_rlimits(c));
+    STEP(sbx_child_switch_user(c));
+    /* A uid change clears the parent-death signal: set it again. */
+    if (s && s->switch_user)
+        STEP(die_with_parent(c));
+    /* stdio: /dev/null in (inside the new root when there is one), the pipes out. */
+    c->step = "open /dev/null";
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0)
-        report(sync_fd, errno, "open /dev/null");
+        report(c, errno);
     if (dup2(devnull, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 || dup2(spec->stderr_fd, 2) < 0)
-        report(sync_fd, errno, "dup2 stdio");
-    if (spec->cwd && chdir(spec->cwd) < 0)
-        report(sync_fd, errno, "chdir");
+        STEP(simple(c, "dup2 stdio", -1));
+    if (devnull > 2)
+        close(devnull);
+    /* After the user switch, so the function's user must be able to enter its cwd. */
+    if (spec->cwd) {
+        c->step = "chdir";
+        sbx_join(c->what, sizeof(c->what), spec->cwd, "");
+        if (chdir(spec->cwd) < 0)
+            report(c, errno);
+    }
     /* Nothing of the daemon's (listeners, other environments' pipes) may leak into the
      * function: mark every descriptor above stdio close-on-exec. */
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = 3; fd < 4096; fd++)
-            if (fd != sync_fd)
+        for (int fd = 3; fd < 65536; fd++)
+            if (fd != c->sync_fd)
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+    /* No setuid binary can give the function privileges back; also lets seccomp load. */
+    if (s)
+        STEP(simple(c, "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
+    /* Last: the filter refuses calls (mount, ...) that the steps above make. */
+    STEP(sbx_child_seccomp(c));
+    c->step = "execve";
+    sbx_join(c->what, sizeof(c->what), spec->path, "");
     execve(spec->path, spec->argv, spec->envp);
-    report(sync_fd, errno, "execve");
+    report(c, errno);
 }
 
-int gl_sbx_spawn(const gl_sbx_t *sbx, const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out,
+/* Kill and reap a child that will not be handed to the caller. */
+static void discard(pid_t pid, int pidfd)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (pidfd >= 0)
+        close(pidfd);
+}
+
+int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out,
                  gl_err_t *err)
 {
-    (void)sbx; /* namespaces, user switch and seccomp: not yet */
-    int sync[2];
-    if (pipe2(sync, O_CLOEXEC) < 0)
-        return gl_err_set(err, errno, "pipe");
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(sync[0]);
-        close(sync[1]);
-        return gl_err_set(err, e, "fork");
+    int sv[2] = {-1, -1}, pidfd = -1, rc;
+    pid_t pid = -1;
+    if (!spec || !spec->path || !spec->argv || !spec->envp)
+        return gl_err_set(err, EINVAL, "spawn: no path, argv or envp");
+
+    sbx_child_t c;
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.spec = spec;
+    c.parent = getpid();
+    c.in_pidns = s && (s->clone_ns & CLONE_NEWPID);
+    unsigned tmp_mb = spec->tmp_mb ? spec->tmp_mb : DEFAULT_TMP_MB;
+    snprintf(c.tmp_opts, sizeof(c.tmp_opts), "mode=1777,size=%um", tmp_mb);
+    snprintf(c.shm_opts, sizeof(c.shm_opts), "mode=1777,size=%um", tmp_mb);
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return gl_err_set(err, errno, "socketpair");
+    c.sync_fd = sv[1];
+    /* With nothing to do between clone and release, release at once: the byte waits in the
+     * socket and the child never blocks. */
+    int hold = spec->before_release || (s && s->userns);
+    if (!hold && write(sv[0], "r", 1) != 1) {
+        rc = gl_err_set(err, errno, "release");
+        goto out;
     }
+    pid = sbx_clone3(s ? s->clone_ns : 0, spec->cgroup_fd, &pidfd);
     if (pid == 0) {
-        close(sync[0]);
-        child_setup(spec, sync[1], parent);
+        close(sv[0]);
+        child_run(&c);
         _exit(127);
     }
-    close(sync[1]);
-    struct child_report r;
+    close(sv[1]);
+    sv[1] = -1;
+    if (pid < 0) {
+        rc = gl_err_set(err, errno, "clone3 %s: %s", spec->path, strerror(errno));
+        goto out;
+    }
+    if (s && s->userns && (rc = sbx_write_id_maps(pid, s->outer_uid, s->outer_gid)) < 0) {
+        rc = gl_err_set(err, -rc, "user namespace id maps: %s", strerror(-rc));
+        goto fail;
+    }
+    if (spec->before_release && (rc = spec->before_release(pid, spec->before_release_arg)) < 0) {
+        rc = gl_err_set(err, -rc, "before_release: %s", strerror(-rc));
+        goto fail;
+    }
+    if (hold && write(sv[0], "r", 1) != 1) {
+        rc = gl_err_set(err, errno, "release");
+        goto fail;
+    }
+    sbx_report_t r;
     ssize_t n;
     do {
-        n = read(sync[0], &r, sizeof(r));
+        n = recv(sv[0], &r, sizeof(r), 0);
     } while (n < 0 && errno == EINTR);
-    close(sync[0]);
     if (n == (ssize_t)sizeof(r)) {
-        waitpid(pid, NULL, 0);
         r.step[sizeof(r.step) - 1] = '\0';
-        return gl_err_set(err, r.err, "%s %s: %s", r.step, spec->path, strerror(r.err));
+        r.what[sizeof(r.what) - 1] = '\0';
+        if (r.err <= 0)
+            r.err = EIO;
+        rc = gl_err_set(err, r.err, "%s%s%s: %s", r.step, r.what[0] ? " " : "", r.what,
+                        strerror(r.err));
+        goto fail;
     }
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) {
-        int e = errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return gl_err_set(err, e, "pidfd_open");
+    if (n != 0) {
+        rc = gl_err_set(err, n < 0 ? errno : EPROTO, "reading the child's report");
+        goto fail;
     }
-    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
     *pid_out = pid;
     *pidfd_out = pidfd;
-    return 0;
+    rc = 0;
+    goto out;
+fail:
+    discard(pid, pidfd);
+out:
+    if (sv[0] >= 0)
+        close(sv[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    return rc;
 }
 
 int gl_sbx_kill_group(pid_t pid, int sig)
