@@ -226,18 +226,20 @@ int cg_remove_tree(const char *dir)
     return remove_tree(dir, 0);
 }
 
-bool cg_pid_is_galley(pid_t pid)
+bool cg_pid_is_alive(pid_t pid)
 {
-    char path[64], mine[64] = "", theirs[64] = "";
+    char path[64], text[512], state;
+    pid_t pgrp;
 
     if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
         return false;
     snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-    if (cg_read(path, "comm", theirs, sizeof(theirs)) < 0)
-        return false;
-    if (cg_read("/proc/self", "comm", mine, sizeof(mine)) < 0)
-        return false;
-    return strcmp(mine, theirs) == 0;
+    int rc = cg_read(path, "stat", text, sizeof(text));
+    if (rc == -ENOENT && access("/proc/self/stat", F_OK) == 0)
+        return false; /* exited between kill() and here */
+    if (rc < 0)
+        return true; /* no /proc to ask: trust kill() */
+    return gl_cg_parse_stat(text, &state, &pgrp) < 0 || (state != 'Z' && state != 'X');
 }
 
 int cg_clean_stale(const char *dir, pid_t self)
@@ -258,7 +260,7 @@ int cg_clean_stale(const char *dir, pid_t self)
         long pid = strtol(e->d_name + plen, &end, 10);
         if (errno || *end || end == e->d_name + plen || pid <= 0 || pid > INT32_MAX)
             continue; /* not a name galley makes: leave it alone */
-        if (pid == self || cg_pid_is_galley((pid_t)pid))
+        if (pid == self || cg_pid_is_alive((pid_t)pid))
             continue;
         if (cg_path(child, dir, e->d_name) == 0 && cg_remove_tree(child) == 0)
             removed++;

@@ -203,11 +203,14 @@ int cg_wait_empty(const char *dir, const char *file, int timeout_ms);
 int cg_remove_tree(const char *dir);
 /** rmdir, retried (bounded) while the kernel still reports EBUSY. */
 int cg_rmdir(const char *dir);
-/** Remove folders galley-<pid> in dir whose pid is not a running galley (same comm as us);
- *  returns how many were removed. */
+/** Remove folders galley-<pid> in dir whose daemon is gone; returns how many were removed.
+ *  "Gone" is "no such process, or a zombie", not "not named galley": a live process with a
+ *  reused pid keeps an old folder until it ends (harmless: the runtimes of a dead daemon die
+ *  with it by PDEATHSIG), whereas guessing wrong the other way would kill the environments
+ *  of a running daemon (or of a test binary not named galley). */
 int cg_clean_stale(const char *dir, pid_t self);
-/** Whether pid runs and has our command name. */
-bool cg_pid_is_galley(pid_t pid);
+/** Whether pid names a process that has not exited (zombies count as exited). */
+bool cg_pid_is_alive(pid_t pid);
 void cg_sleep_ms(int ms);
 
 /* cgroup_v2.c: the v2 core, also used by V1 on hybrid hosts without a v1 freezer. */
