@@ -38,8 +38,10 @@ static int setup(gl_cg_system_t *s, const cg_plan_t *plan, gl_err_t *err)
 {
     int rc;
 
-    cg_clean_stale(s->own_memory, s->pid);
+    /* Freezer first: removing it thaws what a dead daemon left frozen, so that the SIGKILLs
+     * are delivered and the memory groups can empty. */
     cg_clean_stale(s->own_freezer, s->pid);
+    cg_clean_stale(s->own_memory, s->pid);
     if ((rc = make_dir(s->base_memory, err)) < 0)
         return rc;
     if ((rc = make_dir(s->base_freezer, err)) < 0)
