@@ -17,6 +17,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,13 +61,44 @@ static const char *const refused[] = {
     "io_uring_setup", "io_uring_enter", "io_uring_register",
 };
 
-/* personality(2) values a program may set: Linux, UNAME26, ADDR_NO_RANDOMIZE and both, and
- * the query 0xffffffff. Anything else (READ_IMPLIES_EXEC, other ABIs) is refused. */
-static const unsigned long personalities_allowed[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+/* personality(2): the values allowed are those container runtimes allow: Linux (0),
+ * PER_LINUX32 (0x8), UNAME26 (0x20000), both (0x20008), and the query 0xffffffff. Refused are
+ * for instance READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE and other execution domains.
+ * libseccomp ANDs comparisons within a rule but accepts only one per argument, so the
+ * refused set is written as a union of single-comparison rules (see add_personality_rules). */
+#define PERSONALITY_BITS_ALLOWED ((1ULL << 3) | (1ULL << 17))
 
 static const unsigned long clone_ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
                                                CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
                                                CLONE_NEWCGROUP};
+
+/*
+ * Refuse personality(v) unless v is allowed. Let L be v's low 32 bits other than the allowed
+ * bits 3 and 17. v is refused when it has bits above 32; when L is neither all zeros nor
+ * all ones (then, going round the 30 bits in a cycle, some bit is set whose successor is
+ * clear: one rule per adjacent pair); or when L is all ones but v is not 0xffffffff.
+ */
+static int add_personality_rules(scmp_filter_ctx ctx, gl_err_t *err)
+{
+    unsigned bits[32], n = 0;
+    int rc = 0;
+    for (unsigned b = 0; b < 32; b++)
+        if (!(PERSONALITY_BITS_ALLOWED & (1ULL << b)))
+            bits[n++] = b;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        uint64_t set = 1ULL << bits[i], clear = 1ULL << bits[(i + 1) % n];
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, set | clear, set));
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
+    static const uint64_t almost_query[] = {0xfffffff7, 0xfffdffff, 0xfffdfff7};
+    for (unsigned i = 0; i < 3 && rc == 0; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL, almost_query[i]));
+    return rc < 0 ? gl_err_set(err, -rc, "seccomp rule personality") : 0;
+}
 
 static int add_rules(scmp_filter_ctx ctx, gl_err_t *err)
 {
@@ -90,15 +122,7 @@ static int add_rules(scmp_filter_ctx ctx, gl_err_t *err)
      * others fall back to clone, whose flags are checked above. */
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
         return gl_err_set(err, -rc, "seccomp rule clone3");
-    /* personality: refused unless the value is one of the allowed ones (all comparisons on
-     * argument 0 in one rule are ANDed: "not this and not that ..."). */
-    struct scmp_arg_cmp ne[sizeof(personalities_allowed) / sizeof(personalities_allowed[0])];
-    for (size_t i = 0; i < sizeof(ne) / sizeof(ne[0]); i++)
-        ne[i] = SCMP_A0(SCMP_CMP_NE, personalities_allowed[i]);
-    if ((rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality),
-                                     sizeof(ne) / sizeof(ne[0]), ne)) < 0)
-        return gl_err_set(err, -rc, "seccomp rule personality");
-    return 0;
+    return add_personality_rules(ctx, err);
 }
 
 int sbx_seccomp_build(struct sock_fprog *out, gl_err_t *err)
@@ -129,6 +153,13 @@ int sbx_seccomp_build(struct sock_fprog *out, gl_err_t *err)
         goto out;
     }
 #endif
+    /* A binary tree of syscall numbers instead of a list: fewer instructions per call, and
+     * a cheaper load (the kernel runs the filter for every syscall number when it installs it,
+     * to cache the ones that are always allowed). */
+    if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) {
+        rc = gl_err_set(err, -rc, "seccomp optimize");
+        goto out;
+    }
     if ((rc = add_rules(ctx, err)) < 0)
         goto out;
     if ((memfd = memfd_create("galley-seccomp", MFD_CLOEXEC)) < 0) {
