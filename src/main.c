@@ -61,7 +61,8 @@ static void usage(FILE *f)
           "  --state-dir DIR          created functions, logs (default ./.galley)\n"
           "  --template FILE          SAM template to serve (default ./template.yaml if present)\n"
           "  --parameter-overrides K=V  template parameter value (repeatable)\n"
-          "  --idle-timeout SECONDS   stop environments idle this long (default 600)\n"
+          "  --idle-timeout SECONDS   stop environments idle this long (default 600; 0: every\n"
+          "                           invoke gets a new environment)\n"
           "  --account-concurrency N  most invokes running at once (default 1000)\n"
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
@@ -218,6 +219,31 @@ static void on_signal(uv_signal_t *h, int signum)
     gl_sched_close(d->sched, SHUTDOWN_GRACE_MS, on_sched_closed, d);
 }
 
+/* AutoPublishAlias: version 1 of the template function and the alias pointing at it (in
+ * memory only, like the template function itself: re-created at every start). */
+static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
+{
+    gl_fn_t *fn = gl_registry_find(d->reg, f->logical_id), *ver = NULL;
+    gl_alias_t a = {.name = f->auto_publish_alias, .description = ""};
+    const gl_alias_t *stored = NULL;
+    gl_aws_err_t etype;
+    char msg[512];
+    if (!fn || gl_registry_publish(d->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &etype,
+                                   msg, sizeof(msg)) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias: %s", f->logical_id, fn ? msg : "not found");
+        return -1;
+    }
+    a.function_version = ver->version;
+    if (gl_registry_put_alias(d->reg, fn->cfg.name, &a, 1, 0, NULL, &stored, &etype, msg,
+                              sizeof(msg)) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias %s: %s", f->logical_id, a.name, msg);
+        return -1;
+    }
+    gl_log_info("template: %s: published version %s, alias %s", fn->cfg.name, ver->version,
+                a.name);
+    return 0;
+}
+
 static int load_template(daemon_t *d, const serve_opts_t *o)
 {
     const char *path = o->template_path;
@@ -244,6 +270,10 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
         gl_template_fn_t *f = &tpl.fns[i];
         if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
             gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
+            gl_template_free(&tpl);
+            return -1;
+        }
+        if (f->auto_publish_alias && publish_template_alias(d, f) < 0) {
             gl_template_free(&tpl);
             return -1;
         }
@@ -383,7 +413,7 @@ static int serve(int argc, char **argv)
         .state_dir = state,
         .region = o.region,
         .account_id = o.account_id,
-        .idle_timeout_ms = o.idle_timeout_s > 0 ? (uint64_t)(o.idle_timeout_s * 1000) : 1,
+        .idle_timeout_ms = (uint64_t)(o.idle_timeout_s * 1000),
         .init_timeout_ms = 10000,
         .account_concurrency = o.account_concurrency ? o.account_concurrency : 1000,
         .rapi = gl_rapi_handler(),

@@ -116,4 +116,97 @@ json_t *gl_fn_config_to_state(const gl_fn_config_t *cfg, const char *fn_dir);
 int gl_fn_config_from_state(const json_t *state, const char *fn_dir, gl_fn_config_t *cfg,
                             gl_err_t *err);
 
+/* ---- Versions and aliases (versions.c, aliases.c, alias_request.c) ----
+ *
+ * A published version is an immutable gl_fn_t snapshot with version "N", numbered 1, 2, ...
+ * per function and never reused. It shares $LATEST's code directory at the time it was
+ * published: a code directory is marked for removal (remove_code_on_free) only when neither
+ * $LATEST nor any version still uses it. Created functions persist versions in
+ * <state>/functions/<name>/versions/<N>.json, the next number in versions/next.json and
+ * aliases in aliases/<alias>.json; template functions keep them in memory only.
+ * Errors that a client sees come back as a Lambda error type and message (etype, msg).
+ */
+
+#define GL_ALIAS_NAME_MAX 128
+
+typedef struct gl_alias {
+    char *name;             /* 1-128 of [a-zA-Z0-9-_], not all digits */
+    char *function_version; /* "$LATEST" or "N" */
+    char *description;      /* never NULL once stored ("") */
+    char *extra_version;    /* RoutingConfig's one AdditionalVersionWeights key, or NULL */
+    double extra_weight;    /* 0.0..1.0: share of invokes that run extra_version */
+    char *revision_id;      /* UUID, new on every change */
+} gl_alias_t;
+
+void gl_alias_free(gl_alias_t *a);
+
+/** $LATEST for version NULL, "" or "$LATEST"; published version "N" otherwise. Borrowed;
+ *  NULL when unknown. */
+gl_fn_t *gl_registry_find_version(gl_registry_t *r, const char *name, const char *version);
+/** Alias of a function; borrowed (valid until the alias changes); NULL when unknown. */
+const gl_alias_t *gl_registry_find_alias(gl_registry_t *r, const char *name, const char *alias);
+/**
+ * The snapshot a qualifier ("", "$LATEST", "N" or an alias) runs. For an alias with routing,
+ * route in [0,1) picks the additional version when route < its weight; route < 0 always
+ * gives the alias's FunctionVersion. Borrowed; NULL when the function or qualifier is unknown.
+ */
+gl_fn_t *gl_registry_resolve(gl_registry_t *r, const char *name, const char *qualifier,
+                             double route);
+/** A uniform double in [0,1) from the kernel's random source, for gl_registry_resolve. */
+double gl_registry_route_draw(void);
+
+/**
+ * PublishVersion: snapshot $LATEST of name as the next version. code_sha256 and revision_id
+ * (may be NULL) are preconditions (400 InvalidParameterValueException / 412); description
+ * (may be NULL) overrides $LATEST's. When $LATEST has not changed since the newest version
+ * was published (and description is NULL or the same), that version is returned and
+ * *created is 0. *out is borrowed. Returns 0 or -EINVAL/-ENOENT/-EIO with etype and msg.
+ */
+int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha256,
+                        const char *revision_id, const char *description, gl_fn_t **out,
+                        int *created, gl_aws_err_t *etype, char *msg, size_t msglen);
+/** $LATEST first, then versions 1..n ascending (borrowed pointers, array malloc'd). */
+int gl_registry_list_versions(gl_registry_t *r, const char *name, gl_fn_t ***out, size_t *n);
+/** DeleteFunction with Qualifier=N: 404 when unknown, 409 when an alias routes to it; its
+ *  snapshot goes to on_retire(old, NULL). */
+int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *version,
+                               gl_aws_err_t *etype, char *msg, size_t msglen);
+
+/**
+ * Parse a CreateAlias (is_update 0) or UpdateAlias (is_update 1) body into a (zeroed by the
+ * callee). Type errors are InvalidRequestContentException, schema errors one
+ * ValidationException (Name only for create; FunctionVersion, Description, weights' keys
+ * and range). For update, members absent stay NULL and *has_routing says whether
+ * RoutingConfig was given (an empty one clears the routing). Returns 0 or -EINVAL.
+ */
+int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int *has_routing,
+                          gl_aws_err_t *etype, char *msg, size_t msglen);
+/** An alias name from a URL: 1-128 of [a-zA-Z0-9-_], not all digits; else ValidationException. */
+int gl_alias_name_check(const char *name, gl_aws_err_t *etype, char *msg, size_t msglen);
+
+/**
+ * CreateAlias (create 1: 409 if it exists) or UpdateAlias (create 0: 404 if missing, 412 when
+ * expect_revision is given and differs; NULL members of *a keep their value, has_routing 0
+ * keeps the routing). Checks Lambda's rules (versions exist, one additional version, not the
+ * same as FunctionVersion, no $LATEST with routing), stamps a new RevisionId, persists.
+ * *a's strings are copied. *out is borrowed.
+ */
+int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *a, int create,
+                          int has_routing, const char *expect_revision, const gl_alias_t **out,
+                          gl_aws_err_t *etype, char *msg, size_t msglen);
+/** DeleteAlias. Returns 0 (also when the alias does not exist), -ENOENT for an unknown
+ *  function, -EIO on a storage failure (etype and msg set). */
+int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *alias,
+                             gl_aws_err_t *etype, char *msg, size_t msglen);
+/** Aliases of name sorted by alias name (borrowed pointers, array malloc'd). */
+int gl_registry_list_aliases(gl_registry_t *r, const char *name, const gl_alias_t ***out,
+                             size_t *n);
+
+/** The FunctionConfiguration of fn as addressed with qualifier (NULL: "$LATEST" or the
+ *  version's number): FunctionArn carries ":<qualifier>" unless it is NULL for $LATEST. */
+json_t *gl_fn_config_json_qualified(const gl_registry_t *r, const gl_fn_t *fn,
+                                    const char *qualifier);
+/** The AliasConfiguration Lambda returns (new reference). */
+json_t *gl_alias_json(const gl_registry_t *r, const char *fn_name, const gl_alias_t *a);
+
 #endif

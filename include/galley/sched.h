@@ -60,7 +60,8 @@ typedef struct gl_sched_opts {
     const char *state_dir;       /* logs/ and run/ live under it */
     const char *region;
     const char *account_id;
-    uint64_t idle_timeout_ms;    /* idle environments are stopped after this */
+    uint64_t idle_timeout_ms;    /* idle environments are stopped after this; 0 = right after
+                                    their invoke (every invoke is a cold start) */
     unsigned account_concurrency; /* most invokes running at once (Lambda's account limit) */
     uint64_t init_timeout_ms;    /* Lambda's 10 s */
     const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */

@@ -2,7 +2,9 @@
 /*
  * functions.c: the control plane of created functions: CreateFunction, GetFunction,
  * GetFunctionConfiguration, ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration,
- * DeleteFunction and GetAccountSettings (spec 7), plus gl_api_resolve for every handler.
+ * DeleteFunction (of a whole function or, with a Qualifier, of one version) and
+ * GetAccountSettings (spec 7), plus gl_api_resolve (qualifiers: $LATEST, versions, aliases)
+ * for every handler.
  *
  * Each handler replies exactly once. Validation and the JSON shapes live in the registry
  * module (request.c, fnjson.c); this file decodes bodies, stores uploaded code and talks to
@@ -37,6 +39,11 @@ static void reply_json(gl_http_req_t *req, int status, json_t *body)
     gl_http_reply_json(req, status, &h, 1, body);
 }
 
+void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body)
+{
+    reply_json(req, status, body);
+}
+
 /* The request body as a JSON object (empty means {}), or NULL after replying 400. */
 static json_t *body_object(gl_http_req_t *req)
 {
@@ -60,6 +67,11 @@ static json_t *body_object(gl_http_req_t *req)
     return body;
 }
 
+json_t *gl_api_body_object(gl_http_req_t *req)
+{
+    return body_object(req);
+}
+
 json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn)
 {
     return gl_fn_config_json(api->reg, fn);
@@ -73,17 +85,52 @@ static void reply_not_found(gl_api_t *api, gl_http_req_t *req, const char *name,
     gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
 }
 
-gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+static gl_fn_t *resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, double route)
 {
-    gl_fn_t *fn = gl_registry_find(api->reg, ref->name);
-    if (!fn || (ref->qualifier[0] && strcmp(ref->qualifier, "$LATEST") != 0)) {
-        reply_not_found(api, req, ref->name, ref->qualifier);
+    gl_fn_t *fn = gl_registry_resolve(api->reg, ref->name, ref->qualifier, route);
+    if (!fn) {
+        /* Lambda names the function by its FunctionName even when given a logical id. */
+        gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
+        reply_not_found(api, req, latest ? latest->cfg.name : ref->name, ref->qualifier);
         return NULL;
     }
     return fn;
 }
 
+gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    return resolve(api, req, ref, -1.0);
+}
+
+gl_fn_t *gl_api_resolve_routed(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    return resolve(api, req, ref, gl_registry_route_draw());
+}
+
+/* $LATEST only: the Update* operations change $LATEST and never address a version. */
+static gl_fn_t *resolve_latest(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    if (ref->qualifier[0] && strcmp(ref->qualifier, "$LATEST") != 0) {
+        gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
+        reply_not_found(api, req, latest ? latest->cfg.name : ref->name, ref->qualifier);
+        return NULL;
+    }
+    return gl_api_resolve(api, req, ref);
+}
+
+/* The configuration as addressed: "name:q" answers with FunctionArn "...:q". */
+static json_t *config_json_as_addressed(gl_api_t *api, const gl_fn_t *fn, const gl_fn_ref_t *ref)
+{
+    return gl_fn_config_json_qualified(api->reg, fn, ref->qualifier[0] ? ref->qualifier : NULL);
+}
+
 /* Template functions are the template's: the API may read them, never change them. */
+static int refuse_template(gl_http_req_t *req, const gl_fn_t *fn);
+int gl_api_refuse_template(gl_http_req_t *req, const gl_fn_t *fn)
+{
+    return refuse_template(req, fn);
+}
+
 static int refuse_template(gl_http_req_t *req, const gl_fn_t *fn)
 {
     if (!fn->from_template)
@@ -242,9 +289,10 @@ out:
     return rc;
 }
 
-/* Swap cfg in and answer with the new configuration; on failure undo an upload. */
+/* Swap cfg in and answer with the new configuration (with "Publish": true, the version
+ * published from it); on failure undo an upload. */
 static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
-                          int new_code)
+                          int new_code, int publish)
 {
     gl_fn_t *fn = NULL;
     gl_err_t err = {0};
@@ -254,6 +302,15 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
         if (code_dir)
             discard_code(code_dir);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s", err.msg);
+    } else if (publish) {
+        gl_fn_t *ver = NULL;
+        gl_aws_err_t etype;
+        char msg[512];
+        if (gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &etype, msg,
+                                sizeof(msg)) < 0)
+            gl_http_reply_aws_error(req, etype, "%s", msg);
+        else
+            reply_json(req, status, gl_fn_config_json(api->reg, ver));
     } else {
         reply_json(req, status, gl_fn_config_json(api->reg, fn));
     }
@@ -304,7 +361,7 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
     }
     if (store_code(api, req, ref.name, b64, b64_len, &cfg) < 0)
         goto out;
-    put_and_reply(api, req, &cfg, 201, 1);
+    put_and_reply(api, req, &cfg, 201, 1, json_is_true(json_object_get(body, "Publish")));
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -315,7 +372,7 @@ void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
     if (!fn)
         return;
-    json_t *conf = gl_fn_config_json(api->reg, fn);
+    json_t *conf = config_json_as_addressed(api, fn, ref);
     json_t *code = json_pack("{s:s}", "RepositoryType", "S3");
     char *location = NULL;
     if (code && fn->cfg.code_dir) {
@@ -342,7 +399,7 @@ void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const 
 {
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
     if (fn)
-        reply_json(req, 200, gl_fn_config_json(api->reg, fn));
+        reply_json(req, 200, config_json_as_addressed(api, fn, ref));
 }
 
 void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
@@ -352,7 +409,7 @@ void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_
     char msg[1024];
     const char *b64;
     size_t b64_len;
-    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    gl_fn_t *fn = resolve_latest(api, req, ref);
     json_t *body = NULL;
 
     if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
@@ -374,7 +431,7 @@ void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_
     }
     if (store_code(api, req, fn->cfg.name, b64, b64_len, &cfg) < 0)
         goto out;
-    put_and_reply(api, req, &cfg, 200, 1);
+    put_and_reply(api, req, &cfg, 200, 1, json_is_true(json_object_get(body, "Publish")));
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -385,7 +442,7 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
     gl_fn_config_t cfg = {0};
     gl_aws_err_t etype;
     char msg[2048], rev[GL_UUID_LEN + 1];
-    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    gl_fn_t *fn = resolve_latest(api, req, ref);
     json_t *body = NULL;
 
     if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
@@ -402,7 +459,7 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
     }
     gl_uuid4(rev);
     stamp(&cfg, rev);
-    put_and_reply(api, req, &cfg, 200, 0);
+    put_and_reply(api, req, &cfg, 200, 0, 0);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -415,6 +472,35 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
                                 "$LATEST version cannot be deleted without deleting the "
                                 "function.");
+        return;
+    }
+    if (ref->qualifier[0]) {
+        gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
+        gl_aws_err_t etype;
+        char msg[1024];
+        int digits = strspn(ref->qualifier, "0123456789") == strlen(ref->qualifier);
+        if (!latest) {
+            reply_not_found(api, req, ref->name, NULL);
+            return;
+        }
+        if (refuse_template(req, latest) < 0)
+            return;
+        if (!digits) {
+            /* Lambda deletes versions here, never an alias (DeleteAlias does that). */
+            if (!gl_registry_find_alias(api->reg, latest->cfg.name, ref->qualifier))
+                reply_not_found(api, req, latest->cfg.name, ref->qualifier);
+            else
+                gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                        "Deletion of aliases is not currently supported.");
+            return;
+        }
+        if (gl_registry_delete_version(api->reg, latest->cfg.name, ref->qualifier, &etype, msg,
+                                       sizeof(msg)) < 0) {
+            gl_http_reply_aws_error(req, etype, "%s", msg);
+            return;
+        }
+        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+        gl_http_reply(req, 204, &h, 1, NULL, 0);
         return;
     }
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
@@ -430,6 +516,12 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t
 }
 
 /* MaxItems: absent -> 50, else an integer 1..10000 (pages never exceed 50). */
+static int parse_max_items(gl_http_req_t *req, size_t *page);
+int gl_api_max_items(gl_http_req_t *req, size_t *page)
+{
+    return parse_max_items(req, page);
+}
+
 static int parse_max_items(gl_http_req_t *req, size_t *page)
 {
     char *v = gl_query_get(req->query, "MaxItems");

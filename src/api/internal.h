@@ -40,11 +40,37 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
 void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
 void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req);
 
+/* Versions (versions.c) and aliases (aliases.c). alias_seg is the raw (percent-encoded)
+ * last path segment naming the alias. */
+void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                      const char *alias_seg);
+void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                         const char *alias_seg);
+void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                         const char *alias_seg);
+
+/* Shared by the control-plane files (functions.c). */
+void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);
+/** The request body as a JSON object ({} when empty), or NULL after replying 400. */
+json_t *gl_api_body_object(gl_http_req_t *req);
+/** MaxItems query value: page size min(MaxItems, 50); -1 after replying 400. */
+int gl_api_max_items(gl_http_req_t *req, size_t *page);
+/** Template functions are read-only through the API: -1 after replying 400. */
+int gl_api_refuse_template(gl_http_req_t *req, const gl_fn_t *fn);
+
 /** FunctionConfiguration JSON for fn, as Lambda returns it (new reference). */
 json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn);
 
 /** Resolve ref to the current snapshot, or reply 404 ResourceNotFoundException and return NULL.
- *  Qualifier "" and "$LATEST" resolve to $LATEST; anything else is not found (until versions). */
+ *  Qualifier "" and "$LATEST" resolve to $LATEST, "N" to that version, an alias to its
+ *  FunctionVersion. */
 gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+/** As gl_api_resolve, but an alias with RoutingConfig picks its additional version with the
+ *  configured probability (Invoke). */
+gl_fn_t *gl_api_resolve_routed(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
 
 #endif

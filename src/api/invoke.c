@@ -116,7 +116,7 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
                                 log_type);
         return;
     }
-    gl_fn_t *fn = gl_api_resolve(api, req, ref);
+    gl_fn_t *fn = gl_api_resolve_routed(api, req, ref);
     if (!fn)
         return;
 

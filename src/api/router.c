@@ -31,6 +31,13 @@ enum op {
     OP_DELETE,
     OP_ACCOUNT_SETTINGS,
     OP_GALLEY_ENVIRONMENTS,
+    OP_PUBLISH_VERSION,
+    OP_LIST_VERSIONS,
+    OP_CREATE_ALIAS,
+    OP_LIST_ALIASES,
+    OP_GET_ALIAS,
+    OP_UPDATE_ALIAS,
+    OP_DELETE_ALIAS,
     OP_METHOD_NOT_ALLOWED,
 };
 
@@ -92,6 +99,23 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     }
     if (!strcmp(tail, "/code"))
         return put ? OP_UPDATE_CODE : OP_METHOD_NOT_ALLOWED;
+    if (!strcmp(tail, "/versions") || !strcmp(tail, "/versions/")) {
+        if (post)
+            return OP_PUBLISH_VERSION;
+        return get ? OP_LIST_VERSIONS : OP_METHOD_NOT_ALLOWED;
+    }
+    if (!strcmp(tail, "/aliases") || !strcmp(tail, "/aliases/")) {
+        if (post)
+            return OP_CREATE_ALIAS;
+        return get ? OP_LIST_ALIASES : OP_METHOD_NOT_ALLOWED;
+    }
+    if (!strncmp(tail, "/aliases/", 9) && tail[9] && !strchr(tail + 9, '/')) {
+        if (get)
+            return OP_GET_ALIAS;
+        if (put)
+            return OP_UPDATE_ALIAS;
+        return del ? OP_DELETE_ALIAS : OP_METHOD_NOT_ALLOWED;
+    }
     return OP_NONE;
 }
 
@@ -170,7 +194,7 @@ static void on_request(gl_http_req_t *req, void *data)
         gl_aws_err_t etype;
         char msg[512];
         size_t max_len = (op == OP_INVOKE || op == OP_INVOKE_ASYNC || op == OP_GET ||
-                          op == OP_GET_CONFIG || op == OP_DELETE)
+                          op == OP_GET_CONFIG || op == OP_DELETE || op == OP_LIST_VERSIONS)
                              ? 256
                              : 140;
         int rc = gl_api_parse_fn_name(name, qualifier, gl_registry_region(api->reg),
@@ -218,6 +242,31 @@ static void on_request(gl_http_req_t *req, void *data)
     case OP_GALLEY_ENVIRONMENTS:
         gl_api_galley_environments(api, req);
         break;
+    case OP_PUBLISH_VERSION:
+        gl_api_publish_version(api, req, &ref);
+        break;
+    case OP_LIST_VERSIONS:
+        gl_api_list_versions(api, req, &ref);
+        break;
+    case OP_CREATE_ALIAS:
+        gl_api_create_alias(api, req, &ref);
+        break;
+    case OP_LIST_ALIASES:
+        gl_api_list_aliases(api, req, &ref);
+        break;
+    case OP_GET_ALIAS:
+    case OP_UPDATE_ALIAS:
+    case OP_DELETE_ALIAS: {
+        /* The alias name is the last path segment (a FunctionName never holds a '/'). */
+        const char *seg = strrchr(req->path, '/') + 1;
+        if (op == OP_GET_ALIAS)
+            gl_api_get_alias(api, req, &ref, seg);
+        else if (op == OP_UPDATE_ALIAS)
+            gl_api_update_alias(api, req, &ref, seg);
+        else
+            gl_api_delete_alias(api, req, &ref, seg);
+        break;
+    }
     default:
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "unrouted operation");
     }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fnjson.c: the two JSON shapes of a function: the FunctionConfiguration Lambda returns
- * (Create/Get/Update/List), and function.json, the registry's own persisted form.
+ * (Create/Get/Update/List/Publish, qualified for versions), and function.json, the
+ * registry's own persisted form (versions/<N>.json adds Version and SourceRevisionId).
  *
  * function.json is deliberately not the FunctionConfiguration: it stores exactly the members
  * of gl_fn_config_t (plus "FormatVersion" and the code directory's name, relative to the
@@ -26,6 +27,12 @@ static int set_str(json_t *o, const char *key, const char *v)
 
 json_t *gl_fn_config_json(const gl_registry_t *r, const gl_fn_t *fn)
 {
+    return gl_fn_config_json_qualified(r, fn, NULL);
+}
+
+json_t *gl_fn_config_json_qualified(const gl_registry_t *r, const gl_fn_t *fn,
+                                    const char *qualifier)
+{
     const gl_fn_config_t *c = &fn->cfg;
     char arn[512], group[128];
     json_t *o = json_object();
@@ -33,7 +40,10 @@ json_t *gl_fn_config_json(const gl_registry_t *r, const gl_fn_t *fn)
 
     if (!o)
         return NULL;
-    gl_registry_fn_arn(r, c->name, NULL, arn, sizeof(arn));
+    /* $LATEST is unqualified unless asked for; a version always carries its number. */
+    if (!qualifier && fn->version && strcmp(fn->version, "$LATEST") != 0)
+        qualifier = fn->version;
+    gl_registry_fn_arn(r, c->name, qualifier, arn, sizeof(arn));
     snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
 
     rc |= set_str(o, "FunctionName", c->name);

@@ -6,8 +6,9 @@
  * (gl_registry_find is a binary search: no allocation on the invoke path) and, for template
  * functions, a second array sorted by logical id. Created functions live under
  * <state>/functions/<name>/: function.json (fnjson.c), code-<revision>/ and
- * code-<revision>.zip. Replacing or removing a snapshot calls the listener first, then marks
- * the old code directory for deletion when it is not shared with the replacement, so the
+ * code-<revision>.zip, plus versions/ and aliases/ (versions.c, aliases.c). Replacing or
+ * removing a snapshot marks the old code directory for deletion when no current snapshot
+ * ($LATEST or a published version) uses it any more, then calls the listener, so the
  * directory disappears only when the last invoke or environment using it lets go.
  * The registry is used from the event loop thread only.
  */
@@ -22,22 +23,10 @@
 #include "galley/log.h"
 #include "galley/registry.h"
 #include "galley/util.h"
+#include "internal.h"
 
-#define STATE_FILE "function.json"
-#define STATE_MAX_BYTES (1024 * 1024)
-
-struct gl_registry {
-    char *state_dir;
-    char *fns_dir; /* <state>/functions */
-    char *region;
-    char *account;
-    gl_registry_listener_t listener;
-    /* private */
-    gl_fn_t **by_name; /* sorted by cfg.name */
-    size_t n, cap;
-    gl_fn_t **by_lid; /* template functions with a logical id, sorted by it */
-    size_t nl, capl;
-};
+#define STATE_FILE GL_REG_STATE_FILE
+#define STATE_MAX_BYTES GL_REG_STATE_MAX_BYTES
 
 /* ---- sorted arrays ---- */
 
@@ -170,7 +159,8 @@ static int has_suffix(const char *s, const char *suffix)
 /* Remove what a crash or a retired snapshot left in fn_dir: temporary files always, and code
  * directories or zips not named by the loaded configuration (keep_code NULL: everything but
  * function.json). */
-static void sweep_fn_dir(const char *fn_dir, const char *keep_code)
+static void sweep_fn_dir(gl_registry_t *r, const char *name, const char *fn_dir,
+                         const char *keep_code)
 {
     DIR *d = opendir(fn_dir);
     struct dirent *de;
@@ -181,7 +171,10 @@ static void sweep_fn_dir(const char *fn_dir, const char *keep_code)
         if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
             continue;
         int stale = has_suffix(e, ".tmp") || strstr(e, ".tmp") != NULL;
-        if (!stale && strcmp(e, STATE_FILE) == 0)
+        if (!stale && (strcmp(e, STATE_FILE) == 0 || strcmp(e, GL_REG_VERSIONS_DIR) == 0 ||
+                       strcmp(e, GL_REG_ALIASES_DIR) == 0))
+            continue;
+        if (!stale && keep_code && gl_reg_set_keeps(r, name, e))
             continue;
         if (!stale && keep_code) {
             size_t klen = strlen(keep_code);
@@ -233,12 +226,12 @@ static void load_one(gl_registry_t *r, const char *entry)
     if (!(state = json_loadb(buf.data, buf.len, 0, &jerr))) {
         gl_log_warn("registry: skipping %s: corrupt JSON at line %d: %s", state_path, jerr.line,
                     jerr.text);
-        sweep_fn_dir(fn_dir, NULL);
+        sweep_fn_dir(r, entry, fn_dir, NULL);
         goto out;
     }
     if (gl_fn_config_from_state(state, fn_dir, &cfg, &err) < 0) {
         gl_log_warn("registry: skipping %s: %s", state_path, err.msg);
-        sweep_fn_dir(fn_dir, NULL);
+        sweep_fn_dir(r, entry, fn_dir, NULL);
         goto out;
     }
     if (strcmp(cfg.name, entry) != 0 || !name_chars_ok(cfg.name)) {
@@ -251,17 +244,21 @@ static void load_one(gl_registry_t *r, const char *entry)
                     cfg.code_dir);
         goto out;
     }
-    sweep_fn_dir(fn_dir, strrchr(cfg.code_dir, '/') + 1);
-
     size_t pos;
     if (lookup(r->by_name, r->n, cfg.name, name_key, &pos))
         goto out; /* cannot happen: one directory per name */
-    gl_fn_t *fn = gl_fn_new(&cfg, NULL, 0);
+    char *keep = strdup(strrchr(cfg.code_dir, '/') + 1);
+    gl_fn_t *fn = keep ? gl_fn_new(&cfg, NULL, 0) : NULL;
     if (!fn || insert_at(&r->by_name, &r->n, &r->cap, pos, fn) < 0) {
         gl_log_error("registry: out of memory loading %s", fn_dir);
         gl_fn_unref(fn);
+        free(keep);
         goto out;
     }
+    /* Versions first: the sweep keeps the code directories they name. */
+    gl_reg_load_versions(r, fn, fn_dir);
+    sweep_fn_dir(r, entry, fn_dir, keep);
+    free(keep);
 out:
     gl_fn_config_free(&cfg);
     json_decref(state);
@@ -326,6 +323,7 @@ void gl_registry_free(gl_registry_t *r)
 {
     if (!r)
         return;
+    gl_reg_free_sets(r);
     for (size_t i = 0; i < r->n; i++)
         gl_fn_unref(r->by_name[i]);
     free(r->by_name);
@@ -392,13 +390,17 @@ int gl_registry_add_template(gl_registry_t *r, gl_fn_config_t *cfg, const char *
     return 0;
 }
 
+gl_fn_t *gl_reg_latest(gl_registry_t *r, const char *name)
+{
+    return lookup(r->by_name, r->n, name, name_key, NULL);
+}
+
 /* Hand a snapshot leaving the registry to the listener, then drop our reference. Its code
- * goes with it unless the replacement runs the same directory. */
-static void retire(gl_registry_t *r, gl_fn_t *old, gl_fn_t *replacement)
+ * goes with it unless a current snapshot ($LATEST or a version) runs the same directory. */
+void gl_reg_retire(gl_registry_t *r, gl_fn_t *old, gl_fn_t *replacement)
 {
     if (!old->from_template &&
-        (!replacement || !replacement->cfg.code_dir || !old->cfg.code_dir ||
-         strcmp(replacement->cfg.code_dir, old->cfg.code_dir) != 0)) {
+        (!old->cfg.code_dir || !gl_reg_code_dir_in_use(r, old->cfg.name, old->cfg.code_dir))) {
         old->remove_code_on_free = 1;
         /* The zip is only ever read for GetFunction of the current snapshot: delete it now. */
         char *zip = old->cfg.code_dir ? gl_registry_code_zip_path(old->cfg.code_dir) : NULL;
@@ -409,6 +411,18 @@ static void retire(gl_registry_t *r, gl_fn_t *old, gl_fn_t *replacement)
     if (r->listener.on_retire)
         r->listener.on_retire(old, replacement, r->listener.data);
     gl_fn_unref(old);
+}
+
+int gl_reg_write_json(const char *path, const json_t *j, gl_err_t *err)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc;
+    if (!text)
+        return gl_err_set(err, ENOMEM, "out of memory");
+    if ((rc = gl_write_file_atomic(path, text, strlen(text))) < 0)
+        rc = gl_err_set(err, -rc, "write %s", path);
+    free(text);
+    return rc;
 }
 
 static int persist(gl_registry_t *r, const gl_fn_config_t *cfg, gl_err_t *err)
@@ -494,7 +508,7 @@ int gl_registry_put(gl_registry_t *r, gl_fn_config_t *cfg, gl_fn_t **out, gl_err
     }
     if (old) {
         r->by_name[pos] = fn;
-        retire(r, old, fn);
+        gl_reg_retire(r, old, fn);
     } else {
         insert_at(&r->by_name, &r->n, &r->cap, pos, fn);
     }
@@ -525,7 +539,16 @@ int gl_registry_remove(gl_registry_t *r, const char *name, gl_err_t *err)
         return rc;
     }
     remove_at(r->by_name, &r->n, pos);
-    retire(r, old, NULL);
+    /* Versions first, with $LATEST already gone: every code directory is then unused. */
+    gl_reg_drop_set(r, name);
+    gl_reg_retire(r, old, NULL);
+    char *sub = gl_path_join(fn_dir, GL_REG_VERSIONS_DIR);
+    if (sub)
+        gl_rm_rf(sub);
+    free(sub);
+    if ((sub = gl_path_join(fn_dir, GL_REG_ALIASES_DIR)))
+        gl_rm_rf(sub);
+    free(sub);
     /* Empty once the last user of the code let go; otherwise the next open sweeps it. */
     rmdir(fn_dir);
     free(path);

@@ -411,7 +411,7 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
 static void go_idle(gl_env_t *env, gl_env_event_t ev)
 {
     set_state(env, GL_ENV_IDLE, ev);
-    if (env->pool->retired || env->sched->closing) {
+    if (env->pool->retired || env->sched->closing || !env->sched->opts.idle_timeout_ms) {
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         return;
     }
@@ -490,7 +490,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             break;
         set_state(env, GL_ENV_RESPONDED, ev);
         finish_invoke(env, "");
-        if (env->pool->retired || env->sched->closing)
+        if (env->pool->retired || env->sched->closing || !env->sched->opts.idle_timeout_ms)
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         else if (env->state == GL_ENV_RESPONDED && !env->invoke)
             arm(env, env->sched->opts.idle_timeout_ms);

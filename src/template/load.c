@@ -37,7 +37,7 @@ struct loader {
 static const char *const serverless_props[] = {
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "InlineCode", "PackageType",
-    "ImageUri", "Tags", NULL};
+    "ImageUri", "Tags", "AutoPublishAlias", NULL};
 static const char *const lambda_props[] = {
     "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags", NULL};
@@ -376,6 +376,16 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
     }
     if ((rc = read_config(lo, id, serverless, resolved, code_rel, &cfg)) < 0)
         goto out;
+    const char *alias = NULL;
+    if (serverless && (rc = get_string(lo, id, resolved, "AutoPublishAlias", &alias)) < 0)
+        goto out;
+    if (alias && (!*alias || strlen(alias) > 128 || strspn(alias, "0123456789") == strlen(alias) ||
+                  strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789-_") != strlen(alias))) {
+        rc = fail_at(lo, id, "AutoPublishAlias", EINVAL,
+                     "AutoPublishAlias '%s' is not a valid alias name", alias);
+        goto out;
+    }
     for (size_t i = 0; i < lo->out->nfns; i++) {
         if (!strcmp(lo->out->fns[i].cfg.name, cfg.name)) {
             rc = fail_at(lo, id, NULL, EEXIST, "function name %s is also used by resource %s",
@@ -394,7 +404,9 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
         lo->cap = cap;
     }
     gl_template_fn_t *f = &lo->out->fns[lo->out->nfns];
-    if (!(f->logical_id = strdup(id))) {
+    f->auto_publish_alias = NULL;
+    if (!(f->logical_id = strdup(id)) || (alias && !(f->auto_publish_alias = strdup(alias)))) {
+        free(f->logical_id);
         rc = gl_err_set(lo->err, ENOMEM, "out of memory");
         goto out;
     }
@@ -482,6 +494,7 @@ void gl_template_free(gl_template_t *t)
         return;
     for (size_t i = 0; i < t->nfns; i++) {
         free(t->fns[i].logical_id);
+        free(t->fns[i].auto_publish_alias);
         gl_fn_config_free(&t->fns[i].cfg);
     }
     free(t->fns);

@@ -469,7 +469,7 @@ static void test_name_tables_cover_every_value(void **state)
 static void test_cold_start_then_warm_reuse(void **state)
 {
     fx_t *fx = *state;
-    start(fx, "print('init ran', flush=True)\n" ECHO_LOOP, 3, 0, 0);
+    start(fx, "print('init ran', flush=True)\n" ECHO_LOOP, 3, 600000, 0);
 
     result_t *r1 = invoke_and_wait(fx, 0, "{\"k\":1}");
     assert_int_equal(r1->function_error, 0);
@@ -527,7 +527,7 @@ static void test_init_error_reaches_invoke(void **state)
           "    {'Lambda-Runtime-Function-Error-Type': 'Runtime.ImportModuleError'})\n"
           "note('init-error-status', st)\n"
           "sys.exit(1)\n",
-          3, 0, 0);
+          3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(r->function_error, 1);
     assert_non_null(r->json);
@@ -553,7 +553,7 @@ static void test_exit_mid_invoke(void **state)
           "rid, event, r = next_event()\n"
           "print('about to exit', flush=True)\n"
           "os._exit(7)\n",
-          3, 0, 0);
+          3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(r->function_error, 1);
     assert_string_equal(r->error_type, "Runtime.ExitError");
@@ -582,7 +582,7 @@ static void test_invoke_timeout_kills_group(void **state)
           "rid, event, r = next_event()\n"
           "note('got-event', rid)\n"
           "time.sleep(60)\n",
-          1, 0, 0);
+          1, 600000, 0);
     uint64_t t0 = now_ms();
     result_t *r = invoke_and_wait(fx, 0, "{}");
     uint64_t took = now_ms() - t0;
@@ -628,7 +628,7 @@ static void test_next_again_while_invoking_keeps_deadline(void **state)
           "rid2, event2, r2 = next_event()\n"
           "note('again', 'same' if rid2 == rid else 'different')\n"
           "time.sleep(60)\n",
-          1, 0, 0);
+          1, 600000, 0);
     uint64_t t0 = now_ms();
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_true(now_ms() - t0 < 5000);
@@ -647,7 +647,7 @@ static void test_next_again_while_invoking_keeps_deadline(void **state)
 static void test_init_timeout(void **state)
 {
     fx_t *fx = *state;
-    start(fx, "time.sleep(60)\n", 3, 0, 400);
+    start(fx, "time.sleep(60)\n", 3, 600000, 400);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(r->function_error, 1);
     assert_string_equal(r->error_type, "Sandbox.Timedout");
@@ -681,7 +681,7 @@ static void test_hostile_request_ids(void **state)
           "rid2, event, r = next_event()\n"
           "respond(rid2, seen)\n"
           "time.sleep(60)\n",
-          3, 0, 0);
+          3, 600000, 0);
     result_t *r1 = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(r1->function_error, 0);
     assert_non_null(r1->json);
@@ -726,7 +726,7 @@ static void test_error_response_and_empty_error_body(void **state)
           "call('POST', 'invocation/%s/error' % rid, b'x', {'Lambda-Runtime-Function-Error-Type': "
           "'not valid'})\n"
           "time.sleep(60)\n",
-          3, 0, 0);
+          3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(r->function_error, 1);
     assert_string_equal(r->error_type, "Function.ValueError");
@@ -745,7 +745,7 @@ static void test_error_response_and_empty_error_body(void **state)
 static void test_missing_bootstrap(void **state)
 {
     fx_t *fx = *state;
-    start(fx, NULL, 3, 0, 0);
+    start(fx, NULL, 3, 600000, 0);
     submit(fx, 0, "{}");
     /* Found missing before anything is spawned: done runs inside submit. */
     result_t *r = &fx->results[0];
@@ -784,7 +784,7 @@ static void test_idle_timeout_stops_environment(void **state)
 static void test_retire_stops_idle_environment(void **state)
 {
     fx_t *fx = *state;
-    start(fx, echo_loop, 3, 0, 0);
+    start(fx, echo_loop, 3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     pid_t pid = (pid_t)int_member(r->json, "pid");
     char st[32];
@@ -805,7 +805,7 @@ static void test_retire_lets_busy_environment_finish(void **state)
           "time.sleep(0.5)\n"
           "respond(rid, {'pid': os.getpid()})\n"
           "next_event()\n",
-          5, 0, 0);
+          5, 600000, 0);
     submit(fx, 0, "{}");
     RUN_UNTIL(fx, file_exists(fx, "got-event"), WAIT_MS);
     gl_sched_retire(fx->sched, fx->fn);
@@ -825,7 +825,7 @@ static void test_close_with_busy_environment(void **state)
           "rid, event, r = next_event()\n"
           "note('got-event', rid)\n"
           "time.sleep(60)\n",
-          30, 0, 0);
+          30, 600000, 0);
     submit(fx, 0, "{}");
     RUN_UNTIL(fx, file_exists(fx, "got-event"), WAIT_MS);
     char st[32];
@@ -855,7 +855,7 @@ static void test_close_with_busy_environment(void **state)
 static void test_runtime_killed_while_idle(void **state)
 {
     fx_t *fx = *state;
-    start(fx, echo_loop, 3, 0, 0);
+    start(fx, echo_loop, 3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     pid_t pid = (pid_t)int_member(r->json, "pid");
     char st[32];
@@ -892,7 +892,7 @@ static void test_dropped_next_connection(void **state)
         "rid, event, r = next_event()\n"
         "respond(rid, {'n': 2, 'event': event})\n"
         "next_event()\n",
-        5, 0, 0);
+        5, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_int_equal(int_member(r->json, "n"), 1);
     RUN_UNTIL(fx, file_exists(fx, "dropped"), WAIT_MS);
@@ -916,7 +916,7 @@ static void test_dropped_next_connection(void **state)
 static void test_close_idle_only(void **state)
 {
     fx_t *fx = *state;
-    start(fx, echo_loop, 3, 0, 0);
+    start(fx, echo_loop, 3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
     pid_t pid = (pid_t)int_member(r->json, "pid");
     close_sched(fx, 60000); /* idle environments do not wait for the grace */

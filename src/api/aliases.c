@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aliases.c: CreateAlias (201), GetAlias, UpdateAlias, DeleteAlias (204) and ListAliases
+ * (FunctionVersion filter, Marker/MaxItems). The alias name arrives as the raw last path
+ * segment; this file decodes and checks it, parses bodies with gl_alias_from_request and lets
+ * the registry apply Lambda's rules and store the alias. Template functions' aliases (from
+ * AutoPublishAlias) can be read, not changed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/util.h"
+#include "internal.h"
+
+static void reply_fn_not_found(gl_api_t *api, gl_http_req_t *req, const char *name)
+{
+    char arn[512];
+    gl_registry_fn_arn(api->reg, name, NULL, arn, sizeof(arn));
+    gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
+}
+
+/* Decode and check the alias segment; NULL after replying 400. */
+static char *alias_name(gl_http_req_t *req, const char *seg)
+{
+    char *name = NULL;
+    gl_aws_err_t etype;
+    char msg[512];
+    if (gl_url_decode(seg, strlen(seg), &name) < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value at 'name' failed to satisfy "
+                                "constraint: Member must be valid percent-encoded text");
+        return NULL;
+    }
+    if (gl_alias_name_check(name, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+/* The function's $LATEST, or NULL after replying 404 (and, when writing, 400 for template
+ * functions). */
+static gl_fn_t *function_for(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int write)
+{
+    gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
+    if (!latest) {
+        reply_fn_not_found(api, req, ref->name);
+        return NULL;
+    }
+    if (write && gl_api_refuse_template(req, latest) < 0)
+        return NULL;
+    return latest;
+}
+
+static void reply_alias(gl_api_t *api, gl_http_req_t *req, int status, const char *fn_name,
+                        const gl_alias_t *a)
+{
+    gl_api_reply_json(req, status, gl_alias_json(api->reg, fn_name, a));
+}
+
+void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    gl_alias_t a = {0};
+    const gl_alias_t *stored = NULL;
+    int has_routing;
+    gl_aws_err_t etype;
+    char msg[2048];
+    json_t *body = NULL;
+    gl_fn_t *latest = function_for(api, req, ref, 1);
+
+    if (!latest || !(body = gl_api_body_object(req)))
+        return;
+    if (gl_alias_from_request(body, 0, &a, &has_routing, &etype, msg, sizeof(msg)) < 0 ||
+        gl_registry_put_alias(api->reg, latest->cfg.name, &a, 1, has_routing, NULL, &stored, &etype,
+                              msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    reply_alias(api, req, 201, latest->cfg.name, stored);
+out:
+    gl_alias_free(&a);
+    json_decref(body);
+}
+
+void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                      const char *alias_seg)
+{
+    gl_fn_t *latest = function_for(api, req, ref, 0);
+    char *name = latest ? alias_name(req, alias_seg) : NULL;
+    if (!name)
+        return;
+    const gl_alias_t *a = gl_registry_find_alias(api->reg, latest->cfg.name, name);
+    if (a) {
+        reply_alias(api, req, 200, latest->cfg.name, a);
+    } else {
+        char arn[512];
+        gl_registry_fn_arn(api->reg, latest->cfg.name, name, arn, sizeof(arn));
+        gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Cannot find alias arn: %s", arn);
+    }
+    free(name);
+}
+
+void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                         const char *alias_seg)
+{
+    gl_alias_t a = {0};
+    const gl_alias_t *stored = NULL;
+    int has_routing;
+    gl_aws_err_t etype;
+    char msg[2048];
+    json_t *body = NULL;
+    gl_fn_t *latest = function_for(api, req, ref, 1);
+    char *name = latest ? alias_name(req, alias_seg) : NULL;
+
+    if (!name || !(body = gl_api_body_object(req)))
+        goto out;
+    json_t *rev = json_object_get(body, "RevisionId");
+    if (rev && !json_is_null(rev) && !json_is_string(rev)) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: member RevisionId must "
+                                "be a string");
+        goto out;
+    }
+    if (gl_alias_from_request(body, 1, &a, &has_routing, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    a.name = name;
+    name = NULL; /* moved into a */
+    if (gl_registry_put_alias(api->reg, latest->cfg.name, &a, 0, has_routing,
+                              json_string_value(rev), &stored, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+        goto out;
+    }
+    reply_alias(api, req, 200, latest->cfg.name, stored);
+out:
+    gl_alias_free(&a);
+    free(name);
+    json_decref(body);
+}
+
+void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                         const char *alias_seg)
+{
+    gl_aws_err_t etype;
+    char msg[512];
+    gl_fn_t *latest = function_for(api, req, ref, 1);
+    char *name = latest ? alias_name(req, alias_seg) : NULL;
+    if (!name)
+        return;
+    if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &etype, msg, sizeof(msg)) < 0) {
+        gl_http_reply_aws_error(req, etype, "%s", msg);
+    } else {
+        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+        gl_http_reply(req, 204, &h, 1, NULL, 0);
+    }
+    free(name);
+}
+
+void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+{
+    const gl_alias_t **as = NULL;
+    size_t n = 0, page, shown = 0;
+    char *version = gl_query_get(req->query, "FunctionVersion");
+    char *marker = gl_query_get(req->query, "Marker");
+    unsigned char *after = NULL;
+    size_t after_len = 0;
+    json_t *list = NULL;
+    gl_fn_t *latest = function_for(api, req, ref, 0);
+
+    if (!latest)
+        goto out;
+    if (version && *version && strcmp(version, "$LATEST") != 0 &&
+        strspn(version, "0123456789") != strlen(version)) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.64s' at 'functionVersion' "
+                                "failed to satisfy constraint: Member must satisfy regular "
+                                "expression pattern: (\\$LATEST|[0-9]+)",
+                                version);
+        goto out;
+    }
+    if (gl_api_max_items(req, &page) < 0)
+        goto out;
+    /* The marker is opaque to clients: base64 of the last alias name of the previous page. */
+    if (marker && *marker &&
+        (gl_b64_decode(marker, strlen(marker), &after, &after_len) < 0 || after_len == 0 ||
+         after_len > GL_ALIAS_NAME_MAX || memchr(after, '\0', after_len))) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE, "Invalid Marker: %.128s",
+                                marker);
+        goto out;
+    }
+    if (gl_registry_list_aliases(api->reg, latest->cfg.name, &as, &n) < 0 ||
+        !(list = json_array())) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        goto out;
+    }
+    char last[GL_ALIAS_NAME_MAX + 1] = "";
+    if (after) {
+        memcpy(last, after, after_len);
+        last[after_len] = '\0';
+    }
+    int more = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (after && strcmp(as[i]->name, last) <= 0)
+            continue;
+        if (version && *version && strcmp(as[i]->function_version, version) != 0)
+            continue;
+        if (shown == page) {
+            more = 1;
+            break;
+        }
+        json_t *o = gl_alias_json(api->reg, latest->cfg.name, as[i]);
+        if (!o || json_array_append_new(list, o) < 0) {
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+            goto out;
+        }
+        snprintf(last, sizeof(last), "%s", as[i]->name);
+        shown++;
+    }
+    json_t *resp = json_pack("{s:O}", "Aliases", list);
+    if (resp && more) {
+        char *next = NULL;
+        if (gl_b64_encode(last, strlen(last), &next) == 0)
+            json_object_set_new(resp, "NextMarker", json_string(next));
+        free(next);
+    }
+    gl_api_reply_json(req, 200, resp);
+out:
+    json_decref(list);
+    free(as);
+    free(after);
+    free(marker);
+    free(version);
+}
