@@ -73,10 +73,11 @@ static const unsigned long clone_ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE
                                                CLONE_NEWCGROUP};
 
 /*
- * Refuse personality(v) unless v is allowed. Let L be v's low 32 bits other than the allowed
- * bits 3 and 17. v is refused when it has bits above 32; when L is neither all zeros nor
- * all ones (then, going round the 30 bits in a cycle, some bit is set whose successor is
- * clear: one rule per adjacent pair); or when L is all ones but v is not 0xffffffff.
+ * Refuse personality(v) unless v is allowed. The kernel reads v as an unsigned int, so only
+ * the low 32 bits count (and -1 is the query too). Let L be those bits other than the allowed
+ * bits 3 and 17. v is refused when L is neither all zeros nor all ones (then, going round
+ * the 30 bits in a cycle, some bit is set whose successor is clear: one rule per adjacent
+ * pair), or when L is all ones but bit 3 or 17 is clear.
  */
 static int add_personality_rules(scmp_filter_ctx ctx, gl_err_t *err)
 {
@@ -90,9 +91,6 @@ static int add_personality_rules(scmp_filter_ctx ctx, gl_err_t *err)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, set | clear, set));
     }
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
-                              SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
     static const uint64_t almost_query[] = {0xfffffff7, 0xfffdffff, 0xfffdfff7};
     for (unsigned i = 0; i < 3 && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
