@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "galley/api.h"
+#include "galley/async.h"
 #include "galley/cli.h"
 #include "galley/log.h"
 #include "galley/rapi.h"
@@ -41,6 +42,7 @@ typedef struct serve_opts {
     const char *account_id;
     double idle_timeout_s;
     unsigned account_concurrency;
+    double async_time_scale;
     const char *overrides[64];
     size_t noverrides;
 } serve_opts_t;
@@ -50,6 +52,7 @@ typedef struct daemon {
     gl_registry_t *reg;
     gl_sched_t *sched;
     gl_api_t *api;
+    gl_async_t *async;
     uv_signal_t sigterm, sigint;
     int stopping;
 } daemon_t;
@@ -64,6 +67,8 @@ static void usage(FILE *f)
           "  --idle-timeout SECONDS   stop environments idle this long (default 600; 0: every\n"
           "                           invoke gets a new environment)\n"
           "  --account-concurrency N  most invokes running at once (default 1000)\n"
+          "  --async-time-scale F     divide every async retry delay, throttle backoff and\n"
+          "                           event age limit by F (default 1; tests use 600)\n"
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
@@ -189,12 +194,24 @@ static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
     gl_sched_retire(data, old_fn);
 }
 
+static void on_async_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->async = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
 static void on_api_closed(void *arg)
 {
     daemon_t *d = arg;
     d->api = NULL;
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
-    uv_close((uv_handle_t *)&d->sigint, NULL);
+    /* Last, once no Event request can arrive: the queue's final records reach the disk and
+     * events not yet done stay there for the next start. */
+    if (d->async)
+        gl_async_close(d->async, on_async_closed, d);
+    else
+        on_async_closed(d);
 }
 
 static void on_sched_closed(void *arg)
@@ -216,6 +233,8 @@ static void on_signal(uv_signal_t *h, int signum)
     d->stopping = 1;
     gl_log_info("%s: shutting down (in-flight invokes get %d ms)", strsignal(signum),
                 SHUTDOWN_GRACE_MS);
+    if (d->async)
+        gl_async_stop(d->async); /* no new attempts; in-flight ones finish in the grace */
     gl_sched_close(d->sched, SHUTDOWN_GRACE_MS, on_sched_closed, d);
 }
 
@@ -289,7 +308,7 @@ static int serve(int argc, char **argv)
     serve_opts_t o = {.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
                       .idle_timeout_s = 600};
     enum { O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
-           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_HELP };
+           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"state-dir", required_argument, NULL, O_STATE},
@@ -303,6 +322,7 @@ static int serve(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"parameter-overrides", required_argument, NULL, O_PARAM},
         {"account-concurrency", required_argument, NULL, O_CONCURRENCY},
+        {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -342,6 +362,14 @@ static int serve(int argc, char **argv)
             o.account_concurrency = (unsigned)n;
             break;
         }
+        case O_ASYNC_SCALE:
+            o.async_time_scale = strtod(optarg, &end);
+            if (*end || !(o.async_time_scale >= 1e-3 && o.async_time_scale <= 1e6)) {
+                fprintf(stderr, "galley: --async-time-scale wants 0.001..1000000, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case O_PYTHON: o.python = optarg; break;
         case O_NODE: o.node = optarg; break;
         case O_RUNTIMES: o.runtimes_dir = optarg; break;
@@ -427,7 +455,14 @@ static int serve(int argc, char **argv)
     if (load_template(&d, &o) < 0)
         goto out_sched;
 
-    gl_api_opts_t aopts = {.host = o.host, .port = o.port, .registry = d.reg, .sched = d.sched};
+    gl_async_opts_t asopts = {.state_dir = state, .registry = d.reg, .sched = d.sched,
+                              .time_scale = o.async_time_scale > 0 ? o.async_time_scale : 1};
+    if (gl_async_open(&d.async, d.loop, &asopts, &err) < 0) {
+        gl_log_error("async queue: %s", err.msg);
+        goto out_sched;
+    }
+    gl_api_opts_t aopts = {.host = o.host, .port = o.port, .registry = d.reg, .sched = d.sched,
+                           .async = d.async};
     int port = 0;
     if (gl_api_start(&d.api, d.loop, &aopts, &port, &err) < 0) {
         gl_log_error("listen on %s:%d: %s", o.host, o.port, err.msg);
@@ -438,6 +473,7 @@ static int serve(int argc, char **argv)
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    gl_async_start(d.async);
     printf("galley listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "", o.host,
            strchr(o.host, ':') ? "]" : "", port);
     fflush(stdout);
@@ -450,6 +486,8 @@ static int serve(int argc, char **argv)
     goto out;
 
 out_sched:
+    if (d.async)
+        gl_async_close(d.async, NULL, NULL);
     gl_sched_close(d.sched, 0, NULL, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
 out:

@@ -80,6 +80,13 @@ size_t gl_async_pending(const gl_async_t *a);
 /** Absolute path of <state>/destinations, where SQS/SNS/EventBridge/S3 records are written. */
 const char *gl_async_sink_dir(const gl_async_t *a);
 
+/**
+ * Check a destination ARN as Put/UpdateFunctionEventInvokeConfig do: a function, an SQS queue,
+ * an SNS topic, an EventBridge bus, or (on failure only) an S3 bucket. Returns 0 and copies
+ * the target function's name into function ("" for the other kinds), or -EINVAL.
+ */
+int gl_async_check_destination(const char *arn, int on_failure, char *function, size_t len);
+
 /* ---- FunctionEventInvokeConfig store, keyed by function name and qualifier ("$LATEST"
  *      for unqualified). Values are the API's JSON shape without FunctionArn. ---- */
 

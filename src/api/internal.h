@@ -18,6 +18,7 @@ struct gl_api {
     uv_loop_t *loop;
     gl_registry_t *reg;
     struct gl_sched *sched;
+    struct gl_async *async;
     gl_http_server_t *http;
     void (*on_closed)(void *arg);
     void *on_closed_arg;
@@ -39,6 +40,11 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
                                           const gl_fn_ref_t *ref);
 void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
 void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req);
+
+/* Put/Get/Update/DeleteFunctionEventInvokeConfig by method, and the list
+ * (event_invoke_config.c). */
+void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_list_event_invoke_configs(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
 
 /* Versions (versions.c) and aliases (aliases.c). alias_seg is the raw (percent-encoded)
  * last path segment naming the alias. */

@@ -9,10 +9,12 @@
  * detached (done = NULL) and the scheduler frees it when it completes.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/async.h"
 #include "galley/log.h"
 #include "galley/sched.h"
 #include "internal.h"
@@ -43,15 +45,6 @@ static void on_sync_done(gl_invoke_t *inv)
     size_t len;
     char *body = gl_buf_steal(&inv->result, &len);
     gl_http_reply_owned(req, 200, h, n, body, len);
-    gl_invoke_free(inv);
-}
-
-static void on_async_done(gl_invoke_t *inv)
-{
-    if (inv->function_error)
-        gl_log_info("async invoke %s of %s failed: %.*s", inv->request_id, inv->fn->cfg.name,
-                    (int)(inv->result.len > 300 ? 300 : inv->result.len),
-                    inv->result.data ? inv->result.data : "");
     gl_invoke_free(inv);
 }
 
@@ -92,6 +85,54 @@ static int client_context(gl_http_req_t *req, char **out)
     json_decref(obj);
     *out = (char *)raw;
     return 0;
+}
+
+/* The Event path: 202 once the event is on disk (src/async), with the event's id. */
+static void on_event_stored(int status, void *arg)
+{
+    gl_http_req_t *req = arg;
+    req->on_abort = NULL;
+    req->data = NULL;
+    if (status < 0) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "The event could not be stored: %s",
+                                strerror(-status));
+        return;
+    }
+    gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+    gl_http_reply(req, 202, &h, 1, NULL, 0);
+}
+
+static void on_event_client_gone(gl_http_req_t *req)
+{
+    gl_async_forget(req->data, req); /* the event stays accepted: it runs at least once */
+}
+
+static void invoke_event(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                         const gl_fn_t *fn)
+{
+    char *trace = trace_header(req);
+    gl_async_event_in_t ev = {
+        .request_id = req->request_id,
+        .fn_name = fn->cfg.name,
+        .qualifier = ref->qualifier,
+        .payload = req->body.len ? req->body.data : "{}",
+        .len = req->body.len ? req->body.len : 2,
+        .trace_id = trace,
+    };
+    int rc = gl_async_enqueue(api->async, &ev, on_event_stored, req);
+    free(trace);
+    if (rc == 0) {
+        req->data = api->async;
+        req->on_abort = on_event_client_gone;
+    } else if (rc == -EAGAIN) {
+        gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
+                                   json_pack("{s:s}", "Reason",
+                                             "FunctionInvocationRateLimitExceeded"),
+                                   "Rate Exceeded.");
+    } else {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "The event could not be stored: %s",
+                                strerror(-rc));
+    }
 }
 
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async)
@@ -145,6 +186,12 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
         return;
     }
 
+    if (!sync) {
+        /* Lambda does not pass client context or return logs for asynchronous invokes. */
+        free(cc);
+        invoke_event(api, req, ref, fn);
+        return;
+    }
     gl_invoke_t *inv = gl_invoke_new(fn);
     if (!inv) {
         free(cc);
@@ -162,20 +209,6 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
         memset(&req->body, 0, sizeof(req->body));
     } else {
         gl_buf_append(&inv->payload, "{}", 2);
-    }
-    if (!sync) {
-        /* Lambda does not pass client context or return logs for asynchronous invokes. */
-        free(cc);
-        inv->done = on_async_done;
-        if (gl_sched_submit(api->sched, inv) < 0) {
-            /* Not durable yet: Lambda would queue the event and retry it. */
-            gl_log_warn("async invoke %s of %s dropped: account concurrency reached",
-                        inv->request_id, fn->cfg.name);
-            gl_invoke_free(inv);
-        }
-        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
-        gl_http_reply(req, 202, &h, 1, NULL, 0);
-        return;
     }
     inv->client_context = cc;
     inv->want_tail = log_type && !strcmp(log_type, "Tail");

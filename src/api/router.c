@@ -29,6 +29,8 @@ enum op {
     OP_UPDATE_CODE,
     OP_UPDATE_CONFIG,
     OP_DELETE,
+    OP_EVENT_INVOKE_CONFIG,
+    OP_LIST_EVENT_INVOKE_CONFIGS,
     OP_ACCOUNT_SETTINGS,
     OP_GALLEY_ENVIRONMENTS,
     OP_PUBLISH_VERSION,
@@ -64,6 +66,9 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     else if (!strncmp(p, "/2014-11-13/functions", 21)) {
         rest = p + 21;
         legacy = 1;
+    } else if (!strncmp(p, "/2019-09-25/functions", 21)) {
+        rest = p + 21;
+        legacy = 2; /* the event invoke config family */
     } else
         return OP_NONE;
     if (!legacy && (!*rest || !strcmp(rest, "/"))) {
@@ -80,6 +85,13 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     if (*fnlen == 0)
         return OP_NONE;
     const char *tail = slash ? slash : "";
+    if (legacy == 2) {
+        if (!strcmp(tail, "/event-invoke-config/list"))
+            return get ? OP_LIST_EVENT_INVOKE_CONFIGS : OP_METHOD_NOT_ALLOWED;
+        if (!strcmp(tail, "/event-invoke-config"))
+            return get || put || post || del ? OP_EVENT_INVOKE_CONFIG : OP_METHOD_NOT_ALLOWED;
+        return OP_NONE;
+    }
     if (legacy) {
         if (!strcmp(tail, "/invoke-async") || !strcmp(tail, "/invoke-async/"))
             return post ? OP_INVOKE_ASYNC : OP_METHOD_NOT_ALLOWED;
@@ -239,6 +251,12 @@ static void on_request(gl_http_req_t *req, void *data)
     case OP_ACCOUNT_SETTINGS:
         gl_api_get_account_settings(api, req);
         break;
+    case OP_EVENT_INVOKE_CONFIG:
+        gl_api_event_invoke_config(api, req, &ref);
+        break;
+    case OP_LIST_EVENT_INVOKE_CONFIGS:
+        gl_api_list_event_invoke_configs(api, req, &ref);
+        break;
     case OP_GALLEY_ENVIRONMENTS:
         gl_api_galley_environments(api, req);
         break;
@@ -286,6 +304,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     api->loop = loop;
     api->reg = opts->registry;
     api->sched = opts->sched;
+    api->async = opts->async;
     int rc = gl_http_server_new(&api->http, loop, &handler, api);
     if (rc < 0) {
         free(api);

@@ -102,6 +102,15 @@ int gl_dest_parse(const char *arn, gl_dest_t *out)
     return 0;
 }
 
+int gl_async_check_destination(const char *arn, int on_failure, char *function, size_t len)
+{
+    gl_dest_t d;
+    if (gl_dest_parse(arn, &d) < 0 || (d.kind == GL_DEST_S3 && !on_failure))
+        return -EINVAL;
+    snprintf(function, len, "%s", d.kind == GL_DEST_FUNCTION ? d.resource : "");
+    return 0;
+}
+
 json_t *gl_json_or_string(const char *text, size_t len)
 {
     if (!text || len == 0)
