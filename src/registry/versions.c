@@ -441,8 +441,12 @@ void gl_reg_load_versions(gl_registry_t *r, gl_fn_t *latest, const char *fn_dir)
             }
             if (!num)
                 gl_log_warn("registry: skipping %s: not a version file", path);
-            else if (load_version(r, s, fn_dir, path, num) == 0 && num >= next)
-                next = num + 1;
+            else {
+                /* Even a corrupt file's number is burnt: publishing never overwrites it. */
+                load_version(r, s, fn_dir, path, num);
+                if (num >= next)
+                    next = num + 1;
+            }
         } else {
             gl_log_warn("registry: ignoring unexpected %s", path);
         }
