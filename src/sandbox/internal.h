@@ -31,18 +31,18 @@ typedef struct sbx_entries {
 } sbx_entries_t;
 
 struct gl_sbx {
-    unsigned long clone_ns;  /* CLONE_NEW* flags each environment gets (0: none) */
-    int userns;              /* clone_ns includes CLONE_NEWUSER: the parent writes the maps */
-    int mount_ns;            /* environments get the /var/task layout */
+    unsigned long clone_ns; /* CLONE_NEW* flags each environment gets (0: none) */
+    int userns;             /* clone_ns includes CLONE_NEWUSER: the parent writes the maps */
+    int mount_ns;           /* environments get the /var/task layout */
     int isolate_network;
-    int switch_user;         /* root daemon: setgroups/setgid/setuid to uid/gid */
+    int switch_user; /* root daemon: setgroups/setgid/setuid to uid/gid */
     uid_t uid;
     gid_t gid;
-    uid_t outer_uid;         /* the daemon's ids, mapped into a user namespace */
+    uid_t outer_uid; /* the daemon's ids, mapped into a user namespace */
     gid_t outer_gid;
-    sbx_entries_t top;       /* the host's "/" minus what the layout builds itself */
-    sbx_entries_t var;       /* the host's "/var" minus task, runtime, lang */
-    char *hide;              /* hide_dir when the new root would show it, else NULL */
+    sbx_entries_t top;         /* the host's "/" minus what the layout builds itself */
+    sbx_entries_t var;         /* the host's "/var" minus task, runtime, lang */
+    char *hide;                /* hide_dir when the new root would show it, else NULL */
     struct sock_fprog seccomp; /* loaded by the child; len 0 = no filter */
 };
 
@@ -57,13 +57,13 @@ typedef struct sbx_report {
 typedef struct sbx_child {
     const gl_sbx_t *s; /* NULL: plain fork/exec */
     const gl_sbx_spec_t *spec;
-    int sync_fd;       /* child's end of the sync socket (close-on-exec) */
-    pid_t parent;      /* the daemon's pid, to notice its death outside a PID namespace */
+    int sync_fd;  /* child's end of the sync socket (close-on-exec) */
+    pid_t parent; /* the daemon's pid, to notice its death outside a PID namespace */
     int in_pidns;
     char tmp_opts[64]; /* mount options of /tmp and /dev/shm, formatted by the parent */
     char shm_opts[64];
-    const char *step;  /* the step running, for the report */
-    char what[200];    /* its object (a path), for the report */
+    const char *step; /* the step running, for the report */
+    char what[200];   /* its object (a path), for the report */
 } sbx_child_t;
 
 /* Bounded string building without malloc, for the child. Returns 0 or -ENAMETOOLONG. */
@@ -72,8 +72,7 @@ int sbx_join(char *out, size_t outlen, const char *a, const char *b);
 /* ns.c: clone3 wrapper (fork-like: no stack), user namespace maps, loopback, hostname. */
 pid_t sbx_clone3(unsigned long flags, int cgroup_fd, int *pidfd);
 int sbx_write_id_maps(pid_t pid, uid_t outer_uid, gid_t outer_gid);
-int sbx_probe_namespaces(unsigned long flags, uid_t outer_uid, gid_t outer_gid,
-                         const char **why);
+int sbx_probe_namespaces(unsigned long flags, uid_t outer_uid, gid_t outer_gid, const char **why);
 int sbx_child_loopback_up(sbx_child_t *c);
 int sbx_child_hostname(sbx_child_t *c);
 

@@ -337,8 +337,10 @@ int sbx_child_mounts(sbx_child_t *c)
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0)
         return fail(c, "mount /tmp", c->tmp_opts);
     /* Other functions' code and logs: covered, after everything that binds from the host. */
-    if (s->hide && mount("tmpfs", s->hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                         "mode=0755,size=4k") < 0 && errno != ENOENT)
+    if (s->hide &&
+        mount("tmpfs", s->hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=0755,size=4k") < 0 &&
+        errno != ENOENT)
         return fail(c, "hide state dir", s->hide);
     if (umount2(OLD, MNT_DETACH) < 0)
         return fail(c, "detach old root", OLD);
@@ -369,8 +371,7 @@ static int usage_at(int fd, uint64_t *bytes, int depth)
             continue; /* removed meanwhile */
         *bytes += (uint64_t)st.st_blocks * 512;
         if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0 && (rc = usage_at(sub, bytes, depth + 1)) < 0)
                 break;
         }

@@ -186,7 +186,10 @@ int sbx_probe_namespaces(unsigned long flags, uid_t outer_uid, gid_t outer_gid, 
         close(pidfd);
     if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         static const char *const steps[] = {
-            "probe child", "probe release", "making mounts private", "mounting a tmpfs",
+            "probe child",
+            "probe release",
+            "making mounts private",
+            "mounting a tmpfs",
             "mounting proc for the PID namespace",
         };
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;

@@ -16,8 +16,8 @@
 #include "galley/log.h"
 #include "internal.h"
 
-static const char *const top_skip[] = {"proc", "sys", "dev", "tmp", "var", "opt",
-                                       ".galley-oldroot", NULL};
+static const char *const top_skip[] = {"proc", "sys", "dev", "tmp", "var", "opt", ".galley-oldroot",
+                                       NULL};
 static const char *const var_skip[] = {"task", "runtime", "lang", NULL};
 
 static int entries_have_dir(const sbx_entries_t *e, const char *name, size_t len)
@@ -134,7 +134,8 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
     gl_log_info("sandbox: %s%s%s, %s, seccomp %s",
                 s->clone_ns ? "namespaces mnt pid ipc uts" : "no namespaces",
                 s->isolate_network ? " net" : "", s->userns ? " (in a user namespace)" : "",
-                s->switch_user ? "functions run as a separate user" : "functions run as galley's user",
+                s->switch_user ? "functions run as a separate user"
+                               : "functions run as galley's user",
                 s->seccomp.len ? "on" : "off");
     if (s->switch_user)
         gl_log_info("sandbox: run-as uid %u gid %u", (unsigned)s->uid, (unsigned)s->gid);

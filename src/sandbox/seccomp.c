@@ -36,29 +36,77 @@
  * (libseccomp resolves each name per architecture). */
 static const char *const refused[] = {
     /* file system layout: the environment's mounts are fixed before exec */
-    "mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount",
-    "fspick", "move_mount", "open_tree", "mount_setattr",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
     /* namespaces: entering or creating them (clone is filtered on its flags below) */
-    "setns", "unshare",
+    "setns",
+    "unshare",
     /* other processes' memory */
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
     /* the kernel itself: modules, kexec, reboot, swap, eBPF, perf, accounting, quotas */
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "create_module", "get_kernel_syms", "query_module", "reboot", "swapon", "swapoff", "bpf",
-    "perf_event_open", "acct", "quotactl", "quotactl_fd", "syslog", "lookup_dcookie", "sysfs",
-    "_sysctl", "uselib", "ustat", "nfsservctl", "vhangup", "iopl", "ioperm", "vm86", "vm86old",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "get_kernel_syms",
+    "query_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "bpf",
+    "perf_event_open",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "lookup_dcookie",
+    "sysfs",
+    "_sysctl",
+    "uselib",
+    "ustat",
+    "nfsservctl",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "vm86",
+    "vm86old",
     "fanotify_init",
     /* the kernel keyring is not namespaced */
-    "add_key", "request_key", "keyctl",
+    "add_key",
+    "request_key",
+    "keyctl",
     /* file handles bypass path permissions (the "shocker" escape) */
-    "open_by_handle_at", "name_to_handle_at",
+    "open_by_handle_at",
+    "name_to_handle_at",
     /* stalling the kernel on page faults helps exploit races */
     "userfaultfd",
     /* the host's clock */
-    "clock_settime", "clock_settime64", "clock_adjtime", "clock_adjtime64", "settimeofday",
-    "adjtimex", "stime",
+    "clock_settime",
+    "clock_settime64",
+    "clock_adjtime",
+    "clock_adjtime64",
+    "settimeofday",
+    "adjtimex",
+    "stime",
     /* io_uring: a large attack surface that seccomp cannot see into; node falls back */
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 };
 
 /* personality(2): the values allowed are those container runtimes allow: Linux (0),
@@ -68,8 +116,8 @@ static const char *const refused[] = {
  * refused set is written as a union of single-comparison rules (see add_personality_rules). */
 #define PERSONALITY_BITS_ALLOWED ((1ULL << 3) | (1ULL << 17))
 
-static const unsigned long clone_ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
-                                               CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
+static const unsigned long clone_ns_flags[] = {CLONE_NEWNS,    CLONE_NEWUTS, CLONE_NEWIPC,
+                                               CLONE_NEWUSER,  CLONE_NEWPID, CLONE_NEWNET,
                                                CLONE_NEWCGROUP};
 
 /*
@@ -111,9 +159,9 @@ static int add_rules(scmp_filter_ctx ctx, gl_err_t *err)
     /* clone: threads and fork stay allowed; any namespace flag is refused. One rule per flag
      * because a rule's comparisons are ANDed. (Argument 0 holds the flags on x86 and arm.) */
     for (size_t i = 0; i < sizeof(clone_ns_flags) / sizeof(clone_ns_flags[0]); i++) {
-        if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                                   SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i],
-                                           clone_ns_flags[i]))) < 0)
+        if ((rc = seccomp_rule_add(
+                 ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                 SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]))) < 0)
             return gl_err_set(err, -rc, "seccomp rule clone");
     }
     /* clone3 passes its flags in memory, which seccomp cannot read: ENOSYS makes glibc and

@@ -11,8 +11,10 @@
  * SKIPPED (cmocka skip()) with the reason, never as passed.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -22,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -179,8 +179,9 @@ static void test_namespaces_and_pid_1(void **state)
     fixture_t *f = *state;
     REQUIRE_SANDBOX(f);
     result_t r;
-    run_sh(f, "echo $$; for n in mnt pid ipc uts net; do readlink /proc/self/ns/$n; done; "
-              "hostname",
+    run_sh(f,
+           "echo $$; for n in mnt pid ipc uts net; do readlink /proc/self/ns/$n; done; "
+           "hostname",
            &r);
     assert_true(exited_ok(&r));
     char *save = NULL;
@@ -212,8 +213,9 @@ static void test_var_task_is_code_and_read_only(void **state)
     fixture_t *f = *state;
     REQUIRE_SANDBOX(f);
     result_t r;
-    run_sh(f, "pwd; cat /var/task/handler.txt; touch /var/task/new 2>&1; "
-              "touch /usr/new 2>&1; touch /new 2>&1; (echo x > /var/new) 2>&1; ls /opt | wc -l",
+    run_sh(f,
+           "pwd; cat /var/task/handler.txt; touch /var/task/new 2>&1; "
+           "touch /usr/new 2>&1; touch /new 2>&1; (echo x > /var/new) 2>&1; ls /opt | wc -l",
            &r);
     assert_true(exited_ok(&r));
     assert_non_null(strstr(r.out.data, "/var/task\nhello from the code dir\n"));
@@ -235,10 +237,11 @@ static void test_tmp_is_private_tmpfs_of_given_size(void **state)
     REQUIRE_SANDBOX(f);
     result_t r;
     /* tmp_mb is 16: 10 MB fit, 17 MB do not. */
-    run_sh(f, "stat -f -c '%T %b %S' /tmp; ls -A /tmp | wc -l; "
-              "head -c 10485760 /dev/zero > /tmp/a && echo wrote10; rm /tmp/a; "
-              "head -c 17825792 /dev/zero > /tmp/b 2>/dev/null || echo full; "
-              "dd if=/dev/zero of=/tmp/c bs=1M count=17 2>&1 | grep -o 'No space left on device'",
+    run_sh(f,
+           "stat -f -c '%T %b %S' /tmp; ls -A /tmp | wc -l; "
+           "head -c 10485760 /dev/zero > /tmp/a && echo wrote10; rm /tmp/a; "
+           "head -c 17825792 /dev/zero > /tmp/b 2>/dev/null || echo full; "
+           "dd if=/dev/zero of=/tmp/c bs=1M count=17 2>&1 | grep -o 'No space left on device'",
            &r);
     assert_true(exited_ok(&r));
     unsigned long blocks = 0, bsize = 0;
@@ -272,9 +275,10 @@ static void test_user_rlimits_no_new_privs(void **state)
     REQUIRE_SANDBOX(f);
     result_t r;
     /* soft and hard limits of core size, processes and open files, in /proc's order */
-    run_sh(f, "id -u; id -g; id -G; awk '/^Max (core file size|processes|open files) / "
-              "{ print $(NF-2), $(NF-1) }' /proc/self/limits; "
-              "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status",
+    run_sh(f,
+           "id -u; id -g; id -G; awk '/^Max (core file size|processes|open files) / "
+           "{ print $(NF-2), $(NF-1) }' /proc/self/limits; "
+           "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status",
            &r);
     assert_true(exited_ok(&r));
     assert_string_equal(r.out.data, "65534\n65534\n65534\n0 0\n1024 1024\n1024 1024\n"
@@ -450,7 +454,7 @@ static void test_before_release_runs_before_child_proceeds(void **state)
     assert_int_equal(probe.called, 1);
     char self[256] = "";
     assert_true(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
-    assert_string_equal(probe.exe, self); /* not yet exec'd */
+    assert_string_equal(probe.exe, self);                    /* not yet exec'd */
     assert_non_null(strstr(probe.uid_line, "\t0\t0\t0\t0")); /* not yet nobody */
     assert_string_equal(r.out.data, "65534\n");
     result_free(&r);
@@ -512,8 +516,13 @@ static void test_failing_steps_are_named(void **state)
         int out[2];
         assert_int_equal(pipe2(out, O_CLOEXEC), 0);
         static char *const envp[] = {NULL};
-        gl_sbx_spec_t spec = {.path = "/bin/true", .argv = argv3, .envp = envp, .cwd = root_only,
-                              .stdout_fd = out[1], .stderr_fd = out[1], .code_dir = f->code,
+        gl_sbx_spec_t spec = {.path = "/bin/true",
+                              .argv = argv3,
+                              .envp = envp,
+                              .cwd = root_only,
+                              .stdout_fd = out[1],
+                              .stderr_fd = out[1],
+                              .code_dir = f->code,
                               .tmp_mb = 16};
         pid_t pid;
         int pidfd;
