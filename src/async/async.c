@@ -549,15 +549,11 @@ static int sink_write(gl_async_t *a, event_t *e, const gl_dest_t *d, json_t *doc
     return 0;
 }
 
-static gl_fn_t *resolve(gl_async_t *a, const char *name, const char *qualifier)
+/* The snapshot an attempt runs: an alias with routing is routed at each attempt, as Lambda
+ * routes when the event is processed, not when it is queued. */
+static gl_fn_t *resolve(gl_async_t *a, const char *name, const char *qualifier, int routed)
 {
-    gl_fn_t *fn = gl_registry_find(a->reg, name);
-    if (!fn)
-        return NULL;
-    if (qualifier && *qualifier && strcmp(qualifier, fn->version) &&
-        strcmp(qualifier, "$LATEST"))
-        return NULL;
-    return fn;
+    return gl_registry_resolve(a->reg, name, qualifier, routed ? gl_registry_route_draw() : -1.0);
 }
 
 typedef struct outcome {
@@ -660,7 +656,7 @@ static void finish(gl_async_t *a, event_t *e, const outcome_t *o)
     if (dest)
         deliver_to(a, e, dest, o, fn_arn);
     if (!o->success) {
-        gl_fn_t *fn = resolve(a, e->fn_name, e->qualifier);
+        gl_fn_t *fn = resolve(a, e->fn_name, e->qualifier, 0);
         json_t *dlq = fn && fn->cfg.extra ? json_object_get(fn->cfg.extra, "DeadLetterConfig")
                                           : NULL;
         const char *target = json_string_value(json_object_get(dlq, "TargetArn"));
@@ -752,7 +748,7 @@ static void dispatch(gl_async_t *a, event_t *e)
         fail_expired(a, e);
         return;
     }
-    gl_fn_t *fn = resolve(a, e->fn_name, e->qualifier);
+    gl_fn_t *fn = resolve(a, e->fn_name, e->qualifier, 1);
     if (!fn) {
         gl_log_warn("async: event %s: function %s%s%s no longer exists: event discarded", e->id,
                     e->fn_name, *e->qualifier ? ":" : "", e->qualifier);
