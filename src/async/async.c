@@ -94,6 +94,7 @@ struct gl_async {
     list_t batch;          /* appended, waiting for the next fsync */
     list_t syncing;        /* covered by the fsync in flight */
     int sync_in_flight, dirty, flush_armed;
+    uint64_t nsyncs, nacked;  /* fsyncs done, acknowledgements they covered (for the bench) */
     uv_fs_t sync_req;
     uv_timer_t flush_timer;
     /* worker */
@@ -269,6 +270,7 @@ static void on_synced(uv_fs_t *req)
         gl_log_error("async journal: fsync failed: %s", uv_strerror(status));
     list_t done = a->syncing;
     a->syncing.head = a->syncing.tail = NULL;
+    a->nsyncs++;
     for (event_t *e = done.head, *next; e; e = next) {
         next = e->next;
         e->prev = e->next = NULL;
@@ -285,8 +287,10 @@ static void on_synced(uv_fs_t *req)
             e->where = READY;
             list_push(&a->ready, e);
         }
-        if (cb)
+        if (cb) {
+            a->nacked++;
             cb(status, arg);
+        }
     }
     if (a->batch.head || a->dirty)
         schedule_flush(a);
@@ -932,7 +936,9 @@ static void maybe_finish_close(gl_async_t *a)
     }
     uv_timer_stop(&a->flush_timer);
     uv_timer_stop(&a->delay_timer);
-    gl_log_info("async: %zu event(s) left pending on disk for the next start", a->nevents);
+    gl_log_info("async: %zu event(s) left pending on disk for the next start; %llu event(s) "
+                "acknowledged by %llu fsync(s)",
+                a->nevents, (unsigned long long)a->nacked, (unsigned long long)a->nsyncs);
     uv_close((uv_handle_t *)&a->flush_timer, on_handle_closed);
     uv_close((uv_handle_t *)&a->delay_timer, on_handle_closed);
 }
