@@ -104,7 +104,8 @@ int cg_read_key(const char *dir, const char *file, const char *key, uint64_t *ou
     int rc = cg_read(dir, file, buf, sizeof(buf));
     if (rc < 0)
         return rc;
-    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = buf; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
             char *end;
             errno = 0;

@@ -29,14 +29,14 @@
 #define CG2_CONTROLLERS "cgroup.controllers"
 #define CG2_SUBTREE_CONTROL "cgroup.subtree_control"
 #define CG2_FREEZE "cgroup.freeze"
-#define CG2_EVENTS "cgroup.events"         /* "populated 0|1", "frozen 0|1" */
-#define CG2_KILL "cgroup.kill"             /* Linux >= 5.14 */
+#define CG2_EVENTS "cgroup.events" /* "populated 0|1", "frozen 0|1" */
+#define CG2_KILL "cgroup.kill"     /* Linux >= 5.14 */
 #define CG2_MEMORY_MAX "memory.max"
 #define CG2_MEMORY_SWAP_MAX "memory.swap.max"
 #define CG2_MEMORY_OOM_GROUP "memory.oom.group"
-#define CG2_MEMORY_PEAK "memory.peak"       /* Linux >= 5.19 */
+#define CG2_MEMORY_PEAK "memory.peak" /* Linux >= 5.19 */
 #define CG2_MEMORY_CURRENT "memory.current"
-#define CG2_MEMORY_EVENTS "memory.events"   /* "oom_kill N" */
+#define CG2_MEMORY_EVENTS "memory.events" /* "oom_kill N" */
 
 /* cgroup v1 files (memory and freezer hierarchies). */
 #define CG1_PROCS "cgroup.procs"
@@ -130,9 +130,9 @@ struct gl_cg_system {
     char base_freezer[PATH_MAX];
     bool freezer_v2;
     bool need_memory;
-    bool moved_daemon;     /* V2: the daemon lives in base_memory/daemon */
-    bool enabled_own;      /* V2: we wrote +memory to own_memory's subtree_control */
-    gl_cg_t *groups;       /* every live group, for close and the watchdog */
+    bool moved_daemon; /* V2: the daemon lives in base_memory/daemon */
+    bool enabled_own;  /* V2: we wrote +memory to own_memory's subtree_control */
+    gl_cg_t *groups;   /* every live group, for close and the watchdog */
     /* NONE: the RSS watchdog */
     uv_timer_t timer;
     bool timer_init;
@@ -144,14 +144,14 @@ struct gl_cg {
     gl_cg_system_t *sys;
     gl_cg_t *prev, *next;
     char id[128];
-    uint64_t limit;           /* bytes; 0 = no limit */
+    uint64_t limit;             /* bytes; 0 = no limit */
     char memory_dir[PATH_MAX];  /* V2: the group; V1: memory hierarchy */
     char freezer_dir[PATH_MAX]; /* V1 only */
-    int dir_fd;               /* V2: O_DIRECTORY fd for CLONE_INTO_CGROUP, else -1 */
-    pid_t pgid;               /* NONE: process group watched (0 = none); others: last attached */
-    uint64_t peak;            /* highest sample seen (v2 without memory.peak, NONE) */
-    unsigned oom_kills;       /* NONE: watchdog kills */
-    uint64_t sample;          /* NONE: RSS summed during the current watchdog pass */
+    int dir_fd;                 /* V2: O_DIRECTORY fd for CLONE_INTO_CGROUP, else -1 */
+    pid_t pgid;                 /* NONE: process group watched (0 = none); others: last attached */
+    uint64_t peak;              /* highest sample seen (v2 without memory.peak, NONE) */
+    unsigned oom_kills;         /* NONE: watchdog kills */
+    uint64_t sample;            /* NONE: RSS summed during the current watchdog pass */
 };
 
 struct cg_ops {

@@ -124,9 +124,7 @@ static int setup(gl_cg_system_t *s, const cg_plan_t *plan, gl_err_t *err)
     return 0;
 }
 
-static void teardown(gl_cg_system_t *s)
-{
-}
+static void teardown(gl_cg_system_t *s) {}
 
 static int create(gl_cg_t *cg, gl_err_t *err)
 {

@@ -51,8 +51,7 @@ static void parse_hybrid(void **state)
 static void parse_pure_v2(void **state)
 {
     cg_self_t *self = malloc(sizeof(*self));
-    assert_int_equal(gl_cg_parse_self("0::/user.slice/user-1000.slice/session-3.scope\n", self),
-                     0);
+    assert_int_equal(gl_cg_parse_self("0::/user.slice/user-1000.slice/session-3.scope\n", self), 0);
     assert_string_equal(self->v2, "/user.slice/user-1000.slice/session-3.scope");
     assert_string_equal(self->memory, "");
     assert_string_equal(self->freezer, "");
@@ -155,8 +154,8 @@ static void plan_hybrid_prefers_v1(void **state)
 static void plan_hybrid_without_v1_memory(void **state)
 {
     cg_plan_t *plan = malloc(sizeof(*plan));
-    cg_probe_t probe = {.root = CG_MAGIC_TMPFS, .freezer = CG_MAGIC_CGROUP1,
-                        .unified = CG_MAGIC_CGROUP2};
+    cg_probe_t probe = {
+        .root = CG_MAGIC_TMPFS, .freezer = CG_MAGIC_CGROUP1, .unified = CG_MAGIC_CGROUP2};
     plan_of(&probe, "6:freezer:/\n0::/svc\n", plan);
     assert_int_equal(plan->mode, GL_CG_V2);
     assert_string_equal(plan->memory_dir, "/sys/fs/cgroup/unified/svc");
@@ -224,7 +223,7 @@ typedef struct fake {
 
 static void put(const char *root, const char *rel, const char *text)
 {
-    char path[PATH_MAX];
+    char path[2 * PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -234,14 +233,14 @@ static void put(const char *root, const char *rel, const char *text)
 
 static void mkdirs(const char *root, const char *rel)
 {
-    char path[PATH_MAX];
+    char path[2 * PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     assert_int_equal(gl_mkdir_p(path, 0755), 0);
 }
 
 static bool exists(const char *root, const char *rel)
 {
-    char path[PATH_MAX];
+    char path[2 * PATH_MAX];
     struct stat st;
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     return stat(path, &st) == 0;

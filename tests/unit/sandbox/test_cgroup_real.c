@@ -207,8 +207,8 @@ static void oom_kills_a_big_allocation(void **state)
     gl_cg_t *cg = NULL;
     gl_err_t err = {0};
     assert_int_equal(gl_cg_create(c->s, "oom", 64 * MB, &cg, &err), 0);
-    char *const argv[] = {PYTHON, "-c",
-                          "import time\ns = b'x' * (200 << 20)\ntime.sleep(30)\n", NULL};
+    char *const argv[] = {PYTHON, "-c", "import time\ns = b'x' * (200 << 20)\ntime.sleep(30)\n",
+                          NULL};
     pid_t pid = spawn_attached(cg, argv);
     int status = wait_status(pid, 20000);
     assert_true(WIFSIGNALED(status));
@@ -270,7 +270,7 @@ static void kill_reaches_escaped_process(void **state)
     NEED_SYSTEM(c);
     gl_cg_t *cg = NULL;
     gl_err_t err = {0};
-    char script[PATH_MAX + 128], mem[PATH_MAX], frz[PATH_MAX];
+    char script[3 * PATH_MAX + 128], mem[PATH_MAX], frz[PATH_MAX];
     assert_int_equal(gl_cg_create(c->s, "escape", 0, &cg, &err), 0);
     snprintf(mem, sizeof(mem), "%s", cg->memory_dir);
     snprintf(frz, sizeof(frz), "%s", cg->freezer_dir);
@@ -341,8 +341,8 @@ static void open_removes_folders_of_dead_daemons(void **state)
     if (c->config != DETECTED)
         skip();
     gl_cg_mode_t mode = gl_cg_system_mode(c->s);
-    char own_mem[PATH_MAX], own_frz[PATH_MAX], stale_mem[PATH_MAX], stale_frz[PATH_MAX],
-        leaf_mem[PATH_MAX], leaf_frz[PATH_MAX], text[24];
+    char own_mem[PATH_MAX], own_frz[PATH_MAX], stale_mem[PATH_MAX + 32], stale_frz[PATH_MAX + 32],
+        leaf_mem[PATH_MAX + 64], leaf_frz[PATH_MAX + 64], text[24];
     bool freezer_v2 = c->s->freezer_v2;
     snprintf(own_mem, sizeof(own_mem), "%s", c->s->own_memory);
     snprintf(own_frz, sizeof(own_frz), "%s", c->s->own_freezer);
@@ -393,7 +393,9 @@ static void open_removes_folders_of_dead_daemons(void **state)
 }
 
 #define FOR_CONFIG(name, cfg)                                                                      \
-    {#name "/" #cfg, name, setup, teardown, &ctx_##cfg}
+    {                                                                                              \
+#name "/" #cfg, name, setup, teardown, &ctx_##cfg                                          \
+    }
 
 int main(void)
 {
