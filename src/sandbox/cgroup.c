@@ -37,7 +37,7 @@
 #define DEFAULT_SELF_CGROUP "/proc/self/cgroup"
 
 /* The reason for NONE when it names a path; lives as long as the process (one system). */
-static char why_text[sizeof(((gl_err_t *)0)->msg) + 64];
+static char why_text[sizeof(((gl_err_t *)0)->msg) + 128];
 
 const char *gl_cg_mode_name(gl_cg_mode_t m)
 {
@@ -275,8 +275,8 @@ int gl_cg_system_open_plan(gl_cg_system_t **out, uv_loop_t *loop, const cg_plan_
     s->ops = plan->mode == GL_CG_V1 ? &gl_cg_v1_ops : &gl_cg_v2_ops;
     if ((rc = s->ops->setup(s, plan, &setup_err)) < 0) {
         s->ops->teardown(s);
-        snprintf(why_text, sizeof(why_text), "%s unusable: %s", gl_cg_mode_name(plan->mode),
-                 setup_err.msg);
+        snprintf(why_text, sizeof(why_text), "%s unusable: %s: %s", gl_cg_mode_name(plan->mode),
+                 setup_err.msg, strerror(setup_err.code ? setup_err.code : EIO));
         rc = fall_back(s, why_text, why);
         goto out;
     }
