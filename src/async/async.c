@@ -9,7 +9,7 @@
  * the thread pool for the whole batch; when it completes every waiter hears 0 (the caller
  * answers 202) and the events join the ready list. The worker submits ready events to the
  * scheduler (an internal invoke: no HTTP request) with the event's id as request id:
- *   - throttled (-EAGAIN): back to the delayed list after 1 s, doubling up to 5 min;
+ *   - throttled (-EAGAIN): into the delay heap for 1 s, doubling up to 5 min;
  *   - function error, timeout or crash: retried after 1 then 2 minutes while attempts remain
  *     (a STATE record keeps the count across restarts), else OnFailure/DLQ, RetriesExhausted;
  *   - success: OnSuccess;
@@ -53,6 +53,7 @@ typedef struct event {
     int attempts;              /* attempts that ran the function */
     int64_t backoff_ms;        /* current throttle backoff, unscaled; 0 = not throttled */
     uint64_t seq;              /* journal segment of its ACCEPT */
+    uint64_t order;            /* ties between equal due times go first-in, first-out */
     enum where where;
     /* the last attempt's outcome, for the failure record after an age expiry */
     gl_buf_t last_response;
@@ -98,7 +99,10 @@ struct gl_async {
     uv_fs_t sync_req;
     uv_timer_t flush_timer;
     /* worker */
-    list_t ready, delayed;
+    list_t ready;
+    event_t **heap;        /* delayed events: a binary min-heap on (due_ms, order) */
+    size_t nheap, heap_cap;
+    uint64_t next_order;
     uv_timer_t delay_timer;
     size_t nevents, queued_bytes, running, sinks_pending;
     int started, stopping, closing, handles_open;
@@ -143,8 +147,6 @@ static list_t *list_of(gl_async_t *a, event_t *e)
     switch (e->where) {
     case READY:
         return &a->ready;
-    case DELAYED:
-        return &a->delayed;
     default:
         return NULL;
     }
@@ -174,44 +176,75 @@ static int64_t scaled(const gl_async_t *a, int64_t ms)
     return v < 0 ? 0 : (int64_t)v;
 }
 
+/* ---- the delay heap: retries and throttled events wait here until due ---- */
+
+static int heap_less(const event_t *x, const event_t *y)
+{
+    return x->due_ms < y->due_ms || (x->due_ms == y->due_ms && x->order < y->order);
+}
+
+static void heap_swap(gl_async_t *a, size_t i, size_t k)
+{
+    event_t *t = a->heap[i];
+    a->heap[i] = a->heap[k];
+    a->heap[k] = t;
+}
+
+static event_t *heap_pop(gl_async_t *a)
+{
+    event_t *top = a->heap[0];
+    a->heap[0] = a->heap[--a->nheap];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < a->nheap && heap_less(a->heap[l], a->heap[m]))
+            m = l;
+        if (r < a->nheap && heap_less(a->heap[r], a->heap[m]))
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(a, i, m);
+        i = m;
+    }
+    return top;
+}
+
 static void arm_delay_timer(gl_async_t *a)
 {
     if (!a->handles_open || a->stopping)
         return;
-    if (!a->delayed.head) {
+    if (!a->nheap) {
         uv_timer_stop(&a->delay_timer);
         return;
     }
-    int64_t wait = a->delayed.head->due_ms - gl_now_ms();
+    int64_t wait = a->heap[0]->due_ms - gl_now_ms();
     uv_timer_start(&a->delay_timer, on_delay, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
-/* Insert by due time; equal times keep arrival order. */
+/* Wait until due_ms. If the heap cannot grow (out of memory) the event is ready at once:
+ * running early is better than losing it. */
 static void delay(gl_async_t *a, event_t *e, int64_t due_ms)
 {
     e->due_ms = due_ms;
-    e->where = DELAYED;
-    event_t *after = a->delayed.tail;
-    while (after && after->due_ms > due_ms)
-        after = after->prev;
-    if (!after) {
-        e->prev = NULL;
-        e->next = a->delayed.head;
-        if (a->delayed.head)
-            a->delayed.head->prev = e;
-        else
-            a->delayed.tail = e;
-        a->delayed.head = e;
-    } else {
-        e->prev = after;
-        e->next = after->next;
-        if (after->next)
-            after->next->prev = e;
-        else
-            a->delayed.tail = e;
-        after->next = e;
+    e->order = a->next_order++;
+    if (a->nheap == a->heap_cap) {
+        size_t cap = a->heap_cap ? a->heap_cap * 2 : 256;
+        event_t **h = realloc(a->heap, cap * sizeof(*h));
+        if (!h) {
+            e->where = READY;
+            list_push(&a->ready, e);
+            return;
+        }
+        a->heap = h;
+        a->heap_cap = cap;
     }
-    if (a->delayed.head == e)
+    e->where = DELAYED;
+    size_t i = a->nheap++;
+    a->heap[i] = e;
+    while (i > 0 && heap_less(a->heap[i], a->heap[(i - 1) / 2])) {
+        heap_swap(a, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    if (a->heap[0] == e)
         arm_delay_timer(a);
 }
 
@@ -219,9 +252,8 @@ static void on_delay(uv_timer_t *t)
 {
     gl_async_t *a = t->data;
     int64_t now = gl_now_ms();
-    while (a->delayed.head && a->delayed.head->due_ms <= now) {
-        event_t *e = a->delayed.head;
-        list_remove(&a->delayed, e);
+    while (a->nheap && a->heap[0]->due_ms <= now) {
+        event_t *e = heap_pop(a);
         e->where = READY;
         list_push(&a->ready, e);
     }
@@ -752,6 +784,12 @@ static void dispatch(gl_async_t *a, event_t *e)
         fail_expired(a, e);
         return;
     }
+    /* Cheap early answer when the whole account is busy: no invoke is built just to be
+     * refused (gl_sched_submit stays the authority for everything else). */
+    if (gl_sched_running(a->sched) >= gl_sched_account_concurrency(a->sched)) {
+        throttled(a, e);
+        return;
+    }
     gl_fn_t *fn = resolve(a, e->fn_name, e->qualifier, 1);
     if (!fn) {
         gl_log_warn("async: event %s: function %s%s%s no longer exists: event discarded", e->id,
@@ -876,8 +914,9 @@ fail:
         /* Replayed events are only in memory; the journal keeps them on disk. */
         while (a->ready.head)
             event_free(a, a->ready.head);
-        while (a->delayed.head)
-            event_free(a, a->delayed.head);
+        while (a->nheap)
+            event_free(a, heap_pop(a));
+        free(a->heap);
         gl_journal_close(a->journal);
     }
     gl_async_configs_free(&a->configs);
@@ -911,10 +950,11 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     gl_journal_close(a->journal);
     gl_async_configs_free(&a->configs);
-    list_t *lists[] = {&a->ready, &a->delayed};
-    for (size_t i = 0; i < 2; i++)
-        while (lists[i]->head)
-            event_free(a, lists[i]->head);
+    while (a->ready.head)
+        event_free(a, a->ready.head);
+    while (a->nheap)
+        event_free(a, heap_pop(a));
+    free(a->heap);
     void (*cb)(void *) = a->on_closed;
     void *arg = a->on_closed_arg;
     gl_log_info("async: queue closed");
