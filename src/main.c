@@ -19,10 +19,12 @@
 #include <uv.h>
 
 #include "galley/api.h"
+#include "galley/cgroup.h"
 #include "galley/async.h"
 #include "galley/cli.h"
 #include "galley/log.h"
 #include "galley/rapi.h"
+#include "galley/sbx.h"
 #include "galley/registry.h"
 #include "galley/sched.h"
 #include "galley/template.h"
@@ -41,6 +43,10 @@ typedef struct serve_opts {
     const char *region;
     const char *account_id;
     double idle_timeout_s;
+    int no_sandbox;
+    int no_cgroups;
+    int isolate_network;
+    const char *run_as;
     unsigned account_concurrency;
     double async_time_scale;
     const char *overrides[64];
@@ -53,6 +59,8 @@ typedef struct daemon {
     gl_sched_t *sched;
     gl_api_t *api;
     gl_async_t *async;
+    gl_sbx_t *sbx;
+    gl_cg_system_t *cgroups;
     uv_signal_t sigterm, sigint;
     int stopping;
 } daemon_t;
@@ -69,6 +77,10 @@ static void usage(FILE *f)
           "  --account-concurrency N  most invokes running at once (default 1000)\n"
           "  --async-time-scale F     divide every async retry delay, throttle backoff and\n"
           "                           event age limit by F (default 1; tests use 600)\n"
+          "  --run-as USER            user functions run as when galley is root (default nobody)\n"
+          "  --isolate-network        give each environment a network namespace of its own\n"
+          "  --no-sandbox             no namespaces, no seccomp filter, galley's own user\n"
+          "  --no-cgroups             no cgroups: memory caps by an RSS watchdog, SIGSTOP freezing\n"
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
@@ -218,6 +230,9 @@ static void on_sched_closed(void *arg)
 {
     daemon_t *d = arg;
     d->sched = NULL;
+    /* Every environment is gone: remove galley's cgroup folder (closes its timer). */
+    gl_cg_system_close(d->cgroups);
+    d->cgroups = NULL;
     gl_log_info("every environment stopped");
     if (d->api)
         gl_api_close(d->api, on_api_closed, d);
@@ -308,7 +323,8 @@ static int serve(int argc, char **argv)
     serve_opts_t o = {.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
                       .idle_timeout_s = 600};
     enum { O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
-           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_HELP };
+           O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS,
+           O_ISOLATE_NET, O_NO_SANDBOX, O_NO_CGROUPS, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"state-dir", required_argument, NULL, O_STATE},
@@ -322,6 +338,10 @@ static int serve(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"parameter-overrides", required_argument, NULL, O_PARAM},
         {"account-concurrency", required_argument, NULL, O_CONCURRENCY},
+        {"run-as", required_argument, NULL, O_RUN_AS},
+        {"isolate-network", no_argument, NULL, O_ISOLATE_NET},
+        {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+        {"no-cgroups", no_argument, NULL, O_NO_CGROUPS},
         {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -370,6 +390,10 @@ static int serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case O_RUN_AS: o.run_as = optarg; break;
+        case O_ISOLATE_NET: o.isolate_network = 1; break;
+        case O_NO_SANDBOX: o.no_sandbox = 1; break;
+        case O_NO_CGROUPS: o.no_cgroups = 1; break;
         case O_PYTHON: o.python = optarg; break;
         case O_NODE: o.node = optarg; break;
         case O_RUNTIMES: o.runtimes_dir = optarg; break;
@@ -434,6 +458,28 @@ static int serve(int argc, char **argv)
         gl_log_error("state dir %s: %s", state, err.msg);
         goto out;
     }
+    const char *why = NULL;
+    gl_cg_opts_t cgopts = {.force_mode = o.no_cgroups ? GL_CG_NONE : -1};
+    if (gl_cg_system_open(&d.cgroups, d.loop, &cgopts, &why, &err) < 0) {
+        gl_log_error("cgroups: %s", err.msg);
+        goto out;
+    }
+    if (gl_cg_system_mode(d.cgroups) == GL_CG_NONE)
+        gl_log_warn("cgroups: none (%s): memory caps are enforced approximately by an RSS "
+                    "watchdog, and idle environments are frozen with SIGSTOP",
+                    why ? why : "disabled");
+    char self_ids[48];
+    if (o.no_sandbox && !o.run_as) {
+        snprintf(self_ids, sizeof(self_ids), "%u:%u", (unsigned)geteuid(), (unsigned)getegid());
+        o.run_as = self_ids; /* no sandbox: functions run as galley's own user */
+    }
+    gl_sbx_opts_t sbxopts = {.no_namespaces = o.no_sandbox, .no_seccomp = o.no_sandbox,
+                             .isolate_network = o.isolate_network, .run_as = o.run_as,
+                             .hide_dir = state};
+    if (gl_sbx_open(&d.sbx, &sbxopts, &err) < 0) {
+        gl_log_error("sandbox: %s", err.msg);
+        goto out;
+    }
     gl_sched_opts_t sopts = {
         .runtimes_dir = runtimes,
         .python = python ? python : "python3",
@@ -445,6 +491,8 @@ static int serve(int argc, char **argv)
         .init_timeout_ms = 10000,
         .account_concurrency = o.account_concurrency ? o.account_concurrency : 1000,
         .rapi = gl_rapi_handler(),
+        .sbx = d.sbx,
+        .cgroups = d.cgroups,
     };
     if (gl_sched_new(&d.sched, d.loop, &sopts, &err) < 0) {
         gl_log_error("%s", err.msg);
@@ -491,6 +539,11 @@ out_sched:
     gl_sched_close(d.sched, 0, NULL, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
 out:
+    if (d.cgroups) {
+        gl_cg_system_close(d.cgroups);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+    }
+    gl_sbx_close(d.sbx);
     if (d.reg)
         gl_registry_free(d.reg);
     free(python);

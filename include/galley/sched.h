@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "galley/buf.h"
+#include "galley/cgroup.h"
+#include "galley/sbx.h"
 #include "galley/err.h"
 #include "galley/fn.h"
 #include "galley/http.h"
@@ -65,6 +67,8 @@ typedef struct gl_sched_opts {
     unsigned account_concurrency; /* most invokes running at once (Lambda's account limit) */
     uint64_t init_timeout_ms;    /* Lambda's 10 s */
     const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */
+    const gl_sbx_t *sbx;         /* the sandbox (NULL: plain processes) */
+    gl_cg_system_t *cgroups;     /* memory caps and freezing (NULL: neither) */
 } gl_sched_opts_t;
 
 int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err);

@@ -166,17 +166,21 @@ void gl_cg_plan(const cg_probe_t *probe, const cg_self_t *self, const char *moun
             out->why = "the daemon's cgroup path is too long";
             return;
         }
-        if (probe->freezer == CG_MAGIC_CGROUP1 && self->freezer[0]) {
-            if (!join_group(out->freezer_dir, mount_root, CG1_FREEZER_MOUNT, self->freezer)) {
-                out->why = "the daemon's cgroup path is too long";
-                return;
-            }
-        } else if (probe->unified == CG_MAGIC_CGROUP2 && self->v2[0]) {
+        /* Freeze with cgroup2's core freezer when the host has one beside v1: a process
+         * frozen there still dies of a fatal signal (so environments die with a killed
+         * daemon, through their parent-death signal), one frozen by the v1 freezer does not
+         * until it is thawed. */
+        if (probe->unified == CG_MAGIC_CGROUP2 && self->v2[0]) {
             if (!join_group(out->freezer_dir, mount_root, CG2_HYBRID_MOUNT, self->v2)) {
                 out->why = "the daemon's cgroup path is too long";
                 return;
             }
             out->freezer_v2 = true;
+        } else if (probe->freezer == CG_MAGIC_CGROUP1 && self->freezer[0]) {
+            if (!join_group(out->freezer_dir, mount_root, CG1_FREEZER_MOUNT, self->freezer)) {
+                out->why = "the daemon's cgroup path is too long";
+                return;
+            }
         } else {
             out->why = "cgroup v1 has a memory controller but neither a freezer hierarchy nor "
                        "a cgroup2 mount to freeze with";

@@ -99,7 +99,8 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
             gl_log_warn("sandbox: no user \"nobody\": functions run as 65534:65534");
             s->uid = s->gid = 65534;
         }
-        s->switch_user = 1;
+        /* "--run-as 0:0" (what --no-sandbox passes) keeps galley's own user. */
+        s->switch_user = s->uid != s->outer_uid || s->gid != s->outer_gid;
     } else if (opts->run_as) {
         gl_log_warn("sandbox: --run-as %s ignored: galley is not root, functions run as uid %u",
                     opts->run_as, (unsigned)s->outer_uid);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * env.c: one execution environment. Owns the runtime's process (pid + pidfd watched by a
- * uv_poll_t), its stdout/stderr pipes and line splitters, its log stream, its private /tmp
- * directory, its Runtime API listener (one loopback port per environment: the listener is
- * the identity of the caller) and one timer for the current state's deadline.
+ * uv_poll_t), its stdout/stderr pipes and line splitters, its log stream, its cgroup (memory
+ * cap, freezing, peak), its private /tmp directory when there is no mount namespace, its
+ * Runtime API listener (one loopback port per environment: the listener is the identity of
+ * the caller) and one timer for the current state's deadline. Starting one is env_start.c;
+ * the Runtime API's entry points are env_rapi.c.
  *
  * gl_env_handle() is the only place env->state changes; Runtime API calls and process, timer
  * and scheduler events all become events there. The environment frees itself once its
@@ -28,7 +30,6 @@
 #include "internal.h"
 
 #define STOP_GRACE_MS 500
-#define MAX_ENVP 256
 
 static const char *const state_names[] = {
 #define XX(name, text) text,
@@ -56,8 +57,7 @@ static void emit_line(const char *line, size_t len, void *arg)
         gl_logs_tail_append(&env->invoke->tail, line, len);
 }
 
-static void platform_line(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void platform_line(gl_env_t *env, const char *fmt, ...)
+void gl_env_log(gl_env_t *env, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -151,6 +151,12 @@ static void finish_invoke(gl_env_t *env, const char *status_suffix)
     drain_output(env);
     inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
     inv->max_memory_mb = env->reaped ? inv->max_memory_mb : read_max_memory_mb(env->pid);
+    if (env->cg) {
+        /* The cgroup's peak covers every process of the environment, not only the runtime. */
+        int cg_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
+        if (cg_mb > inv->max_memory_mb)
+            inv->max_memory_mb = cg_mb;
+    }
     if (inv->max_memory_mb < env->max_memory_mb)
         inv->max_memory_mb = env->max_memory_mb;
     if (inv->max_memory_mb <= 0)
@@ -159,8 +165,8 @@ static void finish_invoke(gl_env_t *env, const char *status_suffix)
     char init_part[64] = "";
     if (inv->cold)
         snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
-    platform_line(env, "END RequestId: %s", inv->request_id);
-    platform_line(env,
+    gl_env_log(env, "END RequestId: %s", inv->request_id);
+    gl_env_log(env,
                   "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
                   "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
                   inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
@@ -184,11 +190,11 @@ static void log_start_once(gl_env_t *env, gl_invoke_t *inv)
     if (inv->started_ns)
         return;
     inv->started_ns = gl_mono_ns();
-    platform_line(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+    gl_env_log(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
 }
 
 /* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
-static void fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
+void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
 {
     gl_invoke_t *inv = env->invoke;
     if (!inv)
@@ -285,18 +291,54 @@ static void close_rapi(gl_env_t *env)
     }
 }
 
+/*
+ * Freezing: an environment parked in /next with nothing to do is stopped whole (its
+ * background threads and timers too), as Lambda freezes it, and thawed before it is given
+ * work or signalled. A failure to freeze is logged and the environment simply stays awake.
+ */
+/* SIGKILL everything of the environment: its process group, and its cgroup, which also
+ * holds processes that started a session of their own. */
+static void kill_all(gl_env_t *env)
+{
+    env->sigkill_sent = 1;
+    gl_sbx_kill_group(env->pid, SIGKILL);
+    if (env->cg)
+        gl_cg_kill(env->cg);
+}
+
+static void freeze(gl_env_t *env)
+{
+    if (!env->cg || env->frozen || env->reaped)
+        return;
+    int rc = gl_cg_freeze(env->cg);
+    if (rc < 0)
+        gl_log_debug("env=%.8s: freeze: %s", env->id, strerror(-rc));
+    else
+        env->frozen = 1;
+}
+
+static void thaw(gl_env_t *env)
+{
+    if (!env->frozen)
+        return;
+    env->frozen = 0;
+    int rc = gl_cg_thaw(env->cg);
+    if (rc < 0)
+        gl_log_warn("env=%.8s: thaw: %s", env->id, strerror(-rc));
+}
+
 /* Ask the environment to go: SIGTERM then SIGKILL after a grace period, or SIGKILL now. */
 static void stop_process(gl_env_t *env, int graceful)
 {
     close_rapi(env);
     if (env->reaped)
         return;
+    thaw(env);
     if (graceful) {
         gl_sbx_kill_group(env->pid, SIGTERM);
         arm(env, STOP_GRACE_MS);
     } else {
-        env->sigkill_sent = 1;
-        gl_sbx_kill_group(env->pid, SIGKILL);
+        kill_all(env);
         uv_timer_stop(&env->timer);
     }
 }
@@ -343,13 +385,17 @@ static void close_handle(gl_env_t *env, uv_handle_t *h)
 }
 
 /* DEAD: release everything; the last close callback frees the environment. */
-static void teardown(gl_env_t *env)
+void gl_env_teardown(gl_env_t *env)
 {
     drain_output(env);
     gl_logs_lines_flush(&env->out_lines, emit_line, env);
     gl_logs_lines_flush(&env->err_lines, emit_line, env);
     close_rapi(env);
     gl_pool_unlink(env->pool, env);
+    if (env->cg) {
+        gl_cg_destroy(env->cg);
+        env->cg = NULL;
+    }
     env->torn_down = 1;
     close_handle(env, (uv_handle_t *)&env->exit_poll);
     close_handle(env, (uv_handle_t *)&env->out);
@@ -386,10 +432,8 @@ static void on_timer(uv_timer_t *t)
         gl_env_handle(env, env->invoke ? GL_ENV_EV_TIMEOUT : GL_ENV_EV_IDLE_TIMEOUT, NULL);
         break;
     case GL_ENV_STOPPING:
-        if (!env->reaped && !env->sigkill_sent) {
-            env->sigkill_sent = 1;
-            gl_sbx_kill_group(env->pid, SIGKILL);
-        }
+        if (!env->reaped && !env->sigkill_sent)
+            kill_all(env);
         break;
     default:
         break;
@@ -416,11 +460,30 @@ static void go_idle(gl_env_t *env, gl_env_event_t ev)
         return;
     }
     arm(env, env->sched->opts.idle_timeout_ms);
+    if (env->parked)
+        freeze(env);
+}
+
+/*
+ * Without a mount namespace /tmp is a plain directory: its EphemeralStorage size is checked
+ * after each invoke, and an environment over it is stopped (its files go with it).
+ */
+static int tmp_overfull(gl_env_t *env)
+{
+    uint64_t used = 0;
+    if (!env->tmp_dir || gl_sbx_dir_usage(env->tmp_dir, &used) < 0)
+        return 0;
+    if (used <= (uint64_t)env->fn->cfg.ephemeral_mb << 20)
+        return 0;
+    gl_log_warn("env=%.8s fn=%s: /tmp holds %llu MB, over its %d MB: stopping the environment",
+                env->id, env->fn->cfg.name, (unsigned long long)(used >> 20),
+                env->fn->cfg.ephemeral_mb);
+    return 1;
 }
 
 static void init_report(gl_env_t *env, const char *status)
 {
-    platform_line(env, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms_since(env->spawned_ns),
+    gl_env_log(env, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms_since(env->spawned_ns),
                   status);
 }
 
@@ -428,6 +491,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
 {
     gl_env_state_t from = env->state;
     char msg[300], status[160];
+
+    /* Work, a deadline or a stop all need the runtime running. */
+    if (env->frozen && ev != GL_ENV_EV_EXITED)
+        thaw(env);
 
     switch (ev) {
     case GL_ENV_EV_SPAWNED:
@@ -490,6 +557,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             break;
         set_state(env, GL_ENV_RESPONDED, ev);
         finish_invoke(env, "");
+        if (tmp_overfull(env)) {
+            gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+            return;
+        }
         if (env->pool->retired || env->sched->closing || !env->sched->opts.idle_timeout_ms)
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         else if (env->state == GL_ENV_RESPONDED && !env->invoke)
@@ -525,12 +596,12 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         char secs[32], ts[40];
         fmt_seconds(secs, sizeof(secs), (double)env->fn->cfg.timeout_s);
         gl_fmt_iso8601(gl_now_ms(), ts, sizeof(ts));
-        platform_line(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
+        gl_env_log(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
                       secs);
         snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
                  env->invoke->request_id, secs);
         set_state(env, GL_ENV_STOPPING, ev);
-        fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+        gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
         stop_process(env, 0);
         return;
     }
@@ -545,7 +616,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             fmt_seconds(secs, sizeof(secs), ms_since(env->spawned_ns) / 1000.0);
             snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
                      env->invoke->request_id, secs);
-            fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+            gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
         }
         stop_process(env, 0);
         return;
@@ -564,7 +635,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         char reason[128];
         /* The environment ends with its runtime: nothing it started may outlive it. The
          * group id cannot have been reused while members of the group are alive. */
-        gl_sbx_kill_group(env->pid, SIGKILL);
+        kill_all(env);
+        /* Over its memory cap the kernel (or the watchdog) killed it: Lambda's REPORT says
+         * Runtime.OutOfMemory while the caller still gets the ExitError body. */
+        int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
         exit_reason(env->exit_status, reason, sizeof(reason));
         if (env->invoke) {
             snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
@@ -572,16 +646,17 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             if (from == GL_ENV_INITIALIZING)
                 init_report(env, "Status: error\tError Type: Runtime.ExitError");
             log_start_once(env, env->invoke);
-            platform_line(env, "%s\nRuntime.ExitError", msg);
-            fail_invoke(env, "Runtime.ExitError", msg,
-                        "Status: error\tError Type: Runtime.ExitError\t");
+            gl_env_log(env, "%s\nRuntime.ExitError", msg);
+            gl_env_fail_invoke(env, "Runtime.ExitError", msg,
+                               oom ? "Status: error\tError Type: Runtime.OutOfMemory\t"
+                                   : "Status: error\tError Type: Runtime.ExitError\t");
         } else if (from == GL_ENV_INITIALIZING) {
             init_report(env, "Status: error\tError Type: Runtime.ExitError");
         }
         if (from != GL_ENV_STOPPING)
             gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);
         set_state(env, GL_ENV_DEAD, ev);
-        teardown(env);
+        gl_env_teardown(env);
         return;
     }
     }
@@ -616,411 +691,19 @@ int gl_env_takes_work(const gl_env_t *env)
 
 /* ---- Runtime API entry points ---- */
 
-void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
+
+/* Start reading the runtime's output pipes and watching its pidfd (parent ends given). */
+void gl_env_watch(gl_env_t *env, int out_fd, int err_fd)
 {
-    json_t *body = json_pack("{s:s, s:s}", "errorMessage", msg, "errorType", type);
-    gl_http_reply_json(req, status, NULL, 0, body);
-}
-
-static void reply_accepted(gl_http_req_t *req)
-{
-    static const char ok[] = "{\"status\":\"OK\"}";
-    gl_http_header_t h = {"Content-Type", "application/json"};
-    gl_http_reply(req, 202, &h, 1, ok, sizeof(ok) - 1);
-}
-
-static void on_parked_abort(gl_http_req_t *req)
-{
-    gl_env_t *env = req->data;
-    if (env->parked == req)
-        env->parked = NULL;
-}
-
-void gl_env_rapi_next(gl_env_t *env, gl_http_req_t *req)
-{
-    req->data = env;
-    req->on_abort = on_parked_abort;
-    gl_env_handle(env, GL_ENV_EV_NEXT, req);
-}
-
-/* Shared checks of /response and /error: 0 when the id is the current invoke's. */
-static int check_invoke_id(gl_env_t *env, gl_http_req_t *req, const char *request_id,
-                           const char *attempted)
-{
-    if (env->state == GL_ENV_INVOKING && env->invoke &&
-        strcmp(env->invoke->request_id, request_id) == 0)
-        return 0;
-    if (strcmp(env->last_request_id, request_id) == 0 && env->state == GL_ENV_RESPONDED) {
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "State transition from RuntimeResponseSent to %s failed for runtime. "
-                 "Error: State transition is not allowed",
-                 attempted);
-        gl_rapi_reply_error(req, 403, "InvalidStateTransition", msg);
-        return -1;
-    }
-    if (env->state != GL_ENV_INVOKING && env->state != GL_ENV_RESPONDED &&
-        env->state != GL_ENV_IDLE) {
-        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
-                            "State transition is not allowed in the current state");
-        return -1;
-    }
-    gl_rapi_reply_error(req, 400, "InvalidRequestID", "Invalid request ID");
-    return -1;
-}
-
-void gl_env_rapi_response(gl_env_t *env, gl_http_req_t *req, const char *request_id)
-{
-    if (check_invoke_id(env, req, request_id, "InvocationResponse") < 0)
-        return;
-    gl_invoke_t *inv = env->invoke;
-    gl_buf_free(&inv->result);
-    inv->result = req->body;
-    memset(&req->body, 0, sizeof(req->body));
-    const char *ct = gl_http_req_header(req, "content-type");
-    free(inv->content_type);
-    inv->content_type = ct && *ct ? strdup(ct) : NULL;
-    inv->function_error = 0;
-    reply_accepted(req);
-    gl_env_handle(env, GL_ENV_EV_RESPONSE, NULL);
-}
-
-static int valid_error_type(const char *t)
-{
-    /* (Runtime|Function)\.[A-Z][a-zA-Z]+ as the emulator accepts. */
-    const char *rest;
-    if (strncmp(t, "Runtime.", 8) == 0)
-        rest = t + 8;
-    else if (strncmp(t, "Function.", 9) == 0)
-        rest = t + 9;
-    else
-        return 0;
-    if (*rest < 'A' || *rest > 'Z')
-        return 0;
-    for (const char *p = rest + 1; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            return 0;
-    return rest[1] != '\0';
-}
-
-/* The error body the caller sees: the runtime's bytes, or Lambda's fallback when empty. */
-static void take_error_body(gl_http_req_t *req, gl_buf_t *out)
-{
-    const char *type = gl_http_req_header(req, "lambda-runtime-function-error-type");
-    gl_buf_free(out);
-    if (req->body.len > 0) {
-        *out = req->body;
-        memset(&req->body, 0, sizeof(req->body));
-        return;
-    }
-    json_t *body = json_pack("{s:s}", "errorMessage", "Unknown application error occurred");
-    if (body && type && *type)
-        json_object_set_new(body, "errorType", json_string(type));
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text)
-        gl_buf_append_str(out, text);
-    free(text);
-}
-
-void gl_env_rapi_error(gl_env_t *env, gl_http_req_t *req, const char *request_id)
-{
-    if (check_invoke_id(env, req, request_id, "InvocationErrorResponse") < 0)
-        return;
-    gl_invoke_t *inv = env->invoke;
-    const char *type = gl_http_req_header(req, "lambda-runtime-function-error-type");
-    take_error_body(req, &inv->result);
-    inv->function_error = 1;
-    free(inv->error_type);
-    inv->error_type = strdup(type && valid_error_type(type) ? type : "Runtime.Unknown");
-    free(inv->content_type);
-    inv->content_type = NULL;
-    reply_accepted(req);
-    gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
-}
-
-void gl_env_rapi_init_error(gl_env_t *env, gl_http_req_t *req)
-{
-    if (env->state != GL_ENV_INITIALIZING) {
-        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
-                            "State transition from Ready to InitError failed for runtime. "
-                            "Error: State transition is not allowed");
-        return;
-    }
-    const char *hdr = gl_http_req_header(req, "lambda-runtime-function-error-type");
-    char type[128];
-    snprintf(type, sizeof(type), "%s", hdr && valid_error_type(hdr) ? hdr : "Runtime.Unknown");
-    if (env->invoke) {
-        take_error_body(req, &env->invoke->result);
-        free(env->invoke->content_type);
-        env->invoke->content_type = NULL;
-    }
-    reply_accepted(req);
-    gl_env_handle(env, GL_ENV_EV_INIT_ERROR, type);
-}
-
-void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const char *request_id)
-{
-    if (check_invoke_id(env, req, request_id, "InvocationResponse") < 0)
-        return;
-    char msg[128];
-    snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).", 6291556);
-    gl_rapi_reply_error(req, 413, "RequestEntityTooLarge", msg);
-    gl_invoke_set_error(env->invoke, "Function.ResponseSizeTooLarge",
-                        "Response payload size exceeded maximum allowed payload size "
-                        "(6291556 bytes).");
-    gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
-}
-
-/* ---- starting an environment ---- */
-
-typedef struct envp_builder {
-    char *items[MAX_ENVP];
-    size_t n;
-} envp_builder_t;
-
-static void envp_set(envp_builder_t *b, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    size_t nl = strlen(name);
-    for (size_t i = 0; i < b->n; i++) {
-        if (strncmp(b->items[i], name, nl) == 0 && b->items[i][nl] == '=') {
-            free(b->items[i]);
-            if (asprintf(&b->items[i], "%s=%s", name, value) < 0)
-                b->items[i] = strdup("");
-            return;
-        }
-    }
-    if (b->n + 1 >= MAX_ENVP)
-        return;
-    if (asprintf(&b->items[b->n], "%s=%s", name, value) >= 0)
-        b->n++;
-}
-
-static void envp_free(envp_builder_t *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        free(b->items[i]);
-    b->n = 0;
-}
-
-static void build_env(gl_env_t *env, envp_builder_t *b, const char *runtime_dir)
-{
-    const gl_fn_config_t *c = &env->fn->cfg;
-    const gl_sched_opts_t *o = &env->sched->opts;
-    char num[32], api[64], group[160], exec_env[96];
-    envp_set(b, "PATH", getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
-    envp_set(b, "LANG", "en_US.UTF-8");
-    envp_set(b, "TZ", ":UTC");
-    envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));
-    /* Credentials the daemon has (so functions can reach local services), as Lambda
-     * gives a function its role's. */
-    envp_set(b, "AWS_ACCESS_KEY_ID", getenv("AWS_ACCESS_KEY_ID"));
-    envp_set(b, "AWS_SECRET_ACCESS_KEY", getenv("AWS_SECRET_ACCESS_KEY"));
-    envp_set(b, "AWS_SESSION_TOKEN", getenv("AWS_SESSION_TOKEN"));
-    if (c->env_vars) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(c->env_vars, k, v)
-        {
-            if (json_is_string(v))
-                envp_set(b, k, json_string_value(v));
-        }
-    }
-    /* Lambda's own variables last: reserved, they win over the function's. */
-    snprintf(api, sizeof(api), "127.0.0.1:%d", env->rapi_port);
-    envp_set(b, "AWS_LAMBDA_RUNTIME_API", api);
-    envp_set(b, "_HANDLER", c->handler);
-    envp_set(b, "LAMBDA_TASK_ROOT", c->code_dir);
-    envp_set(b, "LAMBDA_RUNTIME_DIR", runtime_dir);
-    envp_set(b, "AWS_REGION", o->region);
-    envp_set(b, "AWS_DEFAULT_REGION", o->region);
-    if (strncmp(c->runtime, "provided", 8) != 0) {
-        snprintf(exec_env, sizeof(exec_env), "AWS_Lambda_%s", c->runtime);
-        envp_set(b, "AWS_EXECUTION_ENV", exec_env);
-    }
-    envp_set(b, "AWS_LAMBDA_FUNCTION_NAME", c->name);
-    snprintf(num, sizeof(num), "%d", c->memory_mb);
-    envp_set(b, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
-    envp_set(b, "AWS_LAMBDA_FUNCTION_VERSION", env->fn->version);
-    envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-    snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
-    envp_set(b, "AWS_LAMBDA_LOG_GROUP_NAME", group);
-    envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
-    envp_set(b, "TMPDIR", env->tmp_dir);
-    b->items[b->n] = NULL;
-}
-
-/* argv and the executable for the function's runtime; -ENOENT for a missing bootstrap. */
-static int runtime_command(gl_env_t *env, char **path, char **argv, char **runtime_dir)
-{
-    const gl_fn_config_t *c = &env->fn->cfg;
-    const gl_sched_opts_t *o = &env->sched->opts;
-    if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
-        int py = c->runtime[0] == 'p';
-        *runtime_dir = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
-        *path = strdup(py ? o->python : o->node);
-        argv[0] = strdup(*path);
-        argv[1] = gl_path_join(*runtime_dir, "bootstrap");
-        argv[2] = NULL;
-        return 0;
-    }
-    *runtime_dir = strdup(c->code_dir);
-    *path = gl_path_join(c->code_dir, "bootstrap");
-    argv[0] = strdup(*path);
-    argv[1] = NULL;
-    struct stat st;
-    if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode))
-        return -ENOENT;
-    return 0;
-}
-
-static void start_failed(gl_invoke_t *inv, const char *type, const char *msg)
-{
-    gl_invoke_set_error(inv, type, msg);
-    gl_invoke_complete(inv);
-}
-
-int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
-{
-    gl_sched_t *s = pool->sched;
-    gl_env_t *env = calloc(1, sizeof(*env));
-    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
-    char *path = NULL, *argv[4] = {0}, *runtime_dir = NULL;
-    envp_builder_t envb = {0};
-    gl_err_t err = {0};
-    char msg[512];
-    int rc;
-    if (!env) {
-        start_failed(inv, "Runtime.Unknown", "out of memory");
-        return -ENOMEM;
-    }
-    env->sched = s;
-    env->pool = pool;
-    env->fn = gl_fn_ref(pool->fn);
-    env->pid = -1;
-    env->pidfd = -1;
-    env->log.fd = -1;
-    env->state = GL_ENV_STARTING;
-    env->state_since_ns = env->spawned_ns = gl_mono_ns();
-    gl_random_hex(env->id, 16);
-    {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
-    }
-    char group[160];
-    snprintf(group, sizeof(group), "/aws/lambda/%s", env->fn->cfg.name);
-    if (gl_logs_stream_open(&env->log, s->logs_root, group, env->log_stream, &err) < 0)
-        gl_log_warn("env=%.8s: %s (logs for this environment are not kept)", env->id, err.msg);
-
-    /* Link in before anything can fail, so one teardown path releases all of it. */
-    env->next = pool->envs;
-    if (pool->envs)
-        pool->envs->prev = env;
-    pool->envs = env;
-    pool->nenvs++;
-    pool->nalive++;
-    s->nenvs++;
-    uv_timer_init(s->loop, &env->timer);
-    env->timer.data = env;
-    env->invoke = inv;
-    inv->cold = 1;
-
-    if ((rc = gl_http_server_new(&env->rapi, s->loop, &s->rapi, env)) < 0 ||
-        (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
-                 inv->request_id, err.msg[0] ? err.msg : strerror(-rc));
-        goto fail;
-    }
-    char tmpname[80];
-    snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
-    env->tmp_dir = gl_path_join(s->run_root, tmpname);
-    if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: create /tmp for the environment: %s",
-                 inv->request_id, strerror(env->tmp_dir ? -rc : ENOMEM));
-        goto fail;
-    }
-    if ((rc = runtime_command(env, &path, argv, &runtime_dir)) < 0) {
-        snprintf(msg, sizeof(msg),
-                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
-                 inv->request_id, env->fn->cfg.code_dir);
-        platform_line(env, "%s\nRuntime.InvalidEntrypoint", msg);
-        fail_invoke(env, "Runtime.InvalidEntrypoint", msg,
-                    "Status: error\tError Type: Runtime.InvalidEntrypoint\t");
-        env->state = GL_ENV_DEAD;
-        teardown(env);
-        goto out;
-    }
-    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", inv->request_id,
-                 strerror(errno));
-        goto fail;
-    }
-    build_env(env, &envb, runtime_dir);
-    gl_sbx_spec_t spec = {
-        .path = path,
-        .argv = argv,
-        .envp = envb.items,
-        .cwd = env->fn->cfg.code_dir,
-        .stdout_fd = out_fds[1],
-        .stderr_fd = err_fds[1],
-        .code_dir = env->fn->cfg.code_dir,
-        .tmp_mb = (unsigned)env->fn->cfg.ephemeral_mb,
-        .cgroup_fd = -1,
-    };
-    if ((rc = gl_sbx_spawn(NULL, &spec, &env->pid, &env->pidfd, &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id, path,
-                 strerror(err.code));
-        platform_line(env, "%s\nRuntime.InvalidEntrypoint", msg);
-        fail_invoke(env, "Runtime.InvalidEntrypoint", msg,
-                    "Status: error\tError Type: Runtime.InvalidEntrypoint\t");
-        env->state = GL_ENV_DEAD;
-        teardown(env);
-        goto out;
-    }
-    close(out_fds[1]);
-    close(err_fds[1]);
-    out_fds[1] = err_fds[1] = -1;
-    uv_pipe_init(s->loop, &env->out, 0);
-    uv_pipe_init(s->loop, &env->err, 0);
+    uv_loop_t *loop = env->sched->loop;
+    uv_pipe_init(loop, &env->out, 0);
+    uv_pipe_init(loop, &env->err, 0);
     env->out.data = env->err.data = env;
-    uv_pipe_open(&env->out, out_fds[0]);
-    uv_pipe_open(&env->err, err_fds[0]);
-    out_fds[0] = err_fds[0] = -1;
+    uv_pipe_open(&env->out, out_fd);
+    uv_pipe_open(&env->err, err_fd);
     uv_read_start((uv_stream_t *)&env->out, on_alloc, on_output);
     uv_read_start((uv_stream_t *)&env->err, on_alloc, on_output);
-    uv_poll_init(s->loop, &env->exit_poll, env->pidfd);
+    uv_poll_init(loop, &env->exit_poll, env->pidfd);
     env->exit_poll.data = env;
     uv_poll_start(&env->exit_poll, UV_READABLE, on_exit_readable);
-    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
-                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
-    platform_line(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
-                       "arn:aws:lambda:%s::runtime:galley-%s",
-                  env->fn->cfg.runtime, s->opts.region, env->fn->cfg.runtime);
-    gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
-    rc = 0;
-    goto out;
-
-fail:
-    fail_invoke(env, "Runtime.Unknown", msg, "Status: error\tError Type: Runtime.Unknown\t");
-    env->state = GL_ENV_DEAD;
-    teardown(env);
-    rc = rc < 0 ? rc : -EIO;
-out:
-    for (int i = 0; i < 2; i++) {
-        if (out_fds[i] >= 0)
-            close(out_fds[i]);
-        if (err_fds[i] >= 0)
-            close(err_fds[i]);
-    }
-    envp_free(&envb);
-    free(path);
-    free(runtime_dir);
-    for (int i = 0; argv[i]; i++)
-        free(argv[i]);
-    return rc;
 }

@@ -63,6 +63,8 @@ struct gl_env {
     gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
     gl_http_req_t *parked;     /* the runtime's pending /next */
     char last_request_id[GL_UUID_LEN + 1];
+    gl_cg_t *cg;               /* the environment's cgroup, or NULL */
+    unsigned oom_kills;        /* gl_cg_oom_kills when the current invoke started */
     gl_logs_stream_t log;
     char log_stream[96];
     char *tmp_dir;
@@ -78,8 +80,18 @@ struct gl_env {
     gl_env_t *next, *prev;
 };
 
-/* env.c */
+/* env_start.c */
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv);
+
+/* env.c */
+/** Append a platform line (START, REPORT, ...) to the log stream and the invoke's tail. */
+void gl_env_log(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Fail the assigned invoke with a platform error; status is REPORT's "Status: ..." suffix. */
+void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
+/** DEAD: release everything; frees the environment once every handle has closed. */
+void gl_env_teardown(gl_env_t *env);
+/** Read the runtime's output pipes and watch its exit (parent ends of the pipes). */
+void gl_env_watch(gl_env_t *env, int out_fd, int err_fd);
 /** Drive the state machine: the only place env->state changes. */
 void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 int gl_env_takes_work(const gl_env_t *env);

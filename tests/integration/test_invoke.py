@@ -71,12 +71,12 @@ def test_python_invoke_context_env_and_warm_reuse(served):
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
     assert env["TZ"] == ":UTC"
     assert env["_HANDLER"] == "app.echo"
-    assert env["LAMBDA_TASK_ROOT"] == str(FIXTURES / "py_basic")
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"  # the code, read-only, in its mount namespace
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
-    assert body["cwd"] == str(FIXTURES / "py_basic")
-    assert env["TMPDIR"] and env["TMPDIR"].startswith(str(served.state))
+    assert body["cwd"] == "/var/task"
+    assert env["TMPDIR"] == "/tmp"
 
     r2 = invoke(c, "PyEcho", json.dumps({"a": 2}))  # by logical id, warm
     b2 = json.loads(r2["Body"])

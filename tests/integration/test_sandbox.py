@@ -3,11 +3,8 @@
 function: seccomp refuses mount, ptrace, reboot and unshare (EPERM) and the function still
 returns; the code dir /var/task is read-only; /tmp holds the EphemeralStorage size and no
 more (ENOSPC past it) and is fresh per environment; the function is not root, is PID 1 of its
-namespace, and runs in /var/task with LAMBDA_TASK_ROOT=/var/task.
-
-These pass only once the daemon spawns through gl_sbx_open/gl_sbx_spawn with namespaces
-(src/main.c, src/scheduler/env.c) and runs as root; until then the module is skipped unless
-GALLEY_SANDBOX_WIRED is set."""
+namespace, and runs in /var/task with LAMBDA_TASK_ROOT=/var/task. (Namespaces need root here:
+without it the module is skipped and says so.)"""
 import json
 import os
 
@@ -16,9 +13,6 @@ import pytest
 from conftest import write_template
 
 pytestmark = [
-    pytest.mark.skipif(not os.environ.get("GALLEY_SANDBOX_WIRED"),
-                       reason="the sandbox is not wired into the daemon yet "
-                              "(set GALLEY_SANDBOX_WIRED=1 once it is)"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces need root here"),
 ]
 

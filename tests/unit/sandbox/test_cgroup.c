@@ -115,28 +115,30 @@ static void plan_pure_v2(void **state)
     free(plan);
 }
 
-static void plan_hybrid_prefers_v1(void **state)
+static void plan_hybrid_v1_memory_cgroup2_freezer(void **state)
 {
     cg_plan_t *plan = malloc(sizeof(*plan));
     cg_probe_t probe = {.root = CG_MAGIC_TMPFS,
                         .memory = CG_MAGIC_CGROUP1,
                         .freezer = CG_MAGIC_CGROUP1,
                         .unified = CG_MAGIC_CGROUP2};
+    /* v1 memory, frozen with the cgroup2 mount's core files: a task frozen there still dies
+     * of SIGKILL, one frozen by the v1 freezer does not. */
     plan_of(&probe, hybrid_self, plan);
     assert_int_equal(plan->mode, GL_CG_V1);
     assert_string_equal(plan->memory_dir, "/sys/fs/cgroup/memory/process_api/24c7");
-    assert_string_equal(plan->freezer_dir, "/sys/fs/cgroup/freezer");
-    assert_false(plan->freezer_v2);
-
-    /* No v1 freezer: freeze with the cgroup2 mount's core files. */
-    probe.freezer = 0;
-    plan_of(&probe, hybrid_self, plan);
-    assert_int_equal(plan->mode, GL_CG_V1);
     assert_true(plan->freezer_v2);
     assert_string_equal(plan->freezer_dir, "/sys/fs/cgroup/unified");
 
-    /* Neither: nothing to freeze with. */
+    /* No cgroup2 mount: the v1 freezer. */
     probe.unified = 0;
+    plan_of(&probe, hybrid_self, plan);
+    assert_int_equal(plan->mode, GL_CG_V1);
+    assert_false(plan->freezer_v2);
+    assert_string_equal(plan->freezer_dir, "/sys/fs/cgroup/freezer");
+
+    /* Neither: nothing to freeze with. */
+    probe.freezer = 0;
     plan_of(&probe, hybrid_self, plan);
     assert_int_equal(plan->mode, GL_CG_NONE);
     assert_non_null(strstr(plan->why, "freezer"));
@@ -322,7 +324,10 @@ static void fake_v1_open_cleans_dead_folders(void **state)
     gl_cg_system_t *s = NULL;
     const char *why = "unset";
     gl_err_t err = {0};
-    assert_int_equal(gl_cg_system_open_probed(&s, NULL, &opts, &hybrid_probe, &why, &err), 0);
+    /* Without a cgroup2 mount, so the v1 freezer hierarchy is used and cleaned too. */
+    cg_probe_t probe = hybrid_probe;
+    probe.unified = 0;
+    assert_int_equal(gl_cg_system_open_probed(&s, NULL, &opts, &probe, &why, &err), 0);
     assert_null(why);
     assert_int_equal(gl_cg_system_mode(s), GL_CG_V1);
 
@@ -473,7 +478,7 @@ int main(void)
         cmocka_unit_test(parse_pure_v2),
         cmocka_unit_test(parse_refuses_bad_lines),
         cmocka_unit_test(plan_pure_v2),
-        cmocka_unit_test(plan_hybrid_prefers_v1),
+        cmocka_unit_test(plan_hybrid_v1_memory_cgroup2_freezer),
         cmocka_unit_test(plan_hybrid_without_v1_memory),
         cmocka_unit_test(limit_files_v1),
         cmocka_unit_test(limit_files_v2),

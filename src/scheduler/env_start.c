@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env_start.c: starting one execution environment: its log stream, Runtime API listener,
+ * cgroup, the paths and variables the runtime sees (Lambda's /var/task, /var/runtime,
+ * /var/lang and /tmp inside a mount namespace; the real paths without one), and the spawn
+ * into the sandbox. Every failure fails the invoke that asked for the environment with
+ * Lambda's error and releases what was made, through the one teardown path in env.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "galley/log.h"
+#include "galley/sbx.h"
+#include "internal.h"
+
+#define MAX_ENVP 256
+
+typedef struct envp_builder {
+    char *items[MAX_ENVP];
+    size_t n;
+} envp_builder_t;
+
+/* What the runtime is started with, as the child sees it, and what is bound where. */
+typedef struct layout {
+    int inside;          /* a mount namespace: Lambda's paths */
+    char *exe;
+    char *argv[3];
+    char *task_root;     /* LAMBDA_TASK_ROOT and the working directory */
+    char *runtime_dir;   /* LAMBDA_RUNTIME_DIR */
+    char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
+    char *lang_host;     /* an interpreter's prefix outside /usr, bound at /var/lang */
+    const char *tmp;     /* TMPDIR */
+} layout_t;
+
+static void envp_set(envp_builder_t *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < b->n; i++) {
+        if (strncmp(b->items[i], name, nl) == 0 && b->items[i][nl] == '=') {
+            free(b->items[i]);
+            if (asprintf(&b->items[i], "%s=%s", name, value) < 0)
+                b->items[i] = strdup("");
+            return;
+        }
+    }
+    if (b->n + 1 >= MAX_ENVP)
+        return;
+    if (asprintf(&b->items[b->n], "%s=%s", name, value) >= 0)
+        b->n++;
+}
+
+static void envp_free(envp_builder_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->items[i]);
+    b->n = 0;
+}
+
+static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const gl_sched_opts_t *o = &env->sched->opts;
+    char num[32], api[64], group[160], exec_env[96];
+    envp_set(b, "PATH", getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+    envp_set(b, "LANG", "en_US.UTF-8");
+    envp_set(b, "TZ", ":UTC");
+    envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));
+    /* Credentials the daemon has (so functions can reach local services), as Lambda
+     * gives a function its role's. */
+    envp_set(b, "AWS_ACCESS_KEY_ID", getenv("AWS_ACCESS_KEY_ID"));
+    envp_set(b, "AWS_SECRET_ACCESS_KEY", getenv("AWS_SECRET_ACCESS_KEY"));
+    envp_set(b, "AWS_SESSION_TOKEN", getenv("AWS_SESSION_TOKEN"));
+    if (c->env_vars) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->env_vars, k, v)
+        {
+            if (json_is_string(v))
+                envp_set(b, k, json_string_value(v));
+        }
+    }
+    /* Lambda's own variables last: reserved, they win over the function's. */
+    snprintf(api, sizeof(api), "127.0.0.1:%d", env->rapi_port);
+    envp_set(b, "AWS_LAMBDA_RUNTIME_API", api);
+    envp_set(b, "_HANDLER", c->handler);
+    envp_set(b, "LAMBDA_TASK_ROOT", l->task_root);
+    envp_set(b, "LAMBDA_RUNTIME_DIR", l->runtime_dir);
+    envp_set(b, "AWS_REGION", o->region);
+    envp_set(b, "AWS_DEFAULT_REGION", o->region);
+    if (strncmp(c->runtime, "provided", 8) != 0) {
+        snprintf(exec_env, sizeof(exec_env), "AWS_Lambda_%s", c->runtime);
+        envp_set(b, "AWS_EXECUTION_ENV", exec_env);
+    }
+    envp_set(b, "AWS_LAMBDA_FUNCTION_NAME", c->name);
+    snprintf(num, sizeof(num), "%d", c->memory_mb);
+    envp_set(b, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
+    envp_set(b, "AWS_LAMBDA_FUNCTION_VERSION", env->fn->version);
+    envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
+    envp_set(b, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+    envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
+    envp_set(b, "TMPDIR", l->tmp);
+    b->items[b->n] = NULL;
+}
+
+static int in_system_dirs(const char *p)
+{
+    static const char *const sys[] = {"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/"};
+    for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+        if (strncmp(p, sys[i], strlen(sys[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The interpreter as the child sees it. Inside a mount namespace the host's system
+ * directories are visible as they are; an interpreter elsewhere (pyenv's, nvm's) may sit
+ * in a directory the unprivileged user cannot traverse (/root), so its prefix (the parent
+ * of its bin/) is bound at /var/lang, as Lambda keeps its languages.
+ */
+static int place_interpreter(layout_t *l, const char *host)
+{
+    if (!l->inside || in_system_dirs(host)) {
+        l->exe = strdup(host);
+        return l->exe ? 0 : -ENOMEM;
+    }
+    char *copy = strdup(host);
+    if (!copy)
+        return -ENOMEM;
+    char *slash = strrchr(copy, '/');
+    char *bin = NULL;
+    if (slash && slash != copy) {
+        *slash = '\0';
+        bin = strrchr(copy, '/');
+    }
+    if (!bin || bin == copy) {
+        free(copy);
+        l->exe = strdup(host); /* no prefix to bind: hope it is visible */
+        return l->exe ? 0 : -ENOMEM;
+    }
+    *bin = '\0'; /* copy is now the prefix */
+    l->lang_host = copy;
+    if (asprintf(&l->exe, "/var/lang%s", host + strlen(copy)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
+static int plan_layout(gl_env_t *env, layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const gl_sched_opts_t *o = &env->sched->opts;
+    l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
+    l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
+    l->tmp = l->inside ? "/tmp" : env->tmp_dir;
+    if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
+        int py = c->runtime[0] == 'p';
+        l->runtime_host = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
+        l->runtime_dir = l->inside ? strdup("/var/runtime") : strdup(l->runtime_host);
+        if (place_interpreter(l, py ? o->python : o->node) < 0)
+            return -ENOMEM;
+        l->argv[0] = strdup(l->exe);
+        l->argv[1] = gl_path_join(l->runtime_dir, "bootstrap");
+        return 0;
+    }
+    /* provided: the bootstrap in the code root (Lambda also looks in /opt). */
+    l->runtime_dir = strdup(l->task_root);
+    char *host = gl_path_join(c->code_dir, "bootstrap");
+    struct stat st;
+    int rc = host && stat(host, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -ENOENT;
+    free(host);
+    l->exe = gl_path_join(l->task_root, "bootstrap");
+    l->argv[0] = l->exe ? strdup(l->exe) : NULL;
+    return rc;
+}
+
+static void layout_free(layout_t *l)
+{
+    free(l->exe);
+    for (int i = 0; i < 3; i++)
+        free(l->argv[i]);
+    free(l->task_root);
+    free(l->runtime_dir);
+    free(l->runtime_host);
+    free(l->lang_host);
+}
+
+static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
+
+static void start_failed(gl_invoke_t *inv, const char *type, const char *msg)
+{
+    gl_invoke_set_error(inv, type, msg);
+    gl_invoke_complete(inv);
+}
+
+/* The environment could not start: its invoke gets type's error, then it is torn down. */
+static void abandon(gl_env_t *env, const char *type, const char *msg)
+{
+    char status[128];
+    snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
+    gl_env_log(env, "%s\n%s", msg, type);
+    gl_env_fail_invoke(env, type, msg, status);
+    env->state = GL_ENV_DEAD;
+    gl_env_teardown(env);
+}
+
+int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
+{
+    gl_sched_t *s = pool->sched;
+    gl_env_t *env = calloc(1, sizeof(*env));
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+    gl_err_t err = {0};
+    char msg[512];
+    int rc;
+    if (!env) {
+        start_failed(inv, "Runtime.Unknown", "out of memory");
+        return -ENOMEM;
+    }
+    env->sched = s;
+    env->pool = pool;
+    env->fn = gl_fn_ref(pool->fn);
+    env->pid = -1;
+    env->pidfd = -1;
+    env->log.fd = -1;
+    env->state = GL_ENV_STARTING;
+    env->state_since_ns = env->spawned_ns = gl_mono_ns();
+    gl_random_hex(env->id, 16);
+    {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
+    }
+    char group[160];
+    snprintf(group, sizeof(group), "/aws/lambda/%s", env->fn->cfg.name);
+    if (gl_logs_stream_open(&env->log, s->logs_root, group, env->log_stream, &err) < 0)
+        gl_log_warn("env=%.8s: %s (logs for this environment are not kept)", env->id, err.msg);
+
+    /* Link in before anything can fail, so one teardown path releases all of it. */
+    env->next = pool->envs;
+    if (pool->envs)
+        pool->envs->prev = env;
+    pool->envs = env;
+    pool->nenvs++;
+    pool->nalive++;
+    s->nenvs++;
+    uv_timer_init(s->loop, &env->timer);
+    env->timer.data = env;
+    env->invoke = inv;
+    inv->cold = 1;
+
+    if ((rc = gl_http_server_new(&env->rapi, s->loop, &s->rapi, env)) < 0 ||
+        (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
+                 inv->request_id, err.msg[0] ? err.msg : strerror(-rc));
+        goto fail;
+    }
+    if (!(s->opts.sbx && gl_sbx_has_mount_ns(s->opts.sbx))) {
+        /* No mount namespace: /tmp is a directory of the environment's own. */
+        char tmpname[80];
+        snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
+        env->tmp_dir = gl_path_join(s->run_root, tmpname);
+        if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
+            snprintf(msg, sizeof(msg), "RequestId: %s Error: create /tmp for the environment: %s",
+                     inv->request_id, strerror(env->tmp_dir ? -rc : ENOMEM));
+            goto fail;
+        }
+    }
+    if ((rc = plan_layout(env, &l)) < 0) {
+        if (rc == -ENOENT) {
+            snprintf(msg, sizeof(msg),
+                     "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
+                     inv->request_id, env->fn->cfg.code_dir);
+            abandon(env, "Runtime.InvalidEntrypoint", msg);
+            goto out;
+        }
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", inv->request_id, strerror(-rc));
+        goto fail;
+    }
+    if (s->opts.cgroups && (rc = gl_cg_create(s->opts.cgroups, env->id,
+                                              (uint64_t)env->fn->cfg.memory_mb << 20, &env->cg,
+                                              &err)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: cgroup: %s", inv->request_id, err.msg);
+        goto fail;
+    }
+    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", inv->request_id,
+                 strerror(errno));
+        goto fail;
+    }
+    build_env(env, &envb, &l);
+    gl_sbx_spec_t spec = {
+        .path = l.exe,
+        .argv = l.argv,
+        .envp = envb.items,
+        .cwd = l.task_root,
+        .stdout_fd = out_fds[1],
+        .stderr_fd = err_fds[1],
+        .code_dir = env->fn->cfg.code_dir,
+        .runtime_dir = l.runtime_host,
+        .lang_dir = l.lang_host,
+        .tmp_mb = (unsigned)env->fn->cfg.ephemeral_mb,
+        .cgroup_fd = env->cg ? gl_cg_clone_fd(env->cg) : -1,
+        .before_release = env->cg ? attach_to_cgroup : NULL,
+        .before_release_arg = env->cg,
+    };
+    if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &env->pid, &env->pidfd, &err)) < 0) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id,
+                 l.exe, err.msg);
+        abandon(env, err.code == ENOENT || err.code == EACCES ? "Runtime.InvalidEntrypoint"
+                                                              : "Runtime.Unknown",
+                msg);
+        goto out;
+    }
+    close(out_fds[1]);
+    close(err_fds[1]);
+    out_fds[1] = err_fds[1] = -1;
+    gl_env_watch(env, out_fds[0], err_fds[0]);
+    out_fds[0] = err_fds[0] = -1;
+    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
+    gl_env_log(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
+                    "arn:aws:lambda:%s::runtime:galley-%s",
+               env->fn->cfg.runtime, s->opts.region, env->fn->cfg.runtime);
+    gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
+    rc = 0;
+    goto out;
+
+fail:
+    abandon(env, "Runtime.Unknown", msg);
+    rc = rc < 0 ? rc : -EIO;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (out_fds[i] >= 0)
+            close(out_fds[i]);
+        if (err_fds[i] >= 0)
+            close(err_fds[i]);
+    }
+    envp_free(&envb);
+    layout_free(&l);
+    return rc;
+}
