@@ -327,14 +327,37 @@ static void thaw(gl_env_t *env)
         gl_log_warn("env=%.8s: thaw: %s", env->id, strerror(-rc));
 }
 
-/* Ask the environment to go: SIGTERM then SIGKILL after a grace period, or SIGKILL now. */
+/*
+ * Whether the runtime handles SIGTERM (SigCgt in /proc). One that does not would be killed by
+ * it anyway, or, as PID 1 of its namespace, ignore it: either way waiting is pointless.
+ */
+static int catches_sigterm(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "SigCgt:", 7) == 0) {
+            mask = strtoull(line + 7, NULL, 16);
+            break;
+        }
+    }
+    fclose(f);
+    return (mask >> (SIGTERM - 1)) & 1;
+}
+
+/* Ask the environment to go: SIGTERM then SIGKILL after a grace period when the runtime
+ * handles SIGTERM, else SIGKILL now. */
 static void stop_process(gl_env_t *env, int graceful)
 {
     close_rapi(env);
     if (env->reaped)
         return;
     thaw(env);
-    if (graceful) {
+    if (graceful && catches_sigterm(env->pid)) {
         gl_sbx_kill_group(env->pid, SIGTERM);
         arm(env, STOP_GRACE_MS);
     } else {
@@ -583,8 +606,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             log_start_once(env, inv);
             finish_invoke(env, status);
         }
-        /* The runtime should exit by itself after reporting; make sure it does. */
-        stop_process(env, 1);
+        /* The runtime should exit by itself after reporting: give it the grace period to
+         * do so (and to write its last lines), then make sure. */
+        close_rapi(env);
+        arm(env, STOP_GRACE_MS);
         return;
     }
 
