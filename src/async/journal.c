@@ -468,7 +468,8 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
         free(seqs);
         return rc;
     }
-    qsort(seqs, cnt, sizeof(*seqs), cmp_u64);
+    if (cnt > 1)
+        qsort(seqs, cnt, sizeof(*seqs), cmp_u64); /* seqs is NULL when there are none */
     *out = seqs;
     *n = cnt;
     return 0;
