@@ -23,6 +23,7 @@
 #include "galley/async.h"
 #include "galley/cli.h"
 #include "galley/log.h"
+#include "galley/metrics.h"
 #include "galley/rapi.h"
 #include "galley/sbx.h"
 #include "galley/registry.h"
@@ -88,6 +89,8 @@ static void usage(FILE *f)
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
           "  --log-level LEVEL        debug, info, warn or error (default info)\n"
           "       galley ps [--endpoint URL] [--json]   live execution environments\n"
+          "       galley invoke NAME [--event FILE|-] [--qualifier Q] [--tail] [--endpoint URL]\n"
+          "       galley logs NAME [-f] [--since DURATION] [--state-dir DIR] [--endpoint URL]\n"
           "       galley --version\n",
           f);
 }
@@ -546,6 +549,7 @@ out:
     gl_sbx_close(d.sbx);
     if (d.reg)
         gl_registry_free(d.reg);
+    gl_metrics_default_free();
     free(python);
     free(node);
     free(runtimes);
@@ -563,6 +567,10 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "ps"))
         return gl_cli_ps(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "invoke"))
+        return gl_cli_invoke(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "logs"))
+        return gl_cli_logs(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;

@@ -77,6 +77,8 @@ void gl_async_forget(gl_async_t *a, void *arg);
 
 /** Events accepted and not done (queued, delayed or running). */
 size_t gl_async_pending(const gl_async_t *a);
+/** When (epoch ms) the oldest event not yet running was accepted; 0 when none waits. O(n). */
+int64_t gl_async_oldest_waiting_ms(const gl_async_t *a);
 /** Absolute path of <state>/destinations, where SQS/SNS/EventBridge/S3 records are written. */
 const char *gl_async_sink_dir(const gl_async_t *a);
 

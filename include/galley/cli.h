@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.h: the client side of the galley command (`galley ps`, ...): a small blocking HTTP/1.1
- * client for a running daemon, and one entry point per subcommand.
+ * client for a running daemon, and one entry point per subcommand (ps, invoke, logs).
  */
 #ifndef GALLEY_CLI_H
 #define GALLEY_CLI_H
@@ -19,6 +19,27 @@
  */
 int gl_cli_request(const char *endpoint, const char *method, const char *path, const char *body,
                    size_t body_len, int timeout_ms, gl_buf_t *out);
+
+/**
+ * As gl_cli_request, with extra request header lines (extra_headers: "Name: value\r\n"
+ * repeated, or NULL) and, when headers_out is not NULL, the reply's header lines (after the
+ * status line, each ending in CRLF) appended to it.
+ */
+int gl_cli_request_ex(const char *endpoint, const char *method, const char *path,
+                      const char *extra_headers, const char *body, size_t body_len,
+                      int timeout_ms, gl_buf_t *out, gl_buf_t *headers_out);
+/** The value of header name (case-insensitive, trimmed) in a gl_cli_request_ex header block,
+ *  malloc'd, or NULL when absent. */
+char *gl_cli_header(const gl_buf_t *headers, const char *name);
+
+/** `galley invoke NAME [--event FILE|-] [--qualifier Q] [--tail] [--endpoint URL]`: argv[0] is
+ *  "invoke". Exit code 0 on success, 1 on a function error, an API error or no daemon. */
+int gl_cli_invoke(int argc, char **argv);
+/** `galley logs NAME [-f] [--since DURATION] [--state-dir DIR] [--endpoint URL]`. */
+int gl_cli_logs(int argc, char **argv);
+/** Parse a duration like "30s", "10m", "1h", "2d" or "1h30m" (a bare number is seconds) into
+ *  seconds. 0 or -EINVAL. */
+int gl_cli_parse_duration(const char *text, double *seconds);
 
 /** `galley ps [--endpoint URL] [--json]`; argv[0] is "ps". Returns the exit code. */
 int gl_cli_ps(int argc, char **argv);

@@ -26,6 +26,8 @@ struct gl_api {
 
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req);
+/** GET /metrics in Prometheus' text format (metrics.c). */
+void gl_api_metrics(gl_api_t *api, gl_http_req_t *req);
 
 /* Invoke API (invoke.c) */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async);

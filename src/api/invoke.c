@@ -16,6 +16,7 @@
 
 #include "galley/async.h"
 #include "galley/log.h"
+#include "galley/metrics.h"
 #include "galley/sched.h"
 #include "internal.h"
 
@@ -219,6 +220,7 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
     if (gl_sched_submit(api->sched, inv) < 0) {
         req->on_abort = NULL;
         req->data = NULL;
+        gl_metrics_record_throttle(gl_metrics_default(), fn->cfg.name, fn->version);
         gl_invoke_free(inv);
         gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
                                    json_pack("{s:s}", "Reason",

@@ -33,6 +33,7 @@ enum op {
     OP_LIST_EVENT_INVOKE_CONFIGS,
     OP_ACCOUNT_SETTINGS,
     OP_GALLEY_ENVIRONMENTS,
+    OP_METRICS,
     OP_PUBLISH_VERSION,
     OP_LIST_VERSIONS,
     OP_CREATE_ALIAS,
@@ -59,6 +60,9 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     /* galley's own endpoints: a prefix no Lambda path can start with. */
     if (!strcmp(p, GL_API_GALLEY_PREFIX "/environments"))
         return get ? OP_GALLEY_ENVIRONMENTS : OP_METHOD_NOT_ALLOWED;
+    /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
+    if (!strcmp(p, "/metrics"))
+        return get ? OP_METRICS : OP_METHOD_NOT_ALLOWED;
     const char *rest;
     int legacy = 0;
     if (!strncmp(p, "/2015-03-31/functions", 21))
@@ -259,6 +263,9 @@ static void on_request(gl_http_req_t *req, void *data)
         break;
     case OP_GALLEY_ENVIRONMENTS:
         gl_api_galley_environments(api, req);
+        break;
+    case OP_METRICS:
+        gl_api_metrics(api, req);
         break;
     case OP_PUBLISH_VERSION:
         gl_api_publish_version(api, req, &ref);

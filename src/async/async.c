@@ -461,6 +461,22 @@ void gl_async_forget(gl_async_t *a, void *arg)
 }
 
 size_t gl_async_pending(const gl_async_t *a) { return a->nevents; }
+
+int64_t gl_async_oldest_waiting_ms(const gl_async_t *a)
+{
+    /* A scan, not an index: it runs once per metrics scrape, and the accept order of the
+     * delayed heap is not its order. */
+    int64_t oldest = 0;
+    const list_t *lists[] = {&a->batch, &a->syncing, &a->ready};
+    for (size_t i = 0; i < 3; i++)
+        for (const event_t *e = lists[i]->head; e; e = e->next)
+            if (!oldest || e->accepted_ms < oldest)
+                oldest = e->accepted_ms;
+    for (size_t i = 0; i < a->nheap; i++)
+        if (!oldest || a->heap[i]->accepted_ms < oldest)
+            oldest = a->heap[i]->accepted_ms;
+    return oldest;
+}
 const char *gl_async_sink_dir(const gl_async_t *a) { return a->sink_dir; }
 
 /* ---- config ---- */

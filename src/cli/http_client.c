@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,6 +78,13 @@ static int send_all(int fd, const char *p, size_t len, int timeout_ms)
 int gl_cli_request(const char *endpoint, const char *method, const char *path, const char *body,
                    size_t body_len, int timeout_ms, gl_buf_t *out)
 {
+    return gl_cli_request_ex(endpoint, method, path, NULL, body, body_len, timeout_ms, out, NULL);
+}
+
+int gl_cli_request_ex(const char *endpoint, const char *method, const char *path,
+                      const char *extra_headers, const char *body, size_t body_len,
+                      int timeout_ms, gl_buf_t *out, gl_buf_t *headers_out)
+{
     char host[256], port[16];
     if (parse_endpoint(endpoint, host, sizeof(host), port, sizeof(port)) < 0)
         return -EINVAL;
@@ -103,8 +111,9 @@ int gl_cli_request(const char *endpoint, const char *method, const char *path, c
     gl_buf_t raw = {0};
     gl_buf_printf(&raw,
                   "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nUser-Agent: galley-cli\r\n"
-                  "Content-Length: %zu\r\n\r\n",
-                  method, path, host, port, body ? body_len : 0);
+                  "Content-Length: %zu\r\n%s\r\n",
+                  method, path, host, port, body ? body_len : 0,
+                  extra_headers ? extra_headers : "");
     if (body && body_len)
         gl_buf_append(&raw, body, body_len);
     rc = send_all(fd, raw.data, raw.len, timeout_ms);
@@ -138,7 +147,34 @@ int gl_cli_request(const char *endpoint, const char *method, const char *path, c
         return -EPROTO;
     }
     size_t body_off = (size_t)(head_end + 4 - raw.data);
+    if (headers_out) {
+        /* The header lines after the status line, each ending in CRLF. */
+        const char *first = strstr(raw.data, "\r\n") + 2;
+        gl_buf_append(headers_out, first, (size_t)(head_end + 2 - first));
+    }
     gl_buf_append(out, raw.data + body_off, raw.len - body_off);
     gl_buf_free(&raw);
     return status;
+}
+
+char *gl_cli_header(const gl_buf_t *headers, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = headers->data;
+    if (!p)
+        return NULL;
+    while (*p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+            const char *v = p + nlen + 1, *end = p + len;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            return strndup(v, (size_t)(end - v));
+        }
+        p += len + (eol ? 2 : 0);
+    }
+    return NULL;
 }

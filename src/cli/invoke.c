@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * invoke.c: `galley invoke`: one RequestResponse invoke of a function on a running daemon,
+ * as `sam local invoke` gives it: the function's log (with --tail: the last 4 KB that
+ * X-Amz-Log-Result carries) on stderr, then the response body on stdout. The exit code says
+ * how it went: 0 success, 1 a function error or an API error (its name and message on
+ * stderr), 2 a usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/cli.h"
+#include "galley/util.h"
+
+/* The daemon refuses more than 6 MiB; reading stops a little past that so the daemon's own
+ * RequestEntityTooLargeException is what the user sees, without buffering without bound. */
+#define EVENT_READ_MAX ((6u << 20) + 1024)
+/* Lambda's longest timeout (15 min) plus margin: the reply may take that long to start. */
+#define INVOKE_TIMEOUT_MS (16 * 60 * 1000)
+
+static const char usage_text[] =
+    "usage: galley invoke NAME [--event FILE|-] [--qualifier Q] [--tail] [--endpoint URL]\n"
+    "  NAME             function name, ARN or template logical id\n"
+    "  --event FILE     the event (JSON); '-' reads stdin; default {}\n"
+    "  --qualifier Q    version or alias\n"
+    "  --tail           print the invoke's log (its last 4 KB) on stderr\n"
+    "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n";
+
+/* Percent-encode everything but RFC 3986's unreserved characters. */
+static void append_encoded(gl_buf_t *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            gl_buf_append(out, p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            gl_buf_append(out, esc, 3);
+        }
+    }
+}
+
+/* The whole of f into out, at most EVENT_READ_MAX bytes. 0 or a negative errno. */
+static int read_event(FILE *f, gl_buf_t *out)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out->len + n > EVENT_READ_MAX)
+            return -EFBIG;
+        if (gl_buf_append(out, chunk, n) < 0)
+            return -ENOMEM;
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+/* "galley invoke: Type: message" for an API error reply. */
+static void print_api_error(int status, const gl_buf_t *headers, const gl_buf_t *body)
+{
+    char *type = gl_cli_header(headers, "x-amzn-ErrorType");
+    if (type)
+        type[strcspn(type, ":")] = '\0'; /* "Name:http://internal..." carries a URL after ':' */
+    json_t *doc = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    const char *msg = NULL;
+    if (json_is_object(doc)) {
+        msg = json_string_value(json_object_get(doc, "message"));
+        if (!msg)
+            msg = json_string_value(json_object_get(doc, "Message"));
+        if (!type || !*type) {
+            const char *t = json_string_value(json_object_get(doc, "Type"));
+            free(type);
+            type = t ? strdup(t) : NULL;
+        }
+    }
+    fprintf(stderr, "galley invoke: %s (HTTP %d): %.*s\n",
+            type && *type ? type : "error", status, msg ? (int)strlen(msg) : (int)body->len,
+            msg ? msg : (body->data ? body->data : ""));
+    json_decref(doc);
+    free(type);
+}
+
+/* Decode X-Amz-Log-Result and write it to stderr. */
+static void print_tail(const gl_buf_t *headers)
+{
+    char *b64 = gl_cli_header(headers, "X-Amz-Log-Result");
+    unsigned char *log = NULL;
+    size_t len = 0;
+    if (b64 && gl_b64_decode(b64, strlen(b64), &log, &len) == 0) {
+        fwrite(log, 1, len, stderr);
+        if (len && log[len - 1] != '\n')
+            fputc('\n', stderr);
+        fflush(stderr);
+    } else if (b64) {
+        fputs("galley invoke: the log result is not valid base64\n", stderr);
+    }
+    free(log);
+    free(b64);
+}
+
+int gl_cli_invoke(int argc, char **argv)
+{
+    const char *endpoint = getenv("GALLEY_ENDPOINT");
+    const char *event_path = NULL, *qualifier = NULL;
+    int tail = 0, rc = 1;
+    static const struct option opts[] = {
+        {"event", required_argument, NULL, 'e'},
+        {"qualifier", required_argument, NULL, 'q'},
+        {"tail", no_argument, NULL, 't'},
+        {"endpoint", required_argument, NULL, 'E'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "e:q:t", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': event_path = optarg; break;
+        case 'q': qualifier = optarg; break;
+        case 't': tail = 1; break;
+        case 'E': endpoint = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1 || !argv[optind][0]) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (!endpoint || !*endpoint)
+        endpoint = GL_CLI_DEFAULT_ENDPOINT;
+    const char *name = argv[optind];
+
+    gl_buf_t event = {0}, path = {0}, body = {0}, headers = {0};
+    if (event_path) {
+        int is_stdin = !strcmp(event_path, "-");
+        FILE *f = is_stdin ? stdin : fopen(event_path, "rb");
+        int r = f ? read_event(f, &event) : -errno;
+        if (f && !is_stdin)
+            fclose(f);
+        if (r < 0) {
+            fprintf(stderr, "galley invoke: event %s: %s\n", is_stdin ? "(stdin)" : event_path,
+                    r == -EFBIG ? "larger than the 6 MB Lambda accepts" : strerror(-r));
+            rc = 2;
+            goto out;
+        }
+    }
+    if (event.len == 0)
+        gl_buf_append_str(&event, "{}");
+
+    gl_buf_append_str(&path, "/2015-03-31/functions/");
+    append_encoded(&path, name);
+    gl_buf_append_str(&path, "/invocations");
+    if (qualifier) {
+        gl_buf_append_str(&path, "?Qualifier=");
+        append_encoded(&path, qualifier);
+    }
+    const char *extra = tail ? "X-Amz-Invocation-Type: RequestResponse\r\nX-Amz-Log-Type: Tail\r\n"
+                             : "X-Amz-Invocation-Type: RequestResponse\r\n";
+    int status = gl_cli_request_ex(endpoint, "POST", path.data, extra, event.data, event.len,
+                                   INVOKE_TIMEOUT_MS, &body, &headers);
+    if (status < 0) {
+        fprintf(stderr, "galley invoke: cannot reach %s: %s\n", endpoint, strerror(-status));
+        goto out;
+    }
+    if (status < 200 || status >= 300) {
+        print_api_error(status, &headers, &body);
+        goto out;
+    }
+    if (tail)
+        print_tail(&headers);
+    if (body.len) {
+        fwrite(body.data, 1, body.len, stdout);
+        if (body.data[body.len - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    fflush(stdout);
+    char *ferr = gl_cli_header(&headers, "X-Amz-Function-Error");
+    if (ferr) {
+        fprintf(stderr, "galley invoke: function error (%s)\n", ferr);
+        free(ferr);
+        rc = 1;
+    } else {
+        rc = 0;
+    }
+out:
+    gl_buf_free(&event);
+    gl_buf_free(&path);
+    gl_buf_free(&body);
+    gl_buf_free(&headers);
+    return rc;
+}
