@@ -65,6 +65,13 @@ int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_ha
 /** Bind and listen on host:port (port 0 = ephemeral); *bound_port receives the real port. */
 int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *bound_port,
                           gl_err_t *err);
+/**
+ * Serve on a socket made elsewhere: fd is a bound TCP socket, usually already listening (an
+ * isolated environment's Runtime API listener, made inside its network namespace and passed
+ * over by the sandbox; accept() works from any namespace). The server takes fd in every
+ * case: it is closed with the server, or at once when a failure leaves the server without it.
+ */
+int gl_http_server_listen_fd(gl_http_server_t *s, int fd, gl_err_t *err);
 /** Stop accepting; pending requests see on_abort; on_closed(arg) runs once every handle closed
  *  and the server is freed. Safe to call from inside a handler callback. */
 void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), void *arg);

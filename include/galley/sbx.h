@@ -7,9 +7,10 @@
  * to BPF in a memfd, so the child only loads it). gl_sbx_spawn then clones the child with its
  * namespaces (clone3, into its cgroup when one is given), and the child sets itself up before
  * exec, in this order: own session, parent-death signal, wait for the parent's release (so the
- * parent can put it in its cgroup), mounts (code read-only at /var/task, galley's runtime at
- * /var/runtime, the interpreter at /var/lang, a private size-limited /tmp, a fresh /proc, the
- * state dir hidden), rlimits, user switch, stdio, close stray descriptors, no_new_privs,
+ * parent can put it in its cgroup), hostname, loopback up and the Runtime API listener
+ * (network namespace), mounts (code read-only at /var/task, galley's runtime at /var/runtime,
+ * the interpreter at /var/lang, a private size-limited /tmp, a fresh /proc, the state dir
+ * hidden), rlimits, user switch, stdio, close stray descriptors, no_new_privs,
  * seccomp last, exec. A failing step is reported to the parent through a close-on-exec pipe,
  * so gl_sbx_spawn returns only after exec succeeded or failed. docs/sandbox.md says why each
  * step sits where it does and what the seccomp profile refuses.
@@ -38,6 +39,13 @@ void gl_sbx_close(gl_sbx_t *s);
 /** 1 when environments get a mount namespace, so the paths below apply:
  *  /var/task (code), /var/runtime (runtime_dir), /var/lang (lang_dir), /opt, /tmp. */
 int gl_sbx_has_mount_ns(const gl_sbx_t *s);
+/** 1 when environments get a network namespace of their own (--isolate-network, granted by
+ *  the kernel): the host's 127.0.0.1 is out of their reach, so their Runtime API must be
+ *  served on the listener gl_sbx_spawn hands back (spec->rapi_fd). s may be NULL (0). */
+int gl_sbx_isolates_network(const gl_sbx_t *s);
+
+/** The port of the Runtime API listener inside an isolated network namespace: Lambda's. */
+#define GL_SBX_RAPI_PORT 9001
 
 typedef struct gl_sbx_spec {
     const char *path;      /* executable, as seen by the child (inside paths with a mount ns) */
@@ -59,6 +67,16 @@ typedef struct gl_sbx_spec {
      *  a failure kills and reaps the child and fails the spawn. May be NULL. */
     int (*before_release)(pid_t pid, void *arg);
     void *before_release_arg;
+    /**
+     * Out, may be NULL. When the sandbox isolates the network, the child listens on
+     * 127.0.0.1:GL_SBX_RAPI_PORT inside its own namespace (after loopback is up, before the
+     * user switch) and passes that socket to the parent: on success *rapi_fd is the
+     * listening TCP socket (non-blocking, close-on-exec, owned by the caller), whose accept()
+     * yields the connections made from inside the environment. It stays out of the
+     * function's reach (the child's copy is closed at exec). -1 when the network is not
+     * isolated, and after any failure.
+     */
+    int *rapi_fd;
 } gl_sbx_spec_t;
 
 /**

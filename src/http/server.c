@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server.c: gl_http_server_t: the listening uv_tcp_t, accepting connections, the list of open
- * connections and the orderly close of all of them.
+ * server.c: gl_http_server_t: the listening uv_tcp_t (bound here, or a socket handed over),
+ * accepting connections, the list of open connections and the orderly close of all of them.
  *
  * The listener handle is initialised in gl_http_server_new, so closing a server always goes
  * through uv close callbacks: the server is freed by whichever close callback (listener or last
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "galley/log.h"
 #include "internal.h"
@@ -105,6 +106,27 @@ int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *
         else
             *bound_port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
     }
+    return 0;
+}
+
+int gl_http_server_listen_fd(gl_http_server_t *s, int fd, gl_err_t *err)
+{
+    uv_os_fd_t current;
+    int rc;
+
+    if (fd < 0)
+        return gl_err_set(err, EBADF, "http: no socket to listen on");
+    if (s->closing || uv_fileno((uv_handle_t *)&s->listener, &current) == 0) {
+        close(fd);
+        return gl_err_set(err, EINVAL, "http: server is closing or already listening");
+    }
+    /* Until uv_tcp_open succeeds the descriptor is ours to close; afterwards the handle's. */
+    if ((rc = uv_tcp_open(&s->listener, fd)) < 0) {
+        close(fd);
+        return gl_err_set(err, -rc, "http: open listener fd %d: %s", fd, uv_strerror(rc));
+    }
+    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) < 0)
+        return gl_err_set(err, -rc, "http: listen on fd %d: %s", fd, uv_strerror(rc));
     return 0;
 }
 

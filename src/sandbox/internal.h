@@ -46,6 +46,11 @@ struct gl_sbx {
     struct sock_fprog seccomp; /* loaded by the child; len 0 = no filter */
 };
 
+/* What the child sends the parent on the sync socket (SOCK_SEQPACKET, so one send is one
+ * message, told apart by its length): at most one SBX_MSG_LISTENER byte carrying the Runtime
+ * API listener (SCM_RIGHTS), then at most one report, of the first failing step. */
+#define SBX_MSG_LISTENER 'L'
+
 /* A report from child to parent on the sync socket: the first failing step. */
 typedef struct sbx_report {
     int err;
@@ -60,6 +65,7 @@ typedef struct sbx_child {
     int sync_fd;  /* child's end of the sync socket (close-on-exec) */
     pid_t parent; /* the daemon's pid, to notice its death outside a PID namespace */
     int in_pidns;
+    int rapi_listener; /* listen on 127.0.0.1:GL_SBX_RAPI_PORT in the new network namespace */
     char tmp_opts[64]; /* mount options of /tmp and /dev/shm, formatted by the parent */
     char shm_opts[64];
     const char *step; /* the step running, for the report */
@@ -74,6 +80,7 @@ pid_t sbx_clone3(unsigned long flags, int cgroup_fd, int *pidfd);
 int sbx_write_id_maps(pid_t pid, uid_t outer_uid, gid_t outer_gid);
 int sbx_probe_namespaces(unsigned long flags, uid_t outer_uid, gid_t outer_gid, const char **why);
 int sbx_child_loopback_up(sbx_child_t *c);
+int sbx_child_rapi_listener(sbx_child_t *c);
 int sbx_child_hostname(sbx_child_t *c);
 
 /* mounts.c: the host entries read once at open, and the child's new root. */

@@ -3,12 +3,14 @@
  * ns.c: namespaces. The clone3 wrapper every spawn uses (fork-like: no new stack, the child
  * returns 0 and runs on a copy of the parent's), the user namespace maps the parent writes
  * for a daemon that is not root, the probe gl_sbx_open runs once to learn what the kernel
- * allows, and the child's UTS and network steps.
+ * allows, and the child's UTS and network steps (loopback up, and the Runtime API listener
+ * it passes to the parent).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -217,6 +219,58 @@ int sbx_child_loopback_up(sbx_child_t *c)
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
             rc = -errno;
     }
+    close(fd);
+    return rc;
+}
+
+/*
+ * Child in a new network namespace, loopback up: listen on 127.0.0.1:GL_SBX_RAPI_PORT, where
+ * Lambda's runtimes find their Runtime API, and send the socket to the parent (SCM_RIGHTS),
+ * which serves it. The socket stays in this namespace, so the runtime reaches it while the
+ * host's 127.0.0.1 stays out of reach; accept() works from the parent's namespace all the
+ * same. listen() here, not in the parent, so a runtime that connects before the parent's
+ * event loop starts accepting waits in the backlog instead of being refused. The child's copy
+ * is closed at once; the function never holds it, and cannot bind the port itself.
+ */
+#define PORT_TEXT_(port) #port
+#define PORT_TEXT(port) PORT_TEXT_(port)
+
+int sbx_child_rapi_listener(sbx_child_t *c)
+{
+    c->step = "runtime API listener";
+    sbx_join(c->what, sizeof(c->what), "127.0.0.1:", PORT_TEXT(GL_SBX_RAPI_PORT));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(GL_SBX_RAPI_PORT);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 511) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    char tag = SBX_MSG_LISTENER;
+    struct iovec iov = {&tag, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    c->step = "passing the runtime API listener";
+    ssize_t n = sendmsg(c->sync_fd, &msg, MSG_NOSIGNAL);
+    if (n != 1)
+        rc = n < 0 ? -errno : -EIO;
+out:
     close(fd);
     return rc;
 }

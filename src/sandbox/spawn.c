@@ -5,14 +5,16 @@
  *
  * Parent and child talk over one SOCK_SEQPACKET socket pair, close-on-exec on both ends:
  * the parent sends one release byte when the child may go on (after the user namespace maps
- * and before_release), the child sends at most one report {errno, step, what} and _exits
- * 127. The parent reads until EOF (exec closed the child's end) or a report, so
+ * and before_release); the child, in an isolated network namespace, sends its Runtime API
+ * listener (one byte with SCM_RIGHTS), and sends at most one report {errno, step, what} and
+ * _exits 127. The parent reads until EOF (exec closed the child's end) or a report, so
  * gl_sbx_spawn returns only once exec has succeeded or failed. Between clone and exec the
  * child runs no libuv and no logger and allocates nothing (sbx_child_t in internal.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -112,6 +114,9 @@ static void child_run(sbx_child_t *c)
         STEP(sbx_child_hostname(c));
     if (s && (s->clone_ns & CLONE_NEWNET))
         STEP(sbx_child_loopback_up(c));
+    /* Once loopback is up (127.0.0.1 exists only then), and early: a failure costs nothing. */
+    if (c->rapi_listener)
+        STEP(sbx_child_rapi_listener(c));
     /* Mounts need the privileges that the user switch drops. */
     STEP(sbx_child_mounts(c));
     /* Limits before the switch: as root any hard limit can still be set (the daemon's raised
@@ -165,11 +170,80 @@ static void discard(pid_t pid, int pidfd)
         close(pidfd);
 }
 
+/*
+ * One message from the child: a report, the listener byte (with its descriptor in *fd,
+ * close-on-exec), or 0 at EOF. Any descriptor that came with something else is closed.
+ * Returns the message's length or a negative errno.
+ */
+static ssize_t recv_from_child(int sync_fd, sbx_report_t *r, int *fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {r, sizeof(*r)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n;
+    *fd = -1;
+    do {
+        n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfds; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    int is_listener = n == 1 && ((char *)r)[0] == SBX_MSG_LISTENER && !(msg.msg_flags & MSG_CTRUNC);
+    if (*fd >= 0 && !is_listener) {
+        close(*fd);
+        *fd = -1;
+    }
+    if (is_listener && *fd < 0)
+        return -EPROTO; /* the byte without its descriptor */
+    return n;
+}
+
+/* Is fd a listening TCP socket bound to 127.0.0.1:GL_SBX_RAPI_PORT? Checked, not trusted: the
+ * parent is about to serve the Runtime API on it. */
+static int is_rapi_listener(int fd)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof(sa);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return 0;
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+        return 0;
+    if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 || sa.sin_family != AF_INET)
+        return 0;
+    return ntohs(sa.sin_port) == GL_SBX_RAPI_PORT && ntohl(sa.sin_addr.s_addr) == INADDR_LOOPBACK;
+}
+
+int gl_sbx_isolates_network(const gl_sbx_t *s)
+{
+    return s && s->isolate_network && (s->clone_ns & CLONE_NEWNET);
+}
+
 int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out,
                  gl_err_t *err)
 {
-    int sv[2] = {-1, -1}, pidfd = -1, rc;
+    int sv[2] = {-1, -1}, pidfd = -1, listener = -1, rc;
     pid_t pid = -1;
+    if (spec && spec->rapi_fd)
+        *spec->rapi_fd = -1;
     if (!spec || !spec->path || !spec->argv || !spec->envp)
         return gl_err_set(err, EINVAL, "spawn: no path, argv or envp");
 
@@ -179,6 +253,7 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, i
     c.spec = spec;
     c.parent = getpid();
     c.in_pidns = s && (s->clone_ns & CLONE_NEWPID);
+    c.rapi_listener = spec->rapi_fd && gl_sbx_isolates_network(s);
     unsigned tmp_mb = spec->tmp_mb ? spec->tmp_mb : DEFAULT_TMP_MB;
     snprintf(c.tmp_opts, sizeof(c.tmp_opts), "mode=1777,size=%um", tmp_mb);
     snprintf(c.shm_opts, sizeof(c.shm_opts), "mode=1777,size=%um", tmp_mb);
@@ -219,9 +294,23 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, i
     }
     sbx_report_t r;
     ssize_t n;
-    do {
-        n = recv(sv[0], &r, sizeof(r), 0);
-    } while (n < 0 && errno == EINTR);
+    int fd;
+    /* Bounded: the child sends at most the listener, then a report or EOF (exec). */
+    for (;;) {
+        n = recv_from_child(sv[0], &r, &fd);
+        if (fd < 0)
+            break;
+        if (!c.rapi_listener || listener >= 0 || !is_rapi_listener(fd)) {
+            close(fd);
+            rc = gl_err_set(err, EPROTO, "unexpected descriptor from the child");
+            goto fail;
+        }
+        listener = fd;
+    }
+    if (n < 0) {
+        rc = gl_err_set(err, (int)-n, "reading the child's report");
+        goto fail;
+    }
     if (n == (ssize_t)sizeof(r)) {
         r.step[sizeof(r.step) - 1] = '\0';
         r.what[sizeof(r.what) - 1] = '\0';
@@ -232,16 +321,26 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, i
         goto fail;
     }
     if (n != 0) {
-        rc = gl_err_set(err, n < 0 ? errno : EPROTO, "reading the child's report");
+        rc = gl_err_set(err, EPROTO, "reading the child's report: %zd bytes", n);
+        goto fail;
+    }
+    if (c.rapi_listener && listener < 0) {
+        rc = gl_err_set(err, EPROTO, "the child exec'd without passing its runtime API listener");
         goto fail;
     }
     *pid_out = pid;
     *pidfd_out = pidfd;
+    if (spec->rapi_fd) {
+        *spec->rapi_fd = listener;
+        listener = -1; /* moved to the caller */
+    }
     rc = 0;
     goto out;
 fail:
     discard(pid, pidfd);
 out:
+    if (listener >= 0)
+        close(listener);
     if (sv[0] >= 0)
         close(sv[0]);
     if (sv[1] >= 0)

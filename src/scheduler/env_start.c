@@ -9,10 +9,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,8 +263,15 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     env->invoke = inv;
     inv->cold = 1;
 
+    /* In a network namespace of its own the runtime cannot reach the host's loopback: the
+     * sandbox makes the listener inside the namespace, on Lambda's 127.0.0.1:9001, and it is
+     * served once the spawn hands it over. */
+    int isolated = gl_sbx_isolates_network(s->opts.sbx), rapi_fd = -1;
+    if (isolated)
+        env->rapi_port = GL_SBX_RAPI_PORT;
     if ((rc = gl_http_server_new(&env->rapi, s->loop, &s->rapi, env)) < 0 ||
-        (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0) {
+        (!isolated &&
+         (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0)) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
                  inv->request_id, err.msg[0] ? err.msg : strerror(-rc));
         goto fail;
@@ -315,6 +324,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         .cgroup_fd = env->cg ? gl_cg_clone_fd(env->cg) : -1,
         .before_release = env->cg ? attach_to_cgroup : NULL,
         .before_release_arg = env->cg,
+        .rapi_fd = isolated ? &rapi_fd : NULL,
     };
     if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &env->pid, &env->pidfd, &err)) < 0) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id,
@@ -322,6 +332,19 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         abandon(env, err.code == ENOENT || err.code == EACCES ? "Runtime.InvalidEntrypoint"
                                                               : "Runtime.Unknown",
                 msg);
+        goto out;
+    }
+    if (isolated && (rc = gl_http_server_listen_fd(env->rapi, rapi_fd, &err)) < 0) {
+        /* Not watched yet: kill and reap the runtime here, as a failed spawn would have. */
+        gl_sbx_kill_group(env->pid, SIGKILL);
+        if (env->cg)
+            gl_cg_kill(env->cg);
+        while (waitpid(env->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        env->reaped = 1;
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
+                 inv->request_id, err.msg);
+        abandon(env, "Runtime.Unknown", msg);
         goto out;
     }
     close(out_fds[1]);

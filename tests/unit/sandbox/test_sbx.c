@@ -4,7 +4,9 @@
  * real processes: namespaces applied and the runtime PID 1, /var/task the read-only code
  * dir, /tmp a private tmpfs of the given size, the state dir hidden, the run-as user,
  * rlimits, no_new_privs, the seccomp filter (refusing mount, ptrace, reboot, unshare,
- * clone3, odd personalities while fork, threads, mmap and sockets work), --isolate-network,
+ * clone3, odd personalities while fork, threads, mmap and sockets work), --isolate-network
+ * (only loopback; the Runtime API listener made inside the namespace, passed to the parent,
+ * reached from inside and out of the function's hands),
  * before_release running while the child still waits, and failing steps named in err.
  *
  * These need root and a kernel that grants namespaces: otherwise every test is reported as
@@ -14,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -257,7 +261,7 @@ static void test_state_dir_hidden(void **state)
 {
     fixture_t *f = *state;
     REQUIRE_SANDBOX(f);
-    char script[256];
+    char script[512];
     snprintf(script, sizeof(script), "ls -A %s | wc -l; cat %s/secret 2>&1; touch %s/x 2>&1; true",
              f->state, f->state, f->state);
     result_t r;
@@ -405,12 +409,159 @@ static void test_isolate_network_has_only_loopback(void **state)
     assert_no_children();
 }
 
+static void set_rapi_fd(gl_sbx_spec_t *spec, void *arg)
+{
+    spec->rapi_fd = arg;
+}
+
+/* What a runtime does with AWS_LAMBDA_RUNTIME_API: connect to 127.0.0.1:9001, send, read the
+ * reply. Also: the port cannot be taken over, and no socket of the sandbox's is left open. */
+static const char *const rapi_client_py =
+    "import os, socket\n"
+    "c = socket.create_connection(('127.0.0.1', 9001), timeout=10)\n"
+    "c.sendall(b'next?'); print('reply', c.recv(64).decode())\n"
+    "s = socket.socket()\n"
+    "try:\n"
+    "    s.bind(('127.0.0.1', 9001)); print('bound 9001')\n"
+    "except OSError as e:\n"
+    "    print('bind', e.errno)\n"
+    "c.close(); s.close()\n"
+    "def link(f):\n"
+    "    try:\n"
+    "        return os.readlink('/proc/self/fd/' + f)\n"
+    "    except OSError:\n"
+    "        return ''\n"
+    "fds = [link(f) for f in os.listdir('/proc/self/fd')]\n"
+    "print('sockets', sum(1 for f in fds if f.startswith('socket:')))\n";
+
+static ino_t netns_of_socket(int fd)
+{
+    int ns = ioctl(fd, SIOCGSKNS);
+    assert_true(ns >= 0);
+    struct stat st;
+    assert_int_equal(fstat(ns, &st), 0);
+    close(ns);
+    return st.st_ino;
+}
+
+static void test_isolate_network_passes_runtime_api_listener(void **state)
+{
+    fixture_t *f = *state;
+    REQUIRE_SANDBOX(f);
+    gl_sbx_t *net = NULL;
+    gl_err_t err = {0};
+    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
+    assert_int_equal(gl_sbx_open(&net, &opts, &err), 0);
+    assert_int_equal(gl_sbx_isolates_network(net), 1);
+    assert_int_equal(gl_sbx_isolates_network(f->sbx), 0);
+    assert_int_equal(gl_sbx_isolates_network(NULL), 0);
+
+    int out[2], errp[2], rapi_fd = -2;
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+    static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
+    char *argv[] = {PYTHON, "-c", (char *)rapi_client_py, NULL};
+    gl_sbx_spec_t spec = {.path = PYTHON,
+                          .argv = argv,
+                          .envp = envp,
+                          .cwd = "/var/task",
+                          .stdout_fd = out[1],
+                          .stderr_fd = errp[1],
+                          .code_dir = f->code,
+                          .tmp_mb = 16,
+                          .rapi_fd = &rapi_fd};
+    pid_t pid = -1;
+    int pidfd = -1;
+    if (gl_sbx_spawn(net, &spec, &pid, &pidfd, &err) < 0)
+        fail_msg("spawn: %s", err.msg);
+    close(out[1]);
+    close(errp[1]);
+    assert_true(rapi_fd > 2);
+
+    /* A listening TCP socket on 127.0.0.1:9001, close-on-exec, in the child's namespace. */
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    assert_int_equal(getsockopt(rapi_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len), 0);
+    assert_int_equal(listening, 1);
+    struct sockaddr_in sa;
+    len = sizeof(sa);
+    assert_int_equal(getsockname(rapi_fd, (struct sockaddr *)&sa, &len), 0);
+    assert_int_equal(ntohs(sa.sin_port), 9001);
+    assert_int_equal(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
+    assert_true(fcntl(rapi_fd, F_GETFD) & FD_CLOEXEC);
+    struct stat host_ns;
+    assert_int_equal(stat("/proc/self/ns/net", &host_ns), 0);
+    assert_true(netns_of_socket(rapi_fd) != host_ns.st_ino);
+    char child_ns_path[64];
+    snprintf(child_ns_path, sizeof(child_ns_path), "/proc/%d/ns/net", (int)pid);
+    struct stat child_ns;
+    assert_int_equal(stat(child_ns_path, &child_ns), 0);
+    assert_true(netns_of_socket(rapi_fd) == child_ns.st_ino);
+
+    /* The function's connection from inside its namespace reaches our accept(). */
+    struct pollfd p = {rapi_fd, POLLIN, 0};
+    if (poll(&p, 1, WAIT_MS) != 1) {
+        kill(pid, SIGKILL);
+        fail_msg("no connection from inside the namespace");
+    }
+    int conn = accept4(rapi_fd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(conn >= 0);
+    char buf[16] = "";
+    p = (struct pollfd){conn, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+    assert_int_equal(recv(conn, buf, sizeof(buf) - 1, 0), 5);
+    assert_string_equal(buf, "next?");
+    assert_int_equal(send(conn, "event", 5, MSG_NOSIGNAL), 5);
+    result_t r;
+    memset(&r, 0, sizeof(r));
+    collect(out[0], errp[0], pid, pidfd, &r);
+    close(conn);
+    close(rapi_fd);
+    if (!exited_ok(&r))
+        fail_msg("client failed: %s", r.err.data);
+    /* EADDRINUSE: the port is the daemon's; the listener is not among the function's fds. */
+    assert_string_equal(r.out.data, "reply event\nbind 98\nsockets 0\n");
+    result_free(&r);
+    gl_sbx_close(net);
+    assert_no_children();
+}
+
+static void test_no_listener_without_isolated_network(void **state)
+{
+    fixture_t *f = *state;
+    REQUIRE_SANDBOX(f);
+    int rapi_fd = -2;
+    char *argv[] = {"/bin/true", NULL};
+    result_t r;
+    gl_err_t err = {0};
+    if (run(f, f->sbx, argv, &r, &err, set_rapi_fd, &rapi_fd) < 0)
+        fail_msg("spawn: %s", err.msg);
+    assert_int_equal(rapi_fd, -1);
+    result_free(&r);
+
+    /* A failing spawn in an isolated namespace leaves no descriptor behind either. */
+    gl_sbx_t *net = NULL;
+    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
+    assert_int_equal(gl_sbx_open(&net, &opts, &err), 0);
+    char *missing[] = {"/nonexistent/bootstrap", NULL};
+    rapi_fd = -2;
+    int before = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(before);
+    assert_int_equal(run(f, net, missing, &r, &err, set_rapi_fd, &rapi_fd), -ENOENT);
+    assert_int_equal(rapi_fd, -1);
+    int after = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(after);
+    assert_int_equal(after, before); /* the received listener was closed */
+    gl_sbx_close(net);
+    assert_no_children();
+}
+
 /* before_release: the child must still be waiting (not exec'd, still root) when it runs. */
 typedef struct release_probe {
     int called;
     int fail_with;
     char exe[256];
-    char uid_line[64];
+    char uid_line[256];
 } release_probe_t;
 
 static int on_before_release(pid_t pid, void *arg)
@@ -627,6 +778,8 @@ int main(void)
         cmocka_unit_test(test_user_rlimits_no_new_privs),
         cmocka_unit_test(test_seccomp_refuses_and_allows),
         cmocka_unit_test(test_isolate_network_has_only_loopback),
+        cmocka_unit_test(test_isolate_network_passes_runtime_api_listener),
+        cmocka_unit_test(test_no_listener_without_isolated_network),
         cmocka_unit_test(test_before_release_runs_before_child_proceeds),
         cmocka_unit_test(test_failing_steps_are_named),
         cmocka_unit_test(test_fresh_tmp_per_environment),
