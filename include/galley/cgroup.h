@@ -64,6 +64,11 @@ int gl_cg_attach(gl_cg_t *cg, pid_t pid);
  *  synchronous: on return the group is frozen (bounded wait) or thawed. */
 int gl_cg_freeze(gl_cg_t *cg);
 int gl_cg_thaw(gl_cg_t *cg);
+/** The same without waiting: one write (or signal) that starts freezing / thawing. The
+ *  daemon's hot path uses these: the kernel finishes on its own, and a thaw cancels a freeze
+ *  still in progress. */
+int gl_cg_freeze_request(gl_cg_t *cg);
+int gl_cg_thaw_request(gl_cg_t *cg);
 /** SIGKILL every process in the group (including ones that left the process group). */
 int gl_cg_kill(gl_cg_t *cg);
 /** Peak memory use in bytes since creation (v2 memory.peak or polled memory.current,

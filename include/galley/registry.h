@@ -209,4 +209,22 @@ json_t *gl_fn_config_json_qualified(const gl_registry_t *r, const gl_fn_t *fn,
 /** The AliasConfiguration Lambda returns (new reference). */
 json_t *gl_alias_json(const gl_registry_t *r, const char *fn_name, const gl_alias_t *a);
 
+/*
+ * Concurrency settings of a function (all its versions), kept in
+ * <state>/functions/<name>/concurrency.json for created functions, in memory for template ones.
+ */
+/** Reserved concurrency, or -1 when none is set. */
+int gl_registry_reserved(gl_registry_t *r, const char *name);
+/** Set (n >= 0) or remove (n < 0) the reservation; -ENOENT for an unknown function. */
+int gl_registry_set_reserved(gl_registry_t *r, const char *name, int n, gl_err_t *err);
+/** Sum of every function's reservation. */
+long gl_registry_total_reserved(gl_registry_t *r);
+/** Provisioned concurrency configs of name: a borrowed JSON object qualifier ->
+ *  {"Requested": n, "LastModified": "..."}, or NULL when there is none. */
+const json_t *gl_registry_provisioned(gl_registry_t *r, const char *name);
+/** Set (n >= 1) or remove (n <= 0) the config of one qualifier; -ENOENT for an unknown
+ *  function (or, when removing, a qualifier without a config). */
+int gl_registry_set_provisioned(gl_registry_t *r, const char *name, const char *qualifier, int n,
+                                gl_err_t *err);
+
 #endif

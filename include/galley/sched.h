@@ -53,6 +53,8 @@ struct gl_invoke {
     gl_buf_t tail;
     uint64_t started_ns;
     struct gl_sched *counted_in;  /* set while it counts toward the running invokes */
+    struct gl_fn_usage *usage;    /* its function's running count, while counted */
+    const char *throttle_reason;  /* set when gl_sched_submit returned -EAGAIN: Lambda's Reason */
 };
 
 typedef struct gl_sched_opts {
@@ -88,6 +90,32 @@ void gl_invoke_free(gl_invoke_t *inv);
  * 429 TooManyRequestsException.
  */
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
+
+#define GL_THROTTLE_ACCOUNT "ConcurrentInvocationLimitExceeded"
+#define GL_THROTTLE_RESERVED "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+/**
+ * Reserved concurrency of the function called name (all its versions): at most n of its
+ * invokes run at once (0 throttles all of them), and n is taken out of the account's pool that
+ * functions without a reservation share. n < 0 removes the reservation.
+ */
+void gl_sched_set_reserved(gl_sched_t *s, const char *name, int n);
+/** The reservation of name, or -1. */
+int gl_sched_reserved(const gl_sched_t *s, const char *name);
+/** Account concurrency minus every reservation. */
+unsigned gl_sched_unreserved(const gl_sched_t *s);
+
+/**
+ * Provisioned concurrency for one snapshot (a published version): keep n environments
+ * initialized ahead of traffic (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency), never
+ * torn down for idleness, replaced when one dies. Invokes use them first; more traffic spills
+ * over to on-demand environments. n = 0 lets them go.
+ */
+void gl_sched_provision(gl_sched_t *s, gl_fn_t *fn, unsigned n);
+/** Provisioned environments of fn that finished their init and are alive. */
+unsigned gl_sched_provisioned_ready(const gl_sched_t *s, const gl_fn_t *fn);
+/** 1 when provisioning fn failed (an environment's init failed), with its reason. */
+int gl_sched_provisioned_failed(const gl_sched_t *s, const gl_fn_t *fn, const char **reason);
 /** Invokes running now (Lambda's ConcurrentExecutions). */
 unsigned gl_sched_running(const gl_sched_t *s);
 unsigned gl_sched_account_concurrency(const gl_sched_t *s);

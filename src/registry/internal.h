@@ -18,6 +18,7 @@
 #define GL_REG_VERSIONS_DIR "versions"
 #define GL_REG_ALIASES_DIR "aliases"
 #define GL_REG_NEXT_FILE "next.json"
+#define GL_REG_CONCURRENCY_FILE "concurrency.json"
 #define GL_REG_STATE_MAX_BYTES (1024 * 1024)
 
 typedef struct gl_version_entry {
@@ -34,6 +35,8 @@ typedef struct gl_fn_set {
     size_t nv, capv;
     gl_alias_t **aliases; /* sorted by name */
     size_t na, capa;
+    int reserved;         /* reserved concurrency, -1 when none */
+    json_t *provisioned;  /* qualifier -> {"Requested", "LastModified"}, or NULL */
 } gl_fn_set_t;
 
 struct gl_registry {
@@ -75,6 +78,10 @@ void gl_reg_drop_set(gl_registry_t *r, const char *name);
 void gl_reg_free_sets(gl_registry_t *r);
 /** Find a version entry; NULL when unknown. */
 gl_version_entry_t *gl_reg_find_version(gl_fn_set_t *s, const char *version);
+
+/* concurrency.c */
+/** Load concurrency.json of a created function into its set (a bad file is skipped). */
+void gl_reg_load_concurrency(gl_registry_t *r, gl_fn_set_t *s, const char *fn_dir);
 
 /* aliases.c */
 gl_alias_t *gl_reg_find_alias(gl_fn_set_t *s, const char *name, size_t *pos);

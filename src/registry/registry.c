@@ -172,7 +172,8 @@ static void sweep_fn_dir(gl_registry_t *r, const char *name, const char *fn_dir,
             continue;
         int stale = has_suffix(e, ".tmp") || strstr(e, ".tmp") != NULL;
         if (!stale && (strcmp(e, STATE_FILE) == 0 || strcmp(e, GL_REG_VERSIONS_DIR) == 0 ||
-                       strcmp(e, GL_REG_ALIASES_DIR) == 0))
+                       strcmp(e, GL_REG_ALIASES_DIR) == 0 ||
+                       strcmp(e, GL_REG_CONCURRENCY_FILE) == 0))
             continue;
         if (!stale && keep_code && gl_reg_set_keeps(r, name, e))
             continue;

@@ -103,6 +103,7 @@ gl_fn_set_t *gl_reg_set(gl_registry_t *r, const char *name, int create)
     }
     s->from_template = latest->from_template;
     s->next_version = 1;
+    s->reserved = -1;
     memmove(r->sets + pos + 1, r->sets + pos, (r->ns - pos) * sizeof(*r->sets));
     r->sets[pos] = s;
     r->ns++;
@@ -124,6 +125,7 @@ static void set_free(gl_fn_set_t *s, gl_registry_t *retire_into)
     }
     free(s->versions);
     free(s->aliases);
+    json_decref(s->provisioned);
     free(s->name);
     free(s);
 }
@@ -458,6 +460,7 @@ void gl_reg_load_versions(gl_registry_t *r, gl_fn_t *latest, const char *fn_dir)
             next = s->versions[i].num + 1;
     s->next_version = next;
     gl_reg_load_aliases(r, s, fn_dir);
+    gl_reg_load_concurrency(r, s, fn_dir);
 out:
     if (d)
         closedir(d);

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,28 @@ int gl_cg_thaw(gl_cg_t *cg)
 {
     return cg->sys->ops->thaw(cg);
 }
+
+/* One write (or signal) that starts freezing or thawing, with no wait: the same files the
+ * waiting versions write, in every mode. */
+static int request_freeze(gl_cg_t *cg, int frozen)
+{
+    switch (cg->sys->mode) {
+    case GL_CG_V2:
+        return cg_write(cg->memory_dir, CG2_FREEZE, frozen ? "1" : "0");
+    case GL_CG_V1:
+        if (cg->sys->freezer_v2)
+            return cg_write(cg->freezer_dir, CG2_FREEZE, frozen ? "1" : "0");
+        return cg_write(cg->freezer_dir, CG1_FREEZER_STATE, frozen ? "FROZEN" : "THAWED");
+    default:
+        if (cg->pgid <= 0)
+            return 0;
+        return kill(-cg->pgid, frozen ? SIGSTOP : SIGCONT) < 0 ? -errno : 0;
+    }
+}
+
+int gl_cg_freeze_request(gl_cg_t *cg) { return request_freeze(cg, 1); }
+
+int gl_cg_thaw_request(gl_cg_t *cg) { return request_freeze(cg, 0); }
 
 int gl_cg_kill(gl_cg_t *cg)
 {

@@ -310,7 +310,7 @@ static void freeze(gl_env_t *env)
 {
     if (!env->cg || env->frozen || env->reaped)
         return;
-    int rc = gl_cg_freeze(env->cg);
+    int rc = gl_cg_freeze_request(env->cg);
     if (rc < 0)
         gl_log_debug("env=%.8s: freeze: %s", env->id, strerror(-rc));
     else
@@ -322,7 +322,7 @@ static void thaw(gl_env_t *env)
     if (!env->frozen)
         return;
     env->frozen = 0;
-    int rc = gl_cg_thaw(env->cg);
+    int rc = gl_cg_thaw_request(env->cg);
     if (rc < 0)
         gl_log_warn("env=%.8s: thaw: %s", env->id, strerror(-rc));
 }
@@ -373,6 +373,7 @@ static void maybe_free(gl_env_t *env)
         return;
     gl_sched_t *sched = env->sched;
     gl_pool_t *pool = env->pool;
+    int was_provisioned = env->provisioned, initialized = env->initialized;
     gl_logs_lines_free(&env->out_lines);
     gl_logs_lines_free(&env->err_lines);
     gl_logs_stream_close(&env->log);
@@ -389,7 +390,7 @@ static void maybe_free(gl_env_t *env)
     }
     gl_fn_unref(env->fn);
     free(env);
-    gl_sched_env_freed(sched, pool);
+    gl_sched_env_freed(sched, pool, was_provisioned, initialized);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -478,11 +479,15 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
 static void go_idle(gl_env_t *env, gl_env_event_t ev)
 {
     set_state(env, GL_ENV_IDLE, ev);
-    if (env->pool->retired || env->sched->closing || !env->sched->opts.idle_timeout_ms) {
+    if (env->pool->retired || env->sched->closing ||
+        (!env->sched->opts.idle_timeout_ms && !env->provisioned)) {
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         return;
     }
-    arm(env, env->sched->opts.idle_timeout_ms);
+    if (!env->provisioned) /* provisioned ones stay until their config goes */
+        arm(env, env->sched->opts.idle_timeout_ms);
+    else
+        uv_timer_stop(&env->timer);
     if (env->parked)
         freeze(env);
 }
@@ -515,8 +520,9 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
     gl_env_state_t from = env->state;
     char msg[300], status[160];
 
-    /* Work, a deadline or a stop all need the runtime running. */
-    if (env->frozen && ev != GL_ENV_EV_EXITED)
+    /* Work, a deadline or a stop all need the runtime running (and a process frozen by the
+     * v1 freezer cannot even die until it is thawed). */
+    if (env->frozen)
         thaw(env);
 
     switch (ev) {
@@ -584,9 +590,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
             return;
         }
-        if (env->pool->retired || env->sched->closing || !env->sched->opts.idle_timeout_ms)
+        if (env->pool->retired || env->sched->closing ||
+            (!env->sched->opts.idle_timeout_ms && !env->provisioned))
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
-        else if (env->state == GL_ENV_RESPONDED && !env->invoke)
+        else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
             arm(env, env->sched->opts.idle_timeout_ms);
         return;
 
@@ -596,6 +603,8 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             break;
         snprintf(status, sizeof(status), "Status: error\tError Type: %s", type);
         init_report(env, status);
+        if (env->provisioned)
+            gl_pool_provision_failed(env->pool, type);
         set_state(env, GL_ENV_STOPPING, ev);
         if (env->invoke) {
             snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
@@ -635,6 +644,8 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         if (from != GL_ENV_INITIALIZING)
             break;
         init_report(env, "Status: timeout");
+        if (env->provisioned)
+            gl_pool_provision_failed(env->pool, "the init phase timed out (10 s)");
         set_state(env, GL_ENV_STOPPING, ev);
         if (env->invoke) {
             char secs[32];
@@ -677,6 +688,8 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
                                    : "Status: error\tError Type: Runtime.ExitError\t");
         } else if (from == GL_ENV_INITIALIZING) {
             init_report(env, "Status: error\tError Type: Runtime.ExitError");
+            if (env->provisioned)
+                gl_pool_provision_failed(env->pool, reason);
         }
         if (from != GL_ENV_STOPPING)
             gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);

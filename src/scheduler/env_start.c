@@ -106,7 +106,8 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     snprintf(num, sizeof(num), "%d", c->memory_mb);
     envp_set(b, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
     envp_set(b, "AWS_LAMBDA_FUNCTION_VERSION", env->fn->version);
-    envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE",
+             env->provisioned ? "provisioned-concurrency" : "on-demand");
     snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
     envp_set(b, "AWS_LAMBDA_LOG_GROUP_NAME", group);
     envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
@@ -207,6 +208,8 @@ static void start_failed(gl_invoke_t *inv, const char *type, const char *msg)
 /* The environment could not start: its invoke gets type's error, then it is torn down. */
 static void abandon(gl_env_t *env, const char *type, const char *msg)
 {
+    if (env->provisioned)
+        gl_pool_provision_failed(env->pool, msg);
     char status[128];
     snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
     gl_env_log(env, "%s\n%s", msg, type);
@@ -225,10 +228,13 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     gl_err_t err = {0};
     char msg[512];
     int rc;
+    const char *rid = inv ? inv->request_id : "(provisioned)";
     if (!env) {
-        start_failed(inv, "Runtime.Unknown", "out of memory");
+        if (inv)
+            start_failed(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
+    env->provisioned = !inv; /* no invoke waiting: provisioned concurrency */
     env->sched = s;
     env->pool = pool;
     env->fn = gl_fn_ref(pool->fn);
@@ -261,7 +267,8 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     uv_timer_init(s->loop, &env->timer);
     env->timer.data = env;
     env->invoke = inv;
-    inv->cold = 1;
+    if (inv)
+        inv->cold = 1;
 
     /* In a network namespace of its own the runtime cannot reach the host's loopback: the
      * sandbox makes the listener inside the namespace, on Lambda's 127.0.0.1:9001, and it is
@@ -273,7 +280,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         (!isolated &&
          (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0)) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
-                 inv->request_id, err.msg[0] ? err.msg : strerror(-rc));
+                 rid, err.msg[0] ? err.msg : strerror(-rc));
         goto fail;
     }
     if (!(s->opts.sbx && gl_sbx_has_mount_ns(s->opts.sbx))) {
@@ -283,7 +290,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         env->tmp_dir = gl_path_join(s->run_root, tmpname);
         if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
             snprintf(msg, sizeof(msg), "RequestId: %s Error: create /tmp for the environment: %s",
-                     inv->request_id, strerror(env->tmp_dir ? -rc : ENOMEM));
+                     rid, strerror(env->tmp_dir ? -rc : ENOMEM));
             goto fail;
         }
     }
@@ -291,21 +298,21 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         if (rc == -ENOENT) {
             snprintf(msg, sizeof(msg),
                      "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
-                     inv->request_id, env->fn->cfg.code_dir);
+                     rid, env->fn->cfg.code_dir);
             abandon(env, "Runtime.InvalidEntrypoint", msg);
             goto out;
         }
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", inv->request_id, strerror(-rc));
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", rid, strerror(-rc));
         goto fail;
     }
     if (s->opts.cgroups && (rc = gl_cg_create(s->opts.cgroups, env->id,
                                               (uint64_t)env->fn->cfg.memory_mb << 20, &env->cg,
                                               &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: cgroup: %s", inv->request_id, err.msg);
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: cgroup: %s", rid, err.msg);
         goto fail;
     }
     if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", inv->request_id,
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", rid,
                  strerror(errno));
         goto fail;
     }
@@ -327,7 +334,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         .rapi_fd = isolated ? &rapi_fd : NULL,
     };
     if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &env->pid, &env->pidfd, &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", inv->request_id,
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", rid,
                  l.exe, err.msg);
         abandon(env, err.code == ENOENT || err.code == EACCES ? "Runtime.InvalidEntrypoint"
                                                               : "Runtime.Unknown",

@@ -16,6 +16,14 @@
 
 typedef struct gl_pool gl_pool_t;
 
+/* A function's (all versions') running invokes against its reservation. */
+typedef struct gl_fn_usage {
+    char *name;
+    int reserved;              /* -1: none, draws on the unreserved pool */
+    unsigned running;
+    struct gl_fn_usage *next;
+} gl_fn_usage_t;
+
 struct gl_sched {
     uv_loop_t *loop;
     gl_sched_opts_t opts;      /* strings are the scheduler's own copies */
@@ -25,6 +33,9 @@ struct gl_sched {
     gl_pool_t *pools;          /* every pool with at least one environment or current fn */
     size_t nenvs;
     unsigned running;          /* invokes assigned to an environment and not yet complete */
+    unsigned running_unreserved; /* of which, of functions without a reservation */
+    long total_reserved;
+    gl_fn_usage_t *usage;      /* one per function name seen or reserved */
     int closing;
     uv_timer_t grace_timer;
     int grace_timer_open;
@@ -39,6 +50,9 @@ struct gl_pool {
     size_t nenvs;              /* in the list */
     size_t nalive;             /* started and not yet freed (listed or tearing down) */
     int retired;               /* fn is no longer current: no new work, stop when free */
+    unsigned provisioned;      /* environments to keep initialized ahead of traffic */
+    int provision_failed;
+    char provision_reason[200];
     gl_pool_t *next, *prev;
 };
 
@@ -72,6 +86,7 @@ struct gl_env {
     int initialized;           /* first /next seen */
     unsigned invokes;
     int max_memory_mb;         /* highest seen so far, for `ps` */
+    int provisioned;           /* kept initialized ahead of traffic, exempt from idle teardown */
     int frozen;
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
@@ -81,6 +96,7 @@ struct gl_env {
 };
 
 /* env_start.c */
+/** Start an environment for inv (cold start), or with inv NULL a provisioned one. */
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv);
 
 /* env.c */
@@ -101,8 +117,11 @@ json_t *gl_env_json(const gl_env_t *env);
 /* sched.c */
 /** Take env out of its pool's list (it no longer takes work). */
 void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env);
-/** An environment of pool was freed: free a retired empty pool, finish a pending close. */
-void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool);
+/** An environment of pool was freed: free a retired empty pool, finish a pending close,
+ *  replace a provisioned environment that had initialized. */
+void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool, int was_provisioned, int initialized);
+/** A provisioned environment's init failed: the config's status becomes FAILED. */
+void gl_pool_provision_failed(gl_pool_t *pool, const char *reason);
 void gl_invoke_complete(gl_invoke_t *inv);
 /** Make inv's result a platform error {"errorType","errorMessage"} (X-Amz-Function-Error). */
 void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);

@@ -8,10 +8,12 @@
  * is alive (pool->nalive); the scheduler finishes closing when the last environment is freed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "galley/log.h"
+#include "galley/metrics.h"
 #include "internal.h"
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -96,9 +98,17 @@ void gl_invoke_free(gl_invoke_t *inv)
 
 void gl_invoke_complete(gl_invoke_t *inv)
 {
+    gl_sched_metrics_invoke_done(inv); /* every invoke ends here: one place to count it */
     if (inv->counted_in) {
-        inv->counted_in->running--;
+        gl_sched_t *s = inv->counted_in;
+        s->running--;
+        if (inv->usage) {
+            inv->usage->running--;
+            if (inv->usage->reserved < 0)
+                s->running_unreserved--;
+        }
         inv->counted_in = NULL;
+        inv->usage = NULL;
     }
     if (inv->done)
         inv->done(inv);
@@ -174,16 +184,95 @@ static void finish_close(gl_sched_t *s)
 {
     while (s->pools)
         pool_free(s, s->pools);
+    while (s->usage) {
+        gl_fn_usage_t *u = s->usage;
+        s->usage = u->next;
+        free(u->name);
+        free(u);
+    }
     if (s->grace_timer_open) {
         s->grace_timer_open = 0;
         uv_close((uv_handle_t *)&s->grace_timer, on_grace_closed);
     }
 }
 
-void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool)
+static unsigned provisioned_alive(const gl_pool_t *p)
+{
+    unsigned n = 0;
+    for (const gl_env_t *e = p->envs; e; e = e->next)
+        if (e->provisioned && e->state != GL_ENV_STOPPING && e->state != GL_ENV_DEAD)
+            n++;
+    return n;
+}
+
+/* Start provisioned environments until the pool has its target (bounded by the target). */
+static void top_up(gl_sched_t *s, gl_pool_t *p)
+{
+    if (s->closing || p->retired || p->provision_failed)
+        return;
+    for (unsigned have = provisioned_alive(p); have < p->provisioned; have++)
+        if (gl_env_start(p, NULL) < 0)
+            break;
+}
+
+void gl_sched_provision(gl_sched_t *s, gl_fn_t *fn, unsigned n)
+{
+    gl_pool_t *p = pool_for(s, fn);
+    if (!p)
+        return;
+    p->provisioned = n;
+    p->provision_failed = 0;
+    p->provision_reason[0] = '\0';
+    /* Fewer wanted: the extra ones become ordinary on-demand environments. */
+    unsigned have = 0;
+    for (gl_env_t *e = p->envs; e; e = e->next) {
+        if (!e->provisioned)
+            continue;
+        if (have < n)
+            have++;
+        else
+            e->provisioned = 0;
+    }
+    top_up(s, p);
+}
+
+unsigned gl_sched_provisioned_ready(const gl_sched_t *s, const gl_fn_t *fn)
+{
+    (void)s;
+    const gl_pool_t *p = fn->sched;
+    unsigned n = 0;
+    for (const gl_env_t *e = p ? p->envs : NULL; e; e = e->next)
+        if (e->provisioned && e->initialized && e->state != GL_ENV_STOPPING &&
+            e->state != GL_ENV_DEAD)
+            n++;
+    return n;
+}
+
+int gl_sched_provisioned_failed(const gl_sched_t *s, const gl_fn_t *fn, const char **reason)
+{
+    (void)s;
+    const gl_pool_t *p = fn->sched;
+    if (!p || !p->provision_failed)
+        return 0;
+    if (reason)
+        *reason = p->provision_reason;
+    return 1;
+}
+
+void gl_pool_provision_failed(gl_pool_t *pool, const char *reason)
+{
+    pool->provision_failed = 1;
+    snprintf(pool->provision_reason, sizeof(pool->provision_reason), "%s", reason);
+}
+
+void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool, int was_provisioned, int initialized)
 {
     pool->nalive--;
     s->nenvs--;
+    /* A provisioned environment that had been ready died (crash, timeout, memory): replace
+     * it. One whose init failed is not retried (the config is FAILED instead). */
+    if (was_provisioned && initialized)
+        top_up(s, pool);
     if (pool->nalive == 0 && pool->retired)
         pool_free(s, pool);
     else if (pool->nalive == 0 && pool->fn->retired)
@@ -214,14 +303,72 @@ static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
     gl_invoke_complete(inv);
 }
 
+static gl_fn_usage_t *usage_of(gl_sched_t *s, const char *name, int create)
+{
+    for (gl_fn_usage_t *u = s->usage; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u;
+    if (!create)
+        return NULL;
+    gl_fn_usage_t *u = calloc(1, sizeof(*u));
+    if (!u || !(u->name = strdup(name))) {
+        free(u);
+        return NULL;
+    }
+    u->reserved = -1;
+    u->next = s->usage;
+    s->usage = u;
+    return u;
+}
+
+void gl_sched_set_reserved(gl_sched_t *s, const char *name, int n)
+{
+    gl_fn_usage_t *u = usage_of(s, name, 1);
+    if (!u)
+        return;
+    if (u->reserved >= 0)
+        s->total_reserved -= u->reserved;
+    /* Its running invokes move between the reserved and the unreserved pools. */
+    if (u->reserved < 0 && n >= 0)
+        s->running_unreserved -= u->running;
+    else if (u->reserved >= 0 && n < 0)
+        s->running_unreserved += u->running;
+    u->reserved = n < 0 ? -1 : n;
+    if (u->reserved >= 0)
+        s->total_reserved += u->reserved;
+}
+
+int gl_sched_reserved(const gl_sched_t *s, const char *name)
+{
+    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u->reserved;
+    return -1;
+}
+
+unsigned gl_sched_unreserved(const gl_sched_t *s)
+{
+    long left = (long)s->opts.account_concurrency - s->total_reserved;
+    return left > 0 ? (unsigned)left : 0;
+}
+
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
 {
     if (s->closing) {
         fail_now(inv, "Runtime.Unknown", "galley is shutting down");
         return 0;
     }
-    if (s->running >= s->opts.account_concurrency)
+    gl_fn_usage_t *u = usage_of(s, inv->fn->cfg.name, 1);
+    /* A reservation is both a guarantee and a cap; the others share what is left. */
+    if (u && u->reserved >= 0 && u->running >= (unsigned)u->reserved) {
+        inv->throttle_reason = GL_THROTTLE_RESERVED;
         return -EAGAIN;
+    }
+    if (s->running >= s->opts.account_concurrency ||
+        ((!u || u->reserved < 0) && s->running_unreserved >= gl_sched_unreserved(s))) {
+        inv->throttle_reason = GL_THROTTLE_ACCOUNT;
+        return -EAGAIN;
+    }
     gl_pool_t *pool = pool_for(s, inv->fn);
     if (!pool) {
         fail_now(inv, "Runtime.Unknown", "out of memory");
@@ -229,6 +376,12 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
     }
     s->running++;
     inv->counted_in = s;
+    if (u) {
+        u->running++;
+        if (u->reserved < 0)
+            s->running_unreserved++;
+        inv->usage = u;
+    }
     /* Warm first: a runtime already parked in /next, else one about to call it. */
     gl_env_t *best = NULL;
     for (gl_env_t *e = pool->envs; e; e = e->next) {

@@ -18,6 +18,17 @@ SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
 
 
+def settle(pred, timeout=5.0):
+    """Poll pred (bounded): state the daemon reaches asynchronously."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
 def parse(text):
     """{(name, frozenset(labels)): value}, checking the exposition format on the way: every
     sample after a TYPE line of its family, no sample twice, every line newline-terminated."""
@@ -89,7 +100,9 @@ def test_metrics_count_the_invokes_made(served):
     s, _ = scrape(served)
     assert value(s, "galley_invocations_total", "PyEcho") == 1
     assert value(s, "galley_cold_starts_total", "PyEcho") == 1
-    assert value(s, "galley_environments", "PyEcho", state="idle") == 1
+    # The environment turns idle when its runtime calls /next again, just after the answer.
+    assert settle(lambda: value(scrape(served)[0], "galley_environments", "PyEcho",
+                                state="idle") == 1)
     for _ in range(3):
         invoke(c, "PyEcho")  # warm
     for _ in range(2):
@@ -149,9 +162,11 @@ def test_metrics_count_the_invokes_made(served):
     assert 1.9 < value(s, "galley_duration_seconds_sum", "PySleep") < 5
 
     # Environments by state: PyEcho's one environment is idle, nothing else of it lives.
-    states = {dict(labels)["state"]: v for (name, labels), v in s.items()
-              if name == "galley_environments" and ("function", "PyEcho") in labels}
-    assert states["idle"] == 1 and sum(states.values()) == 1
+    def echo_states():
+        return {dict(labels)["state"]: v for (name, labels), v in scrape(served)[0].items()
+                if name == "galley_environments" and ("function", "PyEcho") in labels}
+    assert settle(lambda: echo_states().get("idle") == 1 and sum(echo_states().values()) == 1), \
+        echo_states()
 
 
 def test_metrics_count_event_invokes_and_refuse_other_methods(served):
