@@ -349,8 +349,8 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         while (waitpid(env->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         env->reaped = 1;
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
-                 inv->request_id, err.msg);
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s", rid,
+                 err.msg);
         abandon(env, "Runtime.Unknown", msg);
         goto out;
     }
