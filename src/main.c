@@ -505,6 +505,7 @@ static int serve(int argc, char **argv)
     gl_registry_set_listener(d.reg, &listener);
     if (load_template(&d, &o) < 0)
         goto out_sched;
+    gl_api_apply_concurrency(d.reg, d.sched);
 
     gl_async_opts_t asopts = {.state_dir = state, .registry = d.reg, .sched = d.sched,
                               .time_scale = o.async_time_scale > 0 ? o.async_time_scale : 1};

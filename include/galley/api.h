@@ -39,6 +39,10 @@ int gl_api_parse_fn_name(const char *param, const char *query_qualifier, const c
                          const char *account, size_t max_len, gl_fn_ref_t *out,
                          gl_aws_err_t *etype, char *msg, size_t msglen);
 
+/** Apply the stored concurrency settings (reservations, provisioned configs) to the
+ *  scheduler; at start, once the template's functions are in the registry. */
+void gl_api_apply_concurrency(gl_registry_t *reg, struct gl_sched *sched);
+
 typedef struct gl_api gl_api_t;
 
 typedef struct gl_api_opts {

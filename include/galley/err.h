@@ -42,7 +42,9 @@ int gl_err_wrap(gl_err_t *err, const char *fmt, ...) __attribute__((format(print
     XX(INVALID_RUNTIME, 502, "InvalidRuntimeException", "Message", "User")                        \
     XX(RESOURCE_NOT_READY, 502, "ResourceNotReadyException", "message", "User")                   \
     XX(ACCESS_DENIED, 403, "AccessDeniedException", "Message", NULL)                               \
-    XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", "message", NULL)
+    XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", "message", NULL)                      \
+    XX(PROVISIONED_CONFIG_NOT_FOUND, 404, "ProvisionedConcurrencyConfigNotFoundException",       \
+       "message", "User")
 
 typedef enum gl_aws_err {
 #define XX(e, status, name, key, type) GL_AWS_##e,

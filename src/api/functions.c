@@ -392,6 +392,10 @@ void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
         json_decref(conf);
         json_decref(code);
     }
+    int reserved = gl_registry_reserved(api->reg, fn->cfg.name);
+    if (out && reserved >= 0)
+        json_object_set_new(out, "Concurrency",
+                            json_pack("{s:i}", "ReservedConcurrentExecutions", reserved));
     reply_json(req, 200, out);
 }
 
@@ -640,6 +644,7 @@ void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req)
                          (json_int_t)ACCOUNT_TOTAL_CODE, "CodeSizeUnzipped",
                          (json_int_t)GL_ARCHIVE_MAX_UNPACKED, "CodeSizeZipped",
                          (json_int_t)ZIPPED_MAX, "ConcurrentExecutions", limit,
-                         "UnreservedConcurrentExecutions", limit, "AccountUsage",
+                         "UnreservedConcurrentExecutions",
+                         (int)gl_sched_unreserved(api->sched), "AccountUsage",
                          "TotalCodeSize", (json_int_t)total, "FunctionCount", (json_int_t)n));
 }

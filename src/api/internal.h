@@ -29,6 +29,11 @@ void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req);
 /** GET /metrics in Prometheus' text format (metrics.c). */
 void gl_api_metrics(gl_api_t *api, gl_http_req_t *req);
 
+/* Concurrency (concurrency.c): Put/Get/DeleteFunctionConcurrency and
+ * Put/Get/Delete/ListProvisionedConcurrencyConfig(s), by method (and ?List=ALL). */
+void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+
 /* Invoke API (invoke.c) */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async);
 

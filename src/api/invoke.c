@@ -221,10 +221,9 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
         req->on_abort = NULL;
         req->data = NULL;
         gl_metrics_record_throttle(gl_metrics_default(), fn->cfg.name, fn->version);
-        gl_invoke_free(inv);
+        const char *reason = inv->throttle_reason ? inv->throttle_reason : GL_THROTTLE_ACCOUNT;
         gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
-                                   json_pack("{s:s}", "Reason",
-                                             "ConcurrentInvocationLimitExceeded"),
-                                   "Rate Exceeded.");
+                                   json_pack("{s:s}", "Reason", reason), "Rate Exceeded.");
+        gl_invoke_free(inv);
     }
 }

@@ -41,6 +41,8 @@ enum op {
     OP_GET_ALIAS,
     OP_UPDATE_ALIAS,
     OP_DELETE_ALIAS,
+    OP_FUNCTION_CONCURRENCY,
+    OP_PROVISIONED_CONCURRENCY,
     OP_METHOD_NOT_ALLOWED,
 };
 
@@ -73,6 +75,12 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     } else if (!strncmp(p, "/2019-09-25/functions", 21)) {
         rest = p + 21;
         legacy = 2; /* the event invoke config family */
+    } else if (!strncmp(p, "/2017-10-31/functions", 21)) {
+        rest = p + 21;
+        legacy = 3; /* Put/DeleteFunctionConcurrency */
+    } else if (!strncmp(p, "/2019-09-30/functions", 21)) {
+        rest = p + 21;
+        legacy = 4; /* GetFunctionConcurrency, provisioned concurrency */
     } else
         return OP_NONE;
     if (!legacy && (!*rest || !strcmp(rest, "/"))) {
@@ -89,6 +97,18 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     if (*fnlen == 0)
         return OP_NONE;
     const char *tail = slash ? slash : "";
+    if (legacy == 3) {
+        if (!strcmp(tail, "/concurrency"))
+            return put || del ? OP_FUNCTION_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
+        return OP_NONE;
+    }
+    if (legacy == 4) {
+        if (!strcmp(tail, "/concurrency"))
+            return get ? OP_FUNCTION_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
+        if (!strcmp(tail, "/provisioned-concurrency"))
+            return get || put || del ? OP_PROVISIONED_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
+        return OP_NONE;
+    }
     if (legacy == 2) {
         if (!strcmp(tail, "/event-invoke-config/list"))
             return get ? OP_LIST_EVENT_INVOKE_CONFIGS : OP_METHOD_NOT_ALLOWED;
@@ -257,6 +277,12 @@ static void on_request(gl_http_req_t *req, void *data)
         break;
     case OP_EVENT_INVOKE_CONFIG:
         gl_api_event_invoke_config(api, req, &ref);
+        break;
+    case OP_FUNCTION_CONCURRENCY:
+        gl_api_function_concurrency(api, req, &ref);
+        break;
+    case OP_PROVISIONED_CONCURRENCY:
+        gl_api_provisioned_concurrency(api, req, &ref);
         break;
     case OP_LIST_EVENT_INVOKE_CONFIGS:
         gl_api_list_event_invoke_configs(api, req, &ref);
