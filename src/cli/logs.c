@@ -45,13 +45,14 @@ typedef struct stream {
     char *path;
     const char *name;           /* path relative to the function's directory (points into path) */
     off_t offset;               /* bytes read so far */
+    off_t size;                 /* at the latest scan */
     struct timespec mtime;
     gl_logs_lines_t lines;      /* a partial last line, until its newline arrives */
     int seen;                   /* found by the latest scan */
 } stream_t;
 
 typedef struct streams {
-    stream_t *v;
+    stream_t *v;                /* sorted by path */
     size_t n, cap;
 } streams_t;
 
@@ -99,11 +100,21 @@ static int later(const struct timespec *a, const struct timespec *b)
     return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
 }
 
-static stream_t *find_stream(streams_t *ss, const char *path)
+/* The stream at path, or NULL with *pos where it would be inserted. */
+static stream_t *find_stream(streams_t *ss, const char *path, size_t *pos)
 {
-    for (size_t i = 0; i < ss->n; i++)
-        if (!strcmp(ss->v[i].path, path))
-            return &ss->v[i];
+    size_t lo = 0, hi = ss->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(ss->v[mid].path, path);
+        if (c == 0)
+            return &ss->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
     return NULL;
 }
 
@@ -127,7 +138,8 @@ static void scan(streams_t *ss, const char *dir, size_t root_len, int depth)
         if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
             scan(ss, path, root_len, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
-            stream_t *s = find_stream(ss, path);
+            size_t pos = 0;
+            stream_t *s = find_stream(ss, path, &pos);
             if (!s && ss->n == ss->cap) {
                 size_t cap = ss->cap ? ss->cap * 2 : 32;
                 stream_t *v = realloc(ss->v, cap * sizeof(*v));
@@ -139,13 +151,16 @@ static void scan(streams_t *ss, const char *dir, size_t root_len, int depth)
                 ss->cap = cap;
             }
             if (!s) {
-                s = &ss->v[ss->n++];
+                memmove(&ss->v[pos + 1], &ss->v[pos], (ss->n - pos) * sizeof(*ss->v));
+                ss->n++;
+                s = &ss->v[pos];
                 memset(s, 0, sizeof(*s));
                 s->path = path;
                 s->name = path + root_len + 1;
                 path = NULL;
             }
             s->mtime = st.st_mtim;
+            s->size = st.st_size;
             s->seen = 1;
         }
         free(path);
@@ -211,11 +226,11 @@ static void pass(streams_t *ss, const char *fn_dir, const struct timespec *cutof
         if (!s->seen)
             continue;
         if (first && cutoff && later(cutoff, &s->mtime)) {
-            struct stat st;
-            if (stat(s->path, &st) == 0)
-                s->offset = st.st_size;
+            s->offset = s->size; /* following starts at its current end */
             continue;
         }
+        if (s->size == s->offset)
+            continue; /* unchanged since the last pass: not even opened */
         if (order)
             order[norder++] = s;
     }
