@@ -44,6 +44,7 @@ struct gl_invoke {
     char *log_tail;              /* base64 of the last 4 KB of this invoke's log, when want_tail */
     char *error_type;            /* for REPORT/metrics: "Runtime.ExitError", ... or NULL */
     int cold;                    /* this invoke started its environment */
+    char env_id[33];             /* the environment that ran it ("" if none started) */
     double duration_ms, init_duration_ms;
     int max_memory_mb;
     /* callback */
@@ -55,6 +56,7 @@ struct gl_invoke {
     struct gl_sched *counted_in;  /* set while it counts toward the running invokes */
     struct gl_fn_usage *usage;    /* its function's running count, while counted */
     const char *throttle_reason;  /* set when gl_sched_submit returned -EAGAIN: Lambda's Reason */
+    int fault;                    /* gl_fault_t injected into this invoke by a harness */
 };
 
 typedef struct gl_sched_opts {
@@ -112,6 +114,49 @@ unsigned gl_sched_unreserved(const gl_sched_t *s);
  * over to on-demand environments. n = 0 lets them go.
  */
 void gl_sched_provision(gl_sched_t *s, gl_fn_t *fn, unsigned n);
+/**
+ * Test-harness controls (galley's own API, not Lambda's).
+ * Force the next invoke of fn to be cold: idle environments stop now, busy ones after their
+ * invoke. Returns how many environments were affected.
+ */
+unsigned gl_sched_recycle(gl_sched_t *s, gl_fn_t *fn);
+/** Idle timeout for every version of the function called name (ms; 0 = every invoke cold);
+ *  a negative value returns it to the daemon's --idle-timeout. */
+void gl_sched_set_idle_timeout(gl_sched_t *s, const char *name, int64_t ms);
+/** The idle timeout in force for name, in ms. */
+uint64_t gl_sched_idle_timeout(const gl_sched_t *s, const char *name);
+
+typedef enum gl_fault {
+    GL_FAULT_NONE = 0,
+    GL_FAULT_THROTTLE, /* 429 TooManyRequestsException, as a throttled invoke gets */
+    GL_FAULT_SERVICE,  /* 500 ServiceException */
+    GL_FAULT_TIMEOUT,  /* the invoke runs out of time at once: Sandbox.Timedout, cold next */
+    GL_FAULT_INIT,     /* a cold start whose runtime dies during init */
+    GL_FAULT_CRASH,    /* the runtime is killed during the invoke: Runtime.ExitError */
+} gl_fault_t;
+/** Parse "throttle", "service", "timeout", "init", "crash"; GL_FAULT_NONE when unknown. */
+gl_fault_t gl_fault_parse(const char *s);
+const char *gl_fault_name(gl_fault_t f);
+/** Make the next count invokes of the function called name fail with kind (replaces what
+ *  was pending); count 0 clears. */
+void gl_sched_inject(gl_sched_t *s, const char *name, gl_fault_t kind, unsigned count);
+/** The fault pending for name and how many invokes it still takes (0: none). */
+unsigned gl_sched_pending_fault(const gl_sched_t *s, const char *name, gl_fault_t *kind);
+/** Take one pending API-level fault (throttle, service) for the function, if any: the API
+ *  answers with it instead of invoking. Faults of the other kinds are taken by submit. */
+gl_fault_t gl_sched_take_api_fault(gl_sched_t *s, const char *name);
+
+/**
+ * Start n environments of fn ahead of traffic (on-demand ones, subject to the idle timeout)
+ * and call done(ready, failed, arg) once each has finished its init or failed. Never calls
+ * done before returning.
+ */
+void gl_sched_warm(gl_sched_t *s, gl_fn_t *fn, unsigned n,
+                   void (*done)(unsigned ready, unsigned failed, void *arg), void *arg);
+/** Everything back to the state after start: every environment stopped, faults and idle
+ *  timeout overrides cleared (functions, reservations and provisioned configs stay). */
+void gl_sched_reset(gl_sched_t *s);
+
 /** Provisioned environments of fn that finished their init and are alive. */
 unsigned gl_sched_provisioned_ready(const gl_sched_t *s, const gl_fn_t *fn);
 /** 1 when provisioning fn failed (an environment's init failed), with its reason. */

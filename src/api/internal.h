@@ -26,6 +26,10 @@ struct gl_api {
 
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req);
+void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req);
+/** /_galley/functions/<F>/<control>: cold, warm, idle-timeout, faults. */
+void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                            const char *control);
 /** GET /metrics in Prometheus' text format (metrics.c). */
 void gl_api_metrics(gl_api_t *api, gl_http_req_t *req);
 

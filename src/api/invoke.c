@@ -32,7 +32,7 @@ static void on_client_gone(gl_http_req_t *req)
 static void on_sync_done(gl_invoke_t *inv)
 {
     gl_http_req_t *req = inv->data;
-    gl_http_header_t h[6];
+    gl_http_header_t h[12];
     size_t n = 0;
     h[n++] = (gl_http_header_t){"Content-Type",
                                 inv->content_type ? inv->content_type : "application/json"};
@@ -42,6 +42,18 @@ static void on_sync_done(gl_invoke_t *inv)
         h[n++] = (gl_http_header_t){"X-Amz-Function-Error", "Unhandled"};
     if (inv->want_tail && inv->log_tail)
         h[n++] = (gl_http_header_t){"X-Amz-Log-Result", inv->log_tail};
+    /* What happened, for test harnesses (docs/testing.md); AWS clients ignore them. */
+    char duration[32], init[32], memory[16];
+    snprintf(duration, sizeof(duration), "%.2f", inv->duration_ms);
+    snprintf(init, sizeof(init), "%.2f", inv->init_duration_ms);
+    snprintf(memory, sizeof(memory), "%d", inv->max_memory_mb);
+    h[n++] = (gl_http_header_t){"X-Galley-Cold-Start", inv->cold ? "true" : "false"};
+    if (inv->env_id[0])
+        h[n++] = (gl_http_header_t){"X-Galley-Environment-Id", inv->env_id};
+    if (inv->cold)
+        h[n++] = (gl_http_header_t){"X-Galley-Init-Duration-Ms", init};
+    h[n++] = (gl_http_header_t){"X-Galley-Duration-Ms", duration};
+    h[n++] = (gl_http_header_t){"X-Galley-Max-Memory-Mb", memory};
     req->on_abort = NULL;
     size_t len;
     char *body = gl_buf_steal(&inv->result, &len);
@@ -179,6 +191,24 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
             return;
         }
         json_decref(doc);
+    }
+    /* A harness's injected API fault answers instead of the invoke, as Lambda would. */
+    if (strcmp(type, "DryRun") != 0) {
+        gl_fault_t f = gl_sched_take_api_fault(api->sched, fn->cfg.name);
+        if (f == GL_FAULT_THROTTLE) {
+            free(cc);
+            gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
+                                       json_pack("{s:s}", "Reason", GL_THROTTLE_ACCOUNT),
+                                       "Rate Exceeded.");
+            return;
+        }
+        if (f == GL_FAULT_SERVICE) {
+            free(cc);
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE,
+                                    "An error occurred while processing the request "
+                                    "(injected by galley)");
+            return;
+        }
     }
     if (!strcmp(type, "DryRun")) {
         free(cc);

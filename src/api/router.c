@@ -33,6 +33,8 @@ enum op {
     OP_LIST_EVENT_INVOKE_CONFIGS,
     OP_ACCOUNT_SETTINGS,
     OP_GALLEY_ENVIRONMENTS,
+    OP_GALLEY_RESET,
+    OP_GALLEY_FUNCTION,
     OP_METRICS,
     OP_PUBLISH_VERSION,
     OP_LIST_VERSIONS,
@@ -62,6 +64,18 @@ static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
     /* galley's own endpoints: a prefix no Lambda path can start with. */
     if (!strcmp(p, GL_API_GALLEY_PREFIX "/environments"))
         return get ? OP_GALLEY_ENVIRONMENTS : OP_METHOD_NOT_ALLOWED;
+    if (!strcmp(p, GL_API_GALLEY_PREFIX "/reset"))
+        return post ? OP_GALLEY_RESET : OP_METHOD_NOT_ALLOWED;
+    if (!strncmp(p, GL_API_GALLEY_PREFIX "/functions/", sizeof(GL_API_GALLEY_PREFIX) + 10)) {
+        /* /_galley/functions/<F>/<control>: galley.c reads the control from the path. */
+        const char *f = p + sizeof(GL_API_GALLEY_PREFIX) + 10;
+        const char *slash = strchr(f, '/');
+        if (!slash || slash == f || !slash[1] || strchr(slash + 1, '/'))
+            return OP_NONE;
+        *fn = f;
+        *fnlen = (size_t)(slash - f);
+        return OP_GALLEY_FUNCTION;
+    }
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
     if (!strcmp(p, "/metrics"))
         return get ? OP_METRICS : OP_METHOD_NOT_ALLOWED;
@@ -286,6 +300,12 @@ static void on_request(gl_http_req_t *req, void *data)
         break;
     case OP_LIST_EVENT_INVOKE_CONFIGS:
         gl_api_list_event_invoke_configs(api, req, &ref);
+        break;
+    case OP_GALLEY_RESET:
+        gl_api_galley_reset(api, req);
+        break;
+    case OP_GALLEY_FUNCTION:
+        gl_api_galley_function(api, req, &ref, strchr(fnseg, '/') + 1);
         break;
     case OP_GALLEY_ENVIRONMENTS:
         gl_api_galley_environments(api, req);

@@ -238,6 +238,7 @@ static void deliver(gl_env_t *env)
     gl_invoke_t *inv = env->invoke;
     gl_http_req_t *req = env->parked;
     env->parked = NULL;
+    snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
     req->on_abort = NULL;
     int64_t deadline = gl_now_ms() + (int64_t)env->fn->cfg.timeout_s * 1000;
     char deadline_s[24];
@@ -374,6 +375,7 @@ static void maybe_free(gl_env_t *env)
     gl_sched_t *sched = env->sched;
     gl_pool_t *pool = env->pool;
     int was_provisioned = env->provisioned, initialized = env->initialized;
+    gl_warm_report(env, 0); /* started by gl_sched_warm and never ready */
     gl_logs_lines_free(&env->out_lines);
     gl_logs_lines_free(&env->err_lines);
     gl_logs_stream_close(&env->log);
@@ -479,13 +481,12 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
 static void go_idle(gl_env_t *env, gl_env_event_t ev)
 {
     set_state(env, GL_ENV_IDLE, ev);
-    if (env->pool->retired || env->sched->closing ||
-        (!env->sched->opts.idle_timeout_ms && !env->provisioned)) {
+    if (gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned)) {
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         return;
     }
     if (!env->provisioned) /* provisioned ones stay until their config goes */
-        arm(env, env->sched->opts.idle_timeout_ms);
+        arm(env, gl_env_idle_timeout(env));
     else
         uv_timer_stop(&env->timer);
     if (env->parked)
@@ -515,6 +516,20 @@ static void init_report(gl_env_t *env, const char *status)
                   status);
 }
 
+/* Deliver the assigned invoke, start its clock, and play an injected fault on it. */
+static void start_invoke(gl_env_t *env)
+{
+    gl_invoke_t *inv = env->invoke;
+    deliver(env);
+    arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+    if (inv->fault == GL_FAULT_TIMEOUT)
+        gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
+    else if (inv->fault == GL_FAULT_CRASH)
+        kill_all(env); /* the runtime dies mid-invoke, as a crash does */
+}
+
+void gl_env_inject_init_failure(gl_env_t *env) { kill_all(env); }
+
 void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
 {
     gl_env_state_t from = env->state;
@@ -537,8 +552,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         env->invoke = arg;
         if (from == GL_ENV_IDLE && env->parked) {
             set_state(env, GL_ENV_INVOKING, ev);
-            deliver(env);
-            arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+            start_invoke(env);
         } else if (from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
             /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
             arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
@@ -550,6 +564,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         if (from == GL_ENV_INITIALIZING && !env->initialized) {
             env->initialized = 1;
             env->init_duration_ms = ms_since(env->spawned_ns);
+            gl_warm_report(env, 1);
         }
         if (from == GL_ENV_INITIALIZING || from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
             if (from == GL_ENV_IDLE && env->parked) {
@@ -561,8 +576,7 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             env->parked = req;
             if (env->invoke) {
                 set_state(env, GL_ENV_INVOKING, ev);
-                deliver(env);
-                arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+                start_invoke(env);
             } else {
                 go_idle(env, ev);
             }
@@ -590,11 +604,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
             return;
         }
-        if (env->pool->retired || env->sched->closing ||
-            (!env->sched->opts.idle_timeout_ms && !env->provisioned))
+        if (gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned))
             gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
-            arm(env, env->sched->opts.idle_timeout_ms);
+            arm(env, gl_env_idle_timeout(env));
         return;
 
     case GL_ENV_EV_INIT_ERROR: {

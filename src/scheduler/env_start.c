@@ -234,7 +234,13 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
             start_failed(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
-    env->provisioned = !inv; /* no invoke waiting: provisioned concurrency */
+    env->generation = pool->generation;
+    if (pool->next_warm) { /* started by gl_sched_warm: on-demand, reported when ready */
+        env->warm = pool->next_warm;
+        pool->next_warm = NULL;
+    } else {
+        env->provisioned = !inv; /* no invoke waiting: provisioned concurrency */
+    }
     env->sched = s;
     env->pool = pool;
     env->fn = gl_fn_ref(pool->fn);
@@ -267,8 +273,10 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     uv_timer_init(s->loop, &env->timer);
     env->timer.data = env;
     env->invoke = inv;
-    if (inv)
+    if (inv) {
         inv->cold = 1;
+        snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
+    }
 
     /* In a network namespace of its own the runtime cannot reach the host's loopback: the
      * sandbox makes the listener inside the namespace, on Lambda's 127.0.0.1:9001, and it is
@@ -365,6 +373,8 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
                     "arn:aws:lambda:%s::runtime:galley-%s",
                env->fn->cfg.runtime, s->opts.region, env->fn->cfg.runtime);
     gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
+    if (inv && inv->fault == GL_FAULT_INIT)
+        gl_env_inject_init_failure(env);
     rc = 0;
     goto out;
 

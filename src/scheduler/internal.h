@@ -21,6 +21,9 @@ typedef struct gl_fn_usage {
     char *name;
     int reserved;              /* -1: none, draws on the unreserved pool */
     unsigned running;
+    int64_t idle_timeout_ms;   /* -1: the daemon's --idle-timeout */
+    gl_fault_t fault;          /* injected by a test harness */
+    unsigned fault_count;
     struct gl_fn_usage *next;
 } gl_fn_usage_t;
 
@@ -51,6 +54,8 @@ struct gl_pool {
     size_t nalive;             /* started and not yet freed (listed or tearing down) */
     int retired;               /* fn is no longer current: no new work, stop when free */
     unsigned provisioned;      /* environments to keep initialized ahead of traffic */
+    unsigned generation;       /* bumped by gl_sched_recycle: older environments retire */
+    struct gl_warm *next_warm; /* set only while gl_sched_warm starts environments */
     int provision_failed;
     char provision_reason[200];
     gl_pool_t *next, *prev;
@@ -87,6 +92,9 @@ struct gl_env {
     unsigned invokes;
     int max_memory_mb;         /* highest seen so far, for `ps` */
     int provisioned;           /* kept initialized ahead of traffic, exempt from idle teardown */
+    unsigned generation;       /* the pool's generation when it started */
+    struct gl_warm *warm;      /* the gl_sched_warm call this environment was started for */
+    gl_fault_t fault;          /* injected: crash once the invoke is delivered, or die in init */
     int frozen;
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
@@ -106,6 +114,8 @@ void gl_env_log(gl_env_t *env, const char *fmt, ...) __attribute__((format(print
 void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
 /** DEAD: release everything; frees the environment once every handle has closed. */
 void gl_env_teardown(gl_env_t *env);
+/** Harness fault: the new environment's runtime dies during init (SIGKILL). */
+void gl_env_inject_init_failure(gl_env_t *env);
 /** Read the runtime's output pipes and watch its exit (parent ends of the pipes). */
 void gl_env_watch(gl_env_t *env, int out_fd, int err_fd);
 /** Drive the state machine: the only place env->state changes. */
@@ -114,7 +124,20 @@ int gl_env_takes_work(const gl_env_t *env);
 /** What `galley ps` shows of one environment (new reference). */
 json_t *gl_env_json(const gl_env_t *env);
 
+/* A gl_sched_warm call waiting for its environments. */
+typedef struct gl_warm {
+    unsigned waiting, ready, failed;
+    void (*done)(unsigned ready, unsigned failed, void *arg);
+    void *arg;
+} gl_warm_t;
+
 /* sched.c */
+/** The idle timeout in force for env's function (ms). */
+uint64_t gl_env_idle_timeout(const gl_env_t *env);
+/** An environment started by gl_sched_warm finished its init (ok) or failed. */
+void gl_warm_report(gl_env_t *env, int ok);
+/** Whether env must stop instead of taking more work (replaced, recycled, closing). */
+int gl_env_must_retire(const gl_env_t *env);
 /** Take env out of its pool's list (it no longer takes work). */
 void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env);
 /** An environment of pool was freed: free a retired empty pool, finish a pending close,

@@ -316,6 +316,7 @@ static gl_fn_usage_t *usage_of(gl_sched_t *s, const char *name, int create)
         return NULL;
     }
     u->reserved = -1;
+    u->idle_timeout_ms = -1;
     u->next = s->usage;
     s->usage = u;
     return u;
@@ -374,6 +375,12 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
         fail_now(inv, "Runtime.Unknown", "out of memory");
         return 0;
     }
+    /* A harness's fault for this function rides on the invoke to its environment. */
+    if (u && u->fault_count && (u->fault == GL_FAULT_TIMEOUT || u->fault == GL_FAULT_INIT ||
+                                u->fault == GL_FAULT_CRASH)) {
+        inv->fault = u->fault;
+        u->fault_count--;
+    }
     s->running++;
     inv->counted_in = s;
     if (u) {
@@ -394,11 +401,170 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
         if (!best)
             best = e;
     }
-    if (best && !pool->retired)
+    if (best && !pool->retired && inv->fault != GL_FAULT_INIT)
         gl_env_handle(best, GL_ENV_EV_ASSIGN, inv);
     else
-        gl_env_start(pool, inv);
+        gl_env_start(pool, inv); /* an injected init failure needs a cold start */
     return 0;
+}
+
+/* ---- test-harness controls ---- */
+
+int gl_env_must_retire(const gl_env_t *env)
+{
+    return env->pool->retired || env->sched->closing || env->generation != env->pool->generation;
+}
+
+uint64_t gl_env_idle_timeout(const gl_env_t *env)
+{
+    return gl_sched_idle_timeout(env->sched, env->fn->cfg.name);
+}
+
+uint64_t gl_sched_idle_timeout(const gl_sched_t *s, const char *name)
+{
+    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
+        if (strcmp(u->name, name) == 0 && u->idle_timeout_ms >= 0)
+            return (uint64_t)u->idle_timeout_ms;
+    return s->opts.idle_timeout_ms;
+}
+
+unsigned gl_sched_recycle(gl_sched_t *s, gl_fn_t *fn)
+{
+    (void)s;
+    gl_pool_t *p = fn->sched;
+    if (!p)
+        return 0;
+    p->generation++;
+    unsigned n = 0;
+    gl_env_t *e = p->envs, *next;
+    for (; e; e = next) {
+        next = e->next;
+        n++;
+        if (gl_env_takes_work(e) || e->state == GL_ENV_INITIALIZING)
+            gl_env_handle(e, GL_ENV_EV_SHUTDOWN, NULL);
+        /* busy ones see their old generation when they finish */
+    }
+    return n;
+}
+
+static void recycle_named(gl_sched_t *s, const char *name)
+{
+    for (gl_pool_t *p = s->pools; p; p = p->next)
+        if (strcmp(p->fn->cfg.name, name) == 0)
+            gl_sched_recycle(s, p->fn);
+}
+
+void gl_sched_set_idle_timeout(gl_sched_t *s, const char *name, int64_t ms)
+{
+    gl_fn_usage_t *u = usage_of(s, name, 1);
+    if (!u)
+        return;
+    u->idle_timeout_ms = ms < 0 ? -1 : ms;
+    /* The running timers were armed with the old value: start the idle ones afresh. */
+    recycle_named(s, name);
+}
+
+static const char *const fault_names[] = {"none", "throttle", "service", "timeout", "init",
+                                          "crash"};
+
+gl_fault_t gl_fault_parse(const char *str)
+{
+    for (int i = 1; i < (int)(sizeof(fault_names) / sizeof(fault_names[0])); i++)
+        if (str && strcmp(str, fault_names[i]) == 0)
+            return (gl_fault_t)i;
+    return GL_FAULT_NONE;
+}
+
+const char *gl_fault_name(gl_fault_t f)
+{
+    return (unsigned)f < sizeof(fault_names) / sizeof(fault_names[0]) ? fault_names[f] : "none";
+}
+
+void gl_sched_inject(gl_sched_t *s, const char *name, gl_fault_t kind, unsigned count)
+{
+    gl_fn_usage_t *u = usage_of(s, name, 1);
+    if (!u)
+        return;
+    u->fault = count ? kind : GL_FAULT_NONE;
+    u->fault_count = kind == GL_FAULT_NONE ? 0 : count;
+}
+
+unsigned gl_sched_pending_fault(const gl_sched_t *s, const char *name, gl_fault_t *kind)
+{
+    for (const gl_fn_usage_t *u = s->usage; u; u = u->next) {
+        if (strcmp(u->name, name) == 0 && u->fault_count) {
+            if (kind)
+                *kind = u->fault;
+            return u->fault_count;
+        }
+    }
+    if (kind)
+        *kind = GL_FAULT_NONE;
+    return 0;
+}
+
+gl_fault_t gl_sched_take_api_fault(gl_sched_t *s, const char *name)
+{
+    gl_fn_usage_t *u = usage_of(s, name, 0);
+    if (!u || !u->fault_count || (u->fault != GL_FAULT_THROTTLE && u->fault != GL_FAULT_SERVICE))
+        return GL_FAULT_NONE;
+    u->fault_count--;
+    return u->fault;
+}
+
+void gl_sched_warm(gl_sched_t *s, gl_fn_t *fn, unsigned n,
+                   void (*done)(unsigned ready, unsigned failed, void *arg), void *arg)
+{
+    gl_pool_t *p = pool_for(s, fn);
+    gl_warm_t *w = calloc(1, sizeof(*w));
+    if (!p || !w || s->closing || n == 0) {
+        free(w);
+        done(0, n, arg);
+        return;
+    }
+    w->waiting = n + 1; /* one for this loop, so done cannot run half-way through it */
+    w->done = done;
+    w->arg = arg;
+    for (unsigned i = 0; i < n; i++) {
+        p->next_warm = w;
+        if (gl_env_start(p, NULL) < 0 && p->next_warm) {
+            /* not even allocated: count it failed here */
+            w->failed++;
+            w->waiting--;
+        }
+        p->next_warm = NULL;
+    }
+    if (--w->waiting == 0) {
+        w->done(w->ready, w->failed, w->arg);
+        free(w);
+    }
+}
+
+void gl_warm_report(gl_env_t *env, int ok)
+{
+    gl_warm_t *w = env->warm;
+    if (!w)
+        return;
+    env->warm = NULL;
+    if (ok)
+        w->ready++;
+    else
+        w->failed++;
+    if (--w->waiting == 0) {
+        w->done(w->ready, w->failed, w->arg);
+        free(w);
+    }
+}
+
+void gl_sched_reset(gl_sched_t *s)
+{
+    for (gl_fn_usage_t *u = s->usage; u; u = u->next) {
+        u->idle_timeout_ms = -1;
+        u->fault = GL_FAULT_NONE;
+        u->fault_count = 0;
+    }
+    for (gl_pool_t *p = s->pools; p; p = p->next)
+        gl_sched_recycle(s, p->fn);
 }
 
 unsigned gl_sched_running(const gl_sched_t *s) { return s->running; }

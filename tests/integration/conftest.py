@@ -133,7 +133,8 @@ class Daemon:
         return boto3.client(
             "lambda", endpoint_url=self.url, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1, "mode": "standard"},
+            # total_max_attempts: botocore reads a bare max_attempts as retries after the first
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                           read_timeout=read_timeout, connect_timeout=10))
 
     def cli(self, *args, check=True, timeout=120):
