@@ -278,6 +278,11 @@ static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
     }
     gl_log_info("template: %s: published version %s, alias %s", fn->cfg.name, ver->version,
                 a.name);
+    if (f->provisioned > 0) {
+        gl_err_t err = {0};
+        if (gl_registry_set_provisioned(d->reg, fn->cfg.name, a.name, f->provisioned, &err) < 0)
+            gl_log_error("template: %s: ProvisionedConcurrencyConfig: %s", f->logical_id, err.msg);
+    }
     return 0;
 }
 

@@ -29,6 +29,8 @@ typedef struct gl_template_fn {
     gl_fn_config_t cfg; /* cfg.name is FunctionName when given, else the logical id;
                            cfg.code_dir is absolute, resolved against the template's directory;
                            defaults applied; code_sha256 "" and code_size 0 */
+    int provisioned;          /* ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions
+                                 on the AutoPublishAlias, 0 when none */
     char *auto_publish_alias; /* AutoPublishAlias (SAM): publish version 1 and point this
                                  alias at it when loaded; NULL when not set */
 } gl_template_fn_t;

@@ -37,7 +37,7 @@ struct loader {
 static const char *const serverless_props[] = {
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "InlineCode", "PackageType",
-    "ImageUri", "Tags", "AutoPublishAlias", NULL};
+    "ImageUri", "Tags", "AutoPublishAlias", "ProvisionedConcurrencyConfig", NULL};
 static const char *const lambda_props[] = {
     "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags", NULL};
@@ -386,6 +386,25 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
                      "AutoPublishAlias '%s' is not a valid alias name", alias);
         goto out;
     }
+    /* ProvisionedConcurrencyConfig applies to the AutoPublishAlias, as in SAM. */
+    int provisioned = 0;
+    json_t *pcc = serverless ? json_object_get(resolved, "ProvisionedConcurrencyConfig") : NULL;
+    if (pcc && !json_is_null(pcc)) {
+        if (!json_is_object(pcc)) {
+            rc = fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
+                         "ProvisionedConcurrencyConfig must be a mapping");
+            goto out;
+        }
+        if ((rc = get_int(lo, id, json_object_get(pcc, "ProvisionedConcurrentExecutions"),
+                          "ProvisionedConcurrentExecutions", 1, 1000, &provisioned)) < 0)
+            goto out;
+        if (!alias) {
+            rc = fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
+                         "ProvisionedConcurrencyConfig needs AutoPublishAlias (it applies to "
+                         "the alias)");
+            goto out;
+        }
+    }
     for (size_t i = 0; i < lo->out->nfns; i++) {
         if (!strcmp(lo->out->fns[i].cfg.name, cfg.name)) {
             rc = fail_at(lo, id, NULL, EEXIST, "function name %s is also used by resource %s",
@@ -410,6 +429,7 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
         rc = gl_err_set(lo->err, ENOMEM, "out of memory");
         goto out;
     }
+    f->provisioned = provisioned;
     f->cfg = cfg;
     memset(&cfg, 0, sizeof(cfg)); /* moved into the output */
     lo->out->nfns++;

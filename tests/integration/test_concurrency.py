@@ -178,3 +178,30 @@ def test_reserved_concurrency_survives_restart(daemon_factory, tmp_path):
     with pytest.raises(ClientError) as e:
         c2.invoke(FunctionName="fn", Payload=b"{}")
     assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def test_sam_provisioned_concurrency_on_the_auto_published_alias(daemon_factory, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(CODE)
+    tpl = tmp_path / "template.yaml"
+    tpl.write_text(f"""Transform: AWS::Serverless-2016-10-31
+Resources:
+  Pc:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: pc
+      CodeUri: {code}
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      ProvisionedConcurrencyConfig:
+        ProvisionedConcurrentExecutions: 2
+""")
+    d = daemon_factory(template=tpl)
+    c = d.client()
+    assert settle(lambda: c.get_provisioned_concurrency_config(
+        FunctionName="pc", Qualifier="live")["Status"] == "READY")
+    r = c.invoke(FunctionName="pc", Qualifier="live", Payload=b"{}")
+    assert json.loads(r["Payload"].read()) == {"init": "provisioned-concurrency", "version": "1"}
+    assert r["ExecutedVersion"] == "1"
