@@ -800,6 +800,13 @@ static void dispatch(gl_async_t *a, event_t *e)
         fail_expired(a, e);
         return;
     }
+    /* Reserved concurrency 0 disables the function: Lambda sends its events straight to
+     * the failure destination / dead-letter queue, without attempts or retries. */
+    if (gl_sched_reserved(a->sched, e->fn_name) == 0) {
+        outcome_t o = {.success = 0, .condition = "RetriesExhausted"};
+        finish(a, e, &o);
+        return;
+    }
     /* Cheap early answer when the whole account is busy: no invoke is built just to be
      * refused (gl_sched_submit stays the authority for everything else). */
     if (gl_sched_running(a->sched) >= gl_sched_account_concurrency(a->sched)) {

@@ -205,3 +205,21 @@ Resources:
     r = c.invoke(FunctionName="pc", Qualifier="live", Payload=b"{}")
     assert json.loads(r["Payload"].read()) == {"init": "provisioned-concurrency", "version": "1"}
     assert r["ExecutedVersion"] == "1"
+
+
+def test_async_events_of_a_function_reserved_at_zero_go_to_on_failure(daemon_factory):
+    d = daemon_factory()
+    c = d.client()
+    create(c)
+    c.put_function_event_invoke_config(
+        FunctionName="fn", DestinationConfig={
+            "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:failures"}})
+    c.put_function_concurrency(FunctionName="fn", ReservedConcurrentExecutions=0)
+    r = c.invoke(FunctionName="fn", InvocationType="Event", Payload=b'{"k": "v"}')
+    assert r["StatusCode"] == 202
+    sink = d.state / "destinations" / "sqs" / "failures.jsonl"
+    assert settle(lambda: sink.exists() and sink.read_text().strip(), timeout=10)
+    record = json.loads(sink.read_text().splitlines()[0])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["requestId"] == r["ResponseMetadata"]["RequestId"]
+    assert record["requestPayload"] == {"k": "v"}
