@@ -111,3 +111,26 @@ def test_background_thread_is_frozen_between_invokes(served):
     first, second = json.loads(b1), json.loads(b2)
     # Unfrozen, the thread would tick ~100 times in the second between invokes.
     assert second["ticks"] - first["ticks"] < 20, (first, second)
+
+
+def test_runtime_that_never_calls_next_hits_the_init_limit(daemon_factory, tmp_path):
+    code = tmp_path / "silent"
+    code.mkdir()
+    boot = code / "bootstrap"
+    boot.write_text("#!/bin/sh\nexec sleep 600\n")
+    boot.chmod(0o755)
+    tpl = write_template(tmp_path, {
+        "Silent": {"CodeUri": str(code), "Runtime": "provided.al2023", "Handler": "x",
+                   "FunctionName": "silent", "Timeout": 30},
+        "Counter": {"CodeUri": str(FIXTURES / "py_misbehave"), "Handler": "app.counter",
+                    "Runtime": "python3.11", "FunctionName": "counter"}})
+    d = daemon_factory(template=tpl)
+    started = time.monotonic()
+    r, body = invoke(d, "silent")
+    waited = time.monotonic() - started
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Sandbox.Timedout"
+    import base64
+    assert "INIT_REPORT" in base64.b64decode(r["LogResult"]).decode()
+    assert waited > 9  # it waited for Lambda's 10-second init limit, not less
+    still_serving(d)
