@@ -18,6 +18,20 @@
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The scheduler and the strings it copied from its options. */
+static void free_sched(gl_sched_t *s)
+{
+    free(s->logs_root);
+    free(s->run_root);
+    free((char *)s->opts.runtimes_dir);
+    free((char *)s->opts.python);
+    free((char *)s->opts.node);
+    free((char *)s->opts.state_dir);
+    free((char *)s->opts.region);
+    free((char *)s->opts.account_id);
+    free(s);
+}
+
 int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err)
 {
     gl_sched_t *s = calloc(1, sizeof(*s));
@@ -56,15 +70,7 @@ int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts,
     *out = s;
     return 0;
 fail:
-    free(s->logs_root);
-    free(s->run_root);
-    free((char *)s->opts.runtimes_dir);
-    free((char *)s->opts.python);
-    free((char *)s->opts.node);
-    free((char *)s->opts.state_dir);
-    free((char *)s->opts.region);
-    free((char *)s->opts.account_id);
-    free(s);
+    free_sched(s);
     return rc;
 }
 
@@ -166,16 +172,8 @@ static void on_grace_closed(uv_handle_t *h)
     gl_sched_t *s = h->data;
     void (*cb)(void *) = s->on_closed;
     void *arg = s->on_closed_arg;
-    free(s->logs_root);
     gl_rm_rf(s->run_root);
-    free(s->run_root);
-    free((char *)s->opts.runtimes_dir);
-    free((char *)s->opts.python);
-    free((char *)s->opts.node);
-    free((char *)s->opts.state_dir);
-    free((char *)s->opts.region);
-    free((char *)s->opts.account_id);
-    free(s);
+    free_sched(s);
     if (cb)
         cb(arg);
 }
