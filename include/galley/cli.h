@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.h: the client side of the galley command (`galley ps`, ...): a small blocking HTTP/1.1
- * client for a running daemon, and one entry point per subcommand (ps, invoke, logs).
+ * client for a running daemon, and one entry point per subcommand (ps, invoke, logs, and the
+ * harness controls reset, cold, warm, idle-timeout, fault).
  */
 #ifndef GALLEY_CLI_H
 #define GALLEY_CLI_H
@@ -43,5 +44,23 @@ int gl_cli_parse_duration(const char *text, double *seconds);
 
 /** `galley ps [--endpoint URL] [--json]`; argv[0] is "ps". Returns the exit code. */
 int gl_cli_ps(int argc, char **argv);
+
+/*
+ * The harness controls (src/cli/control.c, docs/testing.md), each one request to the daemon's
+ * /_galley API; argv[0] is the subcommand's name. Each prints the JSON answer on stdout and
+ * returns 0; an API error (Lambda's error name and message on stderr) or an unreachable daemon
+ * returns 1; a usage error 2. Every one takes --endpoint URL (default $GALLEY_ENDPOINT, then
+ * GL_CLI_DEFAULT_ENDPOINT).
+ */
+/** `galley reset`: every environment stopped, faults and idle timeout overrides cleared. */
+int gl_cli_reset(int argc, char **argv);
+/** `galley cold NAME[:Q] [--qualifier Q]`: the next invoke of the function or version is cold. */
+int gl_cli_cold(int argc, char **argv);
+/** `galley warm NAME[:Q] [N] [--qualifier Q]`: N environments started and initialized. */
+int gl_cli_warm(int argc, char **argv);
+/** `galley idle-timeout NAME [SECONDS | --default]`: show, set or unset the idle timeout. */
+int gl_cli_idle_timeout(int argc, char **argv);
+/** `galley fault NAME [KIND [COUNT] | --clear]`: show, inject or clear a fault. */
+int gl_cli_fault(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "galley/api.h"
@@ -23,7 +24,7 @@ static void print_age(char *out, size_t len, json_int_t ms)
 
 int gl_cli_ps(int argc, char **argv)
 {
-    const char *endpoint = GL_CLI_DEFAULT_ENDPOINT;
+    const char *endpoint = getenv("GALLEY_ENDPOINT");
     int as_json = 0;
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
@@ -45,6 +46,8 @@ int gl_cli_ps(int argc, char **argv)
             return 2;
         }
     }
+    if (!endpoint || !*endpoint)
+        endpoint = GL_CLI_DEFAULT_ENDPOINT;
     gl_buf_t body = {0};
     int status = gl_cli_request(endpoint, "GET", GL_API_GALLEY_PREFIX "/environments", NULL, 0,
                                 10000, &body);
