@@ -19,6 +19,15 @@ def wait_until(pred, timeout=10.0):
     return pred()
 
 
+def cmdline(pid):
+    """A process's command line, or b"" when it has exited meanwhile."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -98,7 +107,7 @@ def test_child_outliving_the_invoke_dies_with_the_environment(served):
     child = json.loads(body)["child"]
     # In a PID namespace the pid is not the host's: find the sleeper by its command line.
     sleepers = [p for p in os.listdir("/proc") if p.isdigit() and
-                b"time.sleep(600)" in open(f"/proc/{p}/cmdline", "rb").read()]
+                b"time.sleep(600)" in cmdline(p)]
     assert sleepers, f"child {child} not found"
     assert served.stop() == 0
     assert wait_until(lambda: not any(pid_alive(int(p)) for p in sleepers)), sleepers
