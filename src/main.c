@@ -29,6 +29,7 @@
 #include "galley/registry.h"
 #include "galley/sched.h"
 #include "galley/template.h"
+#include "galley/watch.h"
 
 #define DEFAULT_ACCOUNT "123456789012"
 #define SHUTDOWN_GRACE_MS 5000
@@ -47,6 +48,7 @@ typedef struct serve_opts {
     int no_sandbox;
     int no_cgroups;
     int isolate_network;
+    int no_watch;
     const char *run_as;
     unsigned account_concurrency;
     double async_time_scale;
@@ -60,6 +62,7 @@ typedef struct daemon {
     gl_sched_t *sched;
     gl_api_t *api;
     gl_async_t *async;
+    gl_reload_t *reload;
     gl_sbx_t *sbx;
     gl_cg_system_t *cgroups;
     uv_signal_t sigterm, sigint;
@@ -80,6 +83,7 @@ static void usage(FILE *f)
           "                           event age limit by F (default 1; tests use 600)\n"
           "  --run-as USER            user functions run as when galley is root (default nobody)\n"
           "  --isolate-network        give each environment a network namespace of its own\n"
+          "  --no-watch               no hot reload of template functions' code directories\n"
           "  --no-sandbox             no namespaces, no seccomp filter, galley's own user\n"
           "  --no-cgroups             no cgroups: memory caps by an RSS watchdog, SIGSTOP freezing\n"
           "  --python PATH            interpreter for python3.x functions\n"
@@ -256,6 +260,8 @@ static void on_signal(uv_signal_t *h, int signum)
     d->stopping = 1;
     gl_log_info("%s: shutting down (in-flight invokes get %d ms)", strsignal(signum),
                 SHUTDOWN_GRACE_MS);
+    gl_reload_close(d->reload, NULL, NULL); /* no reload while environments stop */
+    d->reload = NULL;
     if (d->async)
         gl_async_stop(d->async); /* no new attempts; in-flight ones finish in the grace */
     gl_sched_close(d->sched, SHUTDOWN_GRACE_MS, on_sched_closed, d);
@@ -337,7 +343,7 @@ static int serve(int argc, char **argv)
                       .idle_timeout_s = 600};
     enum { O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
            O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS,
-           O_ISOLATE_NET, O_NO_SANDBOX, O_NO_CGROUPS, O_HELP };
+           O_ISOLATE_NET, O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"state-dir", required_argument, NULL, O_STATE},
@@ -355,6 +361,7 @@ static int serve(int argc, char **argv)
         {"isolate-network", no_argument, NULL, O_ISOLATE_NET},
         {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
         {"no-cgroups", no_argument, NULL, O_NO_CGROUPS},
+        {"no-watch", no_argument, NULL, O_NO_WATCH},
         {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -407,6 +414,7 @@ static int serve(int argc, char **argv)
         case O_ISOLATE_NET: o.isolate_network = 1; break;
         case O_NO_SANDBOX: o.no_sandbox = 1; break;
         case O_NO_CGROUPS: o.no_cgroups = 1; break;
+        case O_NO_WATCH: o.no_watch = 1; break;
         case O_PYTHON: o.python = optarg; break;
         case O_NODE: o.node = optarg; break;
         case O_RUNTIMES: o.runtimes_dir = optarg; break;
@@ -530,6 +538,11 @@ static int serve(int argc, char **argv)
         gl_log_error("listen on %s:%d: %s", o.host, o.port, err.msg);
         goto out_sched;
     }
+    /* Hot reload: after the template is loaded, and after the last step that can fail. */
+    if (o.no_watch)
+        gl_log_info("hot reload: off (--no-watch)");
+    else if (gl_reload_start(&d.reload, d.loop, d.reg, d.sched, NULL, &err) < 0)
+        gl_log_warn("hot reload: %s", err.msg);
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;

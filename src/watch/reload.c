@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reload.c: gl_reload_t, hot reload of template functions.
+ *
+ * Owns the gl_watch_t over the template functions' code directories and, per directory, the
+ * names of the functions whose code it is (several functions may share one). It holds no
+ * reference on any snapshot: at each change it looks the functions up again in the registry
+ * and recycles every current snapshot ($LATEST and published versions) whose code is that
+ * directory, so what it recycles is always what the next invoke would run. Created
+ * functions keep their code in the state dir, which no user edits: they are not watched.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galley/log.h"
+#include "galley/watch.h"
+
+/* The start-up line lists directories up to about this many bytes, then "...". */
+#define SUMMARY_MAX 1536
+
+typedef struct code_dir {
+    char *path;
+    char **names; /* FunctionName of each template function using it */
+    size_t n;
+} code_dir_t;
+
+struct gl_reload {
+    gl_watch_t *watch;
+    gl_registry_t *reg;
+    gl_sched_t *sched;
+    code_dir_t *dirs;
+    size_t ndirs;
+    unsigned long reloads;
+    void (*on_closed)(void *arg);
+    void *closed_arg;
+};
+
+static void free_dirs(gl_reload_t *r)
+{
+    for (size_t i = 0; i < r->ndirs; i++) {
+        for (size_t j = 0; j < r->dirs[i].n; j++)
+            free(r->dirs[i].names[j]);
+        free(r->dirs[i].names);
+        free(r->dirs[i].path);
+    }
+    free(r->dirs);
+    r->dirs = NULL;
+    r->ndirs = 0;
+}
+
+static code_dir_t *find_dir(gl_reload_t *r, const char *path)
+{
+    for (size_t i = 0; i < r->ndirs; i++)
+        if (strcmp(r->dirs[i].path, path) == 0)
+            return &r->dirs[i];
+    return NULL;
+}
+
+static int add_name(gl_reload_t *r, const char *path, const char *name)
+{
+    code_dir_t *d = find_dir(r, path);
+    if (!d) {
+        code_dir_t *nd = realloc(r->dirs, (r->ndirs + 1) * sizeof(*nd));
+        if (!nd)
+            return -ENOMEM;
+        r->dirs = nd;
+        d = &r->dirs[r->ndirs];
+        memset(d, 0, sizeof(*d));
+        if (!(d->path = strdup(path)))
+            return -ENOMEM;
+        r->ndirs++;
+    }
+    char **nn = realloc(d->names, (d->n + 1) * sizeof(*nn));
+    if (!nn)
+        return -ENOMEM;
+    d->names = nn;
+    if (!(d->names[d->n] = strdup(name)))
+        return -ENOMEM;
+    d->n++;
+    return 0;
+}
+
+static unsigned recycle_function(gl_reload_t *r, const char *name, const char *dir)
+{
+    gl_fn_t **fns = NULL;
+    size_t n = 0;
+    unsigned envs = 0;
+    if (gl_registry_list_versions(r->reg, name, &fns, &n) < 0)
+        return 0; /* gone */
+    for (size_t i = 0; i < n; i++)
+        if (fns[i]->cfg.code_dir && strcmp(fns[i]->cfg.code_dir, dir) == 0)
+            envs += gl_sched_recycle(r->sched, fns[i]);
+    free(fns);
+    return envs;
+}
+
+static void on_change(const char *root, const char *what, unsigned others, void *data)
+{
+    gl_reload_t *r = data;
+    code_dir_t *d = find_dir(r, root);
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        unsigned envs = recycle_function(r, d->names[i], root);
+        r->reloads++;
+        if (others)
+            gl_log_info("reloading %s: %s and %u other path%s changed", d->names[i], what,
+                        others, others == 1 ? "" : "s");
+        else
+            gl_log_info("reloading %s: %s changed", d->names[i], what);
+        gl_log_debug("hot reload: %s: %u environment(s) retired", d->names[i], envs);
+    }
+}
+
+static void log_summary(gl_reload_t *r, const unsigned *counts)
+{
+    char line[SUMMARY_MAX + 64];
+    size_t len = 0, watched = 0, total = 0;
+    for (size_t i = 0; i < r->ndirs; i++) {
+        if (!counts[i])
+            continue;
+        watched++;
+        total += counts[i];
+    }
+    line[0] = '\0';
+    for (size_t i = 0; i < r->ndirs && len < SUMMARY_MAX; i++) {
+        if (!counts[i])
+            continue;
+        int k = snprintf(line + len, sizeof(line) - len, "%s%s (%u director%s, %zu function%s)",
+                         len ? ", " : "", r->dirs[i].path, counts[i],
+                         counts[i] == 1 ? "y" : "ies", r->dirs[i].n, r->dirs[i].n == 1 ? "" : "s");
+        if (k < 0 || (size_t)k >= sizeof(line) - len)
+            break;
+        len += (size_t)k;
+    }
+    if (len >= SUMMARY_MAX)
+        snprintf(line + SUMMARY_MAX, sizeof(line) - SUMMARY_MAX, "...");
+    if (watched)
+        gl_log_info("hot reload: watching %zu code director%s (%zu directories in all): %s",
+                    watched, watched == 1 ? "y" : "ies", total, line);
+    else
+        gl_log_info("hot reload: no template function code to watch");
+}
+
+int gl_reload_start(gl_reload_t **out, uv_loop_t *loop, gl_registry_t *reg, gl_sched_t *sched,
+                    const gl_watch_opts_t *opts, gl_err_t *err)
+{
+    gl_fn_t **fns = NULL;
+    size_t n = 0;
+    unsigned *counts = NULL;
+    int rc;
+
+    *out = NULL;
+    gl_reload_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return gl_err_set(err, ENOMEM, "out of memory");
+    r->reg = reg;
+    r->sched = sched;
+    if ((rc = gl_registry_list(reg, &fns, &n)) < 0) {
+        rc = gl_err_set(err, -rc, "listing functions");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!fns[i]->from_template || !fns[i]->cfg.code_dir)
+            continue;
+        if ((rc = add_name(r, fns[i]->cfg.code_dir, fns[i]->cfg.name)) < 0) {
+            rc = gl_err_set(err, ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    gl_watch_opts_t wopts = {0};
+    if (opts)
+        wopts = *opts;
+    wopts.on_change = on_change;
+    wopts.data = r;
+    if ((rc = gl_watch_new(&r->watch, loop, &wopts)) < 0) {
+        rc = gl_err_set(err, -rc, "out of memory");
+        goto fail;
+    }
+    if (r->ndirs && !(counts = calloc(r->ndirs, sizeof(*counts)))) {
+        rc = gl_err_set(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < r->ndirs; i++) {
+        gl_err_t werr = {0};
+        int got = gl_watch_add(r->watch, r->dirs[i].path, &werr);
+        if (got < 0)
+            gl_log_warn("hot reload: %s: %s", r->dirs[i].path, werr.msg);
+        else
+            counts[i] = (unsigned)got;
+    }
+    log_summary(r, counts);
+    free(counts);
+    free(fns);
+    *out = r;
+    return 0;
+
+fail:
+    free(counts);
+    free(fns);
+    free_dirs(r);
+    if (r->watch)
+        gl_watch_close(r->watch, NULL, NULL); /* holds no handle yet: freed now */
+    free(r);
+    return rc;
+}
+
+unsigned long gl_reload_count(const gl_reload_t *r)
+{
+    return r ? r->reloads : 0;
+}
+
+static void on_watch_closed(void *arg)
+{
+    gl_reload_t *r = arg;
+    void (*cb)(void *) = r->on_closed;
+    void *cb_arg = r->closed_arg;
+    free_dirs(r);
+    free(r);
+    if (cb)
+        cb(cb_arg);
+}
+
+void gl_reload_close(gl_reload_t *r, void (*on_closed)(void *arg), void *arg)
+{
+    if (!r) {
+        if (on_closed)
+            on_closed(arg);
+        return;
+    }
+    r->on_closed = on_closed;
+    r->closed_arg = arg;
+    gl_watch_close(r->watch, on_watch_closed, r);
+}
