@@ -26,7 +26,7 @@ def control(d, method, path, body=None):
 
 
 def raw_invoke(d, name, payload=b"{}"):
-    """Invoke over plain HTTP to see galley's own headers (boto3 hides unknown ones)."""
+    """Invoke over plain HTTP and read galley's own headers directly."""
     req = urllib.request.Request(f"{d.url}/2015-03-31/functions/{name}/invocations",
                                  data=payload, method="POST")
     with urllib.request.urlopen(req, timeout=60) as r:

@@ -24,7 +24,7 @@ def galley_cgroups(pid):
     return found
 
 
-def settle(pred, timeout=20.0):
+def settle(pred, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
