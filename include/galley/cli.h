@@ -42,6 +42,11 @@ int gl_cli_logs(int argc, char **argv);
  *  seconds. 0 or -EINVAL. */
 int gl_cli_parse_duration(const char *text, double *seconds);
 
+/** On stderr, "galley CMD: Type (HTTP n): message" for an AWS-shaped error reply: the type
+ *  from x-amzn-ErrorType (or the body's Type), the message from the body. */
+void gl_cli_print_api_error(const char *cmd, int status, const gl_buf_t *headers,
+                            const gl_buf_t *body);
+
 /** `galley ps [--endpoint URL] [--json]`; argv[0] is "ps". Returns the exit code. */
 int gl_cli_ps(int argc, char **argv);
 

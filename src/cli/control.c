@@ -143,32 +143,6 @@ static void function_path(gl_buf_t *path, const char *name, const char *control,
     }
 }
 
-/* "galley CMD: Type (HTTP n): message" for an error reply: the type from x-amzn-ErrorType
- * (or the body's Type), the message from the body's message (or the raw body). */
-static void print_api_error(const char *cmd, int status, const gl_buf_t *headers,
-                            const gl_buf_t *body)
-{
-    char *type = gl_cli_header(headers, "x-amzn-ErrorType");
-    if (type)
-        type[strcspn(type, ":")] = '\0'; /* "Name:http://internal..." carries a URL after ':' */
-    json_t *doc = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-    const char *msg = NULL;
-    if (json_is_object(doc)) {
-        msg = json_string_value(json_object_get(doc, "message"));
-        if (!msg)
-            msg = json_string_value(json_object_get(doc, "Message"));
-        if (!type || !*type) {
-            const char *t = json_string_value(json_object_get(doc, "Type"));
-            free(type);
-            type = t ? strdup(t) : NULL;
-        }
-    }
-    int len = msg ? (int)strlen(msg) : (int)(body->len > 512 ? 512 : body->len);
-    fprintf(stderr, "galley %s: %s (HTTP %d): %.*s\n", cmd, type && *type ? type : "error",
-            status, len, msg ? msg : (body->data ? body->data : ""));
-    json_decref(doc);
-    free(type);
-}
 
 /*
  * Send one request (body: a JSON object, consumed, or NULL) and report: the answer, indented,
@@ -195,7 +169,7 @@ static int call(const control_args_t *a, const char *method, const char *path, j
         goto out;
     }
     if (status < 200 || status >= 300) {
-        print_api_error(a->cmd, status, &headers, &reply);
+        gl_cli_print_api_error(a->cmd, status, &headers, &reply);
         goto out;
     }
     json_t *doc = reply.len ? json_loadb(reply.data, reply.len, 0, NULL) : NULL;

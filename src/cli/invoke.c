@@ -60,30 +60,6 @@ static int read_event(FILE *f, gl_buf_t *out)
     return ferror(f) ? -EIO : 0;
 }
 
-/* "galley invoke: Type: message" for an API error reply. */
-static void print_api_error(int status, const gl_buf_t *headers, const gl_buf_t *body)
-{
-    char *type = gl_cli_header(headers, "x-amzn-ErrorType");
-    if (type)
-        type[strcspn(type, ":")] = '\0'; /* "Name:http://internal..." carries a URL after ':' */
-    json_t *doc = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-    const char *msg = NULL;
-    if (json_is_object(doc)) {
-        msg = json_string_value(json_object_get(doc, "message"));
-        if (!msg)
-            msg = json_string_value(json_object_get(doc, "Message"));
-        if (!type || !*type) {
-            const char *t = json_string_value(json_object_get(doc, "Type"));
-            free(type);
-            type = t ? strdup(t) : NULL;
-        }
-    }
-    fprintf(stderr, "galley invoke: %s (HTTP %d): %.*s\n",
-            type && *type ? type : "error", status, msg ? (int)strlen(msg) : (int)body->len,
-            msg ? msg : (body->data ? body->data : ""));
-    json_decref(doc);
-    free(type);
-}
 
 /* Decode X-Amz-Log-Result and write it to stderr. */
 static void print_tail(const gl_buf_t *headers)
@@ -169,7 +145,7 @@ int gl_cli_invoke(int argc, char **argv)
         goto out;
     }
     if (status < 200 || status >= 300) {
-        print_api_error(status, &headers, &body);
+        gl_cli_print_api_error("invoke", status, &headers, &body);
         goto out;
     }
     if (tail)
