@@ -520,12 +520,20 @@ static void init_report(gl_env_t *env, const char *status)
 static void start_invoke(gl_env_t *env)
 {
     gl_invoke_t *inv = env->invoke;
+    if (inv->fault == GL_FAULT_CRASH) {
+        /* The runtime dies with the invoke in progress, as a crash does. It is killed before
+         * it is handed the event, so it can never answer first: the exit path fails the
+         * invoke with Runtime.ExitError. */
+        snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
+        log_start_once(env, inv);
+        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        kill_all(env);
+        return;
+    }
     deliver(env);
     arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     if (inv->fault == GL_FAULT_TIMEOUT)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
-    else if (inv->fault == GL_FAULT_CRASH)
-        kill_all(env); /* the runtime dies mid-invoke, as a crash does */
 }
 
 void gl_env_inject_init_failure(gl_env_t *env) { kill_all(env); }
