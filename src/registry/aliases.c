@@ -37,38 +37,15 @@ void gl_alias_free(gl_alias_t *a)
     memset(a, 0, sizeof(*a));
 }
 
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    *etype = type;
-    return rc;
-}
-
 static int is_word(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
 }
 
-static int all_digits(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
 static int alias_name_ok(const char *s)
 {
-    if (!*s || all_digits(s))
+    if (!*s || gl_reg_all_digits(s))
         return 0;
     for (const char *p = s; *p; p++)
         if (!is_word(*p))
@@ -79,7 +56,7 @@ static int alias_name_ok(const char *s)
 /* (\$LATEST|[0-9]+) */
 static int version_field_ok(const char *s)
 {
-    return strcmp(s, "$LATEST") == 0 || all_digits(s);
+    return strcmp(s, "$LATEST") == 0 || gl_reg_all_digits(s);
 }
 
 /* ---- request parsing (pure) ---- */
@@ -179,7 +156,7 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
         }
     }
     if (bad)
-        return fail(etype, GL_AWS_INVALID_REQUEST_CONTENT, msg, msglen, -EINVAL,
+        return gl_reg_fail(etype, GL_AWS_INVALID_REQUEST_CONTENT, msg, msglen, -EINVAL,
                     "Could not parse request body into json: member %s has the wrong type", bad);
 
     if (!is_update && !name)
@@ -211,7 +188,7 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
         {
             double x = json_number_value(w);
             nweights++;
-            if (!*k || strlen(k) > VERSION_FIELD_MAX || !all_digits(k))
+            if (!*k || strlen(k) > VERSION_FIELD_MAX || !gl_reg_all_digits(k))
                 schema(&e,
                        "Value '{%.32s=%g}' at 'routingConfig.additionalVersionWeights' failed "
                        "to satisfy constraint: Map keys must satisfy constraint: [Member must "
@@ -231,7 +208,7 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
     if (e.n)
         return report(&e, etype, msg, msglen);
     if (nweights > 1)
-        return fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
+        return gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
                     "Number of items in AdditionalVersionWeights cannot be greater than 1");
 
     if ((name && !(a->name = strdup(name))) ||
@@ -247,7 +224,7 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
     return 0;
 nomem:
     gl_alias_free(a);
-    return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+    return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
 }
 
 /* ---- JSON shapes ---- */
@@ -364,34 +341,34 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
     *out = NULL;
     if (!latest) {
         gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Function not found: %s", arn);
     }
     name = latest->cfg.name;
     gl_fn_set_t *s = gl_reg_set(r, name, 1);
     if (!s)
-        return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
     gl_alias_t *old = gl_reg_find_alias(s, a->name, &pos);
     gl_registry_fn_arn(r, name, a->name, arn, sizeof(arn));
     if (create && a->function_version && !gl_registry_find_version(r, name, a->function_version)) {
         gl_registry_fn_arn(r, name, a->function_version, arn, sizeof(arn));
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Function not found: %s", arn);
     }
     if (create && old)
-        return fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EEXIST,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EEXIST,
                     "Alias already exists: %s", arn);
     if (!create && !old)
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Cannot find alias arn: %s", arn);
     if (!create && expect_revision && *expect_revision &&
         strcmp(expect_revision, old->revision_id) != 0)
-        return fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
+        return gl_reg_fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
                     "The Revision Id provided does not match the latest Revision Id. Call the "
                     "GetFunction/GetAlias API to retrieve the latest Revision Id");
 
     if (!(na = calloc(1, sizeof(*na))))
-        return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
     gl_uuid4(rev);
     if (dup_or_keep(&na->name, a->name, NULL) < 0 ||
         dup_or_keep(&na->function_version, a->function_version,
@@ -400,38 +377,38 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
         dup_or_keep(&na->extra_version, has_routing ? a->extra_version : NULL,
                     has_routing || !old ? NULL : old->extra_version) < 0 ||
         !(na->revision_id = strdup(rev))) {
-        rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         goto out;
     }
     na->extra_weight = has_routing ? a->extra_weight : old ? old->extra_weight : 0;
     if (!na->function_version) {
-        rc = fail(etype, GL_AWS_VALIDATION, msg, msglen, -EINVAL,
+        rc = gl_reg_fail(etype, GL_AWS_VALIDATION, msg, msglen, -EINVAL,
                   "1 validation error detected: Value null at 'functionVersion' failed to "
                   "satisfy constraint: Member must not be null");
         goto out;
     }
     if (!gl_registry_find_version(r, name, na->function_version)) {
         gl_registry_fn_arn(r, name, na->function_version, arn, sizeof(arn));
-        rc = fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT, "Function not found: %s",
+        rc = gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT, "Function not found: %s",
                   arn);
         goto out;
     }
     if (na->extra_version) {
         if (strcmp(na->extra_version, na->function_version) == 0) {
-            rc = fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
+            rc = gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
                       "Invalid function version %s. Function version %s is already included in "
                       "routing configuration.",
                       na->function_version, na->function_version);
             goto out;
         }
         if (strcmp(na->function_version, "$LATEST") == 0) {
-            rc = fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
+            rc = gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
                       "$LATEST is not supported for an alias pointing to more than 1 version");
             goto out;
         }
         if (!gl_registry_find_version(r, name, na->extra_version)) {
             gl_registry_fn_arn(r, name, na->extra_version, arn, sizeof(arn));
-            rc = fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+            rc = gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                       "Function not found: %s", arn);
             goto out;
         }
@@ -440,7 +417,7 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
         size_t ncap = s->capa ? s->capa * 2 : 8;
         gl_alias_t **grown = realloc(s->aliases, ncap * sizeof(*grown));
         if (!grown) {
-            rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
             goto out;
         }
         s->aliases = grown;
@@ -448,12 +425,12 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
     }
     if (!s->from_template) {
         if (!(path = alias_path(r, name, na->name, 1)) || !(state = alias_state(na))) {
-            rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not store the alias");
+            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not store the alias");
             goto out;
         }
         if ((rc = gl_reg_write_json(path, state, &err)) < 0) {
             gl_log_error("registry: alias %s of %s: %s", na->name, name, err.msg);
-            rc = fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the alias: %s",
+            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the alias: %s",
                       err.msg);
             goto out;
         }
@@ -489,7 +466,7 @@ int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *ali
 
     if (!latest) {
         gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Function not found: %s", arn);
     }
     gl_fn_set_t *s = gl_reg_set(r, latest->cfg.name, 0);
@@ -499,12 +476,12 @@ int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *ali
     if (!s->from_template) {
         char *path = alias_path(r, s->name, alias, 0);
         if (!path)
-            return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         if (unlink(path) < 0 && errno != ENOENT) {
             int e = errno;
             gl_log_error("registry: remove %s: %s", path, strerror(e));
             free(path);
-            return fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not delete the alias");
+            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not delete the alias");
         }
         free(path);
     }

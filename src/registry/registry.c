@@ -14,6 +14,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,4 +556,25 @@ int gl_registry_remove(gl_registry_t *r, const char *name, gl_err_t *err)
     free(path);
     free(fn_dir);
     return 0;
+}
+
+int gl_reg_fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
+                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
+    *etype = type;
+    return rc;
+}
+
+int gl_reg_all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
 }

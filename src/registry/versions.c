@@ -26,19 +26,6 @@
 
 #define VERSION_MAX 999999999u
 
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    *etype = type;
-    return rc;
-}
-
 /* "N" with 1 <= N <= VERSION_MAX and no leading zero; 0 otherwise. */
 static unsigned parse_version(const char *s)
 {
@@ -51,16 +38,6 @@ static unsigned parse_version(const char *s)
         v = v * 10 + (unsigned long)(*p - '0');
     }
     return v <= VERSION_MAX ? (unsigned)v : 0;
-}
-
-static int all_digits(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
 }
 
 /* ---- sets ---- */
@@ -218,7 +195,7 @@ gl_fn_t *gl_registry_resolve(gl_registry_t *r, const char *name, const char *qua
         return NULL;
     if (!qualifier || !*qualifier || strcmp(qualifier, "$LATEST") == 0)
         return latest;
-    if (all_digits(qualifier))
+    if (gl_reg_all_digits(qualifier))
         return gl_registry_find_version(r, latest->cfg.name, qualifier);
     const gl_alias_t *a = gl_registry_find_alias(r, latest->cfg.name, qualifier);
     if (!a)
@@ -485,23 +462,23 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         *created = 0;
     if (!latest) {
         gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Function not found: %s", arn);
     }
     if (revision_id && *revision_id &&
         (!latest->cfg.revision_id || strcmp(revision_id, latest->cfg.revision_id) != 0))
-        return fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
+        return gl_reg_fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
                     "The Revision Id provided does not match the latest Revision Id. Call the "
                     "GetFunction/GetAlias API to retrieve the latest Revision Id");
     if (code_sha256 && *code_sha256 &&
         strcmp(code_sha256, latest->cfg.code_sha256 ? latest->cfg.code_sha256 : "") != 0)
-        return fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
+        return gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
                     "CodeSHA256 (%.64s) is different from current CodeSHA256 in $LATEST (%s). "
                     "Please try again with the CodeSHA256 in $LATEST.",
                     code_sha256, latest->cfg.code_sha256 ? latest->cfg.code_sha256 : "");
     gl_fn_set_t *s = gl_reg_set(r, latest->cfg.name, 1);
     if (!s)
-        return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
     /* Lambda does not publish a version when nothing changed since the newest one. */
     if (s->nv) {
         gl_version_entry_t *last = &s->versions[s->nv - 1];
@@ -512,9 +489,9 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         }
     }
     if (s->next_version > VERSION_MAX)
-        return fail(etype, GL_AWS_SERVICE, msg, msglen, -EOVERFLOW, "too many versions");
+        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EOVERFLOW, "too many versions");
     if (gl_fn_config_copy(&cfg, &latest->cfg) < 0)
-        return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
     gl_uuid4(rev);
     gl_fmt_lambda_time(gl_now_ms(), ts, sizeof(ts));
     free(cfg.revision_id);
@@ -530,18 +507,18 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
     if (!cfg.revision_id || !cfg.last_modified || !cfg.description ||
         !(v.source_rev = strdup(latest->cfg.revision_id ? latest->cfg.revision_id : "")) ||
         !(v.fn = gl_fn_new(&cfg, NULL, latest->from_template))) {
-        rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         goto fail;
     }
     free(v.fn->version);
     if (!(v.fn->version = strdup(vname))) {
-        rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         goto fail;
     }
     if (!s->from_template && ((rc = write_next(r, s->name, v.num + 1, &err)) < 0 ||
                               (rc = write_version(r, &v, &err)) < 0)) {
         gl_log_error("registry: publishing %s: %s", s->name, err.msg);
-        rc = fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the version: %s",
+        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the version: %s",
                   err.msg);
         goto fail;
     }
@@ -551,7 +528,7 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         if (p && !s->from_template)
             unlink(p);
         free(p);
-        rc = fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         goto fail;
     }
     *out = v.fn;
@@ -578,7 +555,7 @@ int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *v
     if (!latest || !v) {
         gl_registry_fn_arn(r, latest ? latest->cfg.name : name, latest ? version : NULL, arn,
                            sizeof(arn));
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
                     "Function not found: %s", arn);
     }
     list[0] = '\0';
@@ -592,18 +569,18 @@ int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *v
         }
     }
     if (off)
-        return fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EBUSY,
+        return gl_reg_fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EBUSY,
                     "Unable to delete version because the following aliases reference it: [%s]",
                     list);
     if (!s->from_template) {
         char *p = version_path(r, s->name, v->num);
         if (!p)
-            return fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
         if (unlink(p) < 0 && errno != ENOENT) {
             int e = errno;
             gl_log_error("registry: remove %s: %s", p, strerror(e));
             free(p);
-            return fail(etype, GL_AWS_SERVICE, msg, msglen, -e, "Could not delete the version");
+            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -e, "Could not delete the version");
         }
         free(p);
     }
