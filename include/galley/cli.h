@@ -42,6 +42,9 @@ int gl_cli_logs(int argc, char **argv);
  *  seconds. 0 or -EINVAL. */
 int gl_cli_parse_duration(const char *text, double *seconds);
 
+/** Append s to out percent-encoded (all but RFC 3986's unreserved characters), for paths. */
+void gl_cli_append_encoded(gl_buf_t *out, const char *s);
+
 /** On stderr, "galley CMD: Type (HTTP n): message" for an AWS-shaped error reply: the type
  *  from x-amzn-ErrorType (or the body's Type), the message from the body. */
 void gl_cli_print_api_error(const char *cmd, int status, const gl_buf_t *headers,

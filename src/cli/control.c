@@ -114,32 +114,17 @@ static int usage_error(const control_args_t *a, const char *fmt, const char *arg
     return 2;
 }
 
-/* Percent-encode everything but RFC 3986's unreserved characters. */
-static void append_encoded(gl_buf_t *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            gl_buf_append(out, p, 1);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            gl_buf_append(out, esc, 3);
-        }
-    }
-}
-
 /* "/_galley/functions/<NAME>/<control>[?Qualifier=Q]" into path. */
 static void function_path(gl_buf_t *path, const char *name, const char *control,
                           const char *qualifier)
 {
     gl_buf_append_str(path, GL_API_GALLEY_PREFIX "/functions/");
-    append_encoded(path, name);
+    gl_cli_append_encoded(path, name);
     gl_buf_append_str(path, "/");
     gl_buf_append_str(path, control);
     if (qualifier) {
         gl_buf_append_str(path, "?Qualifier=");
-        append_encoded(path, qualifier);
+        gl_cli_append_encoded(path, qualifier);
     }
 }
 

@@ -207,3 +207,18 @@ void gl_cli_print_api_error(const char *cmd, int status, const gl_buf_t *headers
     json_decref(doc);
     free(type);
 }
+
+/* Percent-encode everything but RFC 3986's unreserved characters. */
+void gl_cli_append_encoded(gl_buf_t *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            gl_buf_append(out, p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            gl_buf_append(out, esc, 3);
+        }
+    }
+}

@@ -31,21 +31,6 @@ static const char usage_text[] =
     "  --tail           print the invoke's log (its last 4 KB) on stderr\n"
     "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n";
 
-/* Percent-encode everything but RFC 3986's unreserved characters. */
-static void append_encoded(gl_buf_t *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            gl_buf_append(out, p, 1);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            gl_buf_append(out, esc, 3);
-        }
-    }
-}
-
 /* The whole of f into out, at most EVENT_READ_MAX bytes. 0 or a negative errno. */
 static int read_event(FILE *f, gl_buf_t *out)
 {
@@ -130,11 +115,11 @@ int gl_cli_invoke(int argc, char **argv)
         gl_buf_append_str(&event, "{}");
 
     gl_buf_append_str(&path, "/2015-03-31/functions/");
-    append_encoded(&path, name);
+    gl_cli_append_encoded(&path, name);
     gl_buf_append_str(&path, "/invocations");
     if (qualifier) {
         gl_buf_append_str(&path, "?Qualifier=");
-        append_encoded(&path, qualifier);
+        gl_cli_append_encoded(&path, qualifier);
     }
     const char *extra = tail ? "X-Amz-Invocation-Type: RequestResponse\r\nX-Amz-Log-Type: Tail\r\n"
                              : "X-Amz-Invocation-Type: RequestResponse\r\n";
