@@ -165,8 +165,7 @@ void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     size_t n = 0, page, shown = 0;
     char *version = gl_query_get(req->query, "FunctionVersion");
     char *marker = gl_query_get(req->query, "Marker");
-    unsigned char *after = NULL;
-    size_t after_len = 0;
+    char last[GL_ALIAS_NAME_MAX + 1] = "";
     json_t *list = NULL;
     gl_fn_t *latest = function_for(api, req, ref, 0);
 
@@ -183,27 +182,16 @@ void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     }
     if (gl_api_max_items(req, &page) < 0)
         goto out;
-    /* The marker is opaque to clients: base64 of the last alias name of the previous page. */
-    if (marker && *marker &&
-        (gl_b64_decode(marker, strlen(marker), &after, &after_len) < 0 || after_len == 0 ||
-         after_len > GL_ALIAS_NAME_MAX || memchr(after, '\0', after_len))) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE, "Invalid Marker: %.128s",
-                                marker);
+    if (gl_api_marker(req, marker, GL_ALIAS_NAME_MAX, last) < 0)
         goto out;
-    }
     if (gl_registry_list_aliases(api->reg, latest->cfg.name, &as, &n) < 0 ||
         !(list = json_array())) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    char last[GL_ALIAS_NAME_MAX + 1] = "";
-    if (after) {
-        memcpy(last, after, after_len);
-        last[after_len] = '\0';
-    }
     int more = 0;
     for (size_t i = 0; i < n; i++) {
-        if (after && strcmp(as[i]->name, last) <= 0)
+        if (last[0] && strcmp(as[i]->name, last) <= 0)
             continue;
         if (version && *version && strcmp(as[i]->function_version, version) != 0)
             continue;
@@ -220,17 +208,12 @@ void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
         shown++;
     }
     json_t *resp = json_pack("{s:O}", "Aliases", list);
-    if (resp && more) {
-        char *next = NULL;
-        if (gl_b64_encode(last, strlen(last), &next) == 0)
-            json_object_set_new(resp, "NextMarker", json_string(next));
-        free(next);
-    }
+    if (more)
+        gl_api_next_marker(resp, last);
     gl_api_reply_json(req, 200, resp);
 out:
     json_decref(list);
     free(as);
-    free(after);
     free(marker);
     free(version);
 }

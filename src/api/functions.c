@@ -521,6 +521,34 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t
 
 /* MaxItems: absent -> 50, else an integer 1..10000 (pages never exceed 50). */
 static int parse_max_items(gl_http_req_t *req, size_t *page);
+int gl_api_marker(gl_http_req_t *req, const char *marker, size_t max_len, char *out)
+{
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (!marker || !*marker)
+        return 0;
+    if (gl_b64_decode(marker, strlen(marker), &raw, &len) < 0 || len == 0 || len > max_len ||
+        memchr(raw, '\0', len)) {
+        free(raw);
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE, "Invalid Marker: %.128s",
+                                marker);
+        return -1;
+    }
+    memcpy(out, raw, len);
+    out[len] = '\0';
+    free(raw);
+    return 0;
+}
+
+void gl_api_next_marker(json_t *resp, const char *last)
+{
+    char *next = NULL;
+    if (resp && gl_b64_encode(last, strlen(last), &next) == 0)
+        json_object_set_new(resp, "NextMarker", json_string(next));
+    free(next);
+}
+
 int gl_api_max_items(gl_http_req_t *req, size_t *page)
 {
     return parse_max_items(req, page);
@@ -558,8 +586,7 @@ void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
     size_t n = 0, page, start = 0;
     char *version = gl_query_get(req->query, "FunctionVersion");
     char *marker = gl_query_get(req->query, "Marker");
-    unsigned char *after = NULL;
-    size_t after_len = 0;
+    char after[GL_FN_NAME_MAX + 1];
     json_t *list = NULL;
     int all = 0;
 
@@ -576,25 +603,14 @@ void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
     }
     if (parse_max_items(req, &page) < 0)
         goto out;
-    /* The marker is opaque to clients: base64 of the last name of the previous page. */
-    if (marker && *marker &&
-        (gl_b64_decode(marker, strlen(marker), &after, &after_len) < 0 || after_len == 0 ||
-         after_len > GL_FN_NAME_MAX || memchr(after, '\0', after_len))) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE, "Invalid Marker: %.128s",
-                                marker);
+    if (gl_api_marker(req, marker, GL_FN_NAME_MAX, after) < 0)
         goto out;
-    }
     if (gl_registry_list(api->reg, &fns, &n) < 0 || !(list = json_array())) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (after) {
-        char name[GL_FN_NAME_MAX + 1];
-        memcpy(name, after, after_len);
-        name[after_len] = '\0';
-        while (start < n && strcmp(fns[start]->cfg.name, name) <= 0)
-            start++;
-    }
+    while (after[0] && start < n && strcmp(fns[start]->cfg.name, after) <= 0)
+        start++;
     size_t end = start + page < n ? start + page : n;
     for (size_t i = start; i < end; i++) {
         json_t *conf = gl_fn_config_json(api->reg, fns[i]);
@@ -610,18 +626,12 @@ void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
         }
     }
     json_t *resp = json_pack("{s:O}", "Functions", list);
-    if (resp && end < n) {
-        char *next = NULL;
-        const char *last = fns[end - 1]->cfg.name;
-        if (gl_b64_encode(last, strlen(last), &next) == 0)
-            json_object_set_new(resp, "NextMarker", json_string(next));
-        free(next);
-    }
+    if (end < n)
+        gl_api_next_marker(resp, fns[end - 1]->cfg.name);
     reply_json(req, 200, resp);
 out:
     json_decref(list);
     free(fns);
-    free(after);
     free(marker);
     free(version);
 }

@@ -76,6 +76,14 @@ void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);
 json_t *gl_api_body_object(gl_http_req_t *req);
 /** MaxItems query value: page size min(MaxItems, 50); -1 after replying 400. */
 int gl_api_max_items(gl_http_req_t *req, size_t *page);
+/**
+ * A List operation's Marker, opaque to clients: base64 of the last key of the previous page.
+ * Decodes marker (NULL or "" for the first page) into out (max_len + 1 bytes, "" for the first
+ * page); -1 after replying 400 InvalidParameterValueException for a malformed one.
+ */
+int gl_api_marker(gl_http_req_t *req, const char *marker, size_t max_len, char *out);
+/** Set resp's NextMarker for a page that ended at key last. */
+void gl_api_next_marker(json_t *resp, const char *last);
 /** Template functions are read-only through the API: -1 after replying 400. */
 int gl_api_refuse_template(gl_http_req_t *req, const gl_fn_t *fn);
 

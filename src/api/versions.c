@@ -138,13 +138,8 @@ void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *
         }
     }
     json_t *resp = json_pack("{s:O}", "Versions", list);
-    if (resp && end < n) {
-        char *next = NULL;
-        const char *last = fns[end - 1]->version;
-        if (gl_b64_encode(last, strlen(last), &next) == 0)
-            json_object_set_new(resp, "NextMarker", json_string(next));
-        free(next);
-    }
+    if (end < n)
+        gl_api_next_marker(resp, fns[end - 1]->version);
     gl_api_reply_json(req, 200, resp);
 out:
     json_decref(list);
