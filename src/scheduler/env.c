@@ -150,13 +150,12 @@ static void finish_invoke(gl_env_t *env, const char *status_suffix)
         return;
     drain_output(env);
     inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
-    inv->max_memory_mb = env->reaped ? inv->max_memory_mb : read_max_memory_mb(env->pid);
-    if (env->cg) {
-        /* The cgroup's peak covers every process of the environment, not only the runtime. */
-        int cg_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
-        if (cg_mb > inv->max_memory_mb)
-            inv->max_memory_mb = cg_mb;
-    }
+    /* The cgroup's peak covers every process of the environment, not only the runtime; the
+     * runtime's own peak RSS stands in without one (or before the watchdog's first sample). */
+    if (env->cg)
+        inv->max_memory_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
+    if (inv->max_memory_mb <= 0 && !env->reaped)
+        inv->max_memory_mb = read_max_memory_mb(env->pid);
     if (inv->max_memory_mb < env->max_memory_mb)
         inv->max_memory_mb = env->max_memory_mb;
     if (inv->max_memory_mb <= 0)
