@@ -171,6 +171,9 @@ static int freeze(gl_cg_t *cg)
         if (waited >= CG_FREEZE_WAIT_MS)
             return -ETIMEDOUT;
         cg_sleep_ms(2);
+        /* A process forked while the group was being signalled can miss the SIGSTOP: signal
+         * the group again, as writing FROZEN again catches the v1 freezer's stragglers. */
+        signal_group(cg, SIGSTOP);
     }
 }
 
