@@ -38,6 +38,7 @@
 #include "galley/sbx.h"
 #include "galley/util.h"
 #include "internal.h" /* sbx_rlimit_value */
+#include "sbx_test_util.h"
 
 #define WAIT_MS 10000
 
@@ -47,13 +48,6 @@ typedef struct child {
     int out_r, err_r; /* parent's read ends */
     gl_buf_t out, err;
 } child_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Spawn path/argv with pipes for stdout and stderr; returns gl_sbx_spawn's result. */
 static int spawn(child_t *c, const char *path, char *const *argv, char *const *envp,
@@ -95,30 +89,9 @@ static int spawn_sh(child_t *c, const char *script, char *const *envp, const cha
 /* Read both pipes until EOF on both, bounded in time. */
 static void read_output(child_t *c)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
-    int open_fds = 2;
-    struct pollfd p[2] = {{c->out_r, POLLIN, 0}, {c->err_r, POLLIN, 0}};
+    int fds[2] = {c->out_r, c->err_r};
     gl_buf_t *dst[2] = {&c->out, &c->err};
-    while (open_fds > 0) {
-        uint64_t now = now_ms();
-        assert_true(now < deadline);
-        int n = poll(p, 2, (int)(deadline - now));
-        assert_true(n >= 0 || errno == EINTR);
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-                continue;
-            char buf[4096];
-            ssize_t r = read(p[i].fd, buf, sizeof(buf));
-            if (r > 0) {
-                gl_buf_append(dst[i], buf, (size_t)r);
-            } else {
-                p[i].fd = -1;
-                open_fds--;
-            }
-        }
-    }
-    gl_buf_append(&c->out, "", 0);
-    gl_buf_append(&c->err, "", 0);
+    sbx_test_read_pipes(fds, dst, WAIT_MS, -1);
 }
 
 /* Wait for the pidfd to become readable, then reap; returns the wait status. */
@@ -336,9 +309,9 @@ static void test_kill_group_reaches_grandchild(void **state)
     assert_int_equal(spawn_sh(&c, "sleep 30 & echo $!; wait", NULL, NULL), 0);
     char line[32] = "";
     size_t got = 0;
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = sbx_test_now_ms() + WAIT_MS;
     while (!memchr(line, '\n', got)) {
-        assert_true(now_ms() < deadline);
+        assert_true(sbx_test_now_ms() < deadline);
         assert_true(got < sizeof(line) - 1);
         struct pollfd p = {c.out_r, POLLIN, 0};
         assert_int_equal(poll(&p, 1, WAIT_MS), 1);
@@ -356,9 +329,9 @@ static void test_kill_group_reaches_grandchild(void **state)
     /* We are a subreaper: the orphaned sleeper is ours to reap, and it died by SIGKILL. */
     int gstatus = 0;
     pid_t r;
-    deadline = now_ms() + WAIT_MS;
+    deadline = sbx_test_now_ms() + WAIT_MS;
     while ((r = waitpid(grandchild, &gstatus, WNOHANG)) == 0) {
-        assert_true(now_ms() < deadline);
+        assert_true(sbx_test_now_ms() < deadline);
         usleep(10000);
     }
     assert_int_equal(r, grandchild);
@@ -442,9 +415,9 @@ static void test_hard_nofile_below_1024_is_kept(void **state)
     if (pid == 0)
         hard_limit_child();
     int status = 0;
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = sbx_test_now_ms() + WAIT_MS;
     pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && sbx_test_now_ms() < deadline)
         usleep(5000);
     if (w == 0) {
         kill(pid, SIGKILL);
