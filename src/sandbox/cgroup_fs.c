@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup_internal.h"
+#include "galley/log.h"
 
 int cg_path(char out[PATH_MAX], const char *dir, const char *file)
 {
@@ -187,6 +188,30 @@ int cg_rmdir(const char *dir)
             return -errno;
         cg_sleep_ms(10);
     }
+}
+
+void cg_empty_and_remove(const char *dir, const char *procs)
+{
+    int rc;
+    cg_wait_empty(dir, procs, CG_EMPTY_WAIT_MS);
+    if ((rc = cg_rmdir(dir)) < 0)
+        gl_log_warn("cgroups: rmdir %s: %s", dir, strerror(-rc));
+}
+
+unsigned cg_read_oom_kills(const char *dir, const char *file)
+{
+    uint64_t v = 0;
+    if (cg_read_key(dir, file, "oom_kill", &v) < 0)
+        return 0;
+    return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+uint64_t cg_sample_peak(gl_cg_t *cg, const char *file)
+{
+    uint64_t v = 0;
+    if (cg_read_u64(cg->memory_dir, file, &v) == 0 && v > cg->peak)
+        cg->peak = v;
+    return cg->peak;
 }
 
 /* Depth-first: a group can only be removed once it has no child groups. */

@@ -170,6 +170,22 @@ struct cg_ops {
     void (*destroy)(gl_cg_t *cg);
 };
 
+/* Each implementation file defines static functions named after the ops and ends with
+ * CG_OPS_DEFINE(gl_cg_<mode>_ops), so the three tables cannot drift apart. */
+#define CG_OPS_DEFINE(name)                                                                        \
+    const cg_ops_t name = {                                                                        \
+        .setup = setup,                                                                            \
+        .teardown = teardown,                                                                      \
+        .create = create,                                                                          \
+        .attach = attach,                                                                          \
+        .freeze = freeze,                                                                          \
+        .thaw = thaw,                                                                              \
+        .kill = kill_all,                                                                          \
+        .peak = peak,                                                                              \
+        .oom_kills = oom_kills,                                                                    \
+        .destroy = destroy,                                                                        \
+    }
+
 extern const cg_ops_t gl_cg_v1_ops;
 extern const cg_ops_t gl_cg_v2_ops;
 extern const cg_ops_t gl_cg_none_ops;
@@ -203,6 +219,14 @@ int cg_wait_empty(const char *dir, const char *file, int timeout_ms);
 int cg_remove_tree(const char *dir);
 /** rmdir, retried (bounded) while the kernel still reports EBUSY. */
 int cg_rmdir(const char *dir);
+/** Wait (bounded) until dir/procs lists no pid, then cg_rmdir dir; a failure is logged, as
+ *  destroy has no caller to report it to. */
+void cg_empty_and_remove(const char *dir, const char *procs);
+/** The "oom_kill N" count of a flat keyed file (v1 memory.oom_control, v2 memory.events),
+ *  capped at UINT32_MAX; 0 when the file or the key is missing. */
+unsigned cg_read_oom_kills(const char *dir, const char *file);
+/** Raise cg->peak to the number in cg->memory_dir/file if that is higher; returns cg->peak. */
+uint64_t cg_sample_peak(gl_cg_t *cg, const char *file);
 /** Remove folders galley-<pid> in dir whose daemon is gone; returns how many were removed.
  *  "Gone" is "no such process, or a zombie", not "not named galley": a live process with a
  *  reused pid keeps an old folder until it ends (harmless: the runtimes of a dead daemon die

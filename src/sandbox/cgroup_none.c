@@ -203,15 +203,4 @@ static void destroy(gl_cg_t *cg)
     cg->pgid = 0; /* the watchdog stops itself once no group is watched */
 }
 
-const cg_ops_t gl_cg_none_ops = {
-    .setup = setup,
-    .teardown = teardown,
-    .create = create,
-    .attach = attach,
-    .freeze = freeze,
-    .thaw = thaw,
-    .kill = kill_all,
-    .peak = peak,
-    .oom_kills = oom_kills,
-    .destroy = destroy,
-};
+CG_OPS_DEFINE(gl_cg_none_ops);

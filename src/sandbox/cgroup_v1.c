@@ -145,41 +145,19 @@ static int kill_all(gl_cg_t *cg)
 
 static uint64_t peak(gl_cg_t *cg)
 {
-    uint64_t v = 0;
-    if (cg_read_u64(cg->memory_dir, CG1_MEMORY_MAX_USAGE, &v) == 0 && v > cg->peak)
-        cg->peak = v;
-    return cg->peak;
+    return cg_sample_peak(cg, CG1_MEMORY_MAX_USAGE);
 }
 
 static unsigned oom_kills(gl_cg_t *cg)
 {
-    uint64_t v = 0;
-    if (cg_read_key(cg->memory_dir, CG1_MEMORY_OOM_CONTROL, "oom_kill", &v) < 0)
-        return 0;
-    return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+    return cg_read_oom_kills(cg->memory_dir, CG1_MEMORY_OOM_CONTROL);
 }
 
 static void destroy(gl_cg_t *cg)
 {
-    int rc;
     kill_all(cg);
-    cg_wait_empty(cg->memory_dir, CG1_PROCS, CG_EMPTY_WAIT_MS);
-    cg_wait_empty(cg->freezer_dir, CG1_PROCS, CG_EMPTY_WAIT_MS);
-    if ((rc = cg_rmdir(cg->memory_dir)) < 0)
-        gl_log_warn("cgroups: rmdir %s: %s", cg->memory_dir, strerror(-rc));
-    if ((rc = cg_rmdir(cg->freezer_dir)) < 0)
-        gl_log_warn("cgroups: rmdir %s: %s", cg->freezer_dir, strerror(-rc));
+    cg_empty_and_remove(cg->memory_dir, CG1_PROCS);
+    cg_empty_and_remove(cg->freezer_dir, CG1_PROCS);
 }
 
-const cg_ops_t gl_cg_v1_ops = {
-    .setup = setup,
-    .teardown = teardown,
-    .create = create,
-    .attach = attach,
-    .freeze = freeze,
-    .thaw = thaw,
-    .kill = kill_all,
-    .peak = peak,
-    .oom_kills = oom_kills,
-    .destroy = destroy,
-};
+CG_OPS_DEFINE(gl_cg_v1_ops);

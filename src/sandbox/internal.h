@@ -14,6 +14,7 @@
 
 #include <linux/filter.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "galley/sbx.h"
@@ -88,7 +89,10 @@ int sbx_read_entries(const char *dir, const char *const *skip, sbx_entries_t *ou
 void sbx_free_entries(sbx_entries_t *e);
 int sbx_child_mounts(sbx_child_t *c);
 
-/* rlimit.c */
+/* rlimit.c: Lambda's limits, never above the hard limit inherited (min(want, hard)). */
+rlim_t sbx_rlimit_value(rlim_t want, rlim_t hard);
+/* At start: warn once for each limit the daemon's hard limit keeps below Lambda's value. */
+void sbx_check_rlimits(void);
 int sbx_child_rlimits(sbx_child_t *c);
 
 /* user.c: run_as parsing for the daemon, and the child's switch. */

@@ -140,6 +140,7 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
                 s->seccomp.len ? "on" : "off");
     if (s->switch_user)
         gl_log_info("sandbox: run-as uid %u gid %u", (unsigned)s->uid, (unsigned)s->gid);
+    sbx_check_rlimits();
     *out = s;
     return 0;
 fail:

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -84,6 +85,59 @@ static int die_with_parent(sbx_child_t *c)
     return 0;
 }
 
+/* Close fds lo..hi. Without close_range (Linux < 5.9) one close per number, up to the soft
+ * RLIMIT_NOFILE: no descriptor can be numbered above it. */
+static void close_span(unsigned lo, unsigned hi)
+{
+    if (lo > hi || syscall(SYS_close_range, lo, hi, 0U) == 0)
+        return;
+    struct rlimit rl;
+    rlim_t end = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 65536;
+    if (end > (rlim_t)1 << 20)
+        end = (rlim_t)1 << 20;
+    for (rlim_t fd = lo; fd <= hi && fd < end; fd++)
+        close((int)fd);
+}
+
+/* Close every descriptor the child inherited above stdio, except the three it still needs:
+ * the sync socket and the output pipes (the Runtime API listener is made later). */
+static int close_inherited(sbx_child_t *c)
+{
+    int keep[3] = {c->sync_fd, c->spec->stdout_fd, c->spec->stderr_fd};
+    unsigned from = 3;
+
+    c->step = "close inherited descriptors";
+    c->what[0] = '\0';
+    for (int i = 1; i < 3; i++) /* sort the three */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    for (int i = 0; i < 3; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < from)
+            continue;
+        close_span(from, (unsigned)keep[i] - 1);
+        from = (unsigned)keep[i] + 1;
+    }
+    close_span(from, ~0U);
+    return 0;
+}
+
+/* stdio: /dev/null in (inside the new root when there is one), the pipes out. */
+static int child_stdio(sbx_child_t *c)
+{
+    c->step = "open /dev/null";
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0)
+        return -errno;
+    if (dup2(devnull, 0) < 0 || dup2(c->spec->stdout_fd, 1) < 0 || dup2(c->spec->stderr_fd, 2) < 0)
+        return simple(c, "dup2 stdio", -1);
+    if (devnull > 2)
+        close(devnull);
+    return 0;
+}
+
 /* Runs in the child. Each step sits where it does for the reason beside it. */
 static void child_run(sbx_child_t *c)
 {
@@ -110,6 +164,10 @@ static void child_run(sbx_child_t *c)
     } while (n < 0 && errno == EINTR);
     if (n != 1)
         _exit(127); /* the parent gave up on us (or died) */
+    /* Drop the daemon's descriptors (listeners, other environments' pipes) before any step
+     * opens one, and above all before the rlimits lower RLIMIT_NOFILE to 1024: a daemon
+     * holding more than that would leave the child no free number below the limit (EMFILE). */
+    STEP(close_inherited(c));
     if (s && (s->clone_ns & CLONE_NEWUTS))
         STEP(sbx_child_hostname(c));
     if (s && (s->clone_ns & CLONE_NEWNET))
@@ -126,15 +184,8 @@ static void child_run(sbx_child_t *c)
     /* A uid change clears the parent-death signal: set it again. */
     if (s && s->switch_user)
         STEP(die_with_parent(c));
-    /* stdio: /dev/null in (inside the new root when there is one), the pipes out. */
-    c->step = "open /dev/null";
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0)
-        report(c, errno);
-    if (dup2(devnull, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 || dup2(spec->stderr_fd, 2) < 0)
-        STEP(simple(c, "dup2 stdio", -1));
-    if (devnull > 2)
-        close(devnull);
+    /* After the mounts, so /dev/null is the new root's. */
+    STEP(child_stdio(c));
     /* After the user switch, so the function's user must be able to enter its cwd. */
     if (spec->cwd) {
         c->step = "chdir";
@@ -142,8 +193,8 @@ static void child_run(sbx_child_t *c)
         if (chdir(spec->cwd) < 0)
             report(c, errno);
     }
-    /* Nothing of the daemon's (listeners, other environments' pipes) may leak into the
-     * function: mark every descriptor above stdio close-on-exec. */
+    /* Nothing but stdio may reach the function (the pipes' original numbers, the sync
+     * socket, anything a step opened): mark every descriptor above stdio close-on-exec. */
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
         for (int fd = 3; fd < 65536; fd++)
             if (fd != c->sync_fd)
@@ -237,6 +288,58 @@ int gl_sbx_isolates_network(const gl_sbx_t *s)
     return s && s->isolate_network && (s->clone_ns & CLONE_NEWNET);
 }
 
+/* The context the child carries: everything formatted here, before clone. */
+static void child_prepare(sbx_child_t *c, const gl_sbx_t *s, const gl_sbx_spec_t *spec)
+{
+    memset(c, 0, sizeof(*c));
+    c->s = s;
+    c->spec = spec;
+    c->parent = getpid();
+    c->in_pidns = s && (s->clone_ns & CLONE_NEWPID);
+    c->rapi_listener = spec->rapi_fd && gl_sbx_isolates_network(s);
+    unsigned tmp_mb = spec->tmp_mb ? spec->tmp_mb : DEFAULT_TMP_MB;
+    snprintf(c->tmp_opts, sizeof(c->tmp_opts), "mode=1777,size=%um", tmp_mb);
+    snprintf(c->shm_opts, sizeof(c->shm_opts), "mode=1777,size=%um", tmp_mb);
+    c->sync_fd = -1;
+}
+
+/*
+ * After the release: read the child's messages until EOF (exec succeeded) or a report (a
+ * step failed). On success *listener holds the Runtime API listener when the child was to
+ * pass one. Bounded: the child sends at most the listener, then a report or EOF.
+ */
+static int wait_for_exec(int sync_fd, const sbx_child_t *c, int *listener, gl_err_t *err)
+{
+    sbx_report_t r;
+    ssize_t n;
+    int fd;
+    for (;;) {
+        n = recv_from_child(sync_fd, &r, &fd);
+        if (fd < 0)
+            break;
+        if (!c->rapi_listener || *listener >= 0 || !is_rapi_listener(fd)) {
+            close(fd);
+            return gl_err_set(err, EPROTO, "unexpected descriptor from the child");
+        }
+        *listener = fd;
+    }
+    if (n < 0)
+        return gl_err_set(err, (int)-n, "reading the child's report");
+    if (n == (ssize_t)sizeof(r)) {
+        r.step[sizeof(r.step) - 1] = '\0';
+        r.what[sizeof(r.what) - 1] = '\0';
+        if (r.err <= 0)
+            r.err = EIO;
+        return gl_err_set(err, r.err, "%s%s%s: %s", r.step, r.what[0] ? " " : "", r.what,
+                          strerror(r.err));
+    }
+    if (n != 0)
+        return gl_err_set(err, EPROTO, "reading the child's report: %zd bytes", n);
+    if (c->rapi_listener && *listener < 0)
+        return gl_err_set(err, EPROTO, "the child exec'd without passing its runtime API listener");
+    return 0;
+}
+
 int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, int *pidfd_out,
                  gl_err_t *err)
 {
@@ -248,16 +351,7 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, i
         return gl_err_set(err, EINVAL, "spawn: no path, argv or envp");
 
     sbx_child_t c;
-    memset(&c, 0, sizeof(c));
-    c.s = s;
-    c.spec = spec;
-    c.parent = getpid();
-    c.in_pidns = s && (s->clone_ns & CLONE_NEWPID);
-    c.rapi_listener = spec->rapi_fd && gl_sbx_isolates_network(s);
-    unsigned tmp_mb = spec->tmp_mb ? spec->tmp_mb : DEFAULT_TMP_MB;
-    snprintf(c.tmp_opts, sizeof(c.tmp_opts), "mode=1777,size=%um", tmp_mb);
-    snprintf(c.shm_opts, sizeof(c.shm_opts), "mode=1777,size=%um", tmp_mb);
-
+    child_prepare(&c, s, spec);
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return gl_err_set(err, errno, "socketpair");
     c.sync_fd = sv[1];
@@ -292,49 +386,14 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid_out, i
         rc = gl_err_set(err, errno, "release");
         goto fail;
     }
-    sbx_report_t r;
-    ssize_t n;
-    int fd;
-    /* Bounded: the child sends at most the listener, then a report or EOF (exec). */
-    for (;;) {
-        n = recv_from_child(sv[0], &r, &fd);
-        if (fd < 0)
-            break;
-        if (!c.rapi_listener || listener >= 0 || !is_rapi_listener(fd)) {
-            close(fd);
-            rc = gl_err_set(err, EPROTO, "unexpected descriptor from the child");
-            goto fail;
-        }
-        listener = fd;
-    }
-    if (n < 0) {
-        rc = gl_err_set(err, (int)-n, "reading the child's report");
+    if ((rc = wait_for_exec(sv[0], &c, &listener, err)) < 0)
         goto fail;
-    }
-    if (n == (ssize_t)sizeof(r)) {
-        r.step[sizeof(r.step) - 1] = '\0';
-        r.what[sizeof(r.what) - 1] = '\0';
-        if (r.err <= 0)
-            r.err = EIO;
-        rc = gl_err_set(err, r.err, "%s%s%s: %s", r.step, r.what[0] ? " " : "", r.what,
-                        strerror(r.err));
-        goto fail;
-    }
-    if (n != 0) {
-        rc = gl_err_set(err, EPROTO, "reading the child's report: %zd bytes", n);
-        goto fail;
-    }
-    if (c.rapi_listener && listener < 0) {
-        rc = gl_err_set(err, EPROTO, "the child exec'd without passing its runtime API listener");
-        goto fail;
-    }
     *pid_out = pid;
     *pidfd_out = pidfd;
     if (spec->rapi_fd) {
         *spec->rapi_fd = listener;
         listener = -1; /* moved to the caller */
     }
-    rc = 0;
     goto out;
 fail:
     discard(pid, pidfd);

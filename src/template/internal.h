@@ -17,7 +17,7 @@
 #include "galley/err.h"
 #include "galley/template.h"
 
-#define GL_TPL_MAX_DEPTH 128
+#define GL_TEMPLATE_MAX_DEPTH 128
 
 /**
  * Parse YAML text into *root (a new reference to an object). *lines (new reference) maps
@@ -25,40 +25,40 @@
  * line of that key. Aliases, complex keys, duplicate keys and a non-mapping document are
  * refused. On error err says "file:line: what".
  */
-int gl_tpl_parse_yaml(const char *text, size_t len, const char *file, json_t **root,
+int gl_template_parse_yaml(const char *text, size_t len, const char *file, json_t **root,
                       json_t **lines, gl_err_t *err);
 
 /** Line of the key at path (components NULL-terminated), trying shorter prefixes; 0 if none. */
-int gl_tpl_line(json_t *lines, const char *const *path);
+int gl_template_line(json_t *lines, const char *const *path);
 
-typedef enum gl_tpl_outcome {
-    GL_TPL_VALUE = 0,   /* *out holds the value (new reference) */
-    GL_TPL_NOVALUE,     /* Ref AWS::NoValue: the property is removed */
-    GL_TPL_UNSUPPORTED, /* an intrinsic galley cannot evaluate: already warned about */
-} gl_tpl_outcome_t;
+typedef enum gl_template_outcome {
+    GL_TEMPLATE_VALUE = 0,   /* *out holds the value (new reference) */
+    GL_TEMPLATE_NOVALUE,     /* Ref AWS::NoValue: the property is removed */
+    GL_TEMPLATE_UNSUPPORTED, /* an intrinsic galley cannot evaluate: already warned about */
+} gl_template_outcome_t;
 
-typedef struct gl_tpl_eval {
+typedef struct gl_template_eval {
     const char *file;
     const gl_template_ctx_t *ctx;
     json_t *params;    /* borrowed: parameter name -> value (string, or array of strings) */
     json_t *resources; /* borrowed: the Resources object, to recognise Ref to a resource */
     const char *resource; /* logical id being evaluated, for messages */
-} gl_tpl_eval_t;
+} gl_template_eval_t;
 
 /**
  * Work out the parameter values: each Parameters entry's Default, then ctx->overrides
  * ("Name=Value") on top; list types (CommaDelimitedList, List<...>) become arrays.
  * *params is a new reference.
  */
-int gl_tpl_params(const char *file, json_t *parameters, const gl_template_ctx_t *ctx,
+int gl_template_params(const char *file, json_t *parameters, const gl_template_ctx_t *ctx,
                   json_t **params, gl_err_t *err);
 
 /**
  * Evaluate the intrinsics in node (borrowed). path names the property for messages
- * ("Environment.Variables.TABLE"). Returns a gl_tpl_outcome_t (>= 0) or a negative errno
+ * ("Environment.Variables.TABLE"). Returns a gl_template_outcome_t (>= 0) or a negative errno
  * with err set. Maps drop members that come out NOVALUE or UNSUPPORTED.
  */
-int gl_tpl_resolve(const gl_tpl_eval_t *ev, json_t *node, const char *path, json_t **out,
+int gl_template_resolve(const gl_template_eval_t *ev, json_t *node, const char *path, json_t **out,
                    gl_err_t *err);
 
 #endif

@@ -43,7 +43,7 @@ static json_t *split_commas(const char *s)
     return arr;
 }
 
-int gl_tpl_params(const char *file, json_t *parameters, const gl_template_ctx_t *ctx,
+int gl_template_params(const char *file, json_t *parameters, const gl_template_ctx_t *ctx,
                   json_t **params, gl_err_t *err)
 {
     json_t *out = json_object();
@@ -91,16 +91,16 @@ int gl_tpl_params(const char *file, json_t *parameters, const gl_template_ctx_t 
     return 0;
 }
 
-static int unsupported(const gl_tpl_eval_t *ev, const char *path, const char *what,
+static int unsupported(const gl_template_eval_t *ev, const char *path, const char *what,
                        const char *arg)
 {
     gl_log_warn("%s: resource %s: property %s uses %s%s%s, which galley does not support; "
                 "the property is ignored",
                 ev->file, ev->resource, path, what, arg ? " " : "", arg ? arg : "");
-    return GL_TPL_UNSUPPORTED;
+    return GL_TEMPLATE_UNSUPPORTED;
 }
 
-static const char *pseudo_value(const gl_tpl_eval_t *ev, const char *name, char *buf,
+static const char *pseudo_value(const gl_template_eval_t *ev, const char *name, char *buf,
                                 size_t buflen)
 {
     const gl_template_ctx_t *c = ev->ctx;
@@ -127,21 +127,21 @@ static const char *pseudo_value(const gl_tpl_eval_t *ev, const char *name, char 
 }
 
 /* What Ref name (or ${name} in Fn::Sub) stands for. */
-static int lookup(const gl_tpl_eval_t *ev, const char *name, const char *path, json_t **out,
+static int lookup(const gl_template_eval_t *ev, const char *name, const char *path, json_t **out,
                   gl_err_t *err)
 {
     char buf[512];
     const char *pv;
     json_t *param;
     if (!strcmp(name, "AWS::NoValue"))
-        return GL_TPL_NOVALUE;
+        return GL_TEMPLATE_NOVALUE;
     if (!strcmp(name, "AWS::NotificationARNs")) {
         *out = json_array();
-        return *out ? GL_TPL_VALUE : gl_err_set(err, ENOMEM, "out of memory");
+        return *out ? GL_TEMPLATE_VALUE : gl_err_set(err, ENOMEM, "out of memory");
     }
     if ((pv = pseudo_value(ev, name, buf, sizeof(buf)))) {
         *out = json_string(pv);
-        return *out ? GL_TPL_VALUE : gl_err_set(err, ENOMEM, "out of memory");
+        return *out ? GL_TEMPLATE_VALUE : gl_err_set(err, ENOMEM, "out of memory");
     }
     if ((param = json_object_get(ev->params, name))) {
         if (json_is_null(param))
@@ -149,7 +149,7 @@ static int lookup(const gl_tpl_eval_t *ev, const char *name, const char *path, j
                               "%s: resource %s: parameter %s has no Default and no override",
                               ev->file, ev->resource, name);
         *out = json_incref(param);
-        return GL_TPL_VALUE;
+        return GL_TEMPLATE_VALUE;
     }
     if (json_object_get(ev->resources, name))
         return unsupported(ev, path, "a reference to resource", name);
@@ -158,13 +158,13 @@ static int lookup(const gl_tpl_eval_t *ev, const char *name, const char *path, j
                       ev->file, ev->resource, path, name);
 }
 
-static int eval_sub(const gl_tpl_eval_t *ev, json_t *arg, const char *path, json_t **out,
+static int eval_sub(const gl_template_eval_t *ev, json_t *arg, const char *path, json_t **out,
                     gl_err_t *err)
 {
     const char *text;
     json_t *vars = NULL;
     gl_buf_t b = {0};
-    int rc = GL_TPL_VALUE;
+    int rc = GL_TEMPLATE_VALUE;
 
     if (json_is_string(arg)) {
         text = json_string_value(arg);
@@ -177,16 +177,16 @@ static int eval_sub(const gl_tpl_eval_t *ev, json_t *arg, const char *path, json
             return gl_err_set(err, ENOMEM, "out of memory");
         json_object_foreach(json_array_get(arg, 1), k, v) {
             json_t *val = NULL;
-            rc = gl_tpl_resolve(ev, v, path, &val, err);
-            if (rc == GL_TPL_VALUE && !json_is_string(val)) {
+            rc = gl_template_resolve(ev, v, path, &val, err);
+            if (rc == GL_TEMPLATE_VALUE && !json_is_string(val)) {
                 json_decref(val);
                 rc = gl_err_set(err, EINVAL, "%s: resource %s: property %s: Fn::Sub variable %s "
                                 "is not a string", ev->file, ev->resource, path, k);
             }
-            if (rc == GL_TPL_NOVALUE)
+            if (rc == GL_TEMPLATE_NOVALUE)
                 rc = gl_err_set(err, EINVAL, "%s: resource %s: property %s: Fn::Sub variable %s "
                                 "has no value", ev->file, ev->resource, path, k);
-            if (rc != GL_TPL_VALUE)
+            if (rc != GL_TEMPLATE_VALUE)
                 goto out;
             json_object_set_new(vars, k, val);
         }
@@ -225,8 +225,8 @@ static int eval_sub(const gl_tpl_eval_t *ev, json_t *arg, const char *path, json
         } else if (strchr(name, '.')) {
             rc = unsupported(ev, path, "Fn::GetAtt through Fn::Sub", name);
             goto out;
-        } else if ((rc = lookup(ev, name, path, &val, err)) != GL_TPL_VALUE) {
-            if (rc == GL_TPL_NOVALUE)
+        } else if ((rc = lookup(ev, name, path, &val, err)) != GL_TEMPLATE_VALUE) {
+            if (rc == GL_TEMPLATE_NOVALUE)
                 rc = gl_err_set(err, EINVAL, "%s: resource %s: property %s: ${%s} cannot be "
                                 "used in Fn::Sub", ev->file, ev->resource, path, name);
             goto out;
@@ -244,7 +244,7 @@ static int eval_sub(const gl_tpl_eval_t *ev, json_t *arg, const char *path, json
     }
     if (!(*out = json_stringn(b.data ? b.data : "", b.len)))
         goto nomem;
-    rc = GL_TPL_VALUE;
+    rc = GL_TEMPLATE_VALUE;
     goto out;
 nomem:
     rc = gl_err_set(err, ENOMEM, "out of memory");
@@ -254,7 +254,7 @@ out:
     return rc;
 }
 
-static int eval_join(const gl_tpl_eval_t *ev, json_t *arg, const char *path, json_t **out,
+static int eval_join(const gl_template_eval_t *ev, json_t *arg, const char *path, json_t **out,
                      gl_err_t *err)
 {
     json_t *list = NULL;
@@ -265,9 +265,9 @@ static int eval_join(const gl_tpl_eval_t *ev, json_t *arg, const char *path, jso
         !json_is_string(json_array_get(arg, 0)))
         return gl_err_set(err, EINVAL, "%s: resource %s: property %s: Fn::Join takes "
                           "[delimiter, [values]]", ev->file, ev->resource, path);
-    int rc = gl_tpl_resolve(ev, json_array_get(arg, 1), path, &list, err);
-    if (rc != GL_TPL_VALUE)
-        return rc == GL_TPL_NOVALUE ? gl_err_set(err, EINVAL, "%s: resource %s: property %s: "
+    int rc = gl_template_resolve(ev, json_array_get(arg, 1), path, &list, err);
+    if (rc != GL_TEMPLATE_VALUE)
+        return rc == GL_TEMPLATE_NOVALUE ? gl_err_set(err, EINVAL, "%s: resource %s: property %s: "
                                                  "Fn::Join has no values", ev->file,
                                                  ev->resource, path)
                                     : rc;
@@ -322,7 +322,7 @@ static char *child_path(const char *path, const char *key, size_t index)
     return p;
 }
 
-int gl_tpl_resolve(const gl_tpl_eval_t *ev, json_t *node, const char *path, json_t **out,
+int gl_template_resolve(const gl_template_eval_t *ev, json_t *node, const char *path, json_t **out,
                    gl_err_t *err)
 {
     const char *fn;
@@ -350,19 +350,19 @@ int gl_tpl_resolve(const gl_tpl_eval_t *ev, json_t *node, const char *path, json
         json_array_foreach(node, i, item) {
             char *sub = child_path(path, NULL, i);
             json_t *val = NULL;
-            int rc = sub ? gl_tpl_resolve(ev, item, sub, &val, err)
+            int rc = sub ? gl_template_resolve(ev, item, sub, &val, err)
                          : gl_err_set(err, ENOMEM, "out of memory");
             free(sub);
-            if (rc == GL_TPL_NOVALUE)
+            if (rc == GL_TEMPLATE_NOVALUE)
                 continue; /* CloudFormation drops AWS::NoValue from lists */
-            if (rc != GL_TPL_VALUE) {
+            if (rc != GL_TEMPLATE_VALUE) {
                 json_decref(arr);
                 return rc; /* an unsupported element makes the whole list unusable */
             }
             json_array_append_new(arr, val);
         }
         *out = arr;
-        return GL_TPL_VALUE;
+        return GL_TEMPLATE_VALUE;
     }
     if (json_is_object(node)) {
         json_t *obj = json_object();
@@ -373,19 +373,19 @@ int gl_tpl_resolve(const gl_tpl_eval_t *ev, json_t *node, const char *path, json
         json_object_foreach(node, key, member) {
             char *sub = child_path(path, key, 0);
             json_t *val = NULL;
-            int rc = sub ? gl_tpl_resolve(ev, member, sub, &val, err)
+            int rc = sub ? gl_template_resolve(ev, member, sub, &val, err)
                          : gl_err_set(err, ENOMEM, "out of memory");
             free(sub);
             if (rc < 0) {
                 json_decref(obj);
                 return rc;
             }
-            if (rc == GL_TPL_VALUE)
+            if (rc == GL_TEMPLATE_VALUE)
                 json_object_set_new(obj, key, val);
         }
         *out = obj;
-        return GL_TPL_VALUE;
+        return GL_TEMPLATE_VALUE;
     }
     *out = json_incref(node);
-    return GL_TPL_VALUE;
+    return GL_TEMPLATE_VALUE;
 }

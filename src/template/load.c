@@ -55,7 +55,7 @@ static int fail_at(struct loader *lo, const char *id, const char *prop, int code
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const char *path[] = {"Resources", id, prop ? "Properties" : NULL, prop, NULL};
-    int line = id ? gl_tpl_line(lo->lines, path) : 0;
+    int line = id ? gl_template_line(lo->lines, path) : 0;
     if (line > 0)
         return gl_err_set(lo->err, code, "%s:%d: resource %s: %s", lo->file, line, id, msg);
     if (id)
@@ -331,94 +331,103 @@ static int read_config(struct loader *lo, const char *id, int serverless, json_t
     return 0;
 }
 
-static int add_function(struct loader *lo, const char *id, json_t *res, int serverless)
+/* The resource's Properties (over Globals.Function for a Serverless function) in *merged (a
+ * new reference), with a warning for each property galley ignores. */
+static int merge_properties(struct loader *lo, const char *id, json_t *res, int serverless,
+                            json_t **merged)
 {
-    json_t *props = json_object_get(res, "Properties"), *merged = NULL, *resolved = NULL;
-    gl_fn_config_t cfg = {0};
-    const char *code_rel, *key;
-    json_t *v;
-    int rc;
+    json_t *props = json_object_get(res, "Properties"), *v;
+    const char *key;
 
     if (props && !json_is_object(props) && !json_is_null(props))
         return fail_at(lo, id, NULL, EINVAL, "Properties must be a mapping");
     if (json_object_get(res, "Condition"))
         gl_log_warn("%s: resource %s: Condition is not evaluated; the function is loaded "
                     "regardless", lo->file, id);
-    merged = serverless ? merge_globals(lo->globals_fn, props)
-                        : (props ? json_deep_copy(props) : json_object());
-    if (!merged)
-        merged = json_object();
-    if (!merged)
+    *merged = serverless ? merge_globals(lo->globals_fn, props)
+                         : (props ? json_deep_copy(props) : json_object());
+    if (!*merged)
+        *merged = json_object();
+    if (!*merged)
         return gl_err_set(lo->err, ENOMEM, "out of memory");
-    json_object_foreach(merged, key, v) {
+    json_object_foreach(*merged, key, v) {
         if (!in_list(serverless ? serverless_props : lambda_props, key))
             gl_log_warn("%s: resource %s: property %s is not supported by galley and is ignored",
                         lo->file, id, key);
         else if (!strcmp(key, "Tags"))
             gl_log_debug("%s: resource %s: Tags have no effect locally", lo->file, id);
     }
+    return 0;
+}
+
+/* Evaluate the intrinsics in merged into *resolved (a new reference). */
+static int resolve_properties(struct loader *lo, const char *id, json_t *merged,
+                              json_t **resolved)
+{
     /* Messages from the evaluator point at the resource's line ("file:12"). */
     char where[PATH_MAX + 16];
     const char *res_path[] = {"Resources", id, NULL};
-    int line = gl_tpl_line(lo->lines, res_path);
+    int line = gl_template_line(lo->lines, res_path);
     if (line > 0)
         snprintf(where, sizeof(where), "%s:%d", lo->file, line);
     else
         snprintf(where, sizeof(where), "%s", lo->file);
-    gl_tpl_eval_t ev = {.file = where, .ctx = lo->ctx, .params = lo->params,
-                        .resources = lo->resources, .resource = id};
-    if ((rc = gl_tpl_resolve(&ev, merged, "", &resolved, lo->err)) < 0)
-        goto out;
-    if ((rc = code_location(lo, id, serverless, resolved, &code_rel)) != 0) {
-        if (rc > 0)
-            rc = 0; /* skipped, already warned */
-        goto out;
-    }
-    if ((rc = read_config(lo, id, serverless, resolved, code_rel, &cfg)) < 0)
-        goto out;
-    const char *alias = NULL;
-    if (serverless && (rc = get_string(lo, id, resolved, "AutoPublishAlias", &alias)) < 0)
-        goto out;
-    if (alias && (!*alias || strlen(alias) > 128 || strspn(alias, "0123456789") == strlen(alias) ||
-                  strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "0123456789-_") != strlen(alias))) {
-        rc = fail_at(lo, id, "AutoPublishAlias", EINVAL,
-                     "AutoPublishAlias '%s' is not a valid alias name", alias);
-        goto out;
-    }
-    /* ProvisionedConcurrencyConfig applies to the AutoPublishAlias, as in SAM. */
-    int provisioned = 0;
-    json_t *pcc = serverless ? json_object_get(resolved, "ProvisionedConcurrencyConfig") : NULL;
-    if (pcc && !json_is_null(pcc)) {
-        if (!json_is_object(pcc)) {
-            rc = fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
-                         "ProvisionedConcurrencyConfig must be a mapping");
-            goto out;
-        }
-        if ((rc = get_int(lo, id, json_object_get(pcc, "ProvisionedConcurrentExecutions"),
-                          "ProvisionedConcurrentExecutions", 1, 1000, &provisioned)) < 0)
-            goto out;
-        if (!alias) {
-            rc = fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
-                         "ProvisionedConcurrencyConfig needs AutoPublishAlias (it applies to "
-                         "the alias)");
-            goto out;
-        }
-    }
+    gl_template_eval_t ev = {.file = where,
+                             .ctx = lo->ctx,
+                             .params = lo->params,
+                             .resources = lo->resources,
+                             .resource = id};
+    return gl_template_resolve(&ev, merged, "", resolved, lo->err);
+}
+
+/* AutoPublishAlias (*alias borrowed from resolved) and the provisioned concurrency that
+ * applies to it, as in SAM. */
+static int read_publishing(struct loader *lo, const char *id, int serverless, json_t *resolved,
+                           const char **alias, int *provisioned)
+{
+    int rc;
+    *alias = NULL;
+    *provisioned = 0;
+    if (!serverless)
+        return 0;
+    if ((rc = get_string(lo, id, resolved, "AutoPublishAlias", alias)) < 0)
+        return rc;
+    const char *a = *alias;
+    if (a && (!*a || strlen(a) > 128 || strspn(a, "0123456789") == strlen(a) ||
+              strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789-_") != strlen(a)))
+        return fail_at(lo, id, "AutoPublishAlias", EINVAL,
+                       "AutoPublishAlias '%s' is not a valid alias name", a);
+    json_t *pcc = json_object_get(resolved, "ProvisionedConcurrencyConfig");
+    if (!pcc || json_is_null(pcc))
+        return 0;
+    if (!json_is_object(pcc))
+        return fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
+                       "ProvisionedConcurrencyConfig must be a mapping");
+    if ((rc = get_int(lo, id, json_object_get(pcc, "ProvisionedConcurrentExecutions"),
+                      "ProvisionedConcurrentExecutions", 1, 1000, provisioned)) < 0)
+        return rc;
+    if (!a)
+        return fail_at(lo, id, "ProvisionedConcurrencyConfig", EINVAL,
+                       "ProvisionedConcurrencyConfig needs AutoPublishAlias (it applies to "
+                       "the alias)");
+    return 0;
+}
+
+/* Append the function to the output; on success *cfg is moved into it (and zeroed). */
+static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cfg,
+                           const char *alias, int provisioned)
+{
     for (size_t i = 0; i < lo->out->nfns; i++) {
-        if (!strcmp(lo->out->fns[i].cfg.name, cfg.name)) {
-            rc = fail_at(lo, id, NULL, EEXIST, "function name %s is also used by resource %s",
-                         cfg.name, lo->out->fns[i].logical_id);
-            goto out;
-        }
+        if (!strcmp(lo->out->fns[i].cfg.name, cfg->name))
+            return fail_at(lo, id, NULL, EEXIST, "function name %s is also used by resource %s",
+                           cfg->name, lo->out->fns[i].logical_id);
     }
     if (lo->out->nfns == lo->cap) {
         size_t cap = lo->cap ? lo->cap * 2 : 8;
         gl_template_fn_t *p = realloc(lo->out->fns, cap * sizeof(*p));
-        if (!p) {
-            rc = gl_err_set(lo->err, ENOMEM, "out of memory");
-            goto out;
-        }
+        if (!p)
+            return gl_err_set(lo->err, ENOMEM, "out of memory");
         lo->out->fns = p;
         lo->cap = cap;
     }
@@ -426,13 +435,34 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
     f->auto_publish_alias = NULL;
     if (!(f->logical_id = strdup(id)) || (alias && !(f->auto_publish_alias = strdup(alias)))) {
         free(f->logical_id);
-        rc = gl_err_set(lo->err, ENOMEM, "out of memory");
-        goto out;
+        return gl_err_set(lo->err, ENOMEM, "out of memory");
     }
     f->provisioned = provisioned;
-    f->cfg = cfg;
-    memset(&cfg, 0, sizeof(cfg)); /* moved into the output */
+    f->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg)); /* moved into the output */
     lo->out->nfns++;
+    return 0;
+}
+
+static int add_function(struct loader *lo, const char *id, json_t *res, int serverless)
+{
+    json_t *merged = NULL, *resolved = NULL;
+    gl_fn_config_t cfg = {0};
+    const char *code_rel, *alias;
+    int provisioned, rc;
+
+    if ((rc = merge_properties(lo, id, res, serverless, &merged)) < 0 ||
+        (rc = resolve_properties(lo, id, merged, &resolved)) < 0)
+        goto out;
+    if ((rc = code_location(lo, id, serverless, resolved, &code_rel)) != 0) {
+        if (rc > 0)
+            rc = 0; /* skipped, already warned */
+        goto out;
+    }
+    if ((rc = read_config(lo, id, serverless, resolved, code_rel, &cfg)) < 0 ||
+        (rc = read_publishing(lo, id, serverless, resolved, &alias, &provisioned)) < 0 ||
+        (rc = append_function(lo, id, &cfg, alias, provisioned)) < 0)
+        goto out;
     rc = 0;
 out:
     gl_fn_config_free(&cfg);
@@ -489,10 +519,10 @@ int gl_template_load(const char *path, const gl_template_ctx_t *ctx, gl_template
         rc = gl_err_set(err, errno ? errno : ENOMEM, "%s: cannot resolve its directory", path);
         goto out;
     }
-    if ((rc = gl_tpl_parse_yaml(text.data ? text.data : "", text.len, path, &lo.root, &lo.lines,
+    if ((rc = gl_template_parse_yaml(text.data ? text.data : "", text.len, path, &lo.root, &lo.lines,
                                 err)) < 0)
         goto out;
-    if ((rc = gl_tpl_params(path, json_object_get(lo.root, "Parameters"), ctx, &lo.params,
+    if ((rc = gl_template_params(path, json_object_get(lo.root, "Parameters"), ctx, &lo.params,
                             err)) < 0)
         goto out;
     rc = load_resources(&lo);

@@ -4,7 +4,7 @@
  * key paths to line numbers for error messages.
  *
  * Owns the libyaml parser of one call and an explicit stack of open collections (bounded by
- * GL_TPL_MAX_DEPTH, so a hostile file cannot recurse us off the stack). Aliases are refused
+ * GL_TEMPLATE_MAX_DEPTH, so a hostile file cannot recurse us off the stack). Aliases are refused
  * as CloudFormation refuses them, which also rules out "billion laughs" expansion.
  */
 #include <errno.h>
@@ -27,7 +27,7 @@ struct frame {
 struct builder {
     const char *file;
     gl_err_t *err;
-    struct frame stack[GL_TPL_MAX_DEPTH];
+    struct frame stack[GL_TEMPLATE_MAX_DEPTH];
     int depth;
     json_t *root;
     json_t *lines;
@@ -154,7 +154,7 @@ static int on_start(struct builder *b, const yaml_event_t *ev, int is_map)
     struct frame *f = b->depth ? &b->stack[b->depth - 1] : NULL;
     if (f && json_is_object(f->node) && !f->key)
         return syntax(b, &ev->start_mark, "complex mapping keys are not supported", NULL);
-    if (b->depth == GL_TPL_MAX_DEPTH)
+    if (b->depth == GL_TEMPLATE_MAX_DEPTH)
         return syntax(b, &ev->start_mark, "nesting is too deep", NULL);
     const yaml_char_t *tag = is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
     struct frame *n = &b->stack[b->depth];
@@ -180,7 +180,7 @@ static int on_end(struct builder *b, const yaml_event_t *ev)
     return attach(b, node, &ev->start_mark);
 }
 
-int gl_tpl_line(json_t *lines, const char *const *path)
+int gl_template_line(json_t *lines, const char *const *path)
 {
     size_t n = 0;
     while (path[n])
@@ -199,7 +199,7 @@ int gl_tpl_line(json_t *lines, const char *const *path)
     return 0;
 }
 
-int gl_tpl_parse_yaml(const char *text, size_t len, const char *file, json_t **root,
+int gl_template_parse_yaml(const char *text, size_t len, const char *file, json_t **root,
                       json_t **lines, gl_err_t *err)
 {
     struct builder b = {.file = file, .err = err};

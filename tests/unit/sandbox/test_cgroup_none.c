@@ -25,6 +25,7 @@
 
 #include "cgroup_internal.h"
 #include "galley/util.h"
+#include "sbx_test_util.h"
 
 #define MB (1024ULL * 1024ULL)
 #define PYTHON "/usr/bin/python3"
@@ -72,29 +73,6 @@ static int teardown(void **state)
         cg_sleep_ms(5);
     }
     return 0;
-}
-
-/* The child leads its own session and process group, as an environment's runtime does. */
-static pid_t spawn_attached(gl_cg_t *cg, char *const argv[])
-{
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char ch;
-        close(p[1]);
-        setsid();
-        if (read(p[0], &ch, 1) != 1)
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[0]);
-    assert_int_equal(gl_cg_attach(cg, pid), 0);
-    assert_int_equal(write(p[1], "x", 1), 1);
-    close(p[1]);
-    return pid;
 }
 
 typedef struct waiter {
@@ -145,7 +123,7 @@ static void watchdog_kills_group_over_limit(void **state)
                           PYTHON " -c \"import time\ns = b'x' * (200 << 20)\ntime.sleep(30)\"; "
                                  "sleep 30",
                           NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
     int status = run_until_exit(c, pid, 20000);
     assert_int_not_equal(status, -1);
     assert_true(WIFSIGNALED(status));
@@ -165,7 +143,7 @@ static void watchdog_leaves_group_under_limit(void **state)
     assert_int_equal(gl_cg_create(c->s, "small", 256 * MB, &cg, &err), 0);
     char *const argv[] = {PYTHON, "-c", "import time\ns = b'x' * (20 << 20)\ntime.sleep(0.8)\n",
                           NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
     int status = run_until_exit(c, pid, 20000);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -196,7 +174,7 @@ static void freeze_thaw_and_kill_the_group(void **state)
              "mv n.tmp n; sleep 0.01; done",
              c->tmp);
     char *const argv[] = {"/bin/sh", "-c", script, NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
     long before = -1;
     for (int i = 0; i < 500 && before < 3; i++, cg_sleep_ms(10))
         before = read_number(c->tmp, "n");

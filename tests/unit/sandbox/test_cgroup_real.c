@@ -36,6 +36,7 @@
 #include "cgroup_internal.h"
 #include "galley/buf.h"
 #include "galley/util.h"
+#include "sbx_test_util.h"
 
 #define MB (1024ULL * 1024ULL)
 #define PYTHON "/usr/bin/python3"
@@ -145,29 +146,6 @@ static int teardown(void **state)
             skip();                                                                                \
     } while (0)
 
-/* fork; the child leads a new session, waits until the parent attached it, then execs argv. */
-static pid_t spawn_attached(gl_cg_t *cg, char *const argv[])
-{
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char c;
-        close(p[1]);
-        setsid();
-        if (read(p[0], &c, 1) != 1)
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[0]);
-    assert_int_equal(gl_cg_attach(cg, pid), 0);
-    assert_int_equal(write(p[1], "x", 1), 1);
-    close(p[1]);
-    return pid;
-}
-
 /* waitpid with a bound; ECHILD (an orphan not yet reparented to us) counts as not yet. */
 static int wait_status(pid_t pid, int timeout_ms)
 {
@@ -209,7 +187,7 @@ static void oom_kills_a_big_allocation(void **state)
     assert_int_equal(gl_cg_create(c->s, "oom", 64 * MB, &cg, &err), 0);
     char *const argv[] = {PYTHON, "-c", "import time\ns = b'x' * (200 << 20)\ntime.sleep(30)\n",
                           NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
     int status = wait_status(pid, 20000);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
@@ -238,7 +216,7 @@ static void freeze_stops_counting(void **state)
              "mv n.tmp n; sleep 0.01; done",
              c->tmp);
     char *const argv[] = {"/bin/sh", "-c", script, NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
 
     long before = -1;
     for (int i = 0; i < 500 && before < 3; i++, cg_sleep_ms(10))
@@ -279,7 +257,7 @@ static void kill_reaches_escaped_process(void **state)
              "1000",
              c->tmp, c->tmp, c->tmp);
     char *const argv[] = {"/bin/sh", "-c", script, NULL};
-    pid_t pid = spawn_attached(cg, argv);
+    pid_t pid = sbx_test_spawn_attached(cg, argv);
     long escaped = -1;
     for (int i = 0; i < 500 && escaped <= 0; i++, cg_sleep_ms(10))
         escaped = read_number(c->tmp, "p");
@@ -321,7 +299,7 @@ static void clone_fd_and_close_remove_everything(void **state)
     snprintf(base_frz, sizeof(base_frz), "%s", c->s->base_freezer);
     snprintf(amem, sizeof(amem), "%s", a->memory_dir);
     char *const argv[] = {"/bin/sleep", "1000", NULL};
-    pid_t pid = spawn_attached(b, argv);
+    pid_t pid = sbx_test_spawn_attached(b, argv);
     gl_cg_destroy(a);
     assert_false(dir_exists(amem));
     assert_true(dir_exists(base_mem));

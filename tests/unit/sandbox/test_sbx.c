@@ -41,6 +41,7 @@
 #include "galley/buf.h"
 #include "galley/sbx.h"
 #include "galley/util.h"
+#include "sbx_test_util.h"
 
 #define WAIT_MS 20000
 #define PYTHON "/usr/bin/python3"
@@ -58,13 +59,6 @@ typedef struct result {
     gl_buf_t out, err;
 } result_t;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void assert_no_children(void)
 {
     errno = 0;
@@ -81,33 +75,9 @@ static void write_text(const char *path, const char *text)
 /* Read both pipes to EOF, then reap; bounded in time. */
 static void collect(int out_r, int err_r, pid_t pid, int pidfd, result_t *res)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
-    struct pollfd p[2] = {{out_r, POLLIN, 0}, {err_r, POLLIN, 0}};
+    int fds[2] = {out_r, err_r};
     gl_buf_t *dst[2] = {&res->out, &res->err};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        uint64_t now = now_ms();
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            fail_msg("child did not finish in time");
-        }
-        int n = poll(p, 2, (int)(deadline - now));
-        assert_true(n >= 0 || errno == EINTR);
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-                continue;
-            char buf[4096];
-            ssize_t r = read(p[i].fd, buf, sizeof(buf));
-            if (r > 0) {
-                gl_buf_append(dst[i], buf, (size_t)r);
-            } else {
-                p[i].fd = -1;
-                open_fds--;
-            }
-        }
-    }
-    gl_buf_append(&res->out, "", 0);
-    gl_buf_append(&res->err, "", 0);
+    sbx_test_read_pipes(fds, dst, WAIT_MS, pid);
     assert_int_equal(waitpid(pid, &res->status, 0), pid);
     close(pidfd);
     close(out_r);

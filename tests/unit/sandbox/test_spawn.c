@@ -4,7 +4,8 @@
  * stderr pipes, the pidfd becoming readable on exit, exit statuses, exec and chdir failures
  * reported with the child's errno and nothing left running, cwd and environment applied, the
  * child leading its own session and process group, the daemon's descriptors, blocked signals
- * and ignored signals not reaching the runtime, and gl_sbx_kill_group reaching a grandchild.
+ * and ignored signals not reaching the runtime, and gl_sbx_kill_group reaching a grandchild;
+ * a start with 1,200 descriptors open in the parent, and a hard RLIMIT_NOFILE below 1024.
  *
  * The test process makes itself a child subreaper so that orphaned grandchildren are
  * reparented to it and can be reaped and checked; every test ends with no child left
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,6 +37,8 @@
 #include "galley/buf.h"
 #include "galley/sbx.h"
 #include "galley/util.h"
+#include "internal.h" /* sbx_rlimit_value */
+#include "sbx_test_util.h"
 
 #define WAIT_MS 10000
 
@@ -44,13 +48,6 @@ typedef struct child {
     int out_r, err_r; /* parent's read ends */
     gl_buf_t out, err;
 } child_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Spawn path/argv with pipes for stdout and stderr; returns gl_sbx_spawn's result. */
 static int spawn(child_t *c, const char *path, char *const *argv, char *const *envp,
@@ -92,30 +89,9 @@ static int spawn_sh(child_t *c, const char *script, char *const *envp, const cha
 /* Read both pipes until EOF on both, bounded in time. */
 static void read_output(child_t *c)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
-    int open_fds = 2;
-    struct pollfd p[2] = {{c->out_r, POLLIN, 0}, {c->err_r, POLLIN, 0}};
+    int fds[2] = {c->out_r, c->err_r};
     gl_buf_t *dst[2] = {&c->out, &c->err};
-    while (open_fds > 0) {
-        uint64_t now = now_ms();
-        assert_true(now < deadline);
-        int n = poll(p, 2, (int)(deadline - now));
-        assert_true(n >= 0 || errno == EINTR);
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-                continue;
-            char buf[4096];
-            ssize_t r = read(p[i].fd, buf, sizeof(buf));
-            if (r > 0) {
-                gl_buf_append(dst[i], buf, (size_t)r);
-            } else {
-                p[i].fd = -1;
-                open_fds--;
-            }
-        }
-    }
-    gl_buf_append(&c->out, "", 0);
-    gl_buf_append(&c->err, "", 0);
+    sbx_test_read_pipes(fds, dst, WAIT_MS, -1);
 }
 
 /* Wait for the pidfd to become readable, then reap; returns the wait status. */
@@ -333,9 +309,9 @@ static void test_kill_group_reaches_grandchild(void **state)
     assert_int_equal(spawn_sh(&c, "sleep 30 & echo $!; wait", NULL, NULL), 0);
     char line[32] = "";
     size_t got = 0;
-    uint64_t deadline = now_ms() + WAIT_MS;
+    uint64_t deadline = sbx_test_now_ms() + WAIT_MS;
     while (!memchr(line, '\n', got)) {
-        assert_true(now_ms() < deadline);
+        assert_true(sbx_test_now_ms() < deadline);
         assert_true(got < sizeof(line) - 1);
         struct pollfd p = {c.out_r, POLLIN, 0};
         assert_int_equal(poll(&p, 1, WAIT_MS), 1);
@@ -353,9 +329,9 @@ static void test_kill_group_reaches_grandchild(void **state)
     /* We are a subreaper: the orphaned sleeper is ours to reap, and it died by SIGKILL. */
     int gstatus = 0;
     pid_t r;
-    deadline = now_ms() + WAIT_MS;
+    deadline = sbx_test_now_ms() + WAIT_MS;
     while ((r = waitpid(grandchild, &gstatus, WNOHANG)) == 0) {
-        assert_true(now_ms() < deadline);
+        assert_true(sbx_test_now_ms() < deadline);
         usleep(10000);
     }
     assert_int_equal(r, grandchild);
@@ -363,6 +339,105 @@ static void test_kill_group_reaches_grandchild(void **state)
     assert_int_equal(WTERMSIG(gstatus), SIGKILL);
     child_free(&c);
     assert_no_children();
+}
+
+/* Regression: the child lowered RLIMIT_NOFILE to 1024 while it still held the daemon's
+ * descriptors, so with more than 1,024 open every start failed (EMFILE on /dev/null). */
+#define MANY_FDS 1200
+static void test_spawn_with_1200_daemon_descriptors(void **state)
+{
+    (void)state;
+    struct rlimit old, rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < MANY_FDS + 200)
+        skip(); /* the hard limit does not allow 1,200 more descriptors here */
+    rl = old;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < MANY_FDS + 200)
+        rl.rlim_cur = MANY_FDS + 200;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    static int fds[MANY_FDS];
+    for (int i = 0; i < MANY_FDS; i++) {
+        fds[i] = open("/dev/null", O_RDONLY); /* not close-on-exec, like a careless daemon */
+        assert_true(fds[i] >= 0);
+    }
+    assert_true(fds[MANY_FDS - 1] > 1024);
+    child_t c;
+    assert_int_equal(spawn_sh(&c, "ulimit -n; ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL,
+                              NULL),
+                     0);
+    read_output(&c);
+    /* Lambda's limit, and only stdio and the directory ls is reading. */
+    assert_string_equal(c.out.data, "1024\n0 1 2 3 ");
+    int status = wait_exit(&c);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_free(&c);
+    for (int i = 0; i < MANY_FDS; i++)
+        close(fds[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_no_children();
+}
+
+/* In a forked process (cmocka's asserts must not run there): lower the hard RLIMIT_NOFILE
+ * to 512, spawn `ulimit -n`, exit 0 when the runtime started with 512. */
+static void hard_limit_child(void)
+{
+    struct rlimit rl = {512, 512};
+    int out[2];
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || pipe2(out, O_CLOEXEC) < 0)
+        _exit(10);
+    char *argv[] = {"/bin/sh", "-c", "ulimit -n", NULL};
+    char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    gl_sbx_spec_t spec = {.path = "/bin/sh", .argv = argv, .envp = envp,
+                          .stdout_fd = out[1], .stderr_fd = out[1]};
+    pid_t pid = -1;
+    int pidfd = -1;
+    gl_err_t err = {0};
+    if (gl_sbx_spawn(NULL, &spec, &pid, &pidfd, &err) < 0) {
+        fprintf(stderr, "spawn: %s\n", err.msg);
+        _exit(11);
+    }
+    close(out[1]);
+    char buf[64] = "";
+    ssize_t n = read(out[0], buf, sizeof(buf) - 1); /* sh exits at once: EOF follows */
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        _exit(12);
+    _exit(n > 0 && strcmp(buf, "512\n") == 0 ? 0 : 13);
+}
+
+/* A host whose hard RLIMIT_NOFILE is below Lambda's 1024: the runtime gets that limit
+ * instead of every start failing with "setrlimit RLIMIT_NOFILE: Operation not permitted". */
+static void test_hard_nofile_below_1024_is_kept(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        hard_limit_child();
+    int status = 0;
+    uint64_t deadline = sbx_test_now_ms() + WAIT_MS;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && sbx_test_now_ms() < deadline)
+        usleep(5000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the forked spawner did not finish in time");
+    }
+    assert_int_equal(w, pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_no_children();
+}
+
+static void test_rlimit_value_is_capped_by_hard_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(sbx_rlimit_value(1024, 1048576), 1024);
+    assert_int_equal(sbx_rlimit_value(1024, 1024), 1024);
+    assert_int_equal(sbx_rlimit_value(1024, 512), 512);
+    assert_int_equal(sbx_rlimit_value(1024, RLIM_INFINITY), 1024);
+    assert_int_equal(sbx_rlimit_value(0, 512), 0);
 }
 
 static void test_kill_group_rejects_bad_pid(void **state)
@@ -392,6 +467,9 @@ int main(void)
         cmocka_unit_test(test_signal_mask_and_dispositions_reset),
         cmocka_unit_test(test_kill_group_reaches_grandchild),
         cmocka_unit_test(test_kill_group_rejects_bad_pid),
+        cmocka_unit_test(test_spawn_with_1200_daemon_descriptors),
+        cmocka_unit_test(test_hard_nofile_below_1024_is_kept),
+        cmocka_unit_test(test_rlimit_value_is_capped_by_hard_limit),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -21,7 +21,7 @@ static json_t *parse_ok(const char *text, json_t **lines)
 {
     json_t *root = NULL, *l = NULL;
     gl_err_t err = {0};
-    int rc = gl_tpl_parse_yaml(text, strlen(text), "t.yaml", &root, &l, &err);
+    int rc = gl_template_parse_yaml(text, strlen(text), "t.yaml", &root, &l, &err);
     if (rc != 0)
         fail_msg("parse failed: %s", err.msg);
     if (lines)
@@ -79,9 +79,9 @@ static void test_line_map(void **state)
     const char *prop[] = {"Resources", "Fn", "Properties", "Timeout", NULL};
     const char *missing[] = {"Resources", "Fn", "Properties", "MemorySize", NULL};
     const char *other[] = {"Nothing", NULL};
-    assert_int_equal(gl_tpl_line(lines, prop), 6);
-    assert_int_equal(gl_tpl_line(lines, missing), 5); /* falls back to the parent key */
-    assert_int_equal(gl_tpl_line(lines, other), 0);
+    assert_int_equal(gl_template_line(lines, prop), 6);
+    assert_int_equal(gl_template_line(lines, missing), 5); /* falls back to the parent key */
+    assert_int_equal(gl_template_line(lines, other), 0);
     json_decref(lines);
     json_decref(root);
 }
@@ -99,7 +99,7 @@ static void test_deep_nesting_refused(void **state)
     text[o] = '\0';
     json_t *root = NULL, *lines = NULL;
     gl_err_t err = {0};
-    assert_int_equal(gl_tpl_parse_yaml(text, o, "t.yaml", &root, &lines, &err), -EINVAL);
+    assert_int_equal(gl_template_parse_yaml(text, o, "t.yaml", &root, &lines, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "too deep"));
     assert_null(root);
     assert_null(lines);
@@ -110,7 +110,7 @@ static void test_complex_key_refused(void **state)
     json_t *root = NULL, *lines = NULL;
     gl_err_t err = {0};
     const char *text = "? [a, b]\n: c\n";
-    assert_true(gl_tpl_parse_yaml(text, strlen(text), "t.yaml", &root, &lines, &err) < 0);
+    assert_true(gl_template_parse_yaml(text, strlen(text), "t.yaml", &root, &lines, &err) < 0);
     assert_non_null(strstr(err.msg, "t.yaml:1:"));
 }
 
@@ -121,13 +121,13 @@ static json_t *sub(const char *yaml_value, gl_err_t *err, int *rc)
              yaml_value);
     json_t *root = parse_ok(text, NULL), *params = NULL, *out = NULL;
     gl_template_ctx_t ctx = {.region = "ap-south-1"};
-    assert_int_equal(gl_tpl_params("t.yaml", json_object_get(root, "Parameters"), &ctx, &params,
+    assert_int_equal(gl_template_params("t.yaml", json_object_get(root, "Parameters"), &ctx, &params,
                                    err),
                      0);
     json_t *resources = json_object();
-    gl_tpl_eval_t ev = {.file = "t.yaml", .ctx = &ctx, .params = params, .resources = resources,
+    gl_template_eval_t ev = {.file = "t.yaml", .ctx = &ctx, .params = params, .resources = resources,
                         .resource = "R"};
-    *rc = gl_tpl_resolve(&ev, json_object_get(root, "v"), "v", &out, err);
+    *rc = gl_template_resolve(&ev, json_object_get(root, "v"), "v", &out, err);
     json_decref(resources);
     json_decref(params);
     json_decref(root);
@@ -140,12 +140,12 @@ static void test_sub_forms(void **state)
     int rc;
     json_t *v = sub("!Sub '${P}-${AWS::Region}-${!P}-$P-${AWS::AccountId}-${AWS::StackName}'",
                     &err, &rc);
-    assert_int_equal(rc, GL_TPL_VALUE);
+    assert_int_equal(rc, GL_TEMPLATE_VALUE);
     assert_string_equal(json_string_value(v), "pv-ap-south-1-${P}-$P-123456789012-galley");
     json_decref(v);
 
     v = sub("!Sub ['${A}/${P}', {A: !Join ['', [x, !Ref P]]}]", &err, &rc);
-    assert_int_equal(rc, GL_TPL_VALUE);
+    assert_int_equal(rc, GL_TEMPLATE_VALUE);
     assert_string_equal(json_string_value(v), "xpv/pv");
     json_decref(v);
 
@@ -154,7 +154,7 @@ static void test_sub_forms(void **state)
     json_decref(v);
 
     v = sub("!Sub '${Res.Arn}'", &err, &rc);
-    assert_int_equal(rc, GL_TPL_UNSUPPORTED);
+    assert_int_equal(rc, GL_TEMPLATE_UNSUPPORTED);
     assert_null(v);
 
     v = sub("!Sub [1, 2, 3]", &err, &rc);
@@ -167,13 +167,13 @@ static void test_novalue_in_lists(void **state)
     gl_err_t err = {0};
     int rc;
     json_t *v = sub("[a, !Ref AWS::NoValue, b]", &err, &rc);
-    assert_int_equal(rc, GL_TPL_VALUE);
+    assert_int_equal(rc, GL_TEMPLATE_VALUE);
     assert_json(v, "[\"a\", \"b\"]");
     json_decref(v);
     v = sub("!Ref AWS::NoValue", &err, &rc);
-    assert_int_equal(rc, GL_TPL_NOVALUE);
+    assert_int_equal(rc, GL_TEMPLATE_NOVALUE);
     v = sub("[a, !Select [0, [b]]]", &err, &rc);
-    assert_int_equal(rc, GL_TPL_UNSUPPORTED);
+    assert_int_equal(rc, GL_TEMPLATE_UNSUPPORTED);
 }
 
 int main(void)
