@@ -60,8 +60,9 @@ static void reply_alias(gl_api_t *api, gl_http_req_t *req, int status, const cha
     gl_api_reply_json(req, status, gl_alias_json(api->reg, fn_name, a));
 }
 
-void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_alias_t a = {0};
     const gl_alias_t *stored = NULL;
     int has_routing;
@@ -84,9 +85,10 @@ out:
     json_decref(body);
 }
 
-void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                      const char *alias_seg)
+void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
+    const char *alias_seg = rt->param;
     gl_fn_t *latest = function_for(api, req, ref, 0);
     char *name = latest ? alias_name(req, alias_seg) : NULL;
     if (!name)
@@ -102,9 +104,10 @@ void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
     free(name);
 }
 
-void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                         const char *alias_seg)
+void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
+    const char *alias_seg = rt->param;
     gl_alias_t a = {0};
     const gl_alias_t *stored = NULL;
     int has_routing;
@@ -141,9 +144,10 @@ out:
     json_decref(body);
 }
 
-void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                         const char *alias_seg)
+void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
+    const char *alias_seg = rt->param;
     gl_aws_err_t etype;
     char msg[512];
     gl_fn_t *latest = function_for(api, req, ref, 1);
@@ -159,8 +163,9 @@ void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     free(name);
 }
 
-void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     const gl_alias_t **as = NULL;
     size_t n = 0, page, shown = 0;
     char *version = gl_query_get(req->query, "FunctionVersion");

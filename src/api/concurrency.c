@@ -109,8 +109,9 @@ static void put_reserved(gl_api_t *api, gl_http_req_t *req, gl_fn_t *fn)
     reply_ok(req, 200, json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)want));
 }
 
-void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     if (ref->qualifier[0]) {
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
                                 "Concurrency is set on a function, not on a version or alias: "
@@ -242,8 +243,9 @@ static void pc_put(gl_api_t *api, gl_http_req_t *req, gl_fn_t *latest, const cha
     reply_ok(req, 202, pc_json(api, latest->cfg.name, q, cfg, 0));
 }
 
-void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_t *latest = function_of(api, req, ref);
     if (!latest)
         return;

@@ -276,8 +276,9 @@ static void put_or_update(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *
     gl_http_reply_json(req, 200, &h, 1, out);
 }
 
-void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     const char *m = req->method_name;
     if (!strcmp(m, "PUT")) {
         put_or_update(api, req, ref, 0);
@@ -309,8 +310,9 @@ void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_fn_r
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }
 
-void gl_api_list_event_invoke_configs(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_list_event_invoke_configs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_ref_t unqualified = *ref;
     unqualified.qualifier[0] = '\0'; /* ListFunctionEventInvokeConfigs takes no qualifier */
     gl_fn_t *fn = gl_api_resolve(api, req, &unqualified);

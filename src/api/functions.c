@@ -317,8 +317,9 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     free(code_dir);
 }
 
-void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
+void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     gl_fn_config_t cfg = {0};
     gl_fn_ref_t ref;
     gl_aws_err_t etype;
@@ -367,8 +368,9 @@ out:
     json_decref(body);
 }
 
-void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
     if (!fn)
         return;
@@ -399,15 +401,17 @@ void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     reply_json(req, 200, out);
 }
 
-void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
     if (fn)
         reply_json(req, 200, config_json_as_addressed(api, fn, ref));
 }
 
-void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_config_t cfg = {0};
     gl_aws_err_t etype;
     char msg[1024];
@@ -441,8 +445,9 @@ out:
     json_decref(body);
 }
 
-void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_config_t cfg = {0};
     gl_aws_err_t etype;
     char msg[2048], rev[GL_UUID_LEN + 1];
@@ -469,8 +474,9 @@ out:
     json_decref(body);
 }
 
-void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_err_t err = {0};
     if (strcmp(ref->qualifier, "$LATEST") == 0) {
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
@@ -580,8 +586,9 @@ static int parse_max_items(gl_http_req_t *req, size_t *page)
     return 0;
 }
 
-void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req)
+void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     gl_fn_t **fns = NULL;
     size_t n = 0, page, start = 0;
     char *version = gl_query_get(req->query, "FunctionVersion");
@@ -636,8 +643,9 @@ out:
     free(version);
 }
 
-void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req)
+void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     gl_fn_t **fns = NULL;
     size_t n = 0;
     long long total = 0;

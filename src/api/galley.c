@@ -21,16 +21,18 @@ static void reply_ok(gl_http_req_t *req, json_t *body)
     gl_http_reply_json(req, 200, &h, 1, body);
 }
 
-void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req)
+void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     reply_ok(req, json_pack("{s:o, s:i, s:i}", "Environments", gl_sched_envs_json(api->sched),
                             "RunningInvokes", (int)gl_sched_running(api->sched),
                             "AccountConcurrency",
                             (int)gl_sched_account_concurrency(api->sched)));
 }
 
-void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req)
+void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     gl_sched_reset(api->sched);
     reply_ok(req, json_pack("{s:b}", "Reset", 1));
 }
@@ -175,9 +177,10 @@ static void faults(gl_api_t *api, gl_http_req_t *req, const char *name)
     reply_ok(req, fault_json(api, name));
 }
 
-void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                            const char *control)
+void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
+    const char *control = rt->param;
     gl_fn_t *fn = gl_api_resolve(api, req, ref); /* 404 as Lambda words it */
     if (!fn)
         return;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * internal.h: declarations shared inside the api module: the front end's state, and one
- * handler per Lambda operation. The router (router.c) matches method and path, decodes and
- * parses the FunctionName, sets req->request_id, and calls exactly one handler; each handler
- * replies to req exactly once (success or an AWS-shaped error).
+ * handler per Lambda operation, all of one signature, and the route table's row and match
+ * types. The router (router.c) matches method and path, decodes and parses the FunctionName,
+ * sets req->request_id, and calls exactly one handler; each handler replies to req exactly
+ * once (success or an AWS-shaped error).
  */
 #ifndef GALLEY_API_INTERNAL_H
 #define GALLEY_API_INTERNAL_H
@@ -24,51 +25,97 @@ struct gl_api {
     void *on_closed_arg;
 };
 
+typedef struct gl_api_op gl_api_op_t;
+typedef struct gl_api_route gl_api_route_t;
+/** Every operation's handler: replies to req exactly once. rt lives only during the call. */
+typedef void (*gl_api_handler_fn)(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* gl_api_op_t.flags */
+#define GL_API_OP_SLASH 1u /* one trailing '/' after the pattern is tolerated */
+#define GL_API_OP_EVENT 2u /* an Invoke that is always asynchronous (InvokeAsync) */
+
+/** One row of the route table (router.c): one Lambda (or galley) operation. */
+struct gl_api_op {
+    const char *date;     /* API date prefix, "2015-03-31"; NULL for galley's own paths */
+    const char *pattern;  /* after the date: "/functions/{FunctionName}/aliases/{Name}" */
+    unsigned flags;       /* GL_API_OP_* */
+    const char *method;   /* "GET", ...; NULL: any, the handler decides */
+    const char *name;     /* Lambda's operation name, "GetAlias" */
+    size_t body_limit;    /* most body bytes; 0: the default 6 MiB */
+    size_t (*body_limit_fn)(const gl_http_req_t *req); /* instead of body_limit, or NULL */
+    size_t fn_max;        /* the FunctionName's length limit (256 or 140); 0 when none */
+    const char *too_large_as; /* the operation named in the 413 message; NULL: "request" */
+    gl_api_handler_fn handler;
+};
+
+/** A matched request: its row and the path parameters. */
+struct gl_api_route {
+    const gl_api_op_t *op;
+    const char *fn_seg;   /* the raw (percent-encoded) {FunctionName} in req->path, or NULL */
+    size_t fn_len;
+    const char *param;    /* the raw second parameter ({Name}, {Control}): always the path's
+                           * last segment, so NUL-terminated; NULL when none */
+    gl_fn_ref_t ref;      /* the parsed FunctionName, when fn_seg is set */
+};
+
+typedef enum { GL_API_ROUTED, GL_API_NO_ROUTE, GL_API_BAD_METHOD } gl_api_match_t;
+
+/** The route table and its length. */
+const gl_api_op_t *gl_api_ops(size_t *n);
+/** Find the row for method and path (raw, without the query). GL_API_ROUTED fills rt (ref not
+ *  yet parsed); GL_API_BAD_METHOD when some row has the path but none the method; otherwise
+ *  GL_API_NO_ROUTE. rt is zeroed when nothing is routed. */
+gl_api_match_t gl_api_route_match(const char *method, const char *path, gl_api_route_t *rt);
+/** The most body bytes op (NULL: no row) accepts for req. */
+size_t gl_api_op_body_limit(const gl_api_op_t *op, const gl_http_req_t *req);
+/** Decode rt->fn_seg and parse it with req's ?Qualifier= into rt->ref under rt->op->fn_max.
+ *  0, or -EINVAL with *etype and msg set (Lambda's wording). */
+int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const char *region,
+                          const char *account, gl_aws_err_t *etype, char *msg, size_t msglen);
+
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
-void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req);
-void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req);
-/** /_galley/functions/<F>/<control>: cold, warm, idle-timeout, faults. */
-void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                            const char *control);
+void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+/** /_galley/functions/<F>/<control>: cold, warm, idle-timeout, faults (control: rt->param). */
+void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 /** GET /metrics in Prometheus' text format (metrics.c). */
-void gl_api_metrics(gl_api_t *api, gl_http_req_t *req);
+void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Concurrency (concurrency.c): Put/Get/DeleteFunctionConcurrency and
  * Put/Get/Delete/ListProvisionedConcurrencyConfig(s), by method (and ?List=ALL). */
-void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
-/* Invoke API (invoke.c) */
-void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async);
+/* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
+void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Control plane (functions.c): bodies are JSON, replies are JSON or AWS errors. */
-void gl_api_create_function(gl_api_t *api, gl_http_req_t *req);
-void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req);
-void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req,
+                                       const gl_api_route_t *rt);
+void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req,
-                                          const gl_fn_ref_t *ref);
-void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req);
+                                          const gl_api_route_t *rt);
+void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Put/Get/Update/DeleteFunctionEventInvokeConfig by method, and the list
  * (event_invoke_config.c). */
-void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_list_event_invoke_configs(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+void gl_api_event_invoke_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_event_invoke_configs(gl_api_t *api, gl_http_req_t *req,
+                                      const gl_api_route_t *rt);
 
-/* Versions (versions.c) and aliases (aliases.c). alias_seg is the raw (percent-encoded)
- * last path segment naming the alias. */
-void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
-void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                      const char *alias_seg);
-void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                         const char *alias_seg);
-void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
-                         const char *alias_seg);
+/* Versions (versions.c) and aliases (aliases.c). The alias name is rt->param, the raw
+ * (percent-encoded) last path segment. */
+void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Shared by the control-plane files (functions.c). */
 void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);

@@ -148,81 +148,78 @@ static void invoke_event(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     }
 }
 
-void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, int legacy_async)
+/* X-Amz-Invocation-Type and X-Amz-Log-Type as Lambda checks them: 0 with *type set (the
+ * default filled in), or -1 after replying 400. */
+static int check_types(gl_http_req_t *req, int legacy_async, const char **type,
+                       const char **log_type)
 {
-    const char *type = legacy_async ? "Event" : gl_http_req_header(req, "x-amz-invocation-type");
-    const char *log_type = gl_http_req_header(req, "x-amz-log-type");
-    if (!type || !*type)
-        type = "RequestResponse";
-    if (strcmp(type, "RequestResponse") && strcmp(type, "Event") && strcmp(type, "DryRun")) {
+    *type = legacy_async ? "Event" : gl_http_req_header(req, "x-amz-invocation-type");
+    *log_type = gl_http_req_header(req, "x-amz-log-type");
+    if (!*type || !**type)
+        *type = "RequestResponse";
+    if (strcmp(*type, "RequestResponse") && strcmp(*type, "Event") && strcmp(*type, "DryRun")) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at 'invocationType' "
                                 "failed to satisfy constraint: Member must satisfy enum value "
                                 "set: [Event, RequestResponse, DryRun]",
-                                type);
-        return;
+                                *type);
+        return -1;
     }
-    if (log_type && *log_type && strcmp(log_type, "None") && strcmp(log_type, "Tail")) {
+    if (*log_type && **log_type && strcmp(*log_type, "None") && strcmp(*log_type, "Tail")) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at 'logType' failed "
                                 "to satisfy constraint: Member must satisfy enum value set: "
                                 "[None, Tail]",
-                                log_type);
-        return;
+                                *log_type);
+        return -1;
     }
-    gl_fn_t *fn = gl_api_resolve_routed(api, req, ref);
-    if (!fn)
-        return;
+    return 0;
+}
 
-    char *cc = NULL;
-    int sync = !strcmp(type, "RequestResponse");
-    if (client_context(req, &cc) < 0)
-        return;
-    if (req->body.len > 0) {
-        json_error_t jerr;
-        json_t *doc = json_loadb(req->body.data, req->body.len,
-                                 JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        if (!doc) {
-            free(cc);
-            gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
-                                    "Could not parse request body into json: Could not parse "
-                                    "payload into json: %s: at line %d column %d",
-                                    jerr.text, jerr.line, jerr.column);
-            return;
-        }
-        json_decref(doc);
+/* The payload must be JSON (any value) when there is one: 0, or -1 after replying 400. */
+static int check_payload(gl_http_req_t *req)
+{
+    if (req->body.len == 0)
+        return 0;
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body.data, req->body.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                             &jerr);
+    if (!doc) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: Could not parse "
+                                "payload into json: %s: at line %d column %d",
+                                jerr.text, jerr.line, jerr.column);
+        return -1;
     }
-    /* A harness's injected API fault answers instead of the invoke, as Lambda would. */
-    if (strcmp(type, "DryRun") != 0) {
-        gl_fault_t f = gl_sched_take_api_fault(api->sched, fn->cfg.name);
-        if (f == GL_FAULT_THROTTLE) {
-            free(cc);
-            gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
-                                       json_pack("{s:s}", "Reason", GL_THROTTLE_ACCOUNT),
-                                       "Rate Exceeded.");
-            return;
-        }
-        if (f == GL_FAULT_SERVICE) {
-            free(cc);
-            gl_http_reply_aws_error(req, GL_AWS_SERVICE,
-                                    "An error occurred while processing the request "
-                                    "(injected by galley)");
-            return;
-        }
-    }
-    if (!strcmp(type, "DryRun")) {
-        free(cc);
-        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
-        gl_http_reply(req, 204, &h, 1, NULL, 0);
-        return;
-    }
+    json_decref(doc);
+    return 0;
+}
 
-    if (!sync) {
-        /* Lambda does not pass client context or return logs for asynchronous invokes. */
-        free(cc);
-        invoke_event(api, req, ref, fn);
-        return;
+/* A harness's injected API fault answers instead of the invoke, as Lambda would: -1 after
+ * replying with it, 0 when there is none. */
+static int answer_api_fault(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn)
+{
+    gl_fault_t f = gl_sched_take_api_fault(api->sched, fn->cfg.name);
+    if (f == GL_FAULT_THROTTLE) {
+        gl_http_reply_aws_error_ex(req, GL_AWS_TOO_MANY_REQUESTS,
+                                   json_pack("{s:s}", "Reason", GL_THROTTLE_ACCOUNT),
+                                   "Rate Exceeded.");
+        return -1;
     }
+    if (f == GL_FAULT_SERVICE) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE,
+                                "An error occurred while processing the request "
+                                "(injected by galley)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The RequestResponse path: a gl_invoke_t for the scheduler, whose completion replies.
+ * Takes cc (the client context JSON, may be NULL). */
+static void invoke_sync(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t *fn,
+                        char *cc, int want_tail)
+{
     gl_invoke_t *inv = gl_invoke_new(fn);
     if (!inv) {
         free(cc);
@@ -242,7 +239,7 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
         gl_buf_append(&inv->payload, "{}", 2);
     }
     inv->client_context = cc;
-    inv->want_tail = log_type && !strcmp(log_type, "Tail");
+    inv->want_tail = want_tail;
     inv->done = on_sync_done;
     inv->data = req;
     req->data = inv;
@@ -256,4 +253,38 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, in
                                    json_pack("{s:s}", "Reason", reason), "Rate Exceeded.");
         gl_invoke_free(inv);
     }
+}
+
+void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
+{
+    const gl_fn_ref_t *ref = &rt->ref;
+    int legacy_async = !!(rt->op->flags & GL_API_OP_EVENT);
+    const char *type, *log_type;
+    if (check_types(req, legacy_async, &type, &log_type) < 0)
+        return;
+    gl_fn_t *fn = gl_api_resolve_routed(api, req, ref);
+    if (!fn)
+        return;
+
+    char *cc = NULL;
+    if (client_context(req, &cc) < 0)
+        return;
+    if (check_payload(req) < 0 ||
+        (strcmp(type, "DryRun") != 0 && answer_api_fault(api, req, fn) < 0)) {
+        free(cc);
+        return;
+    }
+    if (!strcmp(type, "DryRun")) {
+        free(cc);
+        gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
+        gl_http_reply(req, 204, &h, 1, NULL, 0);
+        return;
+    }
+    if (strcmp(type, "RequestResponse") != 0) {
+        /* Lambda does not pass client context or return logs for asynchronous invokes. */
+        free(cc);
+        invoke_event(api, req, ref, fn);
+        return;
+    }
+    invoke_sync(api, req, ref, fn, cc, log_type && !strcmp(log_type, "Tail"));
 }

@@ -10,8 +10,9 @@
 #include "galley/sched.h"
 #include "internal.h"
 
-void gl_api_metrics(gl_api_t *api, gl_http_req_t *req)
+void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    (void)rt;
     gl_metrics_t *m = gl_metrics_default();
     gl_metrics_globals_t g = {
         .running = gl_sched_running(api->sched),

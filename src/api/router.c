@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * router.c: the front end's HTTP listener and the route table of the Lambda API: matches
- * method and path, decodes and parses the FunctionName, gives every request its
- * x-amzn-RequestId, sets each operation's body limit, and calls exactly one handler.
+ * router.c: the front end's HTTP listener and the route table of the Lambda API. One static
+ * row per operation (API date, path pattern, method, Lambda's operation name, body limit,
+ * FunctionName length limit, handler); matching walks the table, so the 413 message, the
+ * unknown operation and the method-not-allowed answers all come from it. Gives every request
+ * its x-amzn-RequestId, decodes and parses the FunctionName, and calls exactly one handler.
+ * Adding an operation is a row, a handler and a line in tests/unit/api/test_router.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,329 +22,233 @@
 #define CODE_REQUEST_LIMIT 70167211u    /* whole CreateFunction / UpdateFunctionCode request */
 #define DEFAULT_LIMIT 6291456u
 
-enum op {
-    OP_NONE,
-    OP_INVOKE,
-    OP_INVOKE_ASYNC,
-    OP_CREATE,
-    OP_LIST,
-    OP_GET,
-    OP_GET_CONFIG,
-    OP_UPDATE_CODE,
-    OP_UPDATE_CONFIG,
-    OP_DELETE,
-    OP_EVENT_INVOKE_CONFIG,
-    OP_LIST_EVENT_INVOKE_CONFIGS,
-    OP_ACCOUNT_SETTINGS,
-    OP_GALLEY_ENVIRONMENTS,
-    OP_GALLEY_RESET,
-    OP_GALLEY_FUNCTION,
-    OP_METRICS,
-    OP_PUBLISH_VERSION,
-    OP_LIST_VERSIONS,
-    OP_CREATE_ALIAS,
-    OP_LIST_ALIASES,
-    OP_GET_ALIAS,
-    OP_UPDATE_ALIAS,
-    OP_DELETE_ALIAS,
-    OP_FUNCTION_CONCURRENCY,
-    OP_PROVISIONED_CONCURRENCY,
-    OP_METHOD_NOT_ALLOWED,
-};
+#define GALLEY GL_API_GALLEY_PREFIX
+#define F "/functions/{FunctionName}"
+#define SLASH GL_API_OP_SLASH
+#define EVENT GL_API_OP_EVENT
+
+/* Invoke's body may be 6 MiB for RequestResponse but only 1 MiB for an Event. */
+static size_t invoke_limit(const gl_http_req_t *req)
+{
+    const char *type = gl_http_req_header(req, "x-amz-invocation-type");
+    return type && !strcmp(type, "Event") ? ASYNC_INVOKE_LIMIT : SYNC_INVOKE_LIMIT;
+}
 
 /*
- * Match "/DATE/functions[/F[/TAIL]]". Returns the operation and points fn and fnlen at
- * the raw (still encoded) FunctionName segment.
+ * Every operation the front end answers, one row each. A path matched by some row whose method
+ * differs answers "Method ... is not allowed"; a path no row matches is an unknown operation.
+ * Rows with a NULL method take every method and leave the choice to their handler. A row with
+ * body_limit 0 takes DEFAULT_LIMIT; fn_max is the FunctionName limit (256 or 140) of the
+ * Lambda model, 0 for paths without one; the 413 message names too_large_as, else "request".
  */
-static enum op match(const gl_http_req_t *req, const char **fn, size_t *fnlen)
-{
-    const char *p = req->path, *m = req->method_name;
-    int get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), put = !strcmp(m, "PUT"),
-        del = !strcmp(m, "DELETE");
-    *fn = NULL;
-    *fnlen = 0;
-    if (!strcmp(p, "/2016-08-19/account-settings") || !strcmp(p, "/2016-08-19/account-settings/"))
-        return get ? OP_ACCOUNT_SETTINGS : OP_METHOD_NOT_ALLOWED;
+static const gl_api_op_t ops[] = {
+    /* date, pattern, flags, method, name, body limit (fn), FunctionName max, 413 name, handler */
+    {"2015-03-31", "/functions", SLASH, "POST", "CreateFunction", CODE_REQUEST_LIMIT, NULL, 0,
+     "CreateFunction", gl_api_create_function},
+    {"2015-03-31", "/functions", SLASH, "GET", "ListFunctions", 0, NULL, 0, NULL,
+     gl_api_list_functions},
+    {"2015-03-31", F, SLASH, "GET", "GetFunction", 0, NULL, 256, NULL, gl_api_get_function},
+    {"2015-03-31", F, SLASH, "DELETE", "DeleteFunction", 0, NULL, 256, NULL,
+     gl_api_delete_function},
+    {"2015-03-31", F "/invocations", 0, "POST", "Invoke", 0, invoke_limit, 256, "InvokeFunction",
+     gl_api_invoke},
+    {"2015-03-31", F "/configuration", 0, "GET", "GetFunctionConfiguration", 0, NULL, 256, NULL,
+     gl_api_get_function_configuration},
+    {"2015-03-31", F "/configuration", 0, "PUT", "UpdateFunctionConfiguration", 0, NULL, 140,
+     NULL, gl_api_update_function_configuration},
+    {"2015-03-31", F "/code", 0, "PUT", "UpdateFunctionCode", CODE_REQUEST_LIMIT, NULL, 140,
+     "UpdateFunctionCode", gl_api_update_function_code},
+    {"2015-03-31", F "/versions", SLASH, "POST", "PublishVersion", 0, NULL, 140, NULL,
+     gl_api_publish_version},
+    {"2015-03-31", F "/versions", SLASH, "GET", "ListVersionsByFunction", 0, NULL, 256, NULL,
+     gl_api_list_versions},
+    {"2015-03-31", F "/aliases", SLASH, "POST", "CreateAlias", 0, NULL, 140, NULL,
+     gl_api_create_alias},
+    {"2015-03-31", F "/aliases", SLASH, "GET", "ListAliases", 0, NULL, 140, NULL,
+     gl_api_list_aliases},
+    {"2015-03-31", F "/aliases/{Name}", 0, "GET", "GetAlias", 0, NULL, 140, NULL,
+     gl_api_get_alias},
+    {"2015-03-31", F "/aliases/{Name}", 0, "PUT", "UpdateAlias", 0, NULL, 140, NULL,
+     gl_api_update_alias},
+    {"2015-03-31", F "/aliases/{Name}", 0, "DELETE", "DeleteAlias", 0, NULL, 140, NULL,
+     gl_api_delete_alias},
+    {"2014-11-13", F "/invoke-async", SLASH | EVENT, "POST", "InvokeAsync", LEGACY_ASYNC_LIMIT,
+     NULL, 256, "InvokeFunction", gl_api_invoke},
+    {"2016-08-19", "/account-settings", SLASH, "GET", "GetAccountSettings", 0, NULL, 0, NULL,
+     gl_api_get_account_settings},
+    {"2017-10-31", F "/concurrency", 0, "PUT", "PutFunctionConcurrency", 0, NULL, 140, NULL,
+     gl_api_function_concurrency},
+    {"2017-10-31", F "/concurrency", 0, "DELETE", "DeleteFunctionConcurrency", 0, NULL, 140,
+     NULL, gl_api_function_concurrency},
+    {"2019-09-25", F "/event-invoke-config", 0, "PUT", "PutFunctionEventInvokeConfig", 0, NULL,
+     140, NULL, gl_api_event_invoke_config},
+    {"2019-09-25", F "/event-invoke-config", 0, "POST", "UpdateFunctionEventInvokeConfig", 0,
+     NULL, 140, NULL, gl_api_event_invoke_config},
+    {"2019-09-25", F "/event-invoke-config", 0, "GET", "GetFunctionEventInvokeConfig", 0, NULL,
+     140, NULL, gl_api_event_invoke_config},
+    {"2019-09-25", F "/event-invoke-config", 0, "DELETE", "DeleteFunctionEventInvokeConfig", 0,
+     NULL, 140, NULL, gl_api_event_invoke_config},
+    {"2019-09-25", F "/event-invoke-config/list", 0, "GET", "ListFunctionEventInvokeConfigs", 0,
+     NULL, 140, NULL, gl_api_list_event_invoke_configs},
+    {"2019-09-30", F "/concurrency", 0, "GET", "GetFunctionConcurrency", 0, NULL, 140, NULL,
+     gl_api_function_concurrency},
+    /* GET with ?List=ALL is ListProvisionedConcurrencyConfigs: the handler tells them apart. */
+    {"2019-09-30", F "/provisioned-concurrency", 0, "GET", "GetProvisionedConcurrencyConfig", 0,
+     NULL, 140, NULL, gl_api_provisioned_concurrency},
+    {"2019-09-30", F "/provisioned-concurrency", 0, "PUT", "PutProvisionedConcurrencyConfig", 0,
+     NULL, 140, NULL, gl_api_provisioned_concurrency},
+    {"2019-09-30", F "/provisioned-concurrency", 0, "DELETE",
+     "DeleteProvisionedConcurrencyConfig", 0, NULL, 140, NULL, gl_api_provisioned_concurrency},
     /* galley's own endpoints: a prefix no Lambda path can start with. */
-    if (!strcmp(p, GL_API_GALLEY_PREFIX "/environments"))
-        return get ? OP_GALLEY_ENVIRONMENTS : OP_METHOD_NOT_ALLOWED;
-    if (!strcmp(p, GL_API_GALLEY_PREFIX "/reset"))
-        return post ? OP_GALLEY_RESET : OP_METHOD_NOT_ALLOWED;
-    if (!strncmp(p, GL_API_GALLEY_PREFIX "/functions/", sizeof(GL_API_GALLEY_PREFIX) + 10)) {
-        /* /_galley/functions/<F>/<control>: galley.c reads the control from the path. */
-        const char *f = p + sizeof(GL_API_GALLEY_PREFIX) + 10;
-        const char *slash = strchr(f, '/');
-        if (!slash || slash == f || !slash[1] || strchr(slash + 1, '/'))
-            return OP_NONE;
-        *fn = f;
-        *fnlen = (size_t)(slash - f);
-        return OP_GALLEY_FUNCTION;
-    }
+    {NULL, GALLEY "/environments", 0, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
+     gl_api_galley_environments},
+    {NULL, GALLEY "/reset", 0, "POST", "GalleyReset", 0, NULL, 0, NULL, gl_api_galley_reset},
+    /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
+    {NULL, GALLEY F "/{Control}", 0, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
+     gl_api_galley_function},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
-    if (!strcmp(p, "/metrics"))
-        return get ? OP_METRICS : OP_METHOD_NOT_ALLOWED;
-    const char *rest;
-    int legacy = 0;
-    if (!strncmp(p, "/2015-03-31/functions", 21))
-        rest = p + 21;
-    else if (!strncmp(p, "/2014-11-13/functions", 21)) {
-        rest = p + 21;
-        legacy = 1;
-    } else if (!strncmp(p, "/2019-09-25/functions", 21)) {
-        rest = p + 21;
-        legacy = 2; /* the event invoke config family */
-    } else if (!strncmp(p, "/2017-10-31/functions", 21)) {
-        rest = p + 21;
-        legacy = 3; /* Put/DeleteFunctionConcurrency */
-    } else if (!strncmp(p, "/2019-09-30/functions", 21)) {
-        rest = p + 21;
-        legacy = 4; /* GetFunctionConcurrency, provisioned concurrency */
-    } else
-        return OP_NONE;
-    if (!legacy && (!*rest || !strcmp(rest, "/"))) {
-        if (post)
-            return OP_CREATE;
-        return get ? OP_LIST : OP_METHOD_NOT_ALLOWED;
+    {NULL, "/metrics", 0, "GET", "GalleyMetrics", 0, NULL, 0, NULL, gl_api_metrics},
+};
+
+#undef GALLEY
+#undef F
+#undef SLASH
+#undef EVENT
+
+const gl_api_op_t *gl_api_ops(size_t *n)
+{
+    *n = sizeof(ops) / sizeof(ops[0]);
+    return ops;
+}
+
+/* Skip the literal prefix lit of *p; 0 when *p does not start with it. */
+static int eat(const char **p, const char *lit, size_t len)
+{
+    if (strncmp(*p, lit, len) != 0)
+        return 0;
+    *p += len;
+    return 1;
+}
+
+/*
+ * Match path against row's "/DATE" + pattern. A {Param} takes one non-empty segment: the first
+ * is the FunctionName, the second (always the last segment) goes to rt->param. With
+ * GL_API_OP_SLASH one trailing '/' is tolerated.
+ */
+static int match_path(const gl_api_op_t *op, const char *path, gl_api_route_t *rt)
+{
+    const char *p = path, *q = op->pattern;
+    int captures = 0;
+    if (op->date && !(eat(&p, "/", 1) && eat(&p, op->date, strlen(op->date))))
+        return 0;
+    while (*q) {
+        if (*q != '{') {
+            if (*p++ != *q++)
+                return 0;
+            continue;
+        }
+        size_t seg = strcspn(p, "/");
+        if (seg == 0)
+            return 0;
+        if (captures++ == 0) {
+            rt->fn_seg = p;
+            rt->fn_len = seg;
+        } else {
+            rt->param = p;
+        }
+        p += seg;
+        q = strchr(q, '}') + 1;
     }
-    if (*rest != '/')
-        return OP_NONE;
-    rest++;
-    const char *slash = strchr(rest, '/');
-    *fn = rest;
-    *fnlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (*fnlen == 0)
-        return OP_NONE;
-    const char *tail = slash ? slash : "";
-    if (legacy == 3) {
-        if (!strcmp(tail, "/concurrency"))
-            return put || del ? OP_FUNCTION_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
-        return OP_NONE;
+    return !*p || ((op->flags & GL_API_OP_SLASH) && !strcmp(p, "/"));
+}
+
+gl_api_match_t gl_api_route_match(const char *method, const char *path, gl_api_route_t *rt)
+{
+    gl_api_match_t res = GL_API_NO_ROUTE;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        gl_api_route_t cand = {.op = &ops[i]};
+        if (!match_path(&ops[i], path, &cand))
+            continue;
+        if (ops[i].method && strcmp(ops[i].method, method) != 0) {
+            res = GL_API_BAD_METHOD;
+            continue;
+        }
+        *rt = cand;
+        return GL_API_ROUTED;
     }
-    if (legacy == 4) {
-        if (!strcmp(tail, "/concurrency"))
-            return get ? OP_FUNCTION_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
-        if (!strcmp(tail, "/provisioned-concurrency"))
-            return get || put || del ? OP_PROVISIONED_CONCURRENCY : OP_METHOD_NOT_ALLOWED;
-        return OP_NONE;
-    }
-    if (legacy == 2) {
-        if (!strcmp(tail, "/event-invoke-config/list"))
-            return get ? OP_LIST_EVENT_INVOKE_CONFIGS : OP_METHOD_NOT_ALLOWED;
-        if (!strcmp(tail, "/event-invoke-config"))
-            return get || put || post || del ? OP_EVENT_INVOKE_CONFIG : OP_METHOD_NOT_ALLOWED;
-        return OP_NONE;
-    }
-    if (legacy) {
-        if (!strcmp(tail, "/invoke-async") || !strcmp(tail, "/invoke-async/"))
-            return post ? OP_INVOKE_ASYNC : OP_METHOD_NOT_ALLOWED;
-        return OP_NONE;
-    }
-    if (!*tail || !strcmp(tail, "/")) {
-        if (get)
-            return OP_GET;
-        return del ? OP_DELETE : OP_METHOD_NOT_ALLOWED;
-    }
-    if (!strcmp(tail, "/invocations"))
-        return post ? OP_INVOKE : OP_METHOD_NOT_ALLOWED;
-    if (!strcmp(tail, "/configuration")) {
-        if (get)
-            return OP_GET_CONFIG;
-        return put ? OP_UPDATE_CONFIG : OP_METHOD_NOT_ALLOWED;
-    }
-    if (!strcmp(tail, "/code"))
-        return put ? OP_UPDATE_CODE : OP_METHOD_NOT_ALLOWED;
-    if (!strcmp(tail, "/versions") || !strcmp(tail, "/versions/")) {
-        if (post)
-            return OP_PUBLISH_VERSION;
-        return get ? OP_LIST_VERSIONS : OP_METHOD_NOT_ALLOWED;
-    }
-    if (!strcmp(tail, "/aliases") || !strcmp(tail, "/aliases/")) {
-        if (post)
-            return OP_CREATE_ALIAS;
-        return get ? OP_LIST_ALIASES : OP_METHOD_NOT_ALLOWED;
-    }
-    if (!strncmp(tail, "/aliases/", 9) && tail[9] && !strchr(tail + 9, '/')) {
-        if (get)
-            return OP_GET_ALIAS;
-        if (put)
-            return OP_UPDATE_ALIAS;
-        return del ? OP_DELETE_ALIAS : OP_METHOD_NOT_ALLOWED;
-    }
-    return OP_NONE;
+    memset(rt, 0, sizeof(*rt));
+    return res;
+}
+
+size_t gl_api_op_body_limit(const gl_api_op_t *op, const gl_http_req_t *req)
+{
+    if (!op)
+        return DEFAULT_LIMIT;
+    if (op->body_limit_fn)
+        return op->body_limit_fn(req);
+    return op->body_limit ? op->body_limit : DEFAULT_LIMIT;
 }
 
 static size_t body_limit(gl_http_req_t *req, void *data)
 {
     (void)data;
-    const char *fn;
-    size_t fnlen;
-    switch (match(req, &fn, &fnlen)) {
-    case OP_INVOKE: {
-        const char *type = gl_http_req_header(req, "x-amz-invocation-type");
-        return type && !strcmp(type, "Event") ? ASYNC_INVOKE_LIMIT : SYNC_INVOKE_LIMIT;
-    }
-    case OP_INVOKE_ASYNC:
-        return LEGACY_ASYNC_LIMIT;
-    case OP_CREATE:
-    case OP_UPDATE_CODE:
-        return CODE_REQUEST_LIMIT;
-    default:
-        return DEFAULT_LIMIT;
-    }
+    gl_api_route_t rt;
+    gl_api_route_match(req->method_name, req->path, &rt);
+    return gl_api_op_body_limit(rt.op, req);
 }
 
-static const char *op_name(enum op op)
+int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const char *region,
+                          const char *account, gl_aws_err_t *etype, char *msg, size_t msglen)
 {
-    switch (op) {
-    case OP_INVOKE:
-    case OP_INVOKE_ASYNC:
-        return "InvokeFunction";
-    case OP_CREATE:
-        return "CreateFunction";
-    case OP_UPDATE_CODE:
-        return "UpdateFunctionCode";
-    default:
-        return "request";
+    char *name = NULL, *qualifier = gl_query_get(req->query, "Qualifier");
+    if (gl_url_decode(rt->fn_seg, rt->fn_len, &name) < 0) {
+        free(qualifier);
+        *etype = GL_AWS_VALIDATION;
+        snprintf(msg, msglen, "1 validation error detected: Value at 'functionName' failed to "
+                              "satisfy constraint: Member must be valid percent-encoded text");
+        return -EINVAL;
     }
+    int rc = gl_api_parse_fn_name(name, qualifier, region, account, rt->op->fn_max, &rt->ref,
+                                  etype, msg, msglen);
+    free(name);
+    free(qualifier);
+    return rc;
 }
 
 static void on_request(gl_http_req_t *req, void *data)
 {
     gl_api_t *api = data;
-    const char *fnseg;
-    size_t fnlen;
-    enum op op = match(req, &fnseg, &fnlen);
+    gl_api_route_t rt;
+    gl_api_match_t m = gl_api_route_match(req->method_name, req->path, &rt);
     gl_uuid4(req->request_id);
 
     if (req->body_too_large) {
-        unsigned long limit = (unsigned long)body_limit(req, api);
+        const char *as = rt.op && rt.op->too_large_as ? rt.op->too_large_as : "request";
         gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
                                 "Request must be smaller than %lu bytes for the %s operation",
-                                limit, op_name(op));
+                                (unsigned long)gl_api_op_body_limit(rt.op, req), as);
         return;
     }
-    if (op == OP_NONE) {
+    if (m == GL_API_NO_ROUTE) {
         gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION, "Unknown operation %s %s",
                                 req->method_name, req->path);
         return;
     }
-    if (op == OP_METHOD_NOT_ALLOWED) {
+    if (m == GL_API_BAD_METHOD) {
         gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION,
                                 "Method %s is not allowed on %s", req->method_name, req->path);
         return;
     }
-
-    gl_fn_ref_t ref;
-    if (fnseg) {
-        char *name = NULL, *qualifier = gl_query_get(req->query, "Qualifier");
-        if (gl_url_decode(fnseg, fnlen, &name) < 0) {
-            free(qualifier);
-            gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
-                                    "1 validation error detected: Value at 'functionName' "
-                                    "failed to satisfy constraint: Member must be valid "
-                                    "percent-encoded text");
-            return;
-        }
+    if (rt.fn_seg) {
         gl_aws_err_t etype;
         char msg[512];
-        size_t max_len = (op == OP_INVOKE || op == OP_INVOKE_ASYNC || op == OP_GET ||
-                          op == OP_GET_CONFIG || op == OP_DELETE || op == OP_LIST_VERSIONS)
-                             ? 256
-                             : 140;
-        int rc = gl_api_parse_fn_name(name, qualifier, gl_registry_region(api->reg),
-                                      gl_registry_account(api->reg), max_len, &ref, &etype, msg,
-                                      sizeof(msg));
-        free(name);
-        free(qualifier);
-        if (rc < 0) {
+        if (gl_api_route_parse_fn(&rt, req, gl_registry_region(api->reg),
+                                  gl_registry_account(api->reg), &etype, msg, sizeof(msg)) < 0) {
             gl_http_reply_aws_error(req, etype, "%s", msg);
             return;
         }
     }
-
-    switch (op) {
-    case OP_INVOKE:
-        gl_api_invoke(api, req, &ref, 0);
-        break;
-    case OP_INVOKE_ASYNC:
-        gl_api_invoke(api, req, &ref, 1);
-        break;
-    case OP_CREATE:
-        gl_api_create_function(api, req);
-        break;
-    case OP_LIST:
-        gl_api_list_functions(api, req);
-        break;
-    case OP_GET:
-        gl_api_get_function(api, req, &ref);
-        break;
-    case OP_GET_CONFIG:
-        gl_api_get_function_configuration(api, req, &ref);
-        break;
-    case OP_UPDATE_CODE:
-        gl_api_update_function_code(api, req, &ref);
-        break;
-    case OP_UPDATE_CONFIG:
-        gl_api_update_function_configuration(api, req, &ref);
-        break;
-    case OP_DELETE:
-        gl_api_delete_function(api, req, &ref);
-        break;
-    case OP_ACCOUNT_SETTINGS:
-        gl_api_get_account_settings(api, req);
-        break;
-    case OP_EVENT_INVOKE_CONFIG:
-        gl_api_event_invoke_config(api, req, &ref);
-        break;
-    case OP_FUNCTION_CONCURRENCY:
-        gl_api_function_concurrency(api, req, &ref);
-        break;
-    case OP_PROVISIONED_CONCURRENCY:
-        gl_api_provisioned_concurrency(api, req, &ref);
-        break;
-    case OP_LIST_EVENT_INVOKE_CONFIGS:
-        gl_api_list_event_invoke_configs(api, req, &ref);
-        break;
-    case OP_GALLEY_RESET:
-        gl_api_galley_reset(api, req);
-        break;
-    case OP_GALLEY_FUNCTION:
-        gl_api_galley_function(api, req, &ref, strchr(fnseg, '/') + 1);
-        break;
-    case OP_GALLEY_ENVIRONMENTS:
-        gl_api_galley_environments(api, req);
-        break;
-    case OP_METRICS:
-        gl_api_metrics(api, req);
-        break;
-    case OP_PUBLISH_VERSION:
-        gl_api_publish_version(api, req, &ref);
-        break;
-    case OP_LIST_VERSIONS:
-        gl_api_list_versions(api, req, &ref);
-        break;
-    case OP_CREATE_ALIAS:
-        gl_api_create_alias(api, req, &ref);
-        break;
-    case OP_LIST_ALIASES:
-        gl_api_list_aliases(api, req, &ref);
-        break;
-    case OP_GET_ALIAS:
-    case OP_UPDATE_ALIAS:
-    case OP_DELETE_ALIAS: {
-        /* The alias name is the last path segment (a FunctionName never holds a '/'). */
-        const char *seg = strrchr(req->path, '/') + 1;
-        if (op == OP_GET_ALIAS)
-            gl_api_get_alias(api, req, &ref, seg);
-        else if (op == OP_UPDATE_ALIAS)
-            gl_api_update_alias(api, req, &ref, seg);
-        else
-            gl_api_delete_alias(api, req, &ref, seg);
-        break;
-    }
-    default:
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "unrouted operation");
-    }
+    rt.op->handler(api, req, &rt);
 }
 
 static const gl_http_handler_t handler = {

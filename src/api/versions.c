@@ -39,8 +39,9 @@ static int opt_str(gl_http_req_t *req, const json_t *body, const char *key, cons
     return 0;
 }
 
-void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     const char *sha, *desc, *rev;
     gl_fn_t *ver = NULL;
     gl_aws_err_t etype;
@@ -106,8 +107,9 @@ static int marker_start(const char *marker, gl_fn_t **fns, size_t n, size_t *sta
     return 0;
 }
 
-void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
+void gl_api_list_versions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
+    const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_t **fns = NULL;
     size_t n = 0, page, start = 0;
     char *marker = gl_query_get(req->query, "Marker");

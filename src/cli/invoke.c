@@ -16,6 +16,7 @@
 
 #include "galley/cli.h"
 #include "galley/util.h"
+#include "internal.h"
 
 /* The daemon refuses more than 6 MiB; reading stops a little past that so the daemon's own
  * RequestEntityTooLargeException is what the user sees, without buffering without bound. */
@@ -64,38 +65,38 @@ static void print_tail(const gl_buf_t *headers)
     free(b64);
 }
 
+typedef struct invoke_args {
+    const char *event_path, *qualifier;
+    int tail;
+} invoke_args_t;
+
+static void on_opt(int c, const char *arg, void *ctx)
+{
+    invoke_args_t *a = ctx;
+    switch (c) {
+    case 'e': a->event_path = arg; break;
+    case 'q': a->qualifier = arg; break;
+    case 't': a->tail = 1; break;
+    }
+}
+
 int gl_cli_invoke(int argc, char **argv)
 {
-    const char *endpoint = getenv("GALLEY_ENDPOINT");
-    const char *event_path = NULL, *qualifier = NULL;
-    int tail = 0, rc = 1;
     static const struct option opts[] = {
         {"event", required_argument, NULL, 'e'},
         {"qualifier", required_argument, NULL, 'q'},
         {"tail", no_argument, NULL, 't'},
-        {"endpoint", required_argument, NULL, 'E'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "e:q:t", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e': event_path = optarg; break;
-        case 'q': qualifier = optarg; break;
-        case 't': tail = 1; break;
-        case 'E': endpoint = optarg; break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fputs(usage_text, stderr); return 2;
-        }
-    }
-    if (optind != argc - 1 || !argv[optind][0]) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (!endpoint || !*endpoint)
-        endpoint = GL_CLI_DEFAULT_ENDPOINT;
-    const char *name = argv[optind];
+    invoke_args_t a = {0};
+    const char *endpoint, *name;
+    int rc = gl_cli_parse_name_args(argc, argv, "e:q:t", opts, on_opt, &a, usage_text,
+                                    &endpoint, &name);
+    if (rc >= 0)
+        return rc;
+    const char *event_path = a.event_path, *qualifier = a.qualifier;
+    int tail = a.tail;
+    rc = 1;
 
     gl_buf_t event = {0}, path = {0}, body = {0}, headers = {0};
     if (event_path) {

@@ -27,6 +27,7 @@
 #include "galley/cli.h"
 #include "galley/logs.h"
 #include "galley/util.h"
+#include "internal.h"
 
 #define POLL_MS 250
 #define MAX_DEPTH 6             /* YYYY/MM/DD/stream is 4 below the function's directory */
@@ -280,37 +281,37 @@ static char *resolve_name(const char *endpoint, const char *name)
     return out ? out : strdup(name);
 }
 
+typedef struct logs_args {
+    const char *since, *state_dir;
+    int follow;
+} logs_args_t;
+
+static void on_opt(int c, const char *arg, void *ctx)
+{
+    logs_args_t *a = ctx;
+    switch (c) {
+    case 'f': a->follow = 1; break;
+    case 's': a->since = arg; break;
+    case 'd': a->state_dir = arg; break;
+    }
+}
+
 int gl_cli_logs(int argc, char **argv)
 {
-    const char *endpoint = getenv("GALLEY_ENDPOINT"), *state_dir = ".galley";
-    const char *since = NULL;
-    int follow = 0;
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'},
         {"since", required_argument, NULL, 's'},
         {"state-dir", required_argument, NULL, 'd'},
-        {"endpoint", required_argument, NULL, 'E'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': follow = 1; break;
-        case 's': since = optarg; break;
-        case 'd': state_dir = optarg; break;
-        case 'E': endpoint = optarg; break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fputs(usage_text, stderr); return 2;
-        }
-    }
-    if (optind != argc - 1 || !argv[optind][0]) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (!endpoint || !*endpoint)
-        endpoint = GL_CLI_DEFAULT_ENDPOINT;
+    logs_args_t a = {.state_dir = ".galley"};
+    const char *endpoint, *arg_name;
+    int rc = gl_cli_parse_name_args(argc, argv, "f", opts, on_opt, &a, usage_text, &endpoint,
+                                    &arg_name);
+    if (rc >= 0)
+        return rc;
+    const char *since = a.since, *state_dir = a.state_dir;
+    int follow = a.follow;
     struct timespec cutoff;
     if (since) {
         double secs;
@@ -323,9 +324,9 @@ int gl_cli_logs(int argc, char **argv)
         cutoff.tv_sec -= (time_t)secs;
     }
 
-    char *name = resolve_name(endpoint, argv[optind]);
+    char *name = resolve_name(endpoint, arg_name);
     if (!name || !*name || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, ".")) {
-        fprintf(stderr, "galley logs: '%s' is not a function name\n", argv[optind]);
+        fprintf(stderr, "galley logs: '%s' is not a function name\n", arg_name);
         free(name);
         return 2;
     }

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * serve.c: `galley serve`, the daemon: options into a serve_opts_t, then the bring-up in a
+ * fixed order (process limits, interpreters and directories, registry, cgroups, sandbox,
+ * scheduler, template, async queue, Lambda API, hot reload, signals), each step one function
+ * that logs its own failure, then the loop, then the one teardown that closes whatever was
+ * brought up in reverse. On SIGTERM/SIGINT the scheduler drains, then the API closes, then the
+ * async queue, and the loop ends with no handle left (the on_*_closed chain below).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "galley/api.h"
+#include "galley/cgroup.h"
+#include "galley/async.h"
+#include "galley/log.h"
+#include "galley/metrics.h"
+#include "galley/rapi.h"
+#include "galley/sbx.h"
+#include "galley/registry.h"
+#include "galley/sched.h"
+#include "galley/template.h"
+#include "galley/watch.h"
+
+#include "serve.h"
+
+#define DEFAULT_ACCOUNT "123456789012"
+#define SHUTDOWN_GRACE_MS 5000
+
+typedef struct serve_opts {
+    char host[256];
+    int port;
+    const char *state_dir;
+    const char *template_path;
+    const char *python;
+    const char *node;
+    const char *runtimes_dir;
+    const char *region;
+    const char *account_id;
+    double idle_timeout_s;
+    int no_sandbox;
+    int no_cgroups;
+    int isolate_network;
+    int no_watch;
+    const char *run_as;
+    char self_ids[48];        /* run_as with --no-sandbox: galley's own uid:gid */
+    unsigned account_concurrency;
+    double async_time_scale;
+    const char *overrides[64];
+    size_t noverrides;
+} serve_opts_t;
+
+typedef struct daemon {
+    uv_loop_t *loop;
+    gl_registry_t *reg;
+    gl_sched_t *sched;
+    gl_api_t *api;
+    gl_async_t *async;
+    gl_reload_t *reload;
+    gl_sbx_t *sbx;
+    gl_cg_system_t *cgroups;
+    char *python, *node, *runtimes, *state; /* resolved at start, malloc'd */
+    int port;                               /* where the API listens */
+    uv_signal_t sigterm, sigint;
+    int stopping;
+} daemon_t;
+
+static void serve_usage(FILE *f)
+{
+    fputs("usage: galley serve [options]\n"
+          "  --listen ADDR:PORT       where the Lambda API listens (default 127.0.0.1:3001)\n"
+          "  --state-dir DIR          created functions, logs (default ./.galley)\n"
+          "  --template FILE          SAM template to serve (default ./template.yaml if present)\n"
+          "  --parameter-overrides K=V  template parameter value (repeatable)\n"
+          "  --idle-timeout SECONDS   stop environments idle this long (default 600; 0: every\n"
+          "                           invoke gets a new environment)\n"
+          "  --account-concurrency N  most invokes running at once (default 1000)\n"
+          "  --async-time-scale F     divide every async retry delay, throttle backoff and\n"
+          "                           event age limit by F (default 1; tests use 600)\n"
+          "  --run-as USER            user functions run as when galley is root (default nobody)\n"
+          "  --isolate-network        give each environment a network namespace of its own\n"
+          "  --no-watch               no hot reload of template functions' code directories\n"
+          "  --no-sandbox             no namespaces, no seccomp filter, galley's own user\n"
+          "  --no-cgroups             no cgroups: memory caps by an RSS watchdog, SIGSTOP freezing\n"
+          "  --python PATH            interpreter for python3.x functions\n"
+          "  --node PATH              interpreter for nodejs functions\n"
+          "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
+          "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
+          "  --log-level LEVEL        debug, info, warn or error (default info)\n",
+          f);
+}
+
+static int is_executable_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* The first executable called name on PATH, malloc'd, or NULL. */
+static char *which(const char *name)
+{
+    if (strchr(name, '/'))
+        return is_executable_file(name) ? realpath(name, NULL) : NULL;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    char *copy = strdup(path), *save = NULL, *found = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char *cand = gl_path_join(*dir ? dir : ".", name);
+        if (cand && is_executable_file(cand))
+            found = cand;
+        else
+            free(cand);
+    }
+    free(copy);
+    return found;
+}
+
+/*
+ * Resolve an interpreter once at start. A script on PATH (a pyenv or nvm shim) costs its
+ * shell's start-up on every cold start, so ask it once for the real executable.
+ */
+static char *resolve_interpreter(const char *given, const char *name, const char *probe)
+{
+    char *path = which(given ? given : name);
+    if (!path)
+        return NULL;
+    FILE *f = fopen(path, "re");
+    char magic[2] = {0};
+    size_t got = f ? fread(magic, 1, 2, f) : 0;
+    if (f)
+        fclose(f);
+    if (got == 2 && magic[0] == '#' && magic[1] == '!') {
+        char *cmd = NULL, line[PATH_MAX] = "";
+        if (asprintf(&cmd, "'%s' %s 2>/dev/null", path, probe) >= 0) {
+            FILE *p = popen(cmd, "re");
+            if (p) {
+                if (!fgets(line, sizeof(line), p))
+                    line[0] = '\0';
+                pclose(p);
+            }
+            free(cmd);
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '/' && is_executable_file(line)) {
+            gl_log_debug("%s: %s is a shim for %s", name, path, line);
+            free(path);
+            path = strdup(line);
+        }
+    }
+    return path;
+}
+
+static char *resolve_runtimes_dir(const char *given)
+{
+    if (given)
+        return realpath(given, NULL);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof(cand), "%s/../runtimes/python/bootstrap", exe);
+            if (access(cand, R_OK) == 0) {
+                snprintf(cand, sizeof(cand), "%s/../runtimes", exe);
+                return realpath(cand, NULL);
+            }
+            snprintf(cand, sizeof(cand), "%s/../share/galley/runtimes", exe);
+            if (access(cand, R_OK) == 0)
+                return realpath(cand, NULL);
+        }
+    }
+    return realpath(GALLEY_SOURCE_RUNTIMES_DIR, NULL);
+}
+
+static int parse_listen(const char *s, serve_opts_t *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+        return -EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -EINVAL;
+    memcpy(o->host, s, (size_t)(colon - s));
+    o->host[colon - s] = '\0';
+    if (o->host[0] == '[') { /* [::1] */
+        size_t l = strlen(o->host);
+        if (o->host[l - 1] == ']') {
+            memmove(o->host, o->host + 1, l - 2);
+            o->host[l - 2] = '\0';
+        }
+    }
+    o->port = (int)port;
+    return 0;
+}
+
+static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
+{
+    (void)new_fn;
+    gl_sched_retire(data, old_fn);
+}
+
+static void on_async_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->async = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_api_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->api = NULL;
+    /* Last, once no Event request can arrive: the queue's final records reach the disk and
+     * events not yet done stay there for the next start. */
+    if (d->async)
+        gl_async_close(d->async, on_async_closed, d);
+    else
+        on_async_closed(d);
+}
+
+static void on_sched_closed(void *arg)
+{
+    daemon_t *d = arg;
+    d->sched = NULL;
+    /* Every environment is gone: remove galley's cgroup folder (closes its timer). */
+    gl_cg_system_close(d->cgroups);
+    d->cgroups = NULL;
+    gl_log_info("every environment stopped");
+    if (d->api)
+        gl_api_close(d->api, on_api_closed, d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+    if (d->stopping) {
+        gl_log_warn("second signal: exiting now");
+        _exit(1); /* environments die with us (parent-death signal) */
+    }
+    d->stopping = 1;
+    gl_log_info("%s: shutting down (in-flight invokes get %d ms)", strsignal(signum),
+                SHUTDOWN_GRACE_MS);
+    gl_reload_close(d->reload, NULL, NULL); /* no reload while environments stop */
+    d->reload = NULL;
+    if (d->async)
+        gl_async_stop(d->async); /* no new attempts; in-flight ones finish in the grace */
+    gl_sched_close(d->sched, SHUTDOWN_GRACE_MS, on_sched_closed, d);
+}
+
+/* AutoPublishAlias: version 1 of the template function and the alias pointing at it (in
+ * memory only, like the template function itself: re-created at every start). */
+static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
+{
+    gl_fn_t *fn = gl_registry_find(d->reg, f->logical_id), *ver = NULL;
+    gl_alias_t a = {.name = f->auto_publish_alias, .description = ""};
+    const gl_alias_t *stored = NULL;
+    gl_aws_err_t etype;
+    char msg[512];
+    if (!fn || gl_registry_publish(d->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &etype,
+                                   msg, sizeof(msg)) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias: %s", f->logical_id, fn ? msg : "not found");
+        return -1;
+    }
+    a.function_version = ver->version;
+    if (gl_registry_put_alias(d->reg, fn->cfg.name, &a, 1, 0, NULL, &stored, &etype, msg,
+                              sizeof(msg)) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias %s: %s", f->logical_id, a.name, msg);
+        return -1;
+    }
+    gl_log_info("template: %s: published version %s, alias %s", fn->cfg.name, ver->version,
+                a.name);
+    if (f->provisioned > 0) {
+        gl_err_t err = {0};
+        if (gl_registry_set_provisioned(d->reg, fn->cfg.name, a.name, f->provisioned, &err) < 0)
+            gl_log_error("template: %s: ProvisionedConcurrencyConfig: %s", f->logical_id, err.msg);
+    }
+    return 0;
+}
+
+static int load_template(daemon_t *d, const serve_opts_t *o)
+{
+    const char *path = o->template_path;
+    if (!path) {
+        if (access("template.yaml", R_OK) != 0)
+            return 0;
+        path = "template.yaml";
+    }
+    gl_template_ctx_t ctx = {
+        .region = o->region,
+        .account_id = o->account_id,
+        .stack_name = "galley",
+        .overrides = o->overrides,
+        .noverrides = o->noverrides,
+    };
+    gl_template_t tpl = {0};
+    gl_err_t err = {0};
+    if (gl_template_load(path, &ctx, &tpl, &err) < 0) {
+        gl_log_error("template %s: %s", path, err.msg);
+        return -1;
+    }
+    size_t loaded = 0;
+    for (size_t i = 0; i < tpl.nfns; i++) {
+        gl_template_fn_t *f = &tpl.fns[i];
+        if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
+            gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
+            gl_template_free(&tpl);
+            return -1;
+        }
+        if (f->auto_publish_alias && publish_template_alias(d, f) < 0) {
+            gl_template_free(&tpl);
+            return -1;
+        }
+        loaded++;
+    }
+    gl_template_free(&tpl);
+    gl_log_info("loaded %zu function(s) from %s", loaded, path);
+    return 0;
+}
+
+
+enum {
+    O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
+    O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
+    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP
+};
+
+static const struct option longopts[] = {
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"state-dir", required_argument, NULL, O_STATE},
+    {"template", required_argument, NULL, O_TEMPLATE},
+    {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"python", required_argument, NULL, O_PYTHON},
+    {"node", required_argument, NULL, O_NODE},
+    {"runtimes-dir", required_argument, NULL, O_RUNTIMES},
+    {"region", required_argument, NULL, O_REGION},
+    {"account-id", required_argument, NULL, O_ACCOUNT},
+    {"log-level", required_argument, NULL, O_LOGLEVEL},
+    {"parameter-overrides", required_argument, NULL, O_PARAM},
+    {"account-concurrency", required_argument, NULL, O_CONCURRENCY},
+    {"run-as", required_argument, NULL, O_RUN_AS},
+    {"isolate-network", no_argument, NULL, O_ISOLATE_NET},
+    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+    {"no-cgroups", no_argument, NULL, O_NO_CGROUPS},
+    {"no-watch", no_argument, NULL, O_NO_WATCH},
+    {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* An option with a value to check: 0, or 2 (the exit code) after saying what was wrong. */
+static int parse_value(int c, const char *arg, serve_opts_t *o)
+{
+    char *end;
+    switch (c) {
+    case O_LISTEN:
+        if (parse_listen(arg, o) < 0) {
+            fprintf(stderr, "galley: --listen wants ADDR:PORT, got '%s'\n", arg);
+            return 2;
+        }
+        return 0;
+    case O_IDLE:
+        o->idle_timeout_s = strtod(arg, &end);
+        if (*end || o->idle_timeout_s < 0) {
+            fprintf(stderr, "galley: --idle-timeout wants seconds, got '%s'\n", arg);
+            return 2;
+        }
+        return 0;
+    case O_CONCURRENCY: {
+        unsigned long n = strtoul(arg, &end, 10);
+        if (*end || n < 1 || n > 100000) {
+            fprintf(stderr, "galley: --account-concurrency wants 1..100000, got '%s'\n", arg);
+            return 2;
+        }
+        o->account_concurrency = (unsigned)n;
+        return 0;
+    }
+    case O_ASYNC_SCALE:
+        o->async_time_scale = strtod(arg, &end);
+        if (*end || !(o->async_time_scale >= 1e-3 && o->async_time_scale <= 1e6)) {
+            fprintf(stderr, "galley: --async-time-scale wants 0.001..1000000, got '%s'\n", arg);
+            return 2;
+        }
+        return 0;
+    case O_LOGLEVEL: {
+        enum gl_log_level lvl;
+        if (gl_log_parse_level(arg, &lvl) < 0) {
+            fprintf(stderr, "galley: unknown log level '%s'\n", arg);
+            return 2;
+        }
+        gl_log_set_level(lvl);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+/* Fill o from argv (argv[0] is "serve"). -1 to go on, else the exit code (0 after --help). */
+static int parse_opts(int argc, char **argv, serve_opts_t *o)
+{
+    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
+                        .idle_timeout_s = 600, .account_id = DEFAULT_ACCOUNT};
+    o->region = getenv("AWS_REGION");
+    if (!o->region || !*o->region)
+        o->region = getenv("AWS_DEFAULT_REGION");
+    if (!o->region || !*o->region)
+        o->region = "us-east-1";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+        case O_IDLE:
+        case O_CONCURRENCY:
+        case O_ASYNC_SCALE:
+        case O_LOGLEVEL:
+            if (parse_value(c, optarg, o) != 0)
+                return 2;
+            break;
+        case O_STATE: o->state_dir = optarg; break;
+        case O_TEMPLATE: o->template_path = optarg; break;
+        case O_RUN_AS: o->run_as = optarg; break;
+        case O_ISOLATE_NET: o->isolate_network = 1; break;
+        case O_NO_SANDBOX: o->no_sandbox = 1; break;
+        case O_NO_CGROUPS: o->no_cgroups = 1; break;
+        case O_NO_WATCH: o->no_watch = 1; break;
+        case O_PYTHON: o->python = optarg; break;
+        case O_NODE: o->node = optarg; break;
+        case O_RUNTIMES: o->runtimes_dir = optarg; break;
+        case O_REGION: o->region = optarg; break;
+        case O_ACCOUNT: o->account_id = optarg; break;
+        case O_PARAM:
+            if (o->noverrides < sizeof(o->overrides) / sizeof(o->overrides[0]))
+                o->overrides[o->noverrides++] = optarg;
+            break;
+        case O_HELP: serve_usage(stdout); return 0;
+        default: serve_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "galley: unexpected argument '%s'\n", argv[optind]);
+        serve_usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* SIGPIPE off (a client gone mid-reply is an error return, not a death), and the descriptor
+ * limit raised: each environment holds about six (listener, connection, pipes, pidfd, log
+ * stream), so lift the soft limit to the hard one so a busy daemon does not run out. */
+static void prepare_process(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+}
+
+/* Interpreters, the runtimes directory and the state directory, once. */
+static int resolve_paths(daemon_t *d, const serve_opts_t *o)
+{
+    d->python = resolve_interpreter(o->python, "python3",
+                                    "-c 'import sys; print(sys.executable)'");
+    d->node = resolve_interpreter(o->node, "node", "-p process.execPath");
+    d->runtimes = resolve_runtimes_dir(o->runtimes_dir);
+    if (!d->runtimes) {
+        gl_log_error("runtimes directory not found (use --runtimes-dir)");
+        return -1;
+    }
+    if (gl_mkdir_p(o->state_dir, 0755) < 0 || !(d->state = realpath(o->state_dir, NULL))) {
+        gl_log_error("state dir %s: %s", o->state_dir, strerror(errno));
+        return -1;
+    }
+    if (!d->python)
+        gl_log_warn("no python3 found: python functions will fail to start (use --python)");
+    if (!d->node)
+        gl_log_warn("no node found: nodejs functions will fail to start (use --node)");
+    gl_log_info("python: %s, node: %s, runtimes: %s, state: %s",
+                d->python ? d->python : "(none)", d->node ? d->node : "(none)", d->runtimes,
+                d->state);
+    return 0;
+}
+
+static int open_registry(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    gl_registry_opts_t ropts = {.state_dir = d->state, .region = o->region,
+                                .account_id = o->account_id};
+    if (gl_registry_open(&d->reg, &ropts, &err) < 0) {
+        gl_log_error("state dir %s: %s", d->state, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_cgroups(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    const char *why = NULL;
+    gl_cg_opts_t cgopts = {.force_mode = o->no_cgroups ? GL_CG_NONE : -1};
+    if (gl_cg_system_open(&d->cgroups, d->loop, &cgopts, &why, &err) < 0) {
+        gl_log_error("cgroups: %s", err.msg);
+        return -1;
+    }
+    if (gl_cg_system_mode(d->cgroups) == GL_CG_NONE)
+        gl_log_warn("cgroups: none (%s): memory caps are enforced approximately by an RSS "
+                    "watchdog, and idle environments are frozen with SIGSTOP",
+                    why ? why : "disabled");
+    return 0;
+}
+
+static int open_sandbox(daemon_t *d, serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    if (o->no_sandbox && !o->run_as) {
+        snprintf(o->self_ids, sizeof(o->self_ids), "%u:%u", (unsigned)geteuid(),
+                 (unsigned)getegid());
+        o->run_as = o->self_ids; /* no sandbox: functions run as galley's own user */
+    }
+    gl_sbx_opts_t sbxopts = {.no_namespaces = o->no_sandbox, .no_seccomp = o->no_sandbox,
+                             .isolate_network = o->isolate_network, .run_as = o->run_as,
+                             .hide_dir = d->state};
+    if (gl_sbx_open(&d->sbx, &sbxopts, &err) < 0) {
+        gl_log_error("sandbox: %s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The scheduler, and the registry's listener that retires replaced snapshots through it. */
+static int open_scheduler(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    gl_sched_opts_t sopts = {
+        .runtimes_dir = d->runtimes,
+        .python = d->python ? d->python : "python3",
+        .node = d->node ? d->node : "node",
+        .state_dir = d->state,
+        .region = o->region,
+        .account_id = o->account_id,
+        .idle_timeout_ms = (uint64_t)(o->idle_timeout_s * 1000),
+        .init_timeout_ms = 10000,
+        .account_concurrency = o->account_concurrency ? o->account_concurrency : 1000,
+        .rapi = gl_rapi_handler(),
+        .sbx = d->sbx,
+        .cgroups = d->cgroups,
+    };
+    if (gl_sched_new(&d->sched, d->loop, &sopts, &err) < 0) {
+        gl_log_error("%s", err.msg);
+        return -1;
+    }
+    gl_registry_listener_t listener = {.on_retire = on_retire, .data = d->sched};
+    gl_registry_set_listener(d->reg, &listener);
+    return 0;
+}
+
+static int open_async(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    gl_async_opts_t asopts = {.state_dir = d->state, .registry = d->reg, .sched = d->sched,
+                              .time_scale = o->async_time_scale > 0 ? o->async_time_scale : 1};
+    if (gl_async_open(&d->async, d->loop, &asopts, &err) < 0) {
+        gl_log_error("async queue: %s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_api(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    gl_api_opts_t aopts = {.host = o->host, .port = o->port, .registry = d->reg,
+                           .sched = d->sched, .async = d->async};
+    if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
+        gl_log_error("listen on %s:%d: %s", o->host, o->port, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hot reload: after the template is loaded, and after the last step that can fail; a failure
+ * only costs the reloads. */
+static void start_reload(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    if (o->no_watch)
+        gl_log_info("hot reload: off (--no-watch)");
+    else if (gl_reload_start(&d->reload, d->loop, d->reg, d->sched, NULL, &err) < 0)
+        gl_log_warn("hot reload: %s", err.msg);
+}
+
+static void start_signals(daemon_t *d)
+{
+    uv_signal_init(d->loop, &d->sigterm);
+    uv_signal_init(d->loop, &d->sigint);
+    d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+}
+
+/*
+ * Close what the bring-up opened, in reverse. After a clean run the on_*_closed chain has
+ * already closed the scheduler, the cgroups, the API and the async queue; after a failed
+ * start the scheduler (and the queue) may still be open and are closed here at once.
+ */
+static void close_daemon(daemon_t *d)
+{
+    if (d->sched) {
+        if (d->async)
+            gl_async_close(d->async, NULL, NULL);
+        gl_sched_close(d->sched, 0, NULL, NULL);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
+    if (d->cgroups) {
+        gl_cg_system_close(d->cgroups);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
+    gl_sbx_close(d->sbx);
+    if (d->reg)
+        gl_registry_free(d->reg);
+    gl_metrics_default_free();
+    free(d->python);
+    free(d->node);
+    free(d->runtimes);
+    free(d->state);
+}
+
+int gl_serve(int argc, char **argv)
+{
+    serve_opts_t o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    daemon_t d = {.loop = uv_default_loop()};
+    rc = 1;
+    prepare_process();
+    if (resolve_paths(&d, &o) < 0)
+        goto out;
+    if (open_registry(&d, &o) < 0)
+        goto out;
+    /* cgroups and the sandbox before the scheduler, which spawns through both. */
+    if (open_cgroups(&d, &o) < 0)
+        goto out;
+    if (open_sandbox(&d, &o) < 0)
+        goto out;
+    if (open_scheduler(&d, &o) < 0)
+        goto out;
+    /* Template functions and stored concurrency settings before any request can arrive. */
+    if (load_template(&d, &o) < 0)
+        goto out;
+    gl_api_apply_concurrency(d.reg, d.sched);
+    /* The async queue before the API, which enqueues Event invokes into it. */
+    if (open_async(&d, &o) < 0)
+        goto out;
+    if (start_api(&d, &o) < 0)
+        goto out;
+    start_reload(&d, &o);
+    start_signals(&d);
+    gl_async_start(d.async);
+    printf("galley listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "", o.host,
+           strchr(o.host, ':') ? "]" : "", d.port);
+    fflush(stdout);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(d.loop) == 0 ? 0 : 1;
+    if (rc)
+        gl_log_warn("event loop closed with handles still open");
+    gl_log_info("stopped");
+out:
+    close_daemon(&d);
+    return rc;
+}
