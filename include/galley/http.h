@@ -8,12 +8,19 @@
  * A handler may reply at once or much later (an invoke waiting for a runtime); if the
  * connection closes first, req->on_abort runs and the request is freed after it returns.
  * Limits are enforced while reading: a body over the route's limit is never buffered whole.
+ *
+ * No client can stall or exhaust a server (gl_http_limits_t): past a connection limit new
+ * connections are still accepted, answered 503 and closed; a request head or body that stops
+ * arriving gets 408, an idle keep-alive connection is closed. Only reading is ever timed out:
+ * a request waiting for its reply is not. A client that shuts down its write side after its
+ * request (half-close) still gets the reply; then the connection closes.
  */
 #ifndef GALLEY_HTTP_H
 #define GALLEY_HTTP_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "galley/buf.h"
@@ -43,7 +50,11 @@ struct gl_http_req {
     char request_id[GL_UUID_LEN + 1]; /* set by the handler if it wants x-amzn-RequestId on errors */
     /* handler-owned */
     void *data;
-    /** Runs if the connection closes before a reply was sent; req is freed after it returns. */
+    /**
+     * Runs if the connection closes before a reply was sent (reset by the peer, server closing);
+     * req is freed after it returns. A peer that only shut down its write side (EOF) is still
+     * waiting for the reply: no abort then.
+     */
     void (*on_abort)(gl_http_req_t *req);
     /* private */
     gl_http_conn_t *conn;
@@ -59,6 +70,28 @@ typedef struct gl_http_handler {
     void (*on_request)(gl_http_req_t *req, void *data);
 } gl_http_handler_t;
 
+/** A timeout that never fires. */
+#define GL_HTTP_NO_TIMEOUT UINT64_MAX
+
+/**
+ * What one server lets a client hold. A field left 0 takes the default shown.
+ * - max_conns: open connections; past it a new one is answered 503 (ServiceException) and
+ *   closed. Default: computed at gl_http_server_new from RLIMIT_NOFILE, leaving a quarter of
+ *   the descriptors (at least 64) for environments' pipes, listeners and files.
+ * - header_timeout_ms: a request's head must be complete this long after its first byte (after
+ *   accept for a connection's first request); else 408, or a plain close when nothing came.
+ *   Default 10 s.
+ * - body_timeout_ms: the longest pause between two reads of a request's body; else 408.
+ *   Default 30 s.
+ * - idle_timeout_ms: a keep-alive connection with no request is closed after it. Default 60 s.
+ */
+typedef struct gl_http_limits {
+    size_t max_conns;
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t idle_timeout_ms;
+} gl_http_limits_t;
+
 /** Allocate a server; nothing listens yet. handler is copied; data is passed to its callbacks. */
 int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_handler_t *handler,
                        void *data);
@@ -72,6 +105,13 @@ int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *
  * case: it is closed with the server, or at once when a failure leaves the server without it.
  */
 int gl_http_server_listen_fd(gl_http_server_t *s, int fd, gl_err_t *err);
+/**
+ * Replace the server's limits (fields of 0 take their defaults). Call before listening: a
+ * connection already open keeps the deadline it has until its next phase.
+ */
+void gl_http_server_set_limits(gl_http_server_t *s, const gl_http_limits_t *limits);
+/** The limits in force (defaults resolved). */
+void gl_http_server_get_limits(const gl_http_server_t *s, gl_http_limits_t *out);
 /** Stop accepting; pending requests see on_abort; on_closed(arg) runs once every handle closed
  *  and the server is freed. Safe to call from inside a handler callback. */
 void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), void *arg);

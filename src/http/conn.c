@@ -13,6 +13,12 @@
  *   GL_HTTP_DISCARD_CAP), and the connection closes after the reply was written.
  * - The conn is freed only in its uv close callback; a request is never freed while its own
  *   on_request is on the stack (conn->deferred_free).
+ * - Only reading is timed out. conn->phase says what is awaited (a head, body bytes, the next
+ *   request, the peer's EOF after a refusal) and conn->deadline when that gives up; the
+ *   server's sweep timer calls gl_http_conn_timed_out. While a request is with the handler
+ *   the phase is NONE: a long-pending request (an invoke, a parked /next) never times out.
+ * - EOF is a half-close: a request already dispatched is still answered, then the connection
+ *   closes. Only a reset (or the server closing) aborts a pending request.
  * Replies are formatted and written in reply.c; the listener lives in server.c.
  */
 #include <assert.h>
@@ -104,6 +110,9 @@ static int on_message_begin(llhttp_t *p)
     r->pub.conn = c;
     c->req = r;
     c->in_headers = 1;
+    /* A connection's first head is timed from accept; a later one from its first byte. */
+    if (c->phase != GL_HTTP_PHASE_HEADER)
+        gl_http_conn_set_phase(c, GL_HTTP_PHASE_HEADER);
     c->dispatch_pending = c->discarding = c->msg_done = c->replied = c->expect_continue = 0;
     c->discarded = 0;
     return 0;
@@ -153,14 +162,17 @@ static int on_url_complete(llhttp_t *p)
     return end_item(c, &off);
 }
 
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
+/* Bytes of a header name (lowercased) or value. After the headers, fields are chunked
+ * trailers: accepted and ignored. */
+static int header_bytes(llhttp_t *p, const char *at, size_t len, int lower)
 {
     gl_http_conn_t *c = p->data;
-    /* After the headers, fields are chunked trailers: accepted and ignored. */
-    return c->in_headers ? add_head_bytes(c, at, len, 1) : 0;
+    return c->in_headers ? add_head_bytes(c, at, len, lower) : 0;
 }
 
-static int on_header_field_complete(llhttp_t *p)
+/* End a header's name (slot 0) or value (slot 1, trailing blanks trimmed): its offset goes to
+ * hoff[nheaders][slot], and a value completes the header. */
+static int end_header_item(llhttp_t *p, int slot)
 {
     gl_http_conn_t *c = p->data;
     gl_http_req_impl_t *r = c->req;
@@ -169,38 +181,31 @@ static int on_header_field_complete(llhttp_t *p)
 
     if (!c->in_headers)
         return 0;
-    if (r->pub.nheaders >= GL_HTTP_MAX_HEADERS)
+    if (slot == 0 && r->pub.nheaders >= GL_HTTP_MAX_HEADERS)
         return fail(c, 431, "Too many request header fields");
-    if ((rc = end_item(c, &off)))
-        return rc;
-    r->hoff[r->pub.nheaders][0] = (uint32_t)off;
-    return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    gl_http_conn_t *c = p->data;
-    return c->in_headers ? add_head_bytes(c, at, len, 0) : 0;
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    gl_http_conn_t *c = p->data;
-    gl_http_req_impl_t *r = c->req;
-    size_t off;
-    int rc;
-
-    if (!c->in_headers)
-        return 0;
-    while (r->strs.len > r->mark &&
+    while (slot == 1 && r->strs.len > r->mark &&
            (r->strs.data[r->strs.len - 1] == ' ' || r->strs.data[r->strs.len - 1] == '\t'))
         r->strs.len--;
     if ((rc = end_item(c, &off)))
         return rc;
-    r->hoff[r->pub.nheaders][1] = (uint32_t)off;
-    r->pub.nheaders++;
+    r->hoff[r->pub.nheaders][slot] = (uint32_t)off;
+    r->pub.nheaders += (size_t)slot;
     return 0;
 }
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    return header_bytes(p, at, len, 1);
+}
+
+static int on_header_field_complete(llhttp_t *p) { return end_header_item(p, 0); }
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    return header_bytes(p, at, len, 0);
+}
+
+static int on_header_value_complete(llhttp_t *p) { return end_header_item(p, 1); }
 
 /* The body crossed its limit: drop what was buffered, dispatch now, drain the rest. */
 static void body_too_large(gl_http_conn_t *c)
@@ -224,6 +229,7 @@ static int on_headers_complete(llhttp_t *p)
     const char *expect;
 
     c->in_headers = 0;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_BODY);
     /* strs no longer grows for this request: offsets become pointers. */
     if (!r->strs.data && gl_buf_reserve(&r->strs, 0) < 0)
         return fail(c, 503, "out of memory");
@@ -334,6 +340,7 @@ static void dispatch(gl_http_conn_t *c)
     c->dispatch_pending = 0;
     c->inflight = r;
     c->busy = 1;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE); /* the handler takes its time */
     /* The contract: body.data is never NULL and always NUL-terminated (even when empty). */
     if (gl_buf_reserve(&r->pub.body, 0) < 0) {
         gl_http_reply_error_status(&r->pub, 503, GL_AWS_SERVICE, NULL, "out of memory");
@@ -348,6 +355,28 @@ static void dispatch(gl_http_conn_t *c)
         gl_http_req_free(c->deferred_free);
         c->deferred_free = NULL;
     }
+}
+
+/* The request to answer with an error instead of dispatching it: the one being read, or a
+ * blank one when none was begun; it becomes the in-flight request. NULL: out of memory, and
+ * the connection is closing. */
+static gl_http_req_impl_t *take_for_error(gl_http_conn_t *c)
+{
+    gl_http_req_impl_t *r = c->req;
+
+    if (!r) {
+        if (!(r = calloc(1, sizeof(*r)))) {
+            gl_http_conn_close(c);
+            return NULL;
+        }
+        r->pub.conn = c;
+    }
+    c->req = NULL;
+    c->inflight = r;
+    c->busy = 1;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE);
+    r->pub.method = -1; /* not HEAD: the error body is sent */
+    return r;
 }
 
 /* Reply to a request llhttp or our limits refused, then close. */
@@ -383,20 +412,11 @@ static void parse_error(gl_http_conn_t *c, llhttp_errno_t err)
                  llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser)
                                                      : llhttp_errno_name(err));
     }
-    if (!r) {
-        if (!(r = calloc(1, sizeof(*r)))) {
-            gl_http_conn_close(c);
-            return;
-        }
-        r->pub.conn = c;
-    }
-    c->req = NULL;
-    c->inflight = r;
-    c->busy = 1;
-    r->pub.method = -1; /* not HEAD: the error body is sent */
-    gl_http_reply_error_status(&r->pub, status,
-                               status >= 500 ? GL_AWS_SERVICE : GL_AWS_INVALID_REQUEST_CONTENT,
-                               NULL, msg);
+    if ((r = take_for_error(c)))
+        gl_http_reply_error_status(&r->pub,
+                                   status, status >= 500 ? GL_AWS_SERVICE
+                                                         : GL_AWS_INVALID_REQUEST_CONTENT,
+                                   NULL, msg);
 }
 
 /* After a 413 reply was written and the dropped body ended: close. */
@@ -464,11 +484,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->server->readbuf);
 }
 
-static void on_eof(gl_http_conn_t *c)
+/* The peer is done sending (EOF), or the connection failed (n < 0 otherwise). */
+static void on_eof(gl_http_conn_t *c, ssize_t n)
 {
-    if (c->replied && c->writes) {
-        /* The reply is on its way: let it finish, then close. */
-        c->ignore_input = c->close_after_reply = 1;
+    /* A reply on its way, or (on a mere EOF: a half-close) a request still with its handler:
+     * let the answer go out, then close. */
+    if ((c->replied && c->writes) || (n == UV_EOF && c->inflight)) {
+        c->ignore_input = c->close_after_reply = c->peer_eof = 1;
         if (c->reading) {
             uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = 0;
@@ -485,11 +507,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (c->closing)
         return;
     if (n < 0) {
-        on_eof(c);
+        on_eof(c, n);
         return;
     }
     if (n == 0)
         return;
+    if (c->phase == GL_HTTP_PHASE_BODY)
+        gl_http_conn_set_phase(c, GL_HTTP_PHASE_BODY); /* the body is still coming */
     if (c->ignore_input) {
         c->discarded += (size_t)n;
         update_reading(c);
@@ -534,7 +558,91 @@ void gl_http_conn_start(gl_http_conn_t *c)
 {
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_HEADER);
     update_reading(c);
+}
+
+/* ---- deadlines, refusals, lingering close ---- */
+
+void gl_http_conn_set_phase(gl_http_conn_t *c, int phase)
+{
+    const gl_http_limits_t *l = &c->server->limits;
+    uint64_t t = GL_HTTP_NO_TIMEOUT;
+
+    switch (phase) {
+    case GL_HTTP_PHASE_HEADER: t = l->header_timeout_ms; break;
+    case GL_HTTP_PHASE_BODY: t = l->body_timeout_ms; break;
+    case GL_HTTP_PHASE_IDLE: t = l->idle_timeout_ms; break;
+    case GL_HTTP_PHASE_LINGER: t = GL_HTTP_LINGER_MS; break;
+    }
+    c->phase = (unsigned char)phase;
+    c->deadline = t == GL_HTTP_NO_TIMEOUT ? 0 : uv_now(c->server->loop) + t;
+}
+
+/* An error reply after which the connection shuts down its writing side and drains what the
+ * client still sends (until its EOF, at most GL_HTTP_LINGER_MS): closing with unread input
+ * would reset the connection, and the client could lose the reply. */
+static gl_http_req_impl_t *take_for_final_error(gl_http_conn_t *c)
+{
+    c->ignore_input = c->close_after_reply = c->linger = 1;
+    gl_buf_free(&c->pending);
+    c->pending_off = 0;
+    return take_for_error(c);
+}
+
+void gl_http_conn_refuse(gl_http_conn_t *c)
+{
+    gl_http_req_impl_t *r = take_for_final_error(c);
+    char msg[128];
+
+    if (!r)
+        return;
+    snprintf(msg, sizeof(msg),
+             "Too many open connections (the limit is %zu): retry after some have closed",
+             c->server->limits.max_conns);
+    gl_http_reply_error_status(&r->pub, 503, GL_AWS_SERVICE, NULL, msg);
+    if (!c->closing)
+        update_reading(c);
+}
+
+void gl_http_conn_timed_out(gl_http_conn_t *c)
+{
+    const gl_http_limits_t *l = &c->server->limits;
+    int header = c->phase == GL_HTTP_PHASE_HEADER;
+    gl_http_req_impl_t *r;
+    char msg[128];
+
+    /* A request begun and not yet dispatched can be answered; anything else just closes. */
+    if ((header || c->phase == GL_HTTP_PHASE_BODY) && c->req && !c->busy) {
+        snprintf(msg, sizeof(msg), "The request's %s did not arrive within %llu ms",
+                 header ? "headers" : "body (no byte)",
+                 (unsigned long long)(header ? l->header_timeout_ms : l->body_timeout_ms));
+        if ((r = take_for_final_error(c)))
+            gl_http_reply_timeout(&r->pub, msg);
+        return;
+    }
+    gl_http_conn_close(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    gl_http_conn_t *c = req->handle->data;
+
+    if (status < 0 && !c->closing)
+        gl_http_conn_close(c);
+}
+
+/* The final reply is written: stop writing, drop input until the peer's EOF or the linger
+ * deadline. 0, or a negative errno when the connection should simply close. */
+static int linger_close(gl_http_conn_t *c)
+{
+    int rc = uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown);
+
+    if (rc < 0)
+        return rc;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_LINGER);
+    update_reading(c);
+    return 0;
 }
 
 void gl_http_conn_reply_written(gl_http_conn_t *c, int status)
@@ -549,12 +657,17 @@ void gl_http_conn_reply_written(gl_http_conn_t *c, int status)
         /* After a 413 the client may still be sending the body it declared: keep reading and
          * dropping it so the client sees the reply rather than a reset. With Expect:
          * 100-continue the client is waiting for us instead, so close at once. */
-        if (c->discarding && !c->msg_done && !c->ignore_input && !c->expect_continue)
+        if (c->discarding && !c->msg_done && !c->ignore_input && !c->expect_continue) {
+            gl_http_conn_set_phase(c, GL_HTTP_PHASE_BODY);
+            return;
+        }
+        if (c->linger && !c->peer_eof && linger_close(c) == 0)
             return;
         gl_http_conn_close(c);
         return;
     }
     c->busy = 0;
+    gl_http_conn_set_phase(c, GL_HTTP_PHASE_IDLE);
     if (c->pending.len > c->pending_off)
         feed(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off, 1);
     else

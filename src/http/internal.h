@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * internal.h: the structs behind gl_http_server_t, gl_http_conn_t and gl_http_req_t, shared only
- * by server.c (listener, accept, connection close), conn.c (llhttp glue, keep-alive, limits)
- * and reply.c (response formatting and writes).
+ * by server.c (listener, accept, the connection limit, the deadline sweep, connection close),
+ * conn.c (llhttp glue, keep-alive, limits, read timeouts) and reply.c (response formatting and
+ * writes).
  *
  * Ownership: the server owns its listener and every connection (a doubly linked list); each
  * connection owns its uv_tcp_t, its llhttp parser, the request being parsed and one spare
@@ -29,6 +30,20 @@
 #define GL_HTTP_READ_BUF (64u * 1024u)
 #define GL_HTTP_BODY_PREALLOC_MAX (1u * 1024u * 1024u) /* trust a declared length this far */
 #define GL_HTTP_KEEP_BUF_MAX (64u * 1024u) /* recycled request buffers larger than this are freed */
+#define GL_HTTP_HEADER_TIMEOUT_MS 10000u
+#define GL_HTTP_BODY_TIMEOUT_MS 30000u
+#define GL_HTTP_IDLE_TIMEOUT_MS 60000u
+#define GL_HTTP_LINGER_MS 2000u    /* after a 503 or 408: read and drop input, then close */
+#define GL_HTTP_REJECT_SLOTS 32u   /* connections answered 503 at once; past them: plain close */
+
+/* What a connection's deadline guards (conn->phase); see conn.c. */
+enum {
+    GL_HTTP_PHASE_NONE,   /* a request is with the handler or a reply is being written */
+    GL_HTTP_PHASE_HEADER, /* waiting for a request head */
+    GL_HTTP_PHASE_BODY,   /* waiting for body bytes (or dropping them after a 413) */
+    GL_HTTP_PHASE_IDLE,   /* keep-alive, between requests */
+    GL_HTTP_PHASE_LINGER, /* answered and shut down for writing: waiting for the peer's EOF */
+};
 
 /* A request and the storage behind its pointers; the public part comes first. */
 typedef struct gl_http_req_impl {
@@ -58,6 +73,9 @@ struct gl_http_conn {
     size_t pending_off;       /* bytes of pending already parsed */
     uint64_t discarded;       /* body bytes dropped after the body crossed its limit */
     unsigned writes;          /* uv_write requests in flight */
+    uint64_t deadline;        /* uv_now() ms at which the phase times out; 0 = never */
+    unsigned char phase;      /* GL_HTTP_PHASE_* */
+    uv_shutdown_t shutdown;   /* lingering close after a 503 or 408 */
     int user_error;           /* our callbacks stopped the parser (see error_status) */
     int error_status;         /* HTTP status to answer it with; 0 = just close */
     const char *error_reason;
@@ -72,6 +90,8 @@ struct gl_http_conn {
     unsigned expect_continue : 1;   /* the client sent Expect: 100-continue */
     unsigned ignore_input : 1; /* no further request will be parsed on this conn */
     unsigned in_request_cb : 1; /* on_request is on the stack */
+    unsigned linger : 1;      /* after the reply: shut down writing, drain, then close */
+    unsigned peer_eof : 1;    /* the client shut down its side; answer, then close */
     unsigned reading : 1;
     unsigned closing : 1;
 };
@@ -83,8 +103,14 @@ struct gl_http_server {
     void *data;
     gl_http_conn_t *conns;    /* open (or closing) connections */
     size_t nconns;
+    gl_http_limits_t limits;  /* defaults resolved */
+    uv_timer_t sweep;         /* runs while connections are open: times out their phases */
+    uint64_t sweep_ms;        /* its period */
+    size_t refused;           /* connections answered 503 in the current burst */
+    unsigned over_limit : 1;  /* in a burst over max_conns (warned once) */
     unsigned closing : 1;
     unsigned listener_closed : 1;
+    unsigned sweep_closed : 1;
     void (*on_closed)(void *arg);
     void *on_closed_arg;
     time_t date_sec;          /* the second date_str was formatted for */
@@ -94,6 +120,12 @@ struct gl_http_server {
 
 /* conn.c */
 void gl_http_conn_start(gl_http_conn_t *c);
+/** Answer a connection over the limit with 503 and Connection: close, then close it. */
+void gl_http_conn_refuse(gl_http_conn_t *c);
+/** Arm c's deadline for a phase (its timeout from the server's limits; NONE disarms). */
+void gl_http_conn_set_phase(gl_http_conn_t *c, int phase);
+/** The connection's deadline passed: 408 or close, by phase. */
+void gl_http_conn_timed_out(gl_http_conn_t *c);
 /** The reply for the current request was written (status < 0: it failed). */
 void gl_http_conn_reply_written(gl_http_conn_t *c, int status);
 /** Abort the dispatched request (if any) and close the connection; idempotent. */
@@ -115,6 +147,8 @@ void gl_http_fmt_date(time_t t, char *out, size_t outlen);
 /** AWS-shaped error with an explicit status (431, or a table status). Steals extra. */
 int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type, json_t *extra,
                                const char *msg);
+/** 408 RequestTimeoutException (Lambda-shaped; the SDKs retry it). */
+int gl_http_reply_timeout(gl_http_req_t *req, const char *msg);
 /** Send the interim "100 Continue" on c. */
 void gl_http_send_continue(gl_http_conn_t *c);
 

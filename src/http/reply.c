@@ -294,11 +294,12 @@ static json_t *json_text(const char *msg)
     return s;
 }
 
-int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type, json_t *extra,
-                               const char *msg)
+/* An error in Lambda's wire shape: x-amzn-RequestId, x-amzn-ErrorType: name, and the body
+ * {"Type": type_field (when not NULL), key: msg, ...extra}. Steals extra. */
+static int reply_error(gl_http_req_t *req, int status, const char *name, const char *key,
+                       const char *type_field, json_t *extra, const char *msg)
 {
     char rid[GL_UUID_LEN + 1];
-    const char *tf = gl_aws_err_type(type);
     json_t *obj = json_object();
 
     if (req->request_id[0]) {
@@ -308,18 +309,31 @@ int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type
         gl_uuid4(rid);
     }
     if (obj) {
-        if (tf)
-            json_object_set_new(obj, "Type", json_string(tf));
-        json_object_set_new(obj, gl_aws_err_message_key(type), json_text(msg ? msg : ""));
+        if (type_field)
+            json_object_set_new(obj, "Type", json_string(type_field));
+        json_object_set_new(obj, key, json_text(msg ? msg : ""));
         if (json_is_object(extra))
             json_object_update(obj, extra);
     }
     json_decref(extra);
     gl_http_header_t hdrs[] = {
         {"x-amzn-RequestId", rid},
-        {"x-amzn-ErrorType", gl_aws_err_name(type)},
+        {"x-amzn-ErrorType", name},
     };
     return gl_http_reply_json(req, status, hdrs, 2, obj);
+}
+
+int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type, json_t *extra,
+                               const char *msg)
+{
+    return reply_error(req, status, gl_aws_err_name(type), gl_aws_err_message_key(type),
+                       gl_aws_err_type(type), extra, msg);
+}
+
+/* Not an error of Lambda's own table: the name the AWS SDKs' retry logic knows as transient. */
+int gl_http_reply_timeout(gl_http_req_t *req, const char *msg)
+{
+    return reply_error(req, 408, "RequestTimeoutException", "message", "User", NULL, msg);
 }
 
 static int reply_aws_va(gl_http_req_t *req, gl_aws_err_t type, json_t *extra, const char *fmt,

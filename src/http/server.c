@@ -1,20 +1,73 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c: gl_http_server_t: the listening uv_tcp_t (bound here, or a socket handed over),
- * accepting connections, the list of open connections and the orderly close of all of them.
+ * accepting connections, the connection limit, the sweep timer that times out connections'
+ * read phases, the list of open connections and the orderly close of all of them.
  *
- * The listener handle is initialised in gl_http_server_new, so closing a server always goes
- * through uv close callbacks: the server is freed by whichever close callback (listener or last
- * connection) runs last, and only then is on_closed called. Parsing and replies live in conn.c
- * and reply.c.
+ * The listener and sweep handles are initialised in gl_http_server_new, so closing a server
+ * always goes through uv close callbacks: the server is freed by whichever close callback
+ * (listener, sweep or last connection) runs last, and only then is on_closed called. Accepting
+ * never stops: past max_conns a connection is answered 503 and closed, so the listen backlog
+ * never fills silently. Parsing, deadlines and replies live in conn.c and reply.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "galley/log.h"
 #include "internal.h"
+
+/* Connections one server may hold: the descriptor limit less a quarter of it (at least 64)
+ * for environments' pipes, listeners, pidfds and files, and for the 503 answers past it. */
+static size_t default_max_conns(void)
+{
+    struct rlimit nofile;
+    rlim_t cur = 1024, margin;
+
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        cur = nofile.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 20 : nofile.rlim_cur;
+    margin = cur / 4 > 64 ? cur / 4 : 64;
+    return cur > margin + 16 ? (size_t)(cur - margin) : 16;
+}
+
+/* The sweep's period: a quarter of the shortest timeout, between 5 ms and 1 s, so a deadline
+ * fires at most that late. */
+static uint64_t sweep_period(const gl_http_limits_t *l)
+{
+    uint64_t t = l->header_timeout_ms;
+
+    if (l->body_timeout_ms < t)
+        t = l->body_timeout_ms;
+    if (l->idle_timeout_ms < t)
+        t = l->idle_timeout_ms;
+    if (GL_HTTP_LINGER_MS < t)
+        t = GL_HTTP_LINGER_MS;
+    t /= 4;
+    return t < 5 ? 5 : t > 1000 ? 1000 : t;
+}
+
+static void on_sweep(uv_timer_t *t);
+
+void gl_http_server_set_limits(gl_http_server_t *s, const gl_http_limits_t *l)
+{
+    gl_http_limits_t *d = &s->limits;
+
+    d->max_conns = l && l->max_conns ? l->max_conns : default_max_conns();
+    d->header_timeout_ms = l && l->header_timeout_ms ? l->header_timeout_ms
+                                                     : GL_HTTP_HEADER_TIMEOUT_MS;
+    d->body_timeout_ms = l && l->body_timeout_ms ? l->body_timeout_ms : GL_HTTP_BODY_TIMEOUT_MS;
+    d->idle_timeout_ms = l && l->idle_timeout_ms ? l->idle_timeout_ms : GL_HTTP_IDLE_TIMEOUT_MS;
+    s->sweep_ms = sweep_period(d);
+    if (uv_is_active((uv_handle_t *)&s->sweep))
+        uv_timer_start(&s->sweep, on_sweep, s->sweep_ms, s->sweep_ms);
+}
+
+void gl_http_server_get_limits(const gl_http_server_t *s, gl_http_limits_t *out)
+{
+    *out = s->limits;
+}
 
 int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_handler_t *handler,
                        void *data)
@@ -35,8 +88,41 @@ int gl_http_server_new(gl_http_server_t **out, uv_loop_t *loop, const gl_http_ha
         return rc;
     }
     s->listener.data = s;
+    /* A timer init cannot fail; the sweep is closed with the listener in every case. */
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    gl_http_server_set_limits(s, NULL);
     *out = s;
     return 0;
+}
+
+/* Time out every connection whose phase deadline passed. Closing a connection only marks it
+ * (it is unlinked in its close callback), so walking the list here is safe. */
+static void on_sweep(uv_timer_t *t)
+{
+    gl_http_server_t *s = t->data;
+    uint64_t now = uv_now(s->loop);
+
+    for (gl_http_conn_t *c = s->conns; c; c = c->next)
+        if (!c->closing && c->deadline && now >= c->deadline)
+            gl_http_conn_timed_out(c);
+}
+
+/* A connection over the limit: warn once per burst, answer 503, or just close when even the
+ * slots for those answers are taken. */
+static void refuse(gl_http_server_t *s, gl_http_conn_t *c)
+{
+    if (!s->over_limit) {
+        s->over_limit = 1;
+        gl_log_warn("http: %zu connections open (the limit): answering 503 to new ones until "
+                    "some close",
+                    s->limits.max_conns);
+    }
+    s->refused++;
+    if (s->nconns > s->limits.max_conns + GL_HTTP_REJECT_SLOTS)
+        gl_http_conn_close(c);
+    else
+        gl_http_conn_refuse(c);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -66,7 +152,8 @@ static void on_connection(uv_stream_t *listener, int status)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    s->nconns++;
+    if (s->nconns++ == 0)
+        uv_timer_start(&s->sweep, on_sweep, s->sweep_ms, s->sweep_ms);
     if ((rc = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0) {
         gl_log_warn("http: uv_accept: %s", uv_strerror(rc));
         gl_http_conn_close(c);
@@ -74,7 +161,10 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     /* Replies are written whole in one uv_write; Nagle would only delay them. */
     uv_tcp_nodelay(&c->tcp, 1);
-    gl_http_conn_start(c);
+    if (s->nconns > s->limits.max_conns)
+        refuse(s, c);
+    else
+        gl_http_conn_start(c);
 }
 
 int gl_http_server_listen(gl_http_server_t *s, const char *host, int port, int *bound_port,
@@ -130,10 +220,10 @@ int gl_http_server_listen_fd(gl_http_server_t *s, int fd, gl_err_t *err)
     return 0;
 }
 
-/* Free the server once the listener and every connection have closed. */
+/* Free the server once the listener, the sweep and every connection have closed. */
 static void maybe_finish(gl_http_server_t *s)
 {
-    if (!s->closing || !s->listener_closed || s->nconns)
+    if (!s->closing || !s->listener_closed || !s->sweep_closed || s->nconns)
         return;
     void (*cb)(void *) = s->on_closed;
     void *arg = s->on_closed_arg;
@@ -149,6 +239,13 @@ static void on_listener_close(uv_handle_t *h)
     maybe_finish(s);
 }
 
+static void on_sweep_close(uv_handle_t *h)
+{
+    gl_http_server_t *s = h->data;
+    s->sweep_closed = 1;
+    maybe_finish(s);
+}
+
 void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), void *arg)
 {
     if (!s || s->closing)
@@ -157,6 +254,7 @@ void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), voi
     s->on_closed = on_closed;
     s->on_closed_arg = arg;
     uv_close((uv_handle_t *)&s->listener, on_listener_close);
+    uv_close((uv_handle_t *)&s->sweep, on_sweep_close);
     /* The list changes only in close callbacks, which never run from here, so walking it
      * while on_abort handlers run is safe. */
     for (gl_http_conn_t *c = s->conns; c; c = c->next)
@@ -177,5 +275,12 @@ void gl_http_server_conn_closed(gl_http_server_t *s, gl_http_conn_t *c)
         c->next->prev = c->prev;
     s->nconns--;
     free(c);
+    if (s->nconns == 0 && !s->closing)
+        uv_timer_stop(&s->sweep);
+    if (s->over_limit && s->nconns < s->limits.max_conns) {
+        s->over_limit = 0;
+        gl_log_info("http: below the connection limit again (%zu refused meanwhile)", s->refused);
+        s->refused = 0;
+    }
     maybe_finish(s);
 }

@@ -6,7 +6,9 @@
  * The client thread records its first failed check in fx->fail (cmocka must assert on the main
  * thread); the handler's observations are read after the thread was joined, or through
  * atomics while it runs. Every test ends by closing the server (on_closed must run once) and
- * asserting uv_loop_close() == 0, so a leaked handle fails the test.
+ * asserting uv_loop_close() == 0, so a leaked handle fails the test. Tests of the limits
+ * (timeouts, connection limit) set small values through gl_http_server_set_limits so each
+ * runs in well under a second.
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -145,7 +147,9 @@ static void on_request(gl_http_req_t *req, void *data)
         req->data = s;
         req->on_abort = on_slow_abort;
         uv_timer_init(&fx->loop, &s->t);
-        uv_timer_start(&s->t, on_slow_timer, 50, 0);
+        uv_timer_start(&s->t, on_slow_timer,
+                       strncmp(req->query, "ms=", 3) == 0 ? strtoul(req->query + 3, NULL, 10) : 50,
+                       0);
     } else if (strcmp(p, "/never") == 0) {
         req->data = fx;
         req->on_abort = on_never_abort;
@@ -200,14 +204,16 @@ static void on_done(uv_async_t *a)
 
 /* ---- client (helper thread) ---- */
 
-#define CHECK(fx, cond)                                                                            \
+/* Record the first failed check and return (ret: the helper's failure value, or nothing). */
+#define CHECK_OR(fx, cond, ret)                                                                    \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             if (!(fx)->fail[0])                                                                    \
                 snprintf((fx)->fail, sizeof((fx)->fail), "%s:%d: %s", __FILE__, __LINE__, #cond);  \
-            return;                                                                                \
+            return ret;                                                                            \
         }                                                                                          \
     } while (0)
+#define CHECK(fx, cond) CHECK_OR(fx, cond, )
 
 typedef struct client {
     int fd;
@@ -253,6 +259,16 @@ static void cclose(client_t *c)
         close(c->fd);
         free(c);
     }
+}
+
+/* Close with a reset (SO_LINGER 0), as a client that gives up does: the server sees an error,
+ * not a half-close. */
+static void creset(client_t *c)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    cclose(c);
 }
 
 static int csendn(client_t *c, const void *data, size_t len)
@@ -349,6 +365,27 @@ static int saw_eof(client_t *c)
     return n == 0 || errno == ECONNRESET;
 }
 
+/* One request on a new connection: a response of this status (0: none at all), then the
+ * server closes. The response goes to *out when given (the caller frees it). 0, or -1 with
+ * fx->fail set. */
+static int one_shot(fx_t *fx, const char *req, int status, resp_t *out)
+{
+    client_t *c = cconnect(fx);
+    resp_t r = {0};
+    int ok;
+
+    CHECK_OR(fx, c, -1);
+    ok = csend(c, req) == 0 && (!status || (read_resp(c, &r) == 0 && r.status == status)) &&
+         saw_eof(c);
+    cclose(c);
+    if (out && ok)
+        *out = r;
+    else
+        resp_free(&r);
+    CHECK_OR(fx, ok, -1);
+    return 0;
+}
+
 /* Wait (bounded) until *v == want. */
 static int wait_for(atomic_int *v, int want)
 {
@@ -368,7 +405,8 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-static fx_t *run(void (*client)(fx_t *))
+/* Serve with these limits (NULL: the defaults) while client runs on its own thread. */
+static fx_t *run_with(void (*client)(fx_t *), const gl_http_limits_t *limits)
 {
     fx_t *fx = calloc(1, sizeof(*fx));
     gl_http_handler_t h = {.body_limit = body_limit, .on_request = on_request};
@@ -377,6 +415,8 @@ static fx_t *run(void (*client)(fx_t *))
     fx->late_rc = 1;
     assert_int_equal(uv_loop_init(&fx->loop), 0);
     assert_int_equal(gl_http_server_new(&fx->srv, &fx->loop, &h, fx), 0);
+    if (limits)
+        gl_http_server_set_limits(fx->srv, limits);
     assert_int_equal(gl_http_server_listen(fx->srv, "127.0.0.1", 0, &fx->port, &err), 0);
     assert_true(fx->port > 0);
     assert_int_equal(uv_async_init(&fx->loop, &fx->done, on_done), 0);
@@ -390,6 +430,36 @@ static fx_t *run(void (*client)(fx_t *))
         fail_msg("client: %s", fx->fail);
     assert_int_equal(fx->closed, 1);
     return fx;
+}
+
+static fx_t *run(void (*client)(fx_t *)) { return run_with(client, NULL); }
+
+/* What the handler side should have seen (too_large, body_len, content_length: of the last
+ * /small request); a field is checked when set with IS(n). */
+typedef struct want {
+    int requests, aborts, conns_at_close, late_failed, too_large, body_len, content_length;
+} want_t;
+#define IS(n) ((n) + 1)
+
+static void run_want(void (*client)(fx_t *), const gl_http_limits_t *limits, want_t w)
+{
+    fx_t *fx = run_with(client, limits);
+
+    if (w.requests)
+        assert_int_equal(fx->requests, w.requests - 1);
+    if (w.aborts)
+        assert_int_equal(fx->aborts, w.aborts - 1);
+    if (w.conns_at_close)
+        assert_int_equal(fx->conns_at_close, w.conns_at_close - 1);
+    if (w.late_failed)
+        assert_int_equal(fx->late_rc < 0, w.late_failed - 1);
+    if (w.too_large)
+        assert_int_equal(fx->too_large, w.too_large - 1);
+    if (w.body_len)
+        assert_int_equal(fx->body_len, w.body_len - 1);
+    if (w.content_length)
+        assert_int_equal(fx->content_length, w.content_length - 1);
+    free(fx);
 }
 
 /* ---- tests ---- */
@@ -440,9 +510,7 @@ static void c_get_post(fx_t *fx)
 
 static void test_get_post_roundtrip(void **state)
 {
-    fx_t *fx = run(c_get_post);
-    assert_int_equal(fx->requests, 5);
-    free(fx);
+    run_want(c_get_post, NULL, (want_t){.requests = IS(5)});
 }
 
 static void c_keep_alive(fx_t *fx)
@@ -465,21 +533,14 @@ static void c_keep_alive(fx_t *fx)
     cclose(c);
 
     /* HTTP/1.0 without keep-alive: one request, then close. */
-    c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "GET /echo HTTP/1.0\r\n\r\nGET /echo HTTP/1.0\r\n\r\n") == 0);
-    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    CHECK(fx, one_shot(fx, "GET /echo HTTP/1.0\r\n\r\nGET /echo HTTP/1.0\r\n\r\n", 200, &r) == 0);
     CHECK(fx, resp_header(&r, "connection", v, sizeof(v)) && strcmp(v, "close") == 0);
     resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
 }
 
 static void test_keep_alive(void **state)
 {
-    fx_t *fx = run(c_keep_alive);
-    assert_int_equal(fx->requests, 4);
-    free(fx);
+    run_want(c_keep_alive, NULL, (want_t){.requests = IS(4)});
 }
 
 static void c_pipelined(fx_t *fx)
@@ -522,9 +583,7 @@ static void c_pipelined(fx_t *fx)
 
 static void test_pipelined_in_order(void **state)
 {
-    fx_t *fx = run(c_pipelined);
-    assert_int_equal(fx->requests, 3 + 1500);
-    free(fx);
+    run_want(c_pipelined, NULL, (want_t){.requests = IS(3 + 1500)});
 }
 
 static void c_chunked(fx_t *fx)
@@ -575,14 +634,8 @@ static void c_expect_continue(fx_t *fx)
     cclose(c);
 
     /* Over the limit: no 100, the 413 at once, then the connection closes. */
-    c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "POST /small HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n") == 0);
-    CHECK(fx, read_resp(c, &r) == 0);
-    CHECK(fx, r.status == 413);
-    resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
+    CHECK(fx, one_shot(fx, "POST /small HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                           "Content-Length: 1000\r\n\r\n", 413, NULL) == 0);
 }
 
 static void test_expect_continue(void **state) { free(run(c_expect_continue)); }
@@ -617,12 +670,9 @@ static void c_too_large_cl(fx_t *fx)
 
 static void test_body_over_limit_by_content_length(void **state)
 {
-    fx_t *fx = run(c_too_large_cl);
-    assert_int_equal(fx->too_large, 1);
-    assert_int_equal(fx->body_len, 0);
-    assert_int_equal(fx->content_length, 100000);
-    assert_int_equal(fx->requests, 1);
-    free(fx);
+    run_want(c_too_large_cl, NULL,
+             (want_t){.too_large = IS(1), .body_len = IS(0), .content_length = IS(100000),
+                      .requests = IS(1)});
 }
 
 static void c_too_large_chunked(fx_t *fx)
@@ -655,13 +705,10 @@ static void c_too_large_chunked(fx_t *fx)
 
 static void test_body_over_limit_chunked(void **state)
 {
-    fx_t *fx = run(c_too_large_chunked);
-    assert_int_equal(fx->requests, 2);
-    /* the last /small request was the good one */
-    assert_int_equal(fx->too_large, 0);
-    assert_int_equal(fx->body_len, 16);
-    assert_int_equal(fx->content_length, 16);
-    free(fx);
+    /* The last /small request was the good one. */
+    run_want(c_too_large_chunked, NULL,
+             (want_t){.requests = IS(2), .too_large = IS(0), .body_len = IS(16),
+                      .content_length = IS(16)});
 }
 
 static void c_malformed(fx_t *fx)
@@ -685,61 +732,39 @@ static void c_malformed(fx_t *fx)
     CHECK(fx, saw_eof(c));
     cclose(c);
 
-    c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "\x01\x02garbage\r\n\r\n") == 0);
-    CHECK(fx, read_resp(c, &r) == 0 && r.status == 400);
-    resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
-
+    CHECK(fx, one_shot(fx, "\x01\x02garbage\r\n\r\n", 400, NULL) == 0);
     /* A bad chunk size after a good head. */
-    c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") == 0);
-    CHECK(fx, read_resp(c, &r) == 0 && r.status == 400);
-    resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
+    CHECK(fx, one_shot(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+                       NULL) == 0);
 }
 
 static void test_malformed_request(void **state)
 {
-    fx_t *fx = run(c_malformed);
-    assert_int_equal(fx->requests, 1); /* the handler never sees a malformed request */
-    free(fx);
+    /* The handler never sees a malformed request. */
+    run_want(c_malformed, NULL, (want_t){.requests = IS(1)});
 }
 
 static void c_header_limits(fx_t *fx)
 {
-    client_t *c = cconnect(fx);
+    client_t *c;
     resp_t r;
     char *req = malloc(128 * 1024);
     size_t len;
+    int rc;
 
-    CHECK(fx, c);
     len = (size_t)sprintf(req, "GET /echo HTTP/1.1\r\n");
     for (int i = 0; i < 101; i++)
         len += (size_t)sprintf(req + len, "X-H%d: %d\r\n", i, i);
     strcpy(req + len, "\r\n");
-    CHECK(fx, csend(c, req) == 0);
-    CHECK(fx, read_resp(c, &r) == 0 && r.status == 431);
-    resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
-
-    c = cconnect(fx);
-    CHECK(fx, c);
-    len = (size_t)sprintf(req, "GET /echo HTTP/1.1\r\nX-Big: ");
-    memset(req + len, 'v', 70 * 1024);
-    len += 70 * 1024;
-    strcpy(req + len, "\r\n\r\n");
-    CHECK(fx, csend(c, req) == 0);
+    if ((rc = one_shot(fx, req, 431, NULL)) == 0) {
+        len = (size_t)sprintf(req, "GET /echo HTTP/1.1\r\nX-Big: ");
+        memset(req + len, 'v', 70 * 1024);
+        len += 70 * 1024;
+        strcpy(req + len, "\r\n\r\n");
+        rc = one_shot(fx, req, 431, NULL);
+    }
     free(req);
-    CHECK(fx, read_resp(c, &r) == 0 && r.status == 431);
-    resp_free(&r);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
+    CHECK(fx, rc == 0);
 
     /* 100 headers exactly is fine. */
     c = cconnect(fx);
@@ -749,7 +774,7 @@ static void c_header_limits(fx_t *fx)
     for (int i = 0; i < 100; i++)
         len += (size_t)sprintf(req + len, "X-H%d: %d\r\n", i, i);
     strcpy(req + len, "\r\n");
-    int rc = csend(c, req);
+    rc = csend(c, req);
     free(req);
     CHECK(fx, rc == 0);
     CHECK(fx, read_resp(c, &r) == 0 && r.status == 200 && strstr(r.body, " n=100 "));
@@ -759,6 +784,8 @@ static void c_header_limits(fx_t *fx)
 
 static void test_header_limits(void **state) { free(run(c_header_limits)); }
 
+/* A client that gives up resets its connection (a mere EOF is a half-close, still answered:
+ * test_half_close_answered). */
 static void c_disconnect(fx_t *fx)
 {
     client_t *c = cconnect(fx);
@@ -766,7 +793,7 @@ static void c_disconnect(fx_t *fx)
     CHECK(fx, c);
     CHECK(fx, csend(c, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
     CHECK(fx, wait_for(&fx->requests, 1));
-    cclose(c);
+    creset(c);
     CHECK(fx, wait_for(&fx->aborts, 1));
 
     /* Without on_abort the handler's late reply fails cleanly (and frees the request). */
@@ -774,7 +801,7 @@ static void c_disconnect(fx_t *fx)
     CHECK(fx, c);
     CHECK(fx, csend(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
     CHECK(fx, wait_for(&fx->requests, 2));
-    cclose(c);
+    creset(c);
     for (int i = 0; i < 500 && atomic_load(&fx->late_rc) == 1; i++)
         usleep(10 * 1000);
     CHECK(fx, atomic_load(&fx->late_rc) < 0);
@@ -784,16 +811,13 @@ static void c_disconnect(fx_t *fx)
     CHECK(fx, c);
     CHECK(fx, csend(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
     CHECK(fx, wait_for(&fx->requests, 3));
-    cclose(c);
+    creset(c);
     usleep(100 * 1000);
 }
 
 static void test_client_disconnect_aborts(void **state)
 {
-    fx_t *fx = run(c_disconnect);
-    assert_int_equal(fx->aborts, 1);
-    assert_int_equal(fx->conns_at_close, 0);
-    free(fx);
+    run_want(c_disconnect, NULL, (want_t){.aborts = IS(1), .conns_at_close = IS(0)});
 }
 
 static void c_aws_error(fx_t *fx)
@@ -861,44 +885,27 @@ static void c_close_with_open_conns(fx_t *fx)
 
 static void test_server_close_with_open_conns(void **state)
 {
-    fx_t *fx = run(c_close_with_open_conns);
-    assert_int_equal(fx->conns_at_close, 3);
-    assert_int_equal(fx->aborts, 1);
-    free(fx);
+    run_want(c_close_with_open_conns, NULL, (want_t){.conns_at_close = IS(3), .aborts = IS(1)});
 }
 
 static void c_shutdown_in_handler(fx_t *fx)
 {
-    client_t *c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "GET /shutdown-abort HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
+    one_shot(fx, "GET /shutdown-abort HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL);
 }
 
 static void test_close_from_inside_handler(void **state)
 {
-    fx_t *fx = run(c_shutdown_in_handler);
-    assert_true(fx->late_rc < 0);
-    assert_int_equal(fx->aborts, 1);
-    free(fx);
+    run_want(c_shutdown_in_handler, NULL, (want_t){.late_failed = IS(1), .aborts = IS(1)});
 }
 
 static void c_shutdown_no_abort(fx_t *fx)
 {
-    client_t *c = cconnect(fx);
-    CHECK(fx, c);
-    CHECK(fx, csend(c, "GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
-    CHECK(fx, saw_eof(c));
-    cclose(c);
+    one_shot(fx, "GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL);
 }
 
 static void test_close_from_inside_handler_no_abort(void **state)
 {
-    fx_t *fx = run(c_shutdown_no_abort);
-    assert_true(fx->late_rc < 0);
-    assert_int_equal(fx->aborts, 0);
-    free(fx);
+    run_want(c_shutdown_no_abort, NULL, (want_t){.late_failed = IS(1), .aborts = IS(0)});
 }
 
 static void c_many(fx_t *fx)
@@ -932,9 +939,197 @@ static void c_many(fx_t *fx)
 
 static void test_many_connections(void **state)
 {
-    fx_t *fx = run(c_many);
-    assert_int_equal(fx->requests, 64 * 10);
-    free(fx);
+    run_want(c_many, NULL, (want_t){.requests = IS(64 * 10)});
+}
+
+/* ---- limits: timeouts, half-close, connection limit ---- */
+
+#define SHORT_MS 150
+static const gl_http_limits_t short_limits = {
+    .header_timeout_ms = SHORT_MS, .body_timeout_ms = SHORT_MS, .idle_timeout_ms = SHORT_MS};
+
+static int starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A request sent in part: 408 RequestTimeoutException in Lambda's shape, Connection: close,
+ * then the server closes; in bounded time. */
+static int expect_408(fx_t *fx, const char *partial, const char *what)
+{
+    long long t0 = now_ms();
+    resp_t r;
+    char v[128];
+
+    CHECK_OR(fx, one_shot(fx, partial, 408, &r) == 0, -1);
+    int ok = resp_header(&r, "x-amzn-errortype", v, sizeof(v)) &&
+             strcmp(v, "RequestTimeoutException") == 0 &&
+             resp_header(&r, "connection", v, sizeof(v)) && strcmp(v, "close") == 0 &&
+             starts(r.body, "{\"Type\":\"User\",\"message\":\"The request's ") &&
+             strstr(r.body, what) != NULL;
+    resp_free(&r);
+    CHECK_OR(fx, ok, -1);
+    CHECK_OR(fx, now_ms() - t0 >= SHORT_MS - 20 && now_ms() - t0 < 3000, -1);
+    return 0;
+}
+
+static void c_slow_headers(fx_t *fx)
+{
+    client_t *c;
+
+    CHECK(fx, expect_408(fx, "GET /echo HTTP/1.1\r\nHost: x\r\n", "headers") == 0);
+    /* A connection that never sends a byte is closed without a reply. */
+    c = cconnect(fx);
+    CHECK(fx, c);
+    int eof = saw_eof(c);
+    cclose(c);
+    CHECK(fx, eof);
+}
+
+static void test_slow_headers_get_408(void **state)
+{
+    run_want(c_slow_headers, &short_limits, (want_t){.requests = IS(0)});
+}
+
+static void c_stalled_body(fx_t *fx)
+{
+    client_t *c;
+    resp_t r;
+
+    /* Content-Length 100 and 2 bytes: answered 408, not held forever. */
+    CHECK(fx, expect_408(fx, "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nab", "body") == 0);
+    /* A body that keeps coming, each pause shorter than the timeout, is read whole. */
+    c = cconnect(fx);
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\n") == 0);
+    for (int i = 0; i < 6; i++) {
+        usleep(SHORT_MS * 1000 / 3);
+        CHECK(fx, csendn(c, "x", 1) == 0);
+    }
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    int ok = strstr(r.body, "len=6 body=xxxxxx") != NULL;
+    resp_free(&r);
+    cclose(c);
+    CHECK(fx, ok);
+}
+
+static void test_stalled_body_gets_408(void **state)
+{
+    run_want(c_stalled_body, &short_limits, (want_t){.requests = IS(1)});
+}
+
+static void c_idle(fx_t *fx)
+{
+    client_t *c = cconnect(fx);
+    resp_t r;
+    long long t0;
+
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    resp_free(&r);
+    t0 = now_ms();
+    int eof = saw_eof(c);
+    cclose(c);
+    CHECK(fx, eof && now_ms() - t0 >= SHORT_MS - 20 && now_ms() - t0 < 3000);
+}
+
+static void test_idle_keep_alive_closed(void **state) { free(run_with(c_idle, &short_limits)); }
+
+static void c_pending(fx_t *fx)
+{
+    client_t *c = cconnect(fx);
+    resp_t r;
+
+    CHECK(fx, c);
+    /* The reply takes 3 timeouts: only reading is timed, not a request with its handler. */
+    CHECK(fx, csend(c, "GET /slow?ms=450 HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    resp_free(&r);
+    cclose(c);
+}
+
+static void test_pending_request_not_timed_out(void **state)
+{
+    free(run_with(c_pending, &short_limits));
+}
+
+static void c_half_close(fx_t *fx)
+{
+    /* Answered at once (before the EOF is read), and answered later (after it). */
+    const char *reqs[] = {"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"};
+    resp_t r;
+    char v[64];
+
+    for (int i = 0; i < 2; i++) {
+        client_t *c = cconnect(fx);
+        CHECK(fx, c);
+        CHECK(fx, csend(c, reqs[i]) == 0);
+        CHECK(fx, shutdown(c->fd, SHUT_WR) == 0);
+        int ok = read_resp(c, &r) == 0 && r.status == 200 &&
+                 (i == 0 || (resp_header(&r, "connection", v, sizeof(v)) && !strcmp(v, "close")));
+        resp_free(&r);
+        ok = ok && saw_eof(c);
+        cclose(c);
+        CHECK(fx, ok);
+    }
+}
+
+static void test_half_close_answered(void **state)
+{
+    run_want(c_half_close, NULL, (want_t){.requests = IS(2), .aborts = IS(0)});
+}
+
+static void c_conn_limit(fx_t *fx)
+{
+    client_t *a = cconnect(fx), *b = cconnect(fx);
+    resp_t r;
+    char v[160];
+    int ok = 0;
+
+    CHECK(fx, a && b);
+    CHECK(fx, csend(a, "GET /echo HTTP/1.1\r\n\r\n") == 0 && read_resp(a, &r) == 0 && r.status == 200);
+    resp_free(&r);
+    CHECK(fx, csend(b, "GET /echo HTTP/1.1\r\n\r\n") == 0 && read_resp(b, &r) == 0 && r.status == 200);
+    resp_free(&r);
+    /* A third is accepted, answered 503 in Lambda's ServiceException shape, and closed. */
+    CHECK(fx, one_shot(fx, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 503, &r) == 0);
+    ok = resp_header(&r, "x-amzn-errortype", v, sizeof(v)) && strcmp(v, "ServiceException") == 0 &&
+         resp_header(&r, "connection", v, sizeof(v)) && strcmp(v, "close") == 0 &&
+         starts(r.body, "{\"Type\":\"Service\",\"Message\":\"Too many open connections");
+    resp_free(&r);
+    CHECK(fx, ok);
+    /* Once one closes, new connections are served again (bounded retries: the 503'd one and
+     * a's close are noticed by the loop a moment later). */
+    cclose(a);
+    ok = 0;
+    for (int i = 0; i < 200 && !ok; i++) {
+        client_t *c = cconnect(fx);
+        CHECK(fx, c);
+        if (csend(c, "GET /echo HTTP/1.1\r\n\r\n") == 0 && read_resp(c, &r) == 0) {
+            ok = r.status == 200;
+            resp_free(&r);
+        }
+        cclose(c);
+        if (!ok)
+            usleep(10 * 1000);
+    }
+    cclose(b);
+    CHECK(fx, ok);
+}
+
+static void test_connection_limit_503_then_recovers(void **state)
+{
+    gl_http_limits_t l = {.max_conns = 2};
+    free(run_with(c_conn_limit, &l));
 }
 
 static void count_closed(void *arg) { (*(int *)arg)++; }
@@ -982,6 +1177,12 @@ int main(void)
         cmocka_unit_test(test_close_from_inside_handler_no_abort),
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_slow_headers_get_408),
+        cmocka_unit_test(test_stalled_body_gets_408),
+        cmocka_unit_test(test_idle_keep_alive_closed),
+        cmocka_unit_test(test_pending_request_not_timed_out),
+        cmocka_unit_test(test_half_close_answered),
+        cmocka_unit_test(test_connection_limit_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
