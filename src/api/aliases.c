@@ -24,16 +24,15 @@ static void reply_fn_not_found(gl_api_t *api, gl_http_req_t *req, const char *na
 static char *alias_name(gl_http_req_t *req, const char *seg)
 {
     char *name = NULL;
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
     if (gl_url_decode(seg, strlen(seg), &name) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value at 'name' failed to satisfy "
                                 "constraint: Member must be valid percent-encoded text");
         return NULL;
     }
-    if (gl_alias_name_check(name, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_alias_name_check(name, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         free(name);
         return NULL;
     }
@@ -65,17 +64,16 @@ void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     gl_alias_t a = {0};
     const gl_alias_t *stored = NULL;
     int has_routing;
-    gl_aws_err_t etype;
-    char msg[2048];
+    gl_aws_error_t aerr;
     json_t *body = NULL;
     gl_fn_t *latest = function_for(api, req, ref, 1);
 
     if (!latest || !(body = gl_api_body_object(req)))
         return;
-    if (gl_alias_from_request(body, 0, &a, &has_routing, &etype, msg, sizeof(msg)) < 0 ||
-        gl_registry_put_alias(api->reg, latest->cfg.name, &a, 1, has_routing, NULL, &stored, &etype,
-                              msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_alias_from_request(body, 0, &a, &has_routing, &aerr) < 0 ||
+        gl_registry_put_alias(api->reg, latest->cfg.name, &a, 1, has_routing, NULL, &stored,
+                              &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     reply_alias(api, req, 201, latest->cfg.name, stored);
@@ -108,8 +106,7 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     gl_alias_t a = {0};
     const gl_alias_t *stored = NULL;
     int has_routing;
-    gl_aws_err_t etype;
-    char msg[2048];
+    gl_aws_error_t aerr;
     json_t *body = NULL;
     gl_fn_t *latest = function_for(api, req, ref, 1);
     char *name = latest ? alias_name(req, alias_seg) : NULL;
@@ -123,15 +120,15 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
                                 "be a string");
         goto out;
     }
-    if (gl_alias_from_request(body, 1, &a, &has_routing, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_alias_from_request(body, 1, &a, &has_routing, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     a.name = name;
     name = NULL; /* moved into a */
     if (gl_registry_put_alias(api->reg, latest->cfg.name, &a, 0, has_routing,
-                              json_string_value(rev), &stored, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+                              json_string_value(rev), &stored, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     reply_alias(api, req, 200, latest->cfg.name, stored);
@@ -144,14 +141,13 @@ out:
 void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
                          const char *alias_seg)
 {
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
     gl_fn_t *latest = function_for(api, req, ref, 1);
     char *name = latest ? alias_name(req, alias_seg) : NULL;
     if (!name)
         return;
-    if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
     } else {
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 204, &h, 1, NULL, 0);

@@ -241,19 +241,17 @@ static void on_request(gl_http_req_t *req, void *data)
                                     "percent-encoded text");
             return;
         }
-        gl_aws_err_t etype;
-        char msg[512];
+        gl_aws_error_t aerr;
         size_t max_len = (op == OP_INVOKE || op == OP_INVOKE_ASYNC || op == OP_GET ||
                           op == OP_GET_CONFIG || op == OP_DELETE || op == OP_LIST_VERSIONS)
                              ? 256
                              : 140;
-        int rc = gl_api_parse_fn_name(name, qualifier, gl_registry_region(api->reg),
-                                      gl_registry_account(api->reg), max_len, &ref, &etype, msg,
-                                      sizeof(msg));
+        int rc = gl_registry_parse_fn_name(name, qualifier, gl_registry_region(api->reg),
+                                           gl_registry_account(api->reg), max_len, &ref, &aerr);
         free(name);
         free(qualifier);
         if (rc < 0) {
-            gl_http_reply_aws_error(req, etype, "%s", msg);
+            gl_http_reply_aws_error(req, aerr.type, "%.511s", aerr.msg); /* cut as always */
             return;
         }
     }
