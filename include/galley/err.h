@@ -81,8 +81,9 @@ int gl_aws_error_set(gl_aws_error_t *e, gl_aws_err_t type, int code, const char 
  * Schema violations of one request, gathered in order and reported as one
  * ValidationException: "1 validation error detected: <item>" or "N validation errors
  * detected: <item>; <item>". Each site keeps its own limits: at most max items are kept
- * (later ones are dropped and not counted) and each item is cut to item_max - 1 bytes.
- * Items are taken as formatted; nothing is escaped.
+ * (later ones are dropped and not counted) and each item is cut to item_max - 1 bytes
+ * (item_max 0: no limit but the buffer's). The joined items are cut at GL_AWS_MSG_MAX - 1
+ * bytes; items cut away still count. Items are taken as formatted; nothing is escaped.
  */
 typedef struct gl_violations {
     int n; /* items kept */
@@ -93,7 +94,7 @@ typedef struct gl_violations {
     char text[GL_AWS_MSG_MAX]; /* the items joined with "; " */
 } gl_violations_t;
 
-/** Start an empty collector keeping at most max items of at most item_max - 1 bytes. */
+/** Start an empty collector keeping at most max items of at most item_max - 1 bytes (0: any). */
 void gl_violations_init(gl_violations_t *v, int max, size_t item_max);
 /** Add one item ("Value '...' at '...' failed to satisfy constraint: ..."). */
 void gl_violation_add(gl_violations_t *v, const char *fmt, ...)

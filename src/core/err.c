@@ -106,13 +106,13 @@ void gl_violation_add(gl_violations_t *v, const char *fmt, ...)
     if (v->len >= sizeof(v->text))
         return;
     size_t room = sizeof(v->text) - v->len;
-    char *at = v->text + v->len;
+    size_t cap = v->item_max && v->item_max < room ? v->item_max : room;
     va_list ap;
     va_start(ap, fmt);
-    int w = vsnprintf(at, room < v->item_max ? room : v->item_max, fmt, ap);
+    int w = vsnprintf(v->text + v->len, cap, fmt, ap);
     va_end(ap);
-    /* An item cut to item_max counts only what was kept, as the message will carry it. */
-    size_t kept = w < 0 ? 0 : (size_t)w < v->item_max ? (size_t)w : v->item_max - 1;
+    /* Count only what was kept, so the next item follows the cut one. */
+    size_t kept = w < 0 ? 0 : (size_t)w < cap ? (size_t)w : cap - 1;
     v->len += kept;
 }
 
