@@ -59,10 +59,24 @@ static void reply_alias(gl_api_t *api, gl_http_req_t *req, int status, const cha
     gl_api_reply_json(req, status, gl_alias_json(api->reg, fn_name, a));
 }
 
+/* CreateAlias (create 1, 201) or UpdateAlias (create 0, 200) of a parsed alias: store it and
+ * reply with it, or with the registry's error. */
+static void put_and_reply(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *latest,
+                          const gl_alias_t *a, int create, int has_routing, const char *rev)
+{
+    const gl_alias_t *stored = NULL;
+    gl_aws_error_t aerr;
+
+    if (gl_registry_put_alias(api->reg, latest->cfg.name, a, create, has_routing, rev, &stored,
+                              &aerr) < 0)
+        gl_http_reply_aws_err(req, &aerr);
+    else
+        reply_alias(api, req, create ? 201 : 200, latest->cfg.name, stored);
+}
+
 void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
 {
     gl_alias_t a = {0};
-    const gl_alias_t *stored = NULL;
     int has_routing;
     gl_aws_error_t aerr;
     json_t *body = NULL;
@@ -70,14 +84,10 @@ void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
 
     if (!latest || !(body = gl_api_body_object(req)))
         return;
-    if (gl_alias_from_request(body, 0, &a, &has_routing, &aerr) < 0 ||
-        gl_registry_put_alias(api->reg, latest->cfg.name, &a, 1, has_routing, NULL, &stored,
-                              &aerr) < 0) {
+    if (gl_alias_from_request(body, 0, &a, &has_routing, &aerr) < 0)
         gl_http_reply_aws_err(req, &aerr);
-        goto out;
-    }
-    reply_alias(api, req, 201, latest->cfg.name, stored);
-out:
+    else
+        put_and_reply(api, req, latest, &a, 1, has_routing, NULL);
     gl_alias_free(&a);
     json_decref(body);
 }
@@ -104,7 +114,6 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
                          const char *alias_seg)
 {
     gl_alias_t a = {0};
-    const gl_alias_t *stored = NULL;
     int has_routing;
     gl_aws_error_t aerr;
     json_t *body = NULL;
@@ -126,12 +135,7 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
     }
     a.name = name;
     name = NULL; /* moved into a */
-    if (gl_registry_put_alias(api->reg, latest->cfg.name, &a, 0, has_routing,
-                              json_string_value(rev), &stored, &aerr) < 0) {
-        gl_http_reply_aws_err(req, &aerr);
-        goto out;
-    }
-    reply_alias(api, req, 200, latest->cfg.name, stored);
+    put_and_reply(api, req, latest, &a, 0, has_routing, json_string_value(rev));
 out:
     gl_alias_free(&a);
     free(name);

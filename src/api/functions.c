@@ -315,6 +315,15 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     free(code_dir);
 }
 
+/* The code upload of CreateFunction (201) and UpdateFunctionCode (200): unpack the base64
+ * zip into a new code directory of cfg, store cfg, publish when the body asks, reply. */
+static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
+                            size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
+{
+    if (store_code(api, req, name, b64, b64_len, cfg) == 0)
+        put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")));
+}
+
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
 {
     gl_fn_config_t cfg = {0};
@@ -355,9 +364,7 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req)
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (store_code(api, req, ref.name, b64, b64_len, &cfg) < 0)
-        goto out;
-    put_and_reply(api, req, &cfg, 201, 1, json_is_true(json_object_get(body, "Publish")));
+    store_and_reply(api, req, ref.name, b64, b64_len, &cfg, 201, body);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -402,19 +409,33 @@ void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const 
         reply_json(req, 200, config_json_as_addressed(api, fn, ref));
 }
 
+/* The $LATEST an update applies to (*fn) and its body (new reference), or NULL after
+ * replying: unknown function, template function, bad JSON, or a stale RevisionId. */
+static json_t *update_body(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t **fn)
+{
+    json_t *body = NULL;
+
+    if (!(*fn = resolve_latest(api, req, ref)) || refuse_template(req, *fn) < 0 ||
+        !(body = body_object(req)))
+        return NULL;
+    if (check_revision(req, body, *fn) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref)
 {
     gl_fn_config_t cfg = {0};
     gl_aws_error_t aerr;
     const char *b64;
     size_t b64_len;
-    gl_fn_t *fn = resolve_latest(api, req, ref);
-    json_t *body = NULL;
+    gl_fn_t *fn;
+    json_t *body = update_body(api, req, ref, &fn);
 
-    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+    if (!body)
         return;
-    if (check_revision(req, body, fn) < 0)
-        goto out;
     if (gl_fn_code_from_request(body, &b64, &b64_len, &aerr) < 0) {
         gl_http_reply_aws_err(req, &aerr);
         goto out;
@@ -428,9 +449,7 @@ void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_fn_
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (store_code(api, req, fn->cfg.name, b64, b64_len, &cfg) < 0)
-        goto out;
-    put_and_reply(api, req, &cfg, 200, 1, json_is_true(json_object_get(body, "Publish")));
+    store_and_reply(api, req, fn->cfg.name, b64, b64_len, &cfg, 200, body);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -441,13 +460,11 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
     gl_fn_config_t cfg = {0};
     gl_aws_error_t aerr;
     char rev[GL_UUID_LEN + 1];
-    gl_fn_t *fn = resolve_latest(api, req, ref);
-    json_t *body = NULL;
+    gl_fn_t *fn;
+    json_t *body = update_body(api, req, ref, &fn);
 
-    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+    if (!body)
         return;
-    if (check_revision(req, body, fn) < 0)
-        goto out;
     if (gl_fn_config_copy(&cfg, &fn->cfg) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;

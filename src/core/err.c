@@ -10,20 +10,24 @@
 
 #include "galley/err.h"
 
-int gl_err_set(gl_err_t *err, int code, const char *fmt, ...)
+/* A code given with either sign, as the negative errno a failing call returns; 0 is EIO. */
+static int negative(int code)
 {
     if (code < 0)
         code = -code;
-    if (code == 0)
-        code = EIO;
+    return code ? -code : -EIO;
+}
+
+int gl_err_set(gl_err_t *err, int code, const char *fmt, ...)
+{
     if (err) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         va_end(ap);
-        err->code = code;
+        err->code = -negative(code);
     }
-    return -code;
+    return negative(code);
 }
 
 int gl_err_wrap(gl_err_t *err, const char *fmt, ...)
@@ -73,10 +77,6 @@ const char *gl_aws_err_type(gl_aws_err_t e)
 
 int gl_aws_error_set(gl_aws_error_t *e, gl_aws_err_t type, int code, const char *fmt, ...)
 {
-    if (code < 0)
-        code = -code;
-    if (code == 0)
-        code = EIO;
     if (e) {
         va_list ap;
         va_start(ap, fmt);
@@ -84,7 +84,7 @@ int gl_aws_error_set(gl_aws_error_t *e, gl_aws_err_t type, int code, const char 
         va_end(ap);
         e->type = type;
     }
-    return -code;
+    return negative(code);
 }
 
 void gl_violations_init(gl_violations_t *v, int max, size_t item_max)

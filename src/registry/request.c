@@ -364,6 +364,36 @@ static const char *enum_member(check_t *c, const json_t *obj, const char *key, c
     return s;
 }
 
+/* Layers: stored and echoed in the response shape; galley does not mount layers. */
+static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
+{
+    json_t *layers = json_array();
+    size_t i;
+    json_t *arn;
+    if (!json_is_array(v))
+        bad_type(c, "Layers", "an array");
+    else if (json_array_size(v) > 5)
+        gl_violation_add(
+            &c->schema,
+            "Value '[%zu items]' at 'layers' failed to satisfy constraint: Member must "
+            "have length less than or equal to 5",
+            json_array_size(v));
+    json_array_foreach(v, i, arn)
+    {
+        if (!json_is_string(arn)) {
+            bad_type(c, "Layers", "an array of strings");
+            break;
+        }
+        json_array_append_new(layers,
+                              json_pack("{s:s,s:i}", "Arn", json_string_value(arn), "CodeSize", 0));
+    }
+    if (json_array_size(layers))
+        return set_extra(cfg, "Layers", layers);
+    json_decref(layers);
+    del_extra(cfg, "Layers");
+    return 0;
+}
+
 static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
 {
     json_t *v;
@@ -444,34 +474,8 @@ static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
         else
             rc |= set_extra(cfg, "VpcConfig", json_deep_copy(v));
     }
-    if ((v = json_object_get(body, "Layers")) && !json_is_null(v)) {
-        /* Stored and echoed in the response shape; galley does not mount layers. */
-        json_t *layers = json_array();
-        size_t i;
-        json_t *arn;
-        if (!json_is_array(v))
-            bad_type(c, "Layers", "an array");
-        else if (json_array_size(v) > 5)
-            gl_violation_add(
-                &c->schema,
-                "Value '[%zu items]' at 'layers' failed to satisfy constraint: Member must "
-                "have length less than or equal to 5",
-                json_array_size(v));
-        json_array_foreach(v, i, arn) {
-            if (!json_is_string(arn)) {
-                bad_type(c, "Layers", "an array of strings");
-                break;
-            }
-            json_array_append_new(layers, json_pack("{s:s,s:i}", "Arn", json_string_value(arn),
-                                                    "CodeSize", 0));
-        }
-        if (json_array_size(layers))
-            rc |= set_extra(cfg, "Layers", layers);
-        else {
-            json_decref(layers);
-            del_extra(cfg, "Layers");
-        }
-    }
+    if ((v = json_object_get(body, "Layers")) && !json_is_null(v))
+        rc |= check_layers(c, v, cfg);
     return rc ? -ENOMEM : 0;
 }
 

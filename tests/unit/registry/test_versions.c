@@ -19,8 +19,8 @@
 
 #include "galley/registry.h"
 #include "galley/util.h"
+#include "registry_fixture.h"
 
-static char state_dir[256];
 static int retire_calls, retire_flag;
 static gl_fn_t *retired_fn;
 
@@ -36,27 +36,14 @@ static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(state_dir, sizeof(state_dir), "/tmp/galley-ver-test-XXXXXX");
-    assert_non_null(mkdtemp(state_dir));
+    fixture_make_state_dir("galley-ver-test");
     retire_calls = 0;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gl_rm_rf(state_dir);
     return 0;
 }
 
 static gl_registry_t *open_reg(void)
 {
-    gl_registry_t *r = NULL;
-    gl_err_t err = {0};
-    gl_registry_opts_t o = {
-        .state_dir = state_dir, .region = "us-east-1", .account_id = "123456789012"};
-    if (gl_registry_open(&r, &o, &err) < 0)
-        fail_msg("open: %s", err.msg);
+    gl_registry_t *r = fixture_open("us-east-1", "123456789012");
     gl_registry_listener_t l = {.on_retire = on_retire};
     gl_registry_set_listener(r, &l);
     return r;
@@ -400,10 +387,11 @@ static void test_persistence_and_code_dirs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_publish_numbering_and_preconditions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alias_rules_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_numbering_and_preconditions, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_rules_and_delete, setup, fixture_teardown),
         cmocka_unit_test(test_alias_request_parsing),
-        cmocka_unit_test_setup_teardown(test_persistence_and_code_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistence_and_code_dirs, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
