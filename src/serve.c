@@ -271,17 +271,15 @@ static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
     gl_fn_t *fn = gl_registry_find(d->reg, f->logical_id), *ver = NULL;
     gl_alias_t a = {.name = f->auto_publish_alias, .description = ""};
     const gl_alias_t *stored = NULL;
-    gl_aws_err_t etype;
-    char msg[512];
-    if (!fn || gl_registry_publish(d->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &etype,
-                                   msg, sizeof(msg)) < 0) {
-        gl_log_error("template: %s: AutoPublishAlias: %s", f->logical_id, fn ? msg : "not found");
+    gl_aws_error_t aerr;
+    if (!fn || gl_registry_publish(d->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &aerr) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias: %s", f->logical_id,
+                     fn ? aerr.msg : "not found");
         return -1;
     }
     a.function_version = ver->version;
-    if (gl_registry_put_alias(d->reg, fn->cfg.name, &a, 1, 0, NULL, &stored, &etype, msg,
-                              sizeof(msg)) < 0) {
-        gl_log_error("template: %s: AutoPublishAlias %s: %s", f->logical_id, a.name, msg);
+    if (gl_registry_put_alias(d->reg, fn->cfg.name, &a, 1, 0, NULL, &stored, &aerr) < 0) {
+        gl_log_error("template: %s: AutoPublishAlias %s: %s", f->logical_id, a.name, aerr.msg);
         return -1;
     }
     gl_log_info("template: %s: published version %s, alias %s", fn->cfg.name, ver->version,

@@ -143,5 +143,7 @@ int gl_http_reply_aws_error(gl_http_req_t *req, gl_aws_err_t type, const char *f
 /** Same with extra body members (e.g. "Reason") merged in; steals extra (may be NULL). */
 int gl_http_reply_aws_error_ex(gl_http_req_t *req, gl_aws_err_t type, json_t *extra,
                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/** The same reply for an error a callee filled in (e->type, e->msg as is). */
+int gl_http_reply_aws_err(gl_http_req_t *req, const gl_aws_error_t *e);
 
 #endif

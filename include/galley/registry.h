@@ -94,18 +94,40 @@ gl_runtime_class_t gl_runtime_classify(const char *runtime);
  * are checked for presence only (the caller parses the name and stores the code), and the
  * defaults are applied. For update, cfg holds a copy of the current configuration and only
  * the members present change (Environment replaces the variables whole).
- * Returns 0, or -EINVAL with *etype and msg set (cfg then holds partial changes: free it).
+ * Returns 0, or -EINVAL with aerr set (cfg then holds partial changes: free it).
  */
 int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_update,
-                              gl_aws_err_t *etype, char *msg, size_t msglen);
+                              gl_aws_error_t *aerr);
 
 /**
  * The code source of a CreateFunction "Code" object or an UpdateFunctionCode body: only
  * ZipFile is supported. *zip_b64 (borrowed from obj) and *b64_len receive the base64 text.
- * Returns 0 or -EINVAL with *etype and msg (S3Bucket/S3Key/ImageUri, missing, not a string).
+ * Returns 0 or -EINVAL with aerr set (S3Bucket/S3Key/ImageUri, missing, not a string).
  */
 int gl_fn_code_from_request(const json_t *obj, const char **zip_b64, size_t *b64_len,
-                            gl_aws_err_t *etype, char *msg, size_t msglen);
+                            gl_aws_error_t *aerr);
+
+#define GL_FN_NAME_MAX 64
+#define GL_QUALIFIER_MAX 128
+
+/** A FunctionName parameter resolved to a bare name and an optional qualifier. */
+typedef struct gl_fn_ref {
+    char name[GL_FN_NAME_MAX + 1];
+    char qualifier[GL_QUALIFIER_MAX + 1]; /* "" when none */
+} gl_fn_ref_t;
+
+/**
+ * Parse a FunctionName path parameter (already percent-decoded) in any of its forms: name,
+ * name:qualifier, partial ARN account:function:name[:q], full ARN
+ * arn:<partition>:lambda:<region>:<account>:function:name[:q]; then merge query_qualifier
+ * (the ?Qualifier= value, or NULL). max_len is the model's limit for the whole parameter
+ * (256 for Invoke/Get/Delete, 140 for most writes).
+ * On failure returns -EINVAL and fills aerr (Lambda's exact wording) for the caller;
+ * a region or account that is not ours is GL_AWS_RESOURCE_NOT_FOUND.
+ */
+int gl_registry_parse_fn_name(const char *param, const char *query_qualifier, const char *region,
+                              const char *account, size_t max_len, gl_fn_ref_t *out,
+                              gl_aws_error_t *aerr);
 
 /** The FunctionConfiguration Lambda returns for fn ($LATEST view); new reference or NULL. */
 json_t *gl_fn_config_json(const gl_registry_t *r, const gl_fn_t *fn);
@@ -124,7 +146,7 @@ int gl_fn_config_from_state(const json_t *state, const char *fn_dir, gl_fn_confi
  * $LATEST nor any version still uses it. Created functions persist versions in
  * <state>/functions/<name>/versions/<N>.json, the next number in versions/next.json and
  * aliases in aliases/<alias>.json; template functions keep them in memory only.
- * Errors that a client sees come back as a Lambda error type and message (etype, msg).
+ * Errors that a client sees come back in a gl_aws_error_t (Lambda's error name and message).
  */
 
 #define GL_ALIAS_NAME_MAX 128
@@ -160,17 +182,17 @@ double gl_registry_route_draw(void);
  * (may be NULL) are preconditions (400 InvalidParameterValueException / 412); description
  * (may be NULL) overrides $LATEST's. When $LATEST has not changed since the newest version
  * was published (and description is NULL or the same), that version is returned and
- * *created is 0. *out is borrowed. Returns 0 or -EINVAL/-ENOENT/-EIO with etype and msg.
+ * *created is 0. *out is borrowed. Returns 0 or -EINVAL/-ENOENT/-EIO with aerr set.
  */
 int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha256,
                         const char *revision_id, const char *description, gl_fn_t **out,
-                        int *created, gl_aws_err_t *etype, char *msg, size_t msglen);
+                        int *created, gl_aws_error_t *aerr);
 /** $LATEST first, then versions 1..n ascending (borrowed pointers, array malloc'd). */
 int gl_registry_list_versions(gl_registry_t *r, const char *name, gl_fn_t ***out, size_t *n);
 /** DeleteFunction with Qualifier=N: 404 when unknown, 409 when an alias routes to it; its
  *  snapshot goes to on_retire(old, NULL). */
 int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *version,
-                               gl_aws_err_t *etype, char *msg, size_t msglen);
+                               gl_aws_error_t *aerr);
 
 /**
  * Parse a CreateAlias (is_update 0) or UpdateAlias (is_update 1) body into a (zeroed by the
@@ -180,9 +202,9 @@ int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *v
  * RoutingConfig was given (an empty one clears the routing). Returns 0 or -EINVAL.
  */
 int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int *has_routing,
-                          gl_aws_err_t *etype, char *msg, size_t msglen);
+                          gl_aws_error_t *aerr);
 /** An alias name from a URL: 1-128 of [a-zA-Z0-9-_], not all digits; else ValidationException. */
-int gl_alias_name_check(const char *name, gl_aws_err_t *etype, char *msg, size_t msglen);
+int gl_alias_name_check(const char *name, gl_aws_error_t *aerr);
 
 /**
  * CreateAlias (create 1: 409 if it exists) or UpdateAlias (create 0: 404 if missing, 412 when
@@ -193,11 +215,11 @@ int gl_alias_name_check(const char *name, gl_aws_err_t *etype, char *msg, size_t
  */
 int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *a, int create,
                           int has_routing, const char *expect_revision, const gl_alias_t **out,
-                          gl_aws_err_t *etype, char *msg, size_t msglen);
+                          gl_aws_error_t *aerr);
 /** DeleteAlias. Returns 0 (also when the alias does not exist), -ENOENT for an unknown
- *  function, -EIO on a storage failure (etype and msg set). */
+ *  function, -EIO on a storage failure (aerr set). */
 int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *alias,
-                             gl_aws_err_t *etype, char *msg, size_t msglen);
+                             gl_aws_error_t *aerr);
 /** Aliases of name sorted by alias name (borrowed pointers, array malloc'd). */
 int gl_registry_list_aliases(gl_registry_t *r, const char *name, const gl_alias_t ***out,
                              size_t *n);

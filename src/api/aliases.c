@@ -24,16 +24,15 @@ static void reply_fn_not_found(gl_api_t *api, gl_http_req_t *req, const char *na
 static char *alias_name(gl_http_req_t *req, const char *seg)
 {
     char *name = NULL;
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
     if (gl_url_decode(seg, strlen(seg), &name) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value at 'name' failed to satisfy "
                                 "constraint: Member must be valid percent-encoded text");
         return NULL;
     }
-    if (gl_alias_name_check(name, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_alias_name_check(name, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         free(name);
         return NULL;
     }
@@ -60,27 +59,36 @@ static void reply_alias(gl_api_t *api, gl_http_req_t *req, int status, const cha
     gl_api_reply_json(req, status, gl_alias_json(api->reg, fn_name, a));
 }
 
+/* CreateAlias (create 1, 201) or UpdateAlias (create 0, 200) of a parsed alias: store it and
+ * reply with it, or with the registry's error. */
+static void put_and_reply(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *latest,
+                          const gl_alias_t *a, int create, int has_routing, const char *rev)
+{
+    const gl_alias_t *stored = NULL;
+    gl_aws_error_t aerr;
+
+    if (gl_registry_put_alias(api->reg, latest->cfg.name, a, create, has_routing, rev, &stored,
+                              &aerr) < 0)
+        gl_http_reply_aws_err(req, &aerr);
+    else
+        reply_alias(api, req, create ? 201 : 200, latest->cfg.name, stored);
+}
+
 void gl_api_create_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     const gl_fn_ref_t *ref = &rt->ref;
     gl_alias_t a = {0};
-    const gl_alias_t *stored = NULL;
     int has_routing;
-    gl_aws_err_t etype;
-    char msg[2048];
+    gl_aws_error_t aerr;
     json_t *body = NULL;
     gl_fn_t *latest = function_for(api, req, ref, 1);
 
     if (!latest || !(body = gl_api_body_object(req)))
         return;
-    if (gl_alias_from_request(body, 0, &a, &has_routing, &etype, msg, sizeof(msg)) < 0 ||
-        gl_registry_put_alias(api->reg, latest->cfg.name, &a, 1, has_routing, NULL, &stored, &etype,
-                              msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
-        goto out;
-    }
-    reply_alias(api, req, 201, latest->cfg.name, stored);
-out:
+    if (gl_alias_from_request(body, 0, &a, &has_routing, &aerr) < 0)
+        gl_http_reply_aws_err(req, &aerr);
+    else
+        put_and_reply(api, req, latest, &a, 1, has_routing, NULL);
     gl_alias_free(&a);
     json_decref(body);
 }
@@ -109,10 +117,8 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
     const gl_fn_ref_t *ref = &rt->ref;
     const char *alias_seg = rt->param;
     gl_alias_t a = {0};
-    const gl_alias_t *stored = NULL;
     int has_routing;
-    gl_aws_err_t etype;
-    char msg[2048];
+    gl_aws_error_t aerr;
     json_t *body = NULL;
     gl_fn_t *latest = function_for(api, req, ref, 1);
     char *name = latest ? alias_name(req, alias_seg) : NULL;
@@ -126,18 +132,13 @@ void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
                                 "be a string");
         goto out;
     }
-    if (gl_alias_from_request(body, 1, &a, &has_routing, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_alias_from_request(body, 1, &a, &has_routing, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     a.name = name;
     name = NULL; /* moved into a */
-    if (gl_registry_put_alias(api->reg, latest->cfg.name, &a, 0, has_routing,
-                              json_string_value(rev), &stored, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
-        goto out;
-    }
-    reply_alias(api, req, 200, latest->cfg.name, stored);
+    put_and_reply(api, req, latest, &a, 0, has_routing, json_string_value(rev));
 out:
     gl_alias_free(&a);
     free(name);
@@ -148,14 +149,13 @@ void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
 {
     const gl_fn_ref_t *ref = &rt->ref;
     const char *alias_seg = rt->param;
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
     gl_fn_t *latest = function_for(api, req, ref, 1);
     char *name = latest ? alias_name(req, alias_seg) : NULL;
     if (!name)
         return;
-    if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
     } else {
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 204, &h, 1, NULL, 0);

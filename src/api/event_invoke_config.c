@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,54 +56,35 @@ static json_t *config_json(gl_api_t *api, const char *name, const char *qualifie
     return out;
 }
 
-/* Collects "Value ... at '...' failed to satisfy constraint: ..." items into one
- * ValidationException, as Lambda's front end reports schema errors. */
-typedef struct problems {
-    char text[1024];
-    int n;
-} problems_t;
-
-static void problem(problems_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(problems_t *p, const char *fmt, ...)
-{
-    size_t used = strlen(p->text);
-    if (p->n++ && used + 2 < sizeof(p->text)) {
-        memcpy(p->text + used, "; ", 3);
-        used += 2;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->text + used, sizeof(p->text) - used, fmt, ap);
-    va_end(ap);
-}
-
-static void check_int(problems_t *p, const json_t *body, const char *key, const char *member,
+static void check_int(gl_violations_t *p, const json_t *body, const char *key, const char *member,
                       long lo, long hi)
 {
     json_t *v = json_object_get(body, key);
     if (!v || json_is_null(v))
         return;
     if (!json_is_integer(v)) {
-        problem(p, "Value at '%s' failed to satisfy constraint: Member must be an integer",
-                member);
+        gl_violation_add(p, "Value at '%s' failed to satisfy constraint: Member must be an integer",
+                         member);
         return;
     }
     json_int_t n = json_integer_value(v);
     if (n < lo)
-        problem(p,
-                "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
-                "greater than or equal to %ld",
-                (long long)n, member, lo);
+        gl_violation_add(
+            p,
+            "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
+            "greater than or equal to %ld",
+            (long long)n, member, lo);
     else if (n > hi)
-        problem(p,
-                "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
-                "less than or equal to %ld",
-                (long long)n, member, hi);
+        gl_violation_add(
+            p,
+            "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
+            "less than or equal to %ld",
+            (long long)n, member, hi);
 }
 
 /* The destination ARN under DestinationConfig.<which>, "" when absent; NULL after a schema
  * problem. */
-static const char *destination_of(problems_t *p, const json_t *dc, const char *which,
+static const char *destination_of(gl_violations_t *p, const json_t *dc, const char *which,
                                   const char *member)
 {
     json_t *w = json_object_get(dc, which);
@@ -111,17 +92,19 @@ static const char *destination_of(problems_t *p, const json_t *dc, const char *w
         return "";
     json_t *d = json_is_object(w) ? json_object_get(w, "Destination") : NULL;
     if (!json_is_object(w) || (d && !json_is_string(d) && !json_is_null(d))) {
-        problem(p, "Value at '%s' failed to satisfy constraint: Member must be a structure "
-                   "with a string Destination",
-                member);
+        gl_violation_add(p,
+                         "Value at '%s' failed to satisfy constraint: Member must be a structure "
+                         "with a string Destination",
+                         member);
         return NULL;
     }
     const char *s = json_string_value(d);
     if (s && strlen(s) > DESTINATION_ARN_MAX) {
-        problem(p,
-                "Value '%.64s...' at '%s.destination' failed to satisfy constraint: Member must "
-                "have length less than or equal to %d",
-                s, member, DESTINATION_ARN_MAX);
+        gl_violation_add(
+            p,
+            "Value '%.64s...' at '%s.destination' failed to satisfy constraint: Member must "
+            "have length less than or equal to %d",
+            s, member, DESTINATION_ARN_MAX);
         return NULL;
     }
     return s ? s : "";
@@ -171,23 +154,25 @@ static int parse_settings(gl_api_t *api, gl_http_req_t *req, const char *self, j
                                 req->body.len ? jerr.text : "not an object");
         return -1;
     }
-    problems_t p = {.n = 0};
+    gl_violations_t p;
+    gl_aws_error_t aerr;
+    gl_violations_init(&p, INT_MAX, 0);
     check_int(&p, body, "MaximumRetryAttempts", "maximumRetryAttempts", 0, 2);
     check_int(&p, body, "MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", 60, 21600);
     json_t *dc = json_object_get(body, "DestinationConfig");
     const char *ok_arn = "", *fail_arn = "";
     if (dc && !json_is_null(dc)) {
         if (!json_is_object(dc)) {
-            problem(&p, "Value at 'destinationConfig' failed to satisfy constraint: Member must "
-                        "be a structure");
+            gl_violation_add(
+                &p, "Value at 'destinationConfig' failed to satisfy constraint: Member must "
+                    "be a structure");
         } else {
             ok_arn = destination_of(&p, dc, "OnSuccess", "destinationConfig.onSuccess");
             fail_arn = destination_of(&p, dc, "OnFailure", "destinationConfig.onFailure");
         }
     }
-    if (p.n) {
-        gl_http_reply_aws_error(req, GL_AWS_VALIDATION, "%d validation error%s detected: %s",
-                                p.n, p.n > 1 ? "s" : "", p.text);
+    if (gl_violations_report(&p, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         json_decref(body);
         return -1;
     }

@@ -304,11 +304,9 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s", err.msg);
     } else if (publish) {
         gl_fn_t *ver = NULL;
-        gl_aws_err_t etype;
-        char msg[512];
-        if (gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &etype, msg,
-                                sizeof(msg)) < 0)
-            gl_http_reply_aws_error(req, etype, "%s", msg);
+        gl_aws_error_t aerr;
+        if (gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &aerr) < 0)
+            gl_http_reply_aws_err(req, &aerr);
         else
             reply_json(req, status, gl_fn_config_json(api->reg, ver));
     } else {
@@ -317,27 +315,35 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     free(code_dir);
 }
 
+/* The code upload of CreateFunction (201) and UpdateFunctionCode (200): unpack the base64
+ * zip into a new code directory of cfg, store cfg, publish when the body asks, reply. */
+static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
+                            size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
+{
+    if (store_code(api, req, name, b64, b64_len, cfg) == 0)
+        put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")));
+}
+
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     (void)rt;
     gl_fn_config_t cfg = {0};
     gl_fn_ref_t ref;
-    gl_aws_err_t etype;
-    char msg[2048];
+    gl_aws_error_t aerr;
     const char *b64;
     size_t b64_len;
     json_t *body = body_object(req);
 
     if (!body)
         return;
-    if (gl_fn_config_from_request(body, &cfg, 0, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_fn_config_from_request(body, &cfg, 0, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
-    if (gl_api_parse_fn_name(json_string_value(json_object_get(body, "FunctionName")), NULL,
-                             gl_registry_region(api->reg), gl_registry_account(api->reg), 140, &ref,
-                             &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_registry_parse_fn_name(json_string_value(json_object_get(body, "FunctionName")), NULL,
+                                  gl_registry_region(api->reg), gl_registry_account(api->reg), 140,
+                                  &ref, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     if (ref.qualifier[0]) {
@@ -351,18 +357,15 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
                                 ref.name);
         goto out;
     }
-    if (gl_fn_code_from_request(json_object_get(body, "Code"), &b64, &b64_len, &etype, msg,
-                                sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_fn_code_from_request(json_object_get(body, "Code"), &b64, &b64_len, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     if (!(cfg.name = strdup(ref.name))) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (store_code(api, req, ref.name, b64, b64_len, &cfg) < 0)
-        goto out;
-    put_and_reply(api, req, &cfg, 201, 1, json_is_true(json_object_get(body, "Publish")));
+    store_and_reply(api, req, ref.name, b64, b64_len, &cfg, 201, body);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -409,23 +412,36 @@ void gl_api_get_function_configuration(gl_api_t *api, gl_http_req_t *req, const 
         reply_json(req, 200, config_json_as_addressed(api, fn, ref));
 }
 
+/* The $LATEST an update applies to (*fn) and its body (new reference), or NULL after
+ * replying: unknown function, template function, bad JSON, or a stale RevisionId. */
+static json_t *update_body(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t **fn)
+{
+    json_t *body = NULL;
+
+    if (!(*fn = resolve_latest(api, req, ref)) || refuse_template(req, *fn) < 0 ||
+        !(body = body_object(req)))
+        return NULL;
+    if (check_revision(req, body, *fn) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_config_t cfg = {0};
-    gl_aws_err_t etype;
-    char msg[1024];
+    gl_aws_error_t aerr;
     const char *b64;
     size_t b64_len;
-    gl_fn_t *fn = resolve_latest(api, req, ref);
-    json_t *body = NULL;
+    gl_fn_t *fn;
+    json_t *body = update_body(api, req, ref, &fn);
 
-    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+    if (!body)
         return;
-    if (check_revision(req, body, fn) < 0)
-        goto out;
-    if (gl_fn_code_from_request(body, &b64, &b64_len, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_fn_code_from_request(body, &b64, &b64_len, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     if (json_is_true(json_object_get(body, "DryRun"))) {
@@ -437,9 +453,7 @@ void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_api
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (store_code(api, req, fn->cfg.name, b64, b64_len, &cfg) < 0)
-        goto out;
-    put_and_reply(api, req, &cfg, 200, 1, json_is_true(json_object_get(body, "Publish")));
+    store_and_reply(api, req, fn->cfg.name, b64, b64_len, &cfg, 200, body);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -449,21 +463,19 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
 {
     const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_config_t cfg = {0};
-    gl_aws_err_t etype;
-    char msg[2048], rev[GL_UUID_LEN + 1];
-    gl_fn_t *fn = resolve_latest(api, req, ref);
-    json_t *body = NULL;
+    gl_aws_error_t aerr;
+    char rev[GL_UUID_LEN + 1];
+    gl_fn_t *fn;
+    json_t *body = update_body(api, req, ref, &fn);
 
-    if (!fn || refuse_template(req, fn) < 0 || !(body = body_object(req)))
+    if (!body)
         return;
-    if (check_revision(req, body, fn) < 0)
-        goto out;
     if (gl_fn_config_copy(&cfg, &fn->cfg) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (gl_fn_config_from_request(body, &cfg, 1, &etype, msg, sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     gl_uuid4(rev);
@@ -486,8 +498,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
     }
     if (ref->qualifier[0]) {
         gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
-        gl_aws_err_t etype;
-        char msg[1024];
+        gl_aws_error_t aerr;
         int digits = strspn(ref->qualifier, "0123456789") == strlen(ref->qualifier);
         if (!latest) {
             reply_not_found(api, req, ref->name, NULL);
@@ -504,9 +515,9 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
                                         "Deletion of aliases is not currently supported.");
             return;
         }
-        if (gl_registry_delete_version(api->reg, latest->cfg.name, ref->qualifier, &etype, msg,
-                                       sizeof(msg)) < 0) {
-            gl_http_reply_aws_error(req, etype, "%s", msg);
+        if (gl_registry_delete_version(api->reg, latest->cfg.name, ref->qualifier, &aerr) < 0) {
+            /* A long list of aliases was always cut at 1023 bytes here. */
+            gl_http_reply_aws_error(req, aerr.type, "%.1023s", aerr.msg);
             return;
         }
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};

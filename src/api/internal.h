@@ -69,9 +69,9 @@ gl_api_match_t gl_api_route_match(const char *method, const char *path, gl_api_r
 /** The most body bytes op (NULL: no row) accepts for req. */
 size_t gl_api_op_body_limit(const gl_api_op_t *op, const gl_http_req_t *req);
 /** Decode rt->fn_seg and parse it with req's ?Qualifier= into rt->ref under rt->op->fn_max.
- *  0, or -EINVAL with *etype and msg set (Lambda's wording). */
+ *  0, or a negative errno with aerr set (Lambda's wording). */
 int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const char *region,
-                          const char *account, gl_aws_err_t *etype, char *msg, size_t msglen);
+                          const char *account, gl_aws_error_t *aerr);
 
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

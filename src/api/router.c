@@ -198,18 +198,17 @@ static size_t body_limit(gl_http_req_t *req, void *data)
 }
 
 int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const char *region,
-                          const char *account, gl_aws_err_t *etype, char *msg, size_t msglen)
+                          const char *account, gl_aws_error_t *aerr)
 {
     char *name = NULL, *qualifier = gl_query_get(req->query, "Qualifier");
     if (gl_url_decode(rt->fn_seg, rt->fn_len, &name) < 0) {
         free(qualifier);
-        *etype = GL_AWS_VALIDATION;
-        snprintf(msg, msglen, "1 validation error detected: Value at 'functionName' failed to "
-                              "satisfy constraint: Member must be valid percent-encoded text");
-        return -EINVAL;
+        return gl_aws_error_set(aerr, GL_AWS_VALIDATION, EINVAL,
+                                "1 validation error detected: Value at 'functionName' failed to "
+                                "satisfy constraint: Member must be valid percent-encoded text");
     }
-    int rc = gl_api_parse_fn_name(name, qualifier, region, account, rt->op->fn_max, &rt->ref,
-                                  etype, msg, msglen);
+    int rc = gl_registry_parse_fn_name(name, qualifier, region, account, rt->op->fn_max,
+                                       &rt->ref, aerr);
     free(name);
     free(qualifier);
     return rc;
@@ -240,11 +239,11 @@ static void on_request(gl_http_req_t *req, void *data)
         return;
     }
     if (rt.fn_seg) {
-        gl_aws_err_t etype;
-        char msg[512];
+        gl_aws_error_t aerr;
         if (gl_api_route_parse_fn(&rt, req, gl_registry_region(api->reg),
-                                  gl_registry_account(api->reg), &etype, msg, sizeof(msg)) < 0) {
-            gl_http_reply_aws_error(req, etype, "%s", msg);
+                                  gl_registry_account(api->reg), &aerr) < 0) {
+            /* Cut at 511 bytes as the name parser's messages always were. */
+            gl_http_reply_aws_error(req, aerr.type, "%.511s", aerr.msg);
             return;
         }
     }

@@ -44,8 +44,7 @@ void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
     const gl_fn_ref_t *ref = &rt->ref;
     const char *sha, *desc, *rev;
     gl_fn_t *ver = NULL;
-    gl_aws_err_t etype;
-    char msg[1024];
+    gl_aws_error_t aerr;
     gl_fn_t *latest = gl_registry_find(api->reg, ref->name);
     json_t *body = NULL;
 
@@ -66,9 +65,8 @@ void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
                                 desc, DESCRIPTION_MAX);
         goto out;
     }
-    if (gl_registry_publish(api->reg, latest->cfg.name, sha, rev, desc, &ver, NULL, &etype, msg,
-                            sizeof(msg)) < 0) {
-        gl_http_reply_aws_error(req, etype, "%s", msg);
+    if (gl_registry_publish(api->reg, latest->cfg.name, sha, rev, desc, &ver, NULL, &aerr) < 0) {
+        gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
     gl_api_reply_json(req, 201, gl_fn_config_json(api->reg, ver));

@@ -359,6 +359,11 @@ int gl_http_reply_aws_error(gl_http_req_t *req, gl_aws_err_t type, const char *f
     return rc;
 }
 
+int gl_http_reply_aws_err(gl_http_req_t *req, const gl_aws_error_t *e)
+{
+    return gl_http_reply_error_status(req, gl_aws_err_status(e->type), e->type, NULL, e->msg);
+}
+
 int gl_http_reply_aws_error_ex(gl_http_req_t *req, gl_aws_err_t type, json_t *extra,
                                const char *fmt, ...)
 {

@@ -24,6 +24,7 @@
 #define DESCRIPTION_MAX 256
 #define VERSION_FIELD_MAX 1024
 #define MAX_ERRORS 6
+#define ITEM_MAX 400
 
 void gl_alias_free(gl_alias_t *a)
 {
@@ -61,53 +62,30 @@ static int version_field_ok(const char *s)
 
 /* ---- request parsing (pure) ---- */
 
-typedef struct errs {
-    char items[MAX_ERRORS][400];
-    int n;
-} errs_t;
-
-static void schema(errs_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void schema(errs_t *e, const char *fmt, ...)
-{
-    if (e->n == MAX_ERRORS)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->items[e->n++], sizeof(e->items[0]), fmt, ap);
-    va_end(ap);
-}
-
-static int report(const errs_t *e, gl_aws_err_t *etype, char *msg, size_t msglen)
-{
-    size_t off = (size_t)snprintf(msg, msglen, "%d validation error%s detected: ", e->n,
-                                  e->n > 1 ? "s" : "");
-    for (int i = 0; i < e->n && off < msglen; i++)
-        off += (size_t)snprintf(msg + off, msglen - off, "%s%s", i ? "; " : "", e->items[i]);
-    *etype = GL_AWS_VALIDATION;
-    return -EINVAL;
-}
-
-static void check_name(errs_t *e, const char *name)
+static void check_name(gl_violations_t *e, const char *name)
 {
     size_t len = strlen(name);
     if (len == 0 || len > GL_ALIAS_NAME_MAX)
-        schema(e,
-               "Value '%.140s' at 'name' failed to satisfy constraint: Member must have length "
-               "%s %d",
-               name, len ? "less than or equal to" : "greater than or equal to",
-               len ? GL_ALIAS_NAME_MAX : 1);
+        gl_violation_add(
+            e,
+            "Value '%.140s' at 'name' failed to satisfy constraint: Member must have length "
+            "%s %d",
+            name, len ? "less than or equal to" : "greater than or equal to",
+            len ? GL_ALIAS_NAME_MAX : 1);
     if (len && !alias_name_ok(name))
-        schema(e,
-               "Value '%.140s' at 'name' failed to satisfy constraint: Member must satisfy "
-               "regular expression pattern: " ALIAS_PATTERN,
-               name);
+        gl_violation_add(
+            e,
+            "Value '%.140s' at 'name' failed to satisfy constraint: Member must satisfy "
+            "regular expression pattern: " ALIAS_PATTERN,
+            name);
 }
 
-int gl_alias_name_check(const char *name, gl_aws_err_t *etype, char *msg, size_t msglen)
+int gl_alias_name_check(const char *name, gl_aws_error_t *aerr)
 {
-    errs_t e = {.n = 0};
+    gl_violations_t e;
+    gl_violations_init(&e, MAX_ERRORS, ITEM_MAX);
     check_name(&e, name);
-    return e.n ? report(&e, etype, msg, msglen) : 0;
+    return gl_violations_report(&e, aerr);
 }
 
 /* A string member: NULL when absent or null; sets *bad on a non-string. */
@@ -124,63 +102,78 @@ static const char *str_member(const json_t *body, const char *key, const char **
     return json_string_value(v);
 }
 
-int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int *has_routing,
-                          gl_aws_err_t *etype, char *msg, size_t msglen)
+/* RoutingConfig.AdditionalVersionWeights (borrowed; NULL when absent); sets *has_routing
+ * when RoutingConfig is given and *bad (unless set already) on a member of the wrong type. */
+static json_t *routing_weights(const json_t *body, int *has_routing, const char **bad)
 {
-    errs_t e = {.n = 0};
-    const char *bad = NULL;
-    int nweights = 0;
-
-    memset(a, 0, sizeof(*a));
-    *has_routing = 0;
-    const char *name = is_update ? NULL : str_member(body, "Name", &bad);
-    const char *version = str_member(body, "FunctionVersion", &bad);
-    const char *desc = str_member(body, "Description", &bad);
     json_t *routing = json_object_get(body, "RoutingConfig");
     json_t *weights = NULL;
     if (routing && !json_is_null(routing)) {
         if (!json_is_object(routing))
-            bad = bad ? bad : "RoutingConfig";
+            *bad = *bad ? *bad : "RoutingConfig";
         else if ((weights = json_object_get(routing, "AdditionalVersionWeights")) &&
                  !json_is_null(weights) && !json_is_object(weights))
-            bad = bad ? bad : "RoutingConfig.AdditionalVersionWeights";
+            *bad = *bad ? *bad : "RoutingConfig.AdditionalVersionWeights";
         *has_routing = 1;
     }
-    if (!bad && weights && json_is_object(weights)) {
+    if (!*bad && weights && json_is_object(weights)) {
         const char *k;
         json_t *w;
         json_object_foreach(weights, k, w)
         {
             if (!json_is_number(w))
-                bad = "RoutingConfig.AdditionalVersionWeights";
+                *bad = "RoutingConfig.AdditionalVersionWeights";
         }
     }
+    return weights;
+}
+
+int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int *has_routing,
+                          gl_aws_error_t *aerr)
+{
+    gl_violations_t e;
+    const char *bad = NULL;
+    int nweights = 0;
+
+    gl_violations_init(&e, MAX_ERRORS, ITEM_MAX);
+    memset(a, 0, sizeof(*a));
+    *has_routing = 0;
+    const char *name = is_update ? NULL : str_member(body, "Name", &bad);
+    const char *version = str_member(body, "FunctionVersion", &bad);
+    const char *desc = str_member(body, "Description", &bad);
+    json_t *weights = routing_weights(body, has_routing, &bad);
     if (bad)
-        return gl_reg_fail(etype, GL_AWS_INVALID_REQUEST_CONTENT, msg, msglen, -EINVAL,
-                    "Could not parse request body into json: member %s has the wrong type", bad);
+        return gl_aws_error_set(
+            aerr, GL_AWS_INVALID_REQUEST_CONTENT, -EINVAL,
+            "Could not parse request body into json: member %s has the wrong type", bad);
 
     if (!is_update && !name)
-        schema(&e, "Value null at 'name' failed to satisfy constraint: Member must not be null");
+        gl_violation_add(
+            &e, "Value null at 'name' failed to satisfy constraint: Member must not be null");
     else if (name)
         check_name(&e, name);
     if (!is_update && !version)
-        schema(&e, "Value null at 'functionVersion' failed to satisfy constraint: Member must not "
-                   "be null");
+        gl_violation_add(
+            &e, "Value null at 'functionVersion' failed to satisfy constraint: Member must not "
+                "be null");
     else if (version && (!*version || strlen(version) > VERSION_FIELD_MAX))
-        schema(&e,
-               "Value '%.64s' at 'functionVersion' failed to satisfy constraint: Member must "
-               "have length %s",
-               version, *version ? "less than or equal to 1024" : "greater than or equal to 1");
+        gl_violation_add(
+            &e,
+            "Value '%.64s' at 'functionVersion' failed to satisfy constraint: Member must "
+            "have length %s",
+            version, *version ? "less than or equal to 1024" : "greater than or equal to 1");
     else if (version && !version_field_ok(version))
-        schema(&e,
-               "Value '%.64s' at 'functionVersion' failed to satisfy constraint: Member must "
-               "satisfy regular expression pattern: (\\$LATEST|[0-9]+)",
-               version);
+        gl_violation_add(
+            &e,
+            "Value '%.64s' at 'functionVersion' failed to satisfy constraint: Member must "
+            "satisfy regular expression pattern: (\\$LATEST|[0-9]+)",
+            version);
     if (desc && strlen(desc) > DESCRIPTION_MAX)
-        schema(&e,
-               "Value '%.64s...' at 'description' failed to satisfy constraint: Member must "
-               "have length less than or equal to %d",
-               desc, DESCRIPTION_MAX);
+        gl_violation_add(
+            &e,
+            "Value '%.64s...' at 'description' failed to satisfy constraint: Member must "
+            "have length less than or equal to %d",
+            desc, DESCRIPTION_MAX);
     if (weights && json_is_object(weights)) {
         const char *k;
         json_t *w;
@@ -189,27 +182,30 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
             double x = json_number_value(w);
             nweights++;
             if (!*k || strlen(k) > VERSION_FIELD_MAX || !gl_reg_all_digits(k))
-                schema(&e,
-                       "Value '{%.32s=%g}' at 'routingConfig.additionalVersionWeights' failed "
-                       "to satisfy constraint: Map keys must satisfy constraint: [Member must "
-                       "have length less than or equal to 1024, Member must have length greater "
-                       "than or equal to 1, Member must satisfy regular expression pattern: "
-                       "[0-9]+]",
-                       k, x);
+                gl_violation_add(
+                    &e,
+                    "Value '{%.32s=%g}' at 'routingConfig.additionalVersionWeights' failed "
+                    "to satisfy constraint: Map keys must satisfy constraint: [Member must "
+                    "have length less than or equal to 1024, Member must have length greater "
+                    "than or equal to 1, Member must satisfy regular expression pattern: "
+                    "[0-9]+]",
+                    k, x);
             if (!(x >= 0.0 && x <= 1.0))
-                schema(&e,
-                       "Value '{%.32s=%g}' at 'routingConfig.additionalVersionWeights' failed "
-                       "to satisfy constraint: Map value must satisfy constraint: [Member must "
-                       "have value less than or equal to 1.0, Member must have value greater than "
-                       "or equal to 0.0]",
-                       k, x);
+                gl_violation_add(
+                    &e,
+                    "Value '{%.32s=%g}' at 'routingConfig.additionalVersionWeights' failed "
+                    "to satisfy constraint: Map value must satisfy constraint: [Member must "
+                    "have value less than or equal to 1.0, Member must have value greater than "
+                    "or equal to 0.0]",
+                    k, x);
         }
     }
     if (e.n)
-        return report(&e, etype, msg, msglen);
+        return gl_violations_report(&e, aerr);
     if (nweights > 1)
-        return gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
-                    "Number of items in AdditionalVersionWeights cannot be greater than 1");
+        return gl_aws_error_set(
+            aerr, GL_AWS_INVALID_PARAMETER_VALUE, -EINVAL,
+            "Number of items in AdditionalVersionWeights cannot be greater than 1");
 
     if ((name && !(a->name = strdup(name))) ||
         (version && !(a->function_version = strdup(version))) ||
@@ -224,7 +220,7 @@ int gl_alias_from_request(const json_t *body, int is_update, gl_alias_t *a, int 
     return 0;
 nomem:
     gl_alias_free(a);
-    return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+    return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
 }
 
 /* ---- JSON shapes ---- */
@@ -325,50 +321,44 @@ static int dup_or_keep(char **dst, const char *given, const char *old)
     return v && !*dst ? -ENOMEM : 0;
 }
 
-int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *a, int create,
-                          int has_routing, const char *expect_revision, const gl_alias_t **out,
-                          gl_aws_err_t *etype, char *msg, size_t msglen)
+/* Lambda's preconditions of a create or an update, checked before anything is built. */
+static int check_put(gl_registry_t *r, const char *name, const gl_alias_t *a, int create,
+                     const gl_alias_t *old, const char *expect_revision, gl_aws_error_t *aerr)
 {
-    gl_fn_t *latest = gl_registry_find(r, name);
-    gl_alias_t *na = NULL;
-    json_t *state = NULL;
-    char *path = NULL;
-    char arn[512], rev[GL_UUID_LEN + 1];
-    gl_err_t err = {0};
-    size_t pos;
-    int rc;
+    char arn[512];
 
-    *out = NULL;
-    if (!latest) {
-        gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Function not found: %s", arn);
-    }
-    name = latest->cfg.name;
-    gl_fn_set_t *s = gl_reg_set(r, name, 1);
-    if (!s)
-        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
-    gl_alias_t *old = gl_reg_find_alias(s, a->name, &pos);
     gl_registry_fn_arn(r, name, a->name, arn, sizeof(arn));
     if (create && a->function_version && !gl_registry_find_version(r, name, a->function_version)) {
         gl_registry_fn_arn(r, name, a->function_version, arn, sizeof(arn));
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Function not found: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
     }
     if (create && old)
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EEXIST,
-                    "Alias already exists: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_CONFLICT, -EEXIST, "Alias already exists: %s",
+                                arn);
     if (!create && !old)
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Cannot find alias arn: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT,
+                                "Cannot find alias arn: %s", arn);
     if (!create && expect_revision && *expect_revision &&
         strcmp(expect_revision, old->revision_id) != 0)
-        return gl_reg_fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
-                    "The Revision Id provided does not match the latest Revision Id. Call the "
-                    "GetFunction/GetAlias API to retrieve the latest Revision Id");
+        return gl_aws_error_set(aerr, GL_AWS_PRECONDITION_FAILED, -EINVAL,
+                                "The Revision Id provided does not match the latest Revision Id. "
+                                "Call the GetFunction/GetAlias API to retrieve the latest "
+                                "Revision Id");
+    return 0;
+}
 
-    if (!(na = calloc(1, sizeof(*na))))
-        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+/* The alias as it will be stored: a's members over old's (NULL for a create), a new
+ * RevisionId. *out is malloc'd. */
+static int build_alias(const gl_alias_t *a, const gl_alias_t *old, int has_routing,
+                       gl_alias_t **out, gl_aws_error_t *aerr)
+{
+    char rev[GL_UUID_LEN + 1];
+    gl_alias_t *na = calloc(1, sizeof(*na));
+
+    *out = NULL;
+    if (!na)
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
     gl_uuid4(rev);
     if (dup_or_keep(&na->name, a->name, NULL) < 0 ||
         dup_or_keep(&na->function_version, a->function_version,
@@ -377,64 +367,112 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
         dup_or_keep(&na->extra_version, has_routing ? a->extra_version : NULL,
                     has_routing || !old ? NULL : old->extra_version) < 0 ||
         !(na->revision_id = strdup(rev))) {
-        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
-        goto out;
+        gl_alias_free(na);
+        free(na);
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
     }
     na->extra_weight = has_routing ? a->extra_weight : old ? old->extra_weight : 0;
-    if (!na->function_version) {
-        rc = gl_reg_fail(etype, GL_AWS_VALIDATION, msg, msglen, -EINVAL,
-                  "1 validation error detected: Value null at 'functionVersion' failed to "
-                  "satisfy constraint: Member must not be null");
-        goto out;
-    }
+    *out = na;
+    return 0;
+}
+
+/* The rules of the alias to be stored: its versions exist, routing names one other
+ * published version. */
+static int check_routing(gl_registry_t *r, const char *name, const gl_alias_t *na,
+                         gl_aws_error_t *aerr)
+{
+    char arn[512];
+
+    if (!na->function_version)
+        return gl_aws_error_set(aerr, GL_AWS_VALIDATION, -EINVAL,
+                                "1 validation error detected: Value null at 'functionVersion' "
+                                "failed to satisfy constraint: Member must not be null");
     if (!gl_registry_find_version(r, name, na->function_version)) {
         gl_registry_fn_arn(r, name, na->function_version, arn, sizeof(arn));
-        rc = gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT, "Function not found: %s",
-                  arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
+    }
+    if (!na->extra_version)
+        return 0;
+    if (strcmp(na->extra_version, na->function_version) == 0)
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, -EINVAL,
+                                "Invalid function version %s. Function version %s is already "
+                                "included in routing configuration.",
+                                na->function_version, na->function_version);
+    if (strcmp(na->function_version, "$LATEST") == 0)
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, -EINVAL,
+                                "$LATEST is not supported for an alias pointing to more than 1 "
+                                "version");
+    if (!gl_registry_find_version(r, name, na->extra_version)) {
+        gl_registry_fn_arn(r, name, na->extra_version, arn, sizeof(arn));
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
+    }
+    return 0;
+}
+
+/* aliases/<name>.json of a created function (template functions keep aliases in memory). */
+static int store_alias(gl_registry_t *r, const gl_fn_set_t *s, const gl_alias_t *na,
+                       gl_aws_error_t *aerr)
+{
+    gl_err_t err = {0};
+    json_t *state = NULL;
+    char *path = NULL;
+    int rc = 0;
+
+    if (s->from_template)
+        return 0;
+    if (!(path = alias_path(r, s->name, na->name, 1)) || !(state = alias_state(na))) {
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, -EIO, "Could not store the alias");
         goto out;
     }
-    if (na->extra_version) {
-        if (strcmp(na->extra_version, na->function_version) == 0) {
-            rc = gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
-                      "Invalid function version %s. Function version %s is already included in "
-                      "routing configuration.",
-                      na->function_version, na->function_version);
-            goto out;
-        }
-        if (strcmp(na->function_version, "$LATEST") == 0) {
-            rc = gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
-                      "$LATEST is not supported for an alias pointing to more than 1 version");
-            goto out;
-        }
-        if (!gl_registry_find_version(r, name, na->extra_version)) {
-            gl_registry_fn_arn(r, name, na->extra_version, arn, sizeof(arn));
-            rc = gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                      "Function not found: %s", arn);
-            goto out;
-        }
+    if ((rc = gl_reg_write_json(path, state, &err)) < 0) {
+        gl_log_error("registry: alias %s of %s: %s", na->name, s->name, err.msg);
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, rc, "Could not store the alias: %s", err.msg);
     }
+out:
+    json_decref(state);
+    free(path);
+    return rc;
+}
+
+int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *a, int create,
+                          int has_routing, const char *expect_revision, const gl_alias_t **out,
+                          gl_aws_error_t *aerr)
+{
+    gl_fn_t *latest = gl_registry_find(r, name);
+    gl_alias_t *na = NULL;
+    char arn[512];
+    size_t pos;
+    int rc;
+
+    *out = NULL;
+    if (!latest) {
+        gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
+    }
+    name = latest->cfg.name;
+    gl_fn_set_t *s = gl_reg_set(r, name, 1);
+    if (!s)
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
+    gl_alias_t *old = gl_reg_find_alias(s, a->name, &pos);
+    if ((rc = check_put(r, name, a, create, old, expect_revision, aerr)) < 0 ||
+        (rc = build_alias(a, old, has_routing, &na, aerr)) < 0 ||
+        (rc = check_routing(r, name, na, aerr)) < 0)
+        goto out;
     if (!old && s->na == s->capa) {
         size_t ncap = s->capa ? s->capa * 2 : 8;
         gl_alias_t **grown = realloc(s->aliases, ncap * sizeof(*grown));
         if (!grown) {
-            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
             goto out;
         }
         s->aliases = grown;
         s->capa = ncap;
     }
-    if (!s->from_template) {
-        if (!(path = alias_path(r, name, na->name, 1)) || !(state = alias_state(na))) {
-            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not store the alias");
-            goto out;
-        }
-        if ((rc = gl_reg_write_json(path, state, &err)) < 0) {
-            gl_log_error("registry: alias %s of %s: %s", na->name, name, err.msg);
-            rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the alias: %s",
-                      err.msg);
-            goto out;
-        }
-    }
+    if ((rc = store_alias(r, s, na, aerr)) < 0)
+        goto out;
     if (old) {
         s->aliases[pos] = na;
         gl_alias_free(old);
@@ -445,20 +483,17 @@ int gl_registry_put_alias(gl_registry_t *r, const char *name, const gl_alias_t *
         s->na++;
     }
     *out = na;
-    na = NULL;
-    rc = 0;
+    na = NULL; /* owned by s */
 out:
     if (na) {
         gl_alias_free(na);
         free(na);
     }
-    json_decref(state);
-    free(path);
     return rc;
 }
 
 int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *alias,
-                             gl_aws_err_t *etype, char *msg, size_t msglen)
+                             gl_aws_error_t *aerr)
 {
     gl_fn_t *latest = gl_registry_find(r, name);
     char arn[512];
@@ -466,8 +501,8 @@ int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *ali
 
     if (!latest) {
         gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Function not found: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
     }
     gl_fn_set_t *s = gl_reg_set(r, latest->cfg.name, 0);
     gl_alias_t *a = gl_reg_find_alias(s, alias, &pos);
@@ -476,12 +511,12 @@ int gl_registry_delete_alias(gl_registry_t *r, const char *name, const char *ali
     if (!s->from_template) {
         char *path = alias_path(r, s->name, alias, 0);
         if (!path)
-            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
         if (unlink(path) < 0 && errno != ENOENT) {
             int e = errno;
             gl_log_error("registry: remove %s: %s", path, strerror(e));
             free(path);
-            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EIO, "Could not delete the alias");
+            return gl_aws_error_set(aerr, GL_AWS_SERVICE, -EIO, "Could not delete the alias");
         }
         free(path);
     }

@@ -55,10 +55,6 @@ struct gl_registry {
 };
 
 /* registry.c */
-/** Set *etype and msg (Lambda's wording) and return rc: the error path of the registry's
- *  request checks. */
-int gl_reg_fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /** Non-empty and only decimal digits. */
 int gl_reg_all_digits(const char *s);
 /** The current $LATEST snapshot registered under exactly this FunctionName (no logical id). */

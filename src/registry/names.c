@@ -13,15 +13,14 @@
  * "foo" while "foo:bar" is the name "foo" with the qualifier "bar".
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "galley/api.h"
 #include "galley/registry.h"
 
 #define MAX_PIECES 9
 #define MAX_ERRORS 3
+#define ITEM_MAX 600
 
 /* The pattern as Lambda prints it in ValidationException messages; the namespaced form
  * (Invoke, GetFunction: max length above 140) also admits '.' in the name. */
@@ -210,109 +209,89 @@ static int query_qualifier_chars_ok(const char *q)
     return 1;
 }
 
-typedef struct errlist {
-    char items[MAX_ERRORS][600];
-    int n;
-} errlist_t;
-
-static void add_error(errlist_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_error(errlist_t *e, const char *fmt, ...)
-{
-    if (e->n == MAX_ERRORS)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->items[e->n++], sizeof(e->items[0]), fmt, ap);
-    va_end(ap);
-}
-
-static void format_errors(const errlist_t *e, char *msg, size_t msglen)
-{
-    size_t off = (size_t)snprintf(msg, msglen, "%d validation error%s detected: ", e->n,
-                                  e->n > 1 ? "s" : "");
-    for (int i = 0; i < e->n && off < msglen; i++)
-        off += (size_t)snprintf(msg + off, msglen - off, "%s%s", i ? "; " : "", e->items[i]);
-}
-
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen,
-                const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    *etype = type;
-    return -EINVAL;
-}
-
-int gl_api_parse_fn_name(const char *param, const char *query_qualifier, const char *region,
-                         const char *account, size_t max_len, gl_fn_ref_t *out,
-                         gl_aws_err_t *etype, char *msg, size_t msglen)
+int gl_registry_parse_fn_name(const char *param, const char *query_qualifier, const char *region,
+                              const char *account, size_t max_len, gl_fn_ref_t *out,
+                              gl_aws_error_t *aerr)
 {
     piece_t pc[MAX_PIECES];
     size_t n = 0, len = strlen(param);
     parsed_t pr = {.allow_dot = max_len > 140};
-    errlist_t errs = {.n = 0};
+    gl_violations_t errs;
     int bare = strchr(param, ':') == NULL;
     int matched = len > 0 && split(param, pc, &n) == 0 && match(pc, 0, n, 0, &pr);
 
+    gl_violations_init(&errs, MAX_ERRORS, ITEM_MAX);
     memset(out, 0, sizeof(*out));
     if (query_qualifier && !*query_qualifier)
         query_qualifier = NULL;
 
     /* A foreign region or account is "not here", whatever else is wrong (observed order). */
     if (matched && pr.region.len && !piece_is(pr.region, region))
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen,
-                    "Functions from '%.*s' are not reachable in this region ('%s')",
-                    (int)pr.region.len, pr.region.p, region);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, EINVAL,
+                                "Functions from '%.*s' are not reachable in this region ('%s')",
+                                (int)pr.region.len, pr.region.p, region);
     if (matched && pr.account.len && !piece_is(pr.account, account))
-        return fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen,
-                    "Function not found: arn:aws:lambda:%s:%.*s:function:%.*s%s%.*s", region,
-                    (int)pr.account.len, pr.account.p, (int)pr.name.len, pr.name.p,
-                    pr.qualifier.len ? ":" : "", (int)pr.qualifier.len, pr.qualifier.p);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, EINVAL,
+                                "Function not found: arn:aws:lambda:%s:%.*s:function:%.*s%s%.*s",
+                                region, (int)pr.account.len, pr.account.p, (int)pr.name.len,
+                                pr.name.p, pr.qualifier.len ? ":" : "", (int)pr.qualifier.len,
+                                pr.qualifier.p);
 
     if (len == 0)
-        add_error(&errs, "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
-                  "have length greater than or equal to 1", param);
+        gl_violation_add(&errs,
+                         "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
+                         "have length greater than or equal to 1",
+                         param);
     else if (len > max_len)
-        add_error(&errs, "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
-                  "have length less than or equal to %zu", param, max_len);
+        gl_violation_add(&errs,
+                         "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
+                         "have length less than or equal to %zu",
+                         param, max_len);
     else if (bare && len > GL_FN_NAME_MAX)
-        add_error(&errs, "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
-                  "have length less than or equal to %d", param, GL_FN_NAME_MAX);
+        gl_violation_add(&errs,
+                         "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
+                         "have length less than or equal to %d",
+                         param, GL_FN_NAME_MAX);
     if (len > 0 && !matched)
-        add_error(&errs, "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
-                  "satisfy regular expression pattern: %s", param,
-                  pr.allow_dot ? name_pattern_ns : name_pattern);
+        gl_violation_add(&errs,
+                         "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
+                         "satisfy regular expression pattern: %s",
+                         param, pr.allow_dot ? name_pattern_ns : name_pattern);
     else if (matched && pr.name.len > GL_FN_NAME_MAX && !(bare && len > GL_FN_NAME_MAX))
-        add_error(&errs, "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
-                  "have length less than or equal to %d", param, GL_FN_NAME_MAX);
+        gl_violation_add(&errs,
+                         "Value '%s' at 'functionName' failed to satisfy constraint: Member must "
+                         "have length less than or equal to %d",
+                         param, GL_FN_NAME_MAX);
     if (matched && pr.qualifier.len > GL_QUALIFIER_MAX)
-        add_error(&errs, "Value '%.*s' at 'qualifier' failed to satisfy constraint: Member must "
-                  "have length less than or equal to %d", (int)pr.qualifier.len, pr.qualifier.p,
-                  GL_QUALIFIER_MAX);
+        gl_violation_add(&errs,
+                         "Value '%.*s' at 'qualifier' failed to satisfy constraint: Member must "
+                         "have length less than or equal to %d",
+                         (int)pr.qualifier.len, pr.qualifier.p, GL_QUALIFIER_MAX);
     if (query_qualifier) {
         size_t qlen = strlen(query_qualifier);
         if (qlen > GL_QUALIFIER_MAX)
-            add_error(&errs, "Value '%s' at 'qualifier' failed to satisfy constraint: Member must "
-                      "have length less than or equal to %d", query_qualifier, GL_QUALIFIER_MAX);
+            gl_violation_add(&errs,
+                             "Value '%s' at 'qualifier' failed to satisfy constraint: Member must "
+                             "have length less than or equal to %d",
+                             query_qualifier, GL_QUALIFIER_MAX);
         if (!query_qualifier_chars_ok(query_qualifier))
-            add_error(&errs, "Value '%s' at 'qualifier' failed to satisfy constraint: Member must "
-                      "satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", query_qualifier);
+            gl_violation_add(&errs,
+                             "Value '%s' at 'qualifier' failed to satisfy constraint: Member must "
+                             "satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
+                             query_qualifier);
     }
     if (errs.n) {
         /* A plain name that is too long or malformed is a semantic error for Lambda
          * (InvalidParameterValueException); anything shaped like an ARN is a schema error. */
-        *etype = bare && !query_qualifier ? GL_AWS_INVALID_PARAMETER_VALUE : GL_AWS_VALIDATION;
-        format_errors(&errs, msg, msglen);
+        gl_violations_report(&errs, aerr);
+        aerr->type = bare && !query_qualifier ? GL_AWS_INVALID_PARAMETER_VALUE : GL_AWS_VALIDATION;
         return -EINVAL;
     }
     if (query_qualifier && pr.qualifier.len && !piece_is(pr.qualifier, query_qualifier))
-        return fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen,
-                    "The derived qualifier from the function name does not match the specified "
-                    "qualifier.");
+        return gl_aws_error_set(
+            aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+            "The derived qualifier from the function name does not match the specified "
+            "qualifier.");
 
     memcpy(out->name, pr.name.p, pr.name.len);
     out->name[pr.name.len] = '\0';

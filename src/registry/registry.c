@@ -558,17 +558,6 @@ int gl_registry_remove(gl_registry_t *r, const char *name, gl_err_t *err)
     return 0;
 }
 
-int gl_reg_fail(gl_aws_err_t *etype, gl_aws_err_t type, char *msg, size_t msglen, int rc,
-                const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    *etype = type;
-    return rc;
-}
-
 int gl_reg_all_digits(const char *s)
 {
     if (!*s)

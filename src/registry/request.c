@@ -20,6 +20,7 @@
 
 #define ENV_MAX_BYTES 4096
 #define MAX_ERRORS 8
+#define ITEM_MAX 640
 
 /* ---- runtimes ---- */
 
@@ -62,25 +63,13 @@ gl_runtime_class_t gl_runtime_classify(const char *runtime)
 /* ---- error collection ---- */
 
 typedef struct check {
-    char items[MAX_ERRORS][640];
-    int n;
+    gl_violations_t schema; /* gathered into one ValidationException */
     /* the first type error or semantic refusal, reported instead of schema errors */
     gl_aws_err_t hard_type;
     char hard[1024];
     int has_hard;
     int bad_type; /* hard is a type error: it beats schema errors */
 } check_t;
-
-static void schema(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void schema(check_t *c, const char *fmt, ...)
-{
-    if (c->n == MAX_ERRORS)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->items[c->n++], sizeof(c->items[0]), fmt, ap);
-    va_end(ap);
-}
 
 static void refuse(check_t *c, gl_aws_err_t type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -107,22 +96,11 @@ static void bad_type(check_t *c, const char *member, const char *want)
 }
 
 /* Report in Lambda's precedence; returns 0 when nothing was wrong. */
-static int report(const check_t *c, gl_aws_err_t *etype, char *msg, size_t msglen)
+static int report(const check_t *c, gl_aws_error_t *aerr)
 {
-    if (c->bad_type || (c->has_hard && c->n == 0)) {
-        *etype = c->hard_type;
-        snprintf(msg, msglen, "%s", c->hard);
-        return -EINVAL;
-    }
-    if (c->n) {
-        *etype = GL_AWS_VALIDATION;
-        size_t off = (size_t)snprintf(msg, msglen, "%d validation error%s detected: ", c->n,
-                                      c->n > 1 ? "s" : "");
-        for (int i = 0; i < c->n && off < msglen; i++)
-            off += (size_t)snprintf(msg + off, msglen - off, "%s%s", i ? "; " : "", c->items[i]);
-        return -EINVAL;
-    }
-    return 0;
+    if (c->bad_type || (c->has_hard && c->schema.n == 0))
+        return gl_aws_error_set(aerr, c->hard_type, EINVAL, "%s", c->hard);
+    return gl_violations_report(&c->schema, aerr);
 }
 
 /* ---- member helpers ---- */
@@ -168,13 +146,19 @@ static int get_int(check_t *c, const json_t *obj, const char *key, const char *f
 static int int_in_range(check_t *c, const char *field, json_int_t v, json_int_t lo, json_int_t hi)
 {
     if (v < lo) {
-        schema(c, "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
-               "greater than or equal to %lld", (long long)v, field, (long long)lo);
+        gl_violation_add(
+            &c->schema,
+            "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
+            "greater than or equal to %lld",
+            (long long)v, field, (long long)lo);
         return 0;
     }
     if (v > hi) {
-        schema(c, "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
-               "less than or equal to %lld", (long long)v, field, (long long)hi);
+        gl_violation_add(
+            &c->schema,
+            "Value '%lld' at '%s' failed to satisfy constraint: Member must have value "
+            "less than or equal to %lld",
+            (long long)v, field, (long long)hi);
         return 0;
     }
     return 1;
@@ -293,9 +277,11 @@ static void check_environment(check_t *c, const json_t *env, json_t **vars)
     }
     /* Lambda hides the (sensitive) values in this message: "Value at", no value. */
     if (bad_key)
-        schema(c, "Value at 'environment.variables' failed to satisfy constraint: Map keys must "
-               "satisfy constraint: [Member must satisfy regular expression pattern: "
-               "[a-zA-Z]([a-zA-Z0-9_])+]");
+        gl_violation_add(
+            &c->schema,
+            "Value at 'environment.variables' failed to satisfy constraint: Map keys must "
+            "satisfy constraint: [Member must satisfy regular expression pattern: "
+            "[a-zA-Z]([a-zA-Z0-9_])+]");
     if (roff)
         refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
                "Lambda was unable to configure your environment variables because the "
@@ -368,11 +354,44 @@ static const char *enum_member(check_t *c, const json_t *obj, const char *key, c
 {
     const char *s = get_str(c, obj, key, field);
     if (s && !in_list(s, values, n)) {
-        schema(c, "Value '%.128s' at '%s' failed to satisfy constraint: Member must satisfy enum "
-               "value set: [%s]", s, field, printed);
+        gl_violation_add(
+            &c->schema,
+            "Value '%.128s' at '%s' failed to satisfy constraint: Member must satisfy enum "
+            "value set: [%s]",
+            s, field, printed);
         return NULL;
     }
     return s;
+}
+
+/* Layers: stored and echoed in the response shape; galley does not mount layers. */
+static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
+{
+    json_t *layers = json_array();
+    size_t i;
+    json_t *arn;
+    if (!json_is_array(v))
+        bad_type(c, "Layers", "an array");
+    else if (json_array_size(v) > 5)
+        gl_violation_add(
+            &c->schema,
+            "Value '[%zu items]' at 'layers' failed to satisfy constraint: Member must "
+            "have length less than or equal to 5",
+            json_array_size(v));
+    json_array_foreach(v, i, arn)
+    {
+        if (!json_is_string(arn)) {
+            bad_type(c, "Layers", "an array of strings");
+            break;
+        }
+        json_array_append_new(layers,
+                              json_pack("{s:s,s:i}", "Arn", json_string_value(arn), "CodeSize", 0));
+    }
+    if (json_array_size(layers))
+        return set_extra(cfg, "Layers", layers);
+    json_decref(layers);
+    del_extra(cfg, "Layers");
+    return 0;
 }
 
 static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
@@ -396,15 +415,21 @@ static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
         if (!json_is_array(v))
             bad_type(c, "Architectures", "an array");
         else if (json_array_size(v) != 1)
-            schema(c, "Value '[%zu items]' at 'architectures' failed to satisfy constraint: "
-                   "Member must have length %s", json_array_size(v),
-                   json_array_size(v) ? "less than or equal to 1" : "greater than or equal to 1");
+            gl_violation_add(&c->schema,
+                             "Value '[%zu items]' at 'architectures' failed to satisfy constraint: "
+                             "Member must have length %s",
+                             json_array_size(v),
+                             json_array_size(v) ? "less than or equal to 1"
+                                                : "greater than or equal to 1");
         else if (!json_is_string(json_array_get(v, 0)))
             bad_type(c, "Architectures", "an array of strings");
         else if (!in_list(json_string_value(json_array_get(v, 0)), archs, 2))
-            schema(c, "Value '[%.64s]' at 'architectures' failed to satisfy constraint: Member "
-                   "must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
-                   "arm64]]", json_string_value(json_array_get(v, 0)));
+            gl_violation_add(
+                &c->schema,
+                "Value '[%.64s]' at 'architectures' failed to satisfy constraint: Member "
+                "must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
+                "arm64]]",
+                json_string_value(json_array_get(v, 0)));
         else
             rc |= set_extra(cfg, "Architectures", json_deep_copy(v));
     }
@@ -449,132 +474,129 @@ static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
         else
             rc |= set_extra(cfg, "VpcConfig", json_deep_copy(v));
     }
-    if ((v = json_object_get(body, "Layers")) && !json_is_null(v)) {
-        /* Stored and echoed in the response shape; galley does not mount layers. */
-        json_t *layers = json_array();
-        size_t i;
-        json_t *arn;
-        if (!json_is_array(v))
-            bad_type(c, "Layers", "an array");
-        else if (json_array_size(v) > 5)
-            schema(c, "Value '[%zu items]' at 'layers' failed to satisfy constraint: Member must "
-                   "have length less than or equal to 5", json_array_size(v));
-        json_array_foreach(v, i, arn) {
-            if (!json_is_string(arn)) {
-                bad_type(c, "Layers", "an array of strings");
-                break;
-            }
-            json_array_append_new(layers, json_pack("{s:s,s:i}", "Arn", json_string_value(arn),
-                                                    "CodeSize", 0));
-        }
-        if (json_array_size(layers))
-            rc |= set_extra(cfg, "Layers", layers);
-        else {
-            json_decref(layers);
-            del_extra(cfg, "Layers");
-        }
-    }
+    if ((v = json_object_get(body, "Layers")) && !json_is_null(v))
+        rc |= check_layers(c, v, cfg);
     return rc ? -ENOMEM : 0;
 }
 
-int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_update,
-                              gl_aws_err_t *etype, char *msg, size_t msglen)
+/* CreateFunction's FunctionName and Code: present and of the right type (the caller parses
+ * the name and stores the code). */
+static void check_create_members(check_t *c, const json_t *body)
 {
-    check_t c = {.n = 0};
-    json_int_t iv;
-    const char *s;
-    int rc = 0;
+    json_t *name = json_object_get(body, "FunctionName");
+    if (!name || json_is_null(name))
+        gl_violation_add(&c->schema, "Value null at 'functionName' failed to satisfy "
+                                     "constraint: Member must not be null");
+    else if (!json_is_string(name))
+        bad_type(c, "FunctionName", "a string");
+    json_t *code = json_object_get(body, "Code");
+    if (!code || json_is_null(code))
+        gl_violation_add(&c->schema, "Value null at 'code' failed to satisfy constraint: Member "
+                                     "must not be null");
+    else if (!json_is_object(code))
+        bad_type(c, "Code", "an object");
+}
 
-    if (!json_is_object(body)) {
-        *etype = GL_AWS_INVALID_REQUEST_CONTENT;
-        snprintf(msg, msglen, "Could not parse request body into json: expected a JSON object");
-        return -EINVAL;
-    }
-
-    if (!is_update) {
-        json_t *name = json_object_get(body, "FunctionName");
-        if (!name || json_is_null(name))
-            schema(&c, "Value null at 'functionName' failed to satisfy constraint: Member must "
-                   "not be null");
-        else if (!json_is_string(name))
-            bad_type(&c, "FunctionName", "a string");
-        json_t *code = json_object_get(body, "Code");
-        if (!code || json_is_null(code))
-            schema(&c, "Value null at 'code' failed to satisfy constraint: Member must not be "
-                   "null");
-        else if (!json_is_object(code))
-            bad_type(&c, "Code", "an object");
-    }
-
-    s = enum_member(&c, body, "PackageType", "packageType", (const char *const[]){"Zip", "Image"},
-                    2, "Zip, Image");
+/* PackageType and ImageConfig: galley runs .zip packages only. */
+static void check_package(check_t *c, const json_t *body)
+{
+    const char *s = enum_member(c, body, "PackageType", "packageType",
+                                (const char *const[]){"Zip", "Image"}, 2, "Zip, Image");
     if (s && strcmp(s, "Image") == 0)
-        refuse(&c, GL_AWS_INVALID_PARAMETER_VALUE,
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
                "galley supports only .zip deployment packages (PackageType Zip); container "
                "images (PackageType Image) are not supported.");
     if (json_object_get(body, "ImageConfig") && !json_is_null(json_object_get(body, "ImageConfig")))
-        refuse(&c, GL_AWS_INVALID_PARAMETER_VALUE,
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
                "ImageConfig applies only to container images, which galley does not support.");
+}
 
-    if ((s = get_str(&c, body, "Role", "Role"))) {
+/* Role, Handler and Description; -ENOMEM when a copy failed. */
+static int check_texts(check_t *c, const json_t *body, gl_fn_config_t *cfg, int is_update)
+{
+    const char *s;
+    int rc = 0;
+
+    if ((s = get_str(c, body, "Role", "Role"))) {
         if (!role_ok(s))
-            schema(&c, "Value '%.256s' at 'role' failed to satisfy constraint: Member must satisfy "
-                   "regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/"
-                   "?[a-zA-Z_0-9+=,.@\\-_/]+", s);
+            gl_violation_add(&c->schema,
+                             "Value '%.256s' at 'role' failed to satisfy constraint: Member must "
+                             "satisfy regular expression pattern: "
+                             "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+                             s);
         else
             rc |= replace_str(&cfg->role, s);
-    } else if (!is_update && !c.bad_type) {
-        schema(&c, "Value null at 'role' failed to satisfy constraint: Member must not be null");
+    } else if (!is_update && !c->bad_type) {
+        gl_violation_add(&c->schema,
+                         "Value null at 'role' failed to satisfy constraint: Member must not be "
+                         "null");
     }
-
-    if ((s = get_str(&c, body, "Handler", "Handler"))) {
+    if ((s = get_str(c, body, "Handler", "Handler"))) {
         int ws = 0;
         for (const char *p = s; *p; p++)
             ws |= is_space(*p);
         if (strlen(s) > 128)
-            schema(&c, "Value '%.256s' at 'handler' failed to satisfy constraint: Member must have "
-                   "length less than or equal to 128", s);
+            gl_violation_add(&c->schema,
+                             "Value '%.256s' at 'handler' failed to satisfy constraint: Member "
+                             "must have length less than or equal to 128",
+                             s);
         else if (ws || !*s)
-            schema(&c, "Value '%.256s' at 'handler' failed to satisfy constraint: Member must "
-                   "satisfy regular expression pattern: [^\\s]+", s);
+            gl_violation_add(&c->schema,
+                             "Value '%.256s' at 'handler' failed to satisfy constraint: Member "
+                             "must satisfy regular expression pattern: [^\\s]+",
+                             s);
         else
             rc |= replace_str(&cfg->handler, s);
     }
-
-    if ((s = get_str(&c, body, "Description", "Description"))) {
+    if ((s = get_str(c, body, "Description", "Description"))) {
         if (strlen(s) > 256)
-            schema(&c, "Value '%.300s' at 'description' failed to satisfy constraint: Member must "
-                   "have length less than or equal to 256", s);
+            gl_violation_add(&c->schema,
+                             "Value '%.300s' at 'description' failed to satisfy constraint: "
+                             "Member must have length less than or equal to 256",
+                             s);
         else
             rc |= replace_str(&cfg->description, s);
     }
+    return rc ? -ENOMEM : 0;
+}
 
-    if (get_int(&c, body, "Timeout", "Timeout", &iv) && int_in_range(&c, "timeout", iv, 1, 900))
+/* Timeout, MemorySize and EphemeralStorage.Size, each within Lambda's range. */
+static void check_limits(check_t *c, const json_t *body, gl_fn_config_t *cfg)
+{
+    json_int_t iv;
+
+    if (get_int(c, body, "Timeout", "Timeout", &iv) && int_in_range(c, "timeout", iv, 1, 900))
         cfg->timeout_s = (int)iv;
-    if (get_int(&c, body, "MemorySize", "MemorySize", &iv) &&
-        int_in_range(&c, "memorySize", iv, 128, 10240))
+    if (get_int(c, body, "MemorySize", "MemorySize", &iv) &&
+        int_in_range(c, "memorySize", iv, 128, 10240))
         cfg->memory_mb = (int)iv;
     json_t *eph = json_object_get(body, "EphemeralStorage");
-    if (eph && !json_is_null(eph)) {
-        if (!json_is_object(eph))
-            bad_type(&c, "EphemeralStorage", "an object");
-        else if (!get_int(&c, eph, "Size", "EphemeralStorage.Size", &iv)) {
-            if (!c.bad_type)
-                schema(&c, "Value null at 'ephemeralStorage.size' failed to satisfy constraint: "
-                       "Member must not be null");
-        } else if (int_in_range(&c, "ephemeralStorage.size", iv, 512, 10240))
-            cfg->ephemeral_mb = (int)iv;
-    }
+    if (!eph || json_is_null(eph))
+        return;
+    if (!json_is_object(eph))
+        bad_type(c, "EphemeralStorage", "an object");
+    else if (!get_int(c, eph, "Size", "EphemeralStorage.Size", &iv)) {
+        if (!c->bad_type)
+            gl_violation_add(&c->schema, "Value null at 'ephemeralStorage.size' failed to satisfy "
+                                         "constraint: Member must not be null");
+    } else if (int_in_range(c, "ephemeralStorage.size", iv, 512, 10240))
+        cfg->ephemeral_mb = (int)iv;
+}
 
-    if ((s = get_str(&c, body, "Runtime", "Runtime"))) {
-        check_runtime(&c, s);
-        rc |= replace_str(&cfg->runtime, s);
-    }
+/* Runtime and Environment; -ENOMEM when a copy failed. */
+static int check_runtime_env(check_t *c, const json_t *body, gl_fn_config_t *cfg)
+{
+    const char *s;
+    int rc = 0;
 
+    if ((s = get_str(c, body, "Runtime", "Runtime"))) {
+        check_runtime(c, s);
+        rc = replace_str(&cfg->runtime, s);
+    }
     json_t *env = json_object_get(body, "Environment");
     if (env && !json_is_null(env)) {
         json_t *vars = NULL;
-        check_environment(&c, env, &vars);
+        check_environment(c, env, &vars);
         if (vars) {
             json_decref(cfg->env_vars);
             cfg->env_vars = json_object_size(vars) ? vars : NULL;
@@ -582,22 +604,37 @@ int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_up
                 json_decref(vars);
         }
     }
+    return rc;
+}
 
+int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_update,
+                              gl_aws_error_t *aerr)
+{
+    check_t c = {.has_hard = 0};
+    int rc = 0;
+
+    if (!json_is_object(body))
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_REQUEST_CONTENT, EINVAL,
+                                "Could not parse request body into json: expected a JSON object");
+    gl_violations_init(&c.schema, MAX_ERRORS, ITEM_MAX);
+    if (!is_update)
+        check_create_members(&c, body);
+    check_package(&c, body);
+    rc |= check_texts(&c, body, cfg, is_update);
+    check_limits(&c, body, cfg);
+    rc |= check_runtime_env(&c, body, cfg);
     rc |= check_extras(&c, body, cfg);
 
     /* Zip packages need a runtime and (except the OS-only runtimes) a handler. */
-    if (!is_update && c.n == 0 && !c.has_hard &&
+    if (!is_update && c.schema.n == 0 && !c.has_hard &&
         (!cfg->runtime || (!cfg->handler && strncmp(cfg->runtime, "provided", 8) != 0)))
         refuse(&c, GL_AWS_INVALID_PARAMETER_VALUE,
                "Runtime and Handler are mandatory parameters for functions created with "
                "deployment packages.");
 
-    if (rc) {
-        *etype = GL_AWS_SERVICE;
-        snprintf(msg, msglen, "Out of memory");
-        return -ENOMEM;
-    }
-    if (report(&c, etype, msg, msglen) < 0)
+    if (rc)
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "Out of memory");
+    if (report(&c, aerr) < 0)
         return -EINVAL;
     if (!is_update)
         gl_fn_config_defaults(cfg);
@@ -605,7 +642,7 @@ int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_up
 }
 
 int gl_fn_code_from_request(const json_t *obj, const char **zip_b64, size_t *b64_len,
-                            gl_aws_err_t *etype, char *msg, size_t msglen)
+                            gl_aws_error_t *aerr)
 {
     static const char *const others[] = {"S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"};
     *zip_b64 = NULL;
@@ -613,26 +650,21 @@ int gl_fn_code_from_request(const json_t *obj, const char **zip_b64, size_t *b64
     for (size_t i = 0; i < COUNT(others); i++) {
         json_t *v = json_object_get(obj, others[i]);
         if (v && !json_is_null(v)) {
-            *etype = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(msg, msglen,
-                     "galley supports only ZipFile as the code source; %s (S3 or container "
-                     "image code) is not supported. Upload the .zip directly "
-                     "(aws lambda ... --zip-file fileb://function.zip).", others[i]);
-            return -EINVAL;
+            return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+                                    "galley supports only ZipFile as the code source; %s (S3 or "
+                                    "container image code) is not supported. Upload the .zip "
+                                    "directly (aws lambda ... --zip-file fileb://function.zip).",
+                                    others[i]);
         }
     }
     json_t *zip = json_object_get(obj, "ZipFile");
-    if (!zip || json_is_null(zip)) {
-        *etype = GL_AWS_INVALID_PARAMETER_VALUE;
-        snprintf(msg, msglen, "Please provide a source for function code.");
-        return -EINVAL;
-    }
-    if (!json_is_string(zip)) {
-        *etype = GL_AWS_INVALID_REQUEST_CONTENT;
-        snprintf(msg, msglen,
-                 "Could not parse request body into json: member ZipFile must be a base64 string");
-        return -EINVAL;
-    }
+    if (!zip || json_is_null(zip))
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+                                "Please provide a source for function code.");
+    if (!json_is_string(zip))
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_REQUEST_CONTENT, EINVAL,
+                                "Could not parse request body into json: member ZipFile must be "
+                                "a base64 string");
     *zip_b64 = json_string_value(zip);
     *b64_len = json_string_length(zip);
     return 0;

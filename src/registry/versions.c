@@ -448,7 +448,7 @@ out:
 
 int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha256,
                         const char *revision_id, const char *description, gl_fn_t **out,
-                        int *created, gl_aws_err_t *etype, char *msg, size_t msglen)
+                        int *created, gl_aws_error_t *aerr)
 {
     gl_fn_t *latest = gl_registry_find(r, name);
     gl_fn_config_t cfg = {0};
@@ -462,23 +462,25 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         *created = 0;
     if (!latest) {
         gl_registry_fn_arn(r, name, NULL, arn, sizeof(arn));
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Function not found: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
     }
     if (revision_id && *revision_id &&
         (!latest->cfg.revision_id || strcmp(revision_id, latest->cfg.revision_id) != 0))
-        return gl_reg_fail(etype, GL_AWS_PRECONDITION_FAILED, msg, msglen, -EINVAL,
-                    "The Revision Id provided does not match the latest Revision Id. Call the "
-                    "GetFunction/GetAlias API to retrieve the latest Revision Id");
+        return gl_aws_error_set(
+            aerr, GL_AWS_PRECONDITION_FAILED, -EINVAL,
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id");
     if (code_sha256 && *code_sha256 &&
         strcmp(code_sha256, latest->cfg.code_sha256 ? latest->cfg.code_sha256 : "") != 0)
-        return gl_reg_fail(etype, GL_AWS_INVALID_PARAMETER_VALUE, msg, msglen, -EINVAL,
-                    "CodeSHA256 (%.64s) is different from current CodeSHA256 in $LATEST (%s). "
-                    "Please try again with the CodeSHA256 in $LATEST.",
-                    code_sha256, latest->cfg.code_sha256 ? latest->cfg.code_sha256 : "");
+        return gl_aws_error_set(
+            aerr, GL_AWS_INVALID_PARAMETER_VALUE, -EINVAL,
+            "CodeSHA256 (%.64s) is different from current CodeSHA256 in $LATEST (%s). "
+            "Please try again with the CodeSHA256 in $LATEST.",
+            code_sha256, latest->cfg.code_sha256 ? latest->cfg.code_sha256 : "");
     gl_fn_set_t *s = gl_reg_set(r, latest->cfg.name, 1);
     if (!s)
-        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
     /* Lambda does not publish a version when nothing changed since the newest one. */
     if (s->nv) {
         gl_version_entry_t *last = &s->versions[s->nv - 1];
@@ -489,9 +491,9 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         }
     }
     if (s->next_version > VERSION_MAX)
-        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -EOVERFLOW, "too many versions");
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -EOVERFLOW, "too many versions");
     if (gl_fn_config_copy(&cfg, &latest->cfg) < 0)
-        return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
     gl_uuid4(rev);
     gl_fmt_lambda_time(gl_now_ms(), ts, sizeof(ts));
     free(cfg.revision_id);
@@ -507,19 +509,18 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
     if (!cfg.revision_id || !cfg.last_modified || !cfg.description ||
         !(v.source_rev = strdup(latest->cfg.revision_id ? latest->cfg.revision_id : "")) ||
         !(v.fn = gl_fn_new(&cfg, NULL, latest->from_template))) {
-        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
         goto fail;
     }
     free(v.fn->version);
     if (!(v.fn->version = strdup(vname))) {
-        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
         goto fail;
     }
     if (!s->from_template && ((rc = write_next(r, s->name, v.num + 1, &err)) < 0 ||
                               (rc = write_version(r, &v, &err)) < 0)) {
         gl_log_error("registry: publishing %s: %s", s->name, err.msg);
-        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, rc, "Could not store the version: %s",
-                  err.msg);
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, rc, "Could not store the version: %s", err.msg);
         goto fail;
     }
     s->next_version = v.num + 1; /* burnt even if the insert below fails */
@@ -528,7 +529,7 @@ int gl_registry_publish(gl_registry_t *r, const char *name, const char *code_sha
         if (p && !s->from_template)
             unlink(p);
         free(p);
-        rc = gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
         goto fail;
     }
     *out = v.fn;
@@ -544,7 +545,7 @@ fail:
 }
 
 int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *version,
-                               gl_aws_err_t *etype, char *msg, size_t msglen)
+                               gl_aws_error_t *aerr)
 {
     gl_fn_t *latest = gl_registry_find(r, name);
     gl_fn_set_t *s = latest ? gl_reg_set(r, latest->cfg.name, 0) : NULL;
@@ -555,8 +556,8 @@ int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *v
     if (!latest || !v) {
         gl_registry_fn_arn(r, latest ? latest->cfg.name : name, latest ? version : NULL, arn,
                            sizeof(arn));
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_NOT_FOUND, msg, msglen, -ENOENT,
-                    "Function not found: %s", arn);
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, -ENOENT, "Function not found: %s",
+                                arn);
     }
     list[0] = '\0';
     for (size_t i = 0; i < s->na; i++) {
@@ -569,18 +570,18 @@ int gl_registry_delete_version(gl_registry_t *r, const char *name, const char *v
         }
     }
     if (off)
-        return gl_reg_fail(etype, GL_AWS_RESOURCE_CONFLICT, msg, msglen, -EBUSY,
-                    "Unable to delete version because the following aliases reference it: [%s]",
-                    list);
+        return gl_aws_error_set(
+            aerr, GL_AWS_RESOURCE_CONFLICT, -EBUSY,
+            "Unable to delete version because the following aliases reference it: [%s]", list);
     if (!s->from_template) {
         char *p = version_path(r, s->name, v->num);
         if (!p)
-            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -ENOMEM, "out of memory");
+            return gl_aws_error_set(aerr, GL_AWS_SERVICE, -ENOMEM, "out of memory");
         if (unlink(p) < 0 && errno != ENOENT) {
             int e = errno;
             gl_log_error("registry: remove %s: %s", p, strerror(e));
             free(p);
-            return gl_reg_fail(etype, GL_AWS_SERVICE, msg, msglen, -e, "Could not delete the version");
+            return gl_aws_error_set(aerr, GL_AWS_SERVICE, -e, "Could not delete the version");
         }
         free(p);
     }

@@ -270,8 +270,13 @@ static int parse(const char *method, const char *path, const char *query, gl_fn_
     gl_http_req_t req = {.method_name = method, .path = (char *)path, .query = (char *)query};
     gl_api_route_t rt;
     assert_int_equal(gl_api_route_match(method, path, &rt), GL_API_ROUTED);
-    int rc = gl_api_route_parse_fn(&rt, &req, "us-east-1", "123456789012", etype, msg, msglen);
+    gl_aws_error_t aerr;
+    int rc = gl_api_route_parse_fn(&rt, &req, "us-east-1", "123456789012", &aerr);
     *ref = rt.ref;
+    if (rc < 0) {
+        *etype = aerr.type;
+        snprintf(msg, msglen, "%s", aerr.msg);
+    }
     return rc;
 }
 

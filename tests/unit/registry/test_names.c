@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_names.c: gl_api_parse_fn_name (src/registry/names.c): every FunctionName form, the
+ * test_names.c: gl_registry_parse_fn_name (src/registry/names.c): every FunctionName form, the
  * qualifier merge, and each error with its Lambda type and exact message.
  */
 #include <errno.h>
@@ -28,9 +28,10 @@ static res_t parse(const char *param, const char *qq, size_t max_len)
 {
     res_t r;
     memset(&r, 0, sizeof(r));
-    r.type = GL_AWS_ERR_COUNT;
-    r.rc = gl_api_parse_fn_name(param, qq, REGION, ACCOUNT, max_len, &r.ref, &r.type, r.msg,
-                                sizeof(r.msg));
+    gl_aws_error_t e = {.type = GL_AWS_ERR_COUNT};
+    r.rc = gl_registry_parse_fn_name(param, qq, REGION, ACCOUNT, max_len, &r.ref, &e);
+    r.type = e.type;
+    memcpy(r.msg, e.msg, sizeof(r.msg));
     return r;
 }
 

@@ -19,8 +19,7 @@
 
 #include "galley/registry.h"
 #include "galley/util.h"
-
-static char state_dir[256];
+#include "registry_fixture.h"
 
 typedef struct retired {
     int calls;
@@ -42,27 +41,13 @@ static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(state_dir, sizeof(state_dir), "/tmp/galley-reg-test-XXXXXX");
-    assert_non_null(mkdtemp(state_dir));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gl_rm_rf(state_dir);
+    fixture_make_state_dir("galley-reg-test");
     return 0;
 }
 
 static gl_registry_t *open_reg(void)
 {
-    gl_registry_t *r = NULL;
-    gl_err_t err = {0};
-    gl_registry_opts_t o = {.state_dir = state_dir, .region = "eu-central-1",
-                            .account_id = "111122223333"};
-    if (gl_registry_open(&r, &o, &err) < 0)
-        fail_msg("open: %s", err.msg);
-    return r;
+    return fixture_open("eu-central-1", "111122223333");
 }
 
 static int exists(const char *path)
@@ -388,11 +373,11 @@ static void test_configuration_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_put_find_list_remove_persist, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_and_code_removal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_and_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_configuration_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_find_list_remove_persist, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_and_code_removal, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_and_stale, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_templates, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_configuration_json, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

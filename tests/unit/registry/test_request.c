@@ -33,10 +33,12 @@ static res_t validate(const char *text, int is_update, gl_fn_config_t *keep)
     if (!body)
         fail_msg("bad test JSON %s: %s", text, jerr.text);
     memset(&r, 0, sizeof(r));
-    r.type = GL_AWS_ERR_COUNT;
+    gl_aws_error_t e = {.type = GL_AWS_ERR_COUNT};
     if (keep && is_update)
         cfg = *keep;
-    r.rc = gl_fn_config_from_request(body, &cfg, is_update, &r.type, r.msg, sizeof(r.msg));
+    r.rc = gl_fn_config_from_request(body, &cfg, is_update, &e);
+    r.type = e.type;
+    memcpy(r.msg, e.msg, sizeof(r.msg));
     json_decref(body);
     if (keep)
         *keep = cfg;
@@ -248,23 +250,22 @@ static void test_code_source(void **state)
     (void)state;
     const char *zip;
     size_t len;
-    gl_aws_err_t type;
-    char msg[512];
+    gl_aws_error_t aerr;
     json_t *o = json_pack("{s:s}", "ZipFile", "UEsFBg==");
-    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &type, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &aerr), 0);
     assert_string_equal(zip, "UEsFBg==");
     assert_int_equal(len, 8);
     json_decref(o);
 
     o = json_pack("{s:s,s:s}", "S3Bucket", "b", "S3Key", "k");
-    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &type, msg, sizeof(msg)), -EINVAL);
-    assert_int_equal(type, GL_AWS_INVALID_PARAMETER_VALUE);
-    assert_non_null(strstr(msg, "galley supports only ZipFile"));
+    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_INVALID_PARAMETER_VALUE);
+    assert_non_null(strstr(aerr.msg, "galley supports only ZipFile"));
     json_decref(o);
 
     o = json_object();
-    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &type, msg, sizeof(msg)), -EINVAL);
-    assert_string_equal(msg, "Please provide a source for function code.");
+    assert_int_equal(gl_fn_code_from_request(o, &zip, &len, &aerr), -EINVAL);
+    assert_string_equal(aerr.msg, "Please provide a source for function code.");
     json_decref(o);
 }
 

@@ -19,8 +19,8 @@
 
 #include "galley/registry.h"
 #include "galley/util.h"
+#include "registry_fixture.h"
 
-static char state_dir[256];
 static int retire_calls, retire_flag;
 static gl_fn_t *retired_fn;
 
@@ -36,27 +36,14 @@ static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(state_dir, sizeof(state_dir), "/tmp/galley-ver-test-XXXXXX");
-    assert_non_null(mkdtemp(state_dir));
+    fixture_make_state_dir("galley-ver-test");
     retire_calls = 0;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gl_rm_rf(state_dir);
     return 0;
 }
 
 static gl_registry_t *open_reg(void)
 {
-    gl_registry_t *r = NULL;
-    gl_err_t err = {0};
-    gl_registry_opts_t o = {
-        .state_dir = state_dir, .region = "us-east-1", .account_id = "123456789012"};
-    if (gl_registry_open(&r, &o, &err) < 0)
-        fail_msg("open: %s", err.msg);
+    gl_registry_t *r = fixture_open("us-east-1", "123456789012");
     gl_registry_listener_t l = {.on_retire = on_retire};
     gl_registry_set_listener(r, &l);
     return r;
@@ -92,11 +79,10 @@ static gl_fn_t *put(gl_registry_t *r, const char *name, const char *rev, const c
 static gl_fn_t *publish(gl_registry_t *r, const char *name, const char *desc, int want_created)
 {
     gl_fn_t *v = NULL;
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
     int created = -1;
-    if (gl_registry_publish(r, name, NULL, NULL, desc, &v, &created, &etype, msg, sizeof(msg)) < 0)
-        fail_msg("publish: %s", msg);
+    if (gl_registry_publish(r, name, NULL, NULL, desc, &v, &created, &aerr) < 0)
+        fail_msg("publish: %s", aerr.msg);
     assert_int_equal(created, want_created);
     return v;
 }
@@ -106,8 +92,7 @@ static void test_publish_numbering_and_preconditions(void **state)
     (void)state;
     gl_registry_t *r = open_reg();
     gl_fn_t *v = NULL;
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
 
     put(r, "f", "rev-a", "SHA-A");
     gl_fn_t *v1 = publish(r, "f", "one", 1);
@@ -121,22 +106,16 @@ static void test_publish_numbering_and_preconditions(void **state)
     assert_string_equal(v2->version, "2");
 
     put(r, "f", "rev-b", "SHA-B");
-    assert_int_equal(
-        gl_registry_publish(r, "f", "SHA-A", NULL, NULL, &v, NULL, &etype, msg, sizeof(msg)),
-        -EINVAL);
-    assert_int_equal(etype, GL_AWS_INVALID_PARAMETER_VALUE);
-    assert_string_equal(msg, "CodeSHA256 (SHA-A) is different from current CodeSHA256 in $LATEST "
-                             "(SHA-B). Please try again with the CodeSHA256 in $LATEST.");
-    assert_int_equal(
-        gl_registry_publish(r, "f", NULL, "rev-a", NULL, &v, NULL, &etype, msg, sizeof(msg)),
-        -EINVAL);
-    assert_int_equal(etype, GL_AWS_PRECONDITION_FAILED);
-    assert_int_equal(
-        gl_registry_publish(r, "nope", NULL, NULL, NULL, &v, NULL, &etype, msg, sizeof(msg)),
-        -ENOENT);
-    assert_int_equal(etype, GL_AWS_RESOURCE_NOT_FOUND);
-    assert_int_equal(
-        gl_registry_publish(r, "f", "SHA-B", "rev-b", NULL, &v, NULL, &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_publish(r, "f", "SHA-A", NULL, NULL, &v, NULL, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_INVALID_PARAMETER_VALUE);
+    assert_string_equal(aerr.msg,
+                        "CodeSHA256 (SHA-A) is different from current CodeSHA256 in $LATEST "
+                        "(SHA-B). Please try again with the CodeSHA256 in $LATEST.");
+    assert_int_equal(gl_registry_publish(r, "f", NULL, "rev-a", NULL, &v, NULL, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_PRECONDITION_FAILED);
+    assert_int_equal(gl_registry_publish(r, "nope", NULL, NULL, NULL, &v, NULL, &aerr), -ENOENT);
+    assert_int_equal(aerr.type, GL_AWS_RESOURCE_NOT_FOUND);
+    assert_int_equal(gl_registry_publish(r, "f", "SHA-B", "rev-b", NULL, &v, NULL, &aerr), 0);
     assert_string_equal(v->version, "3");
 
     /* Resolution: "", $LATEST, N, unknown. */
@@ -174,41 +153,40 @@ static gl_alias_t alias_of(const char *name, const char *version, const char *ex
 }
 
 static int put_alias(gl_registry_t *r, gl_alias_t a, int create, int has_routing,
-                     gl_aws_err_t *etype, char *msg)
+                     gl_aws_error_t *aerr)
 {
     const gl_alias_t *out = NULL;
-    return gl_registry_put_alias(r, "f", &a, create, has_routing, NULL, &out, etype, msg, 512);
+    return gl_registry_put_alias(r, "f", &a, create, has_routing, NULL, &out, aerr);
 }
 
 static void test_alias_rules_and_delete(void **state)
 {
     (void)state;
     gl_registry_t *r = open_reg();
-    gl_aws_err_t etype;
-    char msg[512];
+    gl_aws_error_t aerr;
 
     put(r, "f", "rev-a", "A");
     gl_fn_t *v1 = publish(r, "f", NULL, 1);
     put(r, "f", "rev-b", "B");
     gl_fn_t *v2 = publish(r, "f", NULL, 1);
 
-    assert_int_equal(put_alias(r, alias_of("live", "1", NULL, 0), 1, 0, &etype, msg), 0);
-    assert_int_equal(put_alias(r, alias_of("live", "2", NULL, 0), 1, 0, &etype, msg), -EEXIST);
-    assert_int_equal(etype, GL_AWS_RESOURCE_CONFLICT);
-    assert_string_equal(msg, "Alias already exists: arn:aws:lambda:us-east-1:123456789012:"
-                             "function:f:live");
-    assert_int_equal(put_alias(r, alias_of("x", "9", NULL, 0), 1, 0, &etype, msg), -ENOENT);
-    assert_int_equal(etype, GL_AWS_RESOURCE_NOT_FOUND);
-    assert_int_equal(put_alias(r, alias_of("x", "1", "1", 0.5), 1, 1, &etype, msg), -EINVAL);
-    assert_int_equal(etype, GL_AWS_INVALID_PARAMETER_VALUE);
-    assert_int_equal(put_alias(r, alias_of("x", "$LATEST", "1", 0.5), 1, 1, &etype, msg), -EINVAL);
-    assert_string_equal(msg, "$LATEST is not supported for an alias pointing to more than 1 "
-                             "version");
-    assert_int_equal(put_alias(r, alias_of("x", "1", "7", 0.5), 1, 1, &etype, msg), -ENOENT);
-    assert_int_equal(put_alias(r, alias_of("nope", "1", NULL, 0), 0, 0, &etype, msg), -ENOENT);
-    assert_string_equal(msg, "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:"
-                             "function:f:nope");
-    assert_int_equal(put_alias(r, alias_of("canary", "1", "2", 0.25), 1, 1, &etype, msg), 0);
+    assert_int_equal(put_alias(r, alias_of("live", "1", NULL, 0), 1, 0, &aerr), 0);
+    assert_int_equal(put_alias(r, alias_of("live", "2", NULL, 0), 1, 0, &aerr), -EEXIST);
+    assert_int_equal(aerr.type, GL_AWS_RESOURCE_CONFLICT);
+    assert_string_equal(aerr.msg, "Alias already exists: arn:aws:lambda:us-east-1:123456789012:"
+                                  "function:f:live");
+    assert_int_equal(put_alias(r, alias_of("x", "9", NULL, 0), 1, 0, &aerr), -ENOENT);
+    assert_int_equal(aerr.type, GL_AWS_RESOURCE_NOT_FOUND);
+    assert_int_equal(put_alias(r, alias_of("x", "1", "1", 0.5), 1, 1, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_INVALID_PARAMETER_VALUE);
+    assert_int_equal(put_alias(r, alias_of("x", "$LATEST", "1", 0.5), 1, 1, &aerr), -EINVAL);
+    assert_string_equal(aerr.msg, "$LATEST is not supported for an alias pointing to more than 1 "
+                                  "version");
+    assert_int_equal(put_alias(r, alias_of("x", "1", "7", 0.5), 1, 1, &aerr), -ENOENT);
+    assert_int_equal(put_alias(r, alias_of("nope", "1", NULL, 0), 0, 0, &aerr), -ENOENT);
+    assert_string_equal(aerr.msg, "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:"
+                                  "function:f:nope");
+    assert_int_equal(put_alias(r, alias_of("canary", "1", "2", 0.25), 1, 1, &aerr), 0);
 
     /* Routing: below the weight the extra version, at or above it FunctionVersion. */
     assert_ptr_equal(gl_registry_resolve(r, "f", "canary", 0.1), v2);
@@ -225,29 +203,30 @@ static void test_alias_rules_and_delete(void **state)
     const gl_alias_t *out = NULL;
     gl_alias_t upd = alias_of("canary", NULL, NULL, 0);
     upd.description = "moved";
-    assert_int_equal(gl_registry_put_alias(r, "f", &upd, 0, 0, "stale", &out, &etype, msg, 512),
-                     -EINVAL);
-    assert_int_equal(etype, GL_AWS_PRECONDITION_FAILED);
+    assert_int_equal(gl_registry_put_alias(r, "f", &upd, 0, 0, "stale", &out, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_PRECONDITION_FAILED);
     char rev[64];
     snprintf(rev, sizeof(rev), "%s", gl_registry_find_alias(r, "f", "canary")->revision_id);
-    assert_int_equal(gl_registry_put_alias(r, "f", &upd, 0, 0, rev, &out, &etype, msg, 512), 0);
+    assert_int_equal(gl_registry_put_alias(r, "f", &upd, 0, 0, rev, &out, &aerr), 0);
     assert_string_equal(out->description, "moved");
     assert_string_equal(out->extra_version, "2");
     assert_string_not_equal(out->revision_id, rev);
 
     /* Delete rules: aliases protect their versions; $LATEST is never a version here. */
-    assert_int_equal(gl_registry_delete_version(r, "f", "2", &etype, msg, sizeof(msg)), -EBUSY);
-    assert_string_equal(msg, "Unable to delete version because the following aliases reference "
-                             "it: [canary]");
-    assert_int_equal(gl_registry_delete_version(r, "f", "1", &etype, msg, sizeof(msg)), -EBUSY);
-    assert_string_equal(msg, "Unable to delete version because the following aliases reference "
-                             "it: [canary, live]");
-    assert_int_equal(gl_registry_delete_version(r, "f", "5", &etype, msg, sizeof(msg)), -ENOENT);
-    assert_int_equal(gl_registry_delete_alias(r, "f", "canary", &etype, msg, sizeof(msg)), 0);
-    assert_int_equal(gl_registry_delete_alias(r, "f", "canary", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_delete_version(r, "f", "2", &aerr), -EBUSY);
+    assert_string_equal(aerr.msg,
+                        "Unable to delete version because the following aliases reference "
+                        "it: [canary]");
+    assert_int_equal(gl_registry_delete_version(r, "f", "1", &aerr), -EBUSY);
+    assert_string_equal(aerr.msg,
+                        "Unable to delete version because the following aliases reference "
+                        "it: [canary, live]");
+    assert_int_equal(gl_registry_delete_version(r, "f", "5", &aerr), -ENOENT);
+    assert_int_equal(gl_registry_delete_alias(r, "f", "canary", &aerr), 0);
+    assert_int_equal(gl_registry_delete_alias(r, "f", "canary", &aerr), 0);
     retire_calls = 0;
     gl_fn_t *held = gl_fn_ref(v2);
-    assert_int_equal(gl_registry_delete_version(r, "f", "2", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_delete_version(r, "f", "2", &aerr), 0);
     assert_int_equal(retire_calls, 1);
     assert_ptr_equal(retired_fn, held);
     /* Its code is $LATEST's: not marked for removal. */
@@ -267,13 +246,12 @@ static void test_alias_request_parsing(void **state)
     (void)state;
     gl_alias_t a;
     int routing;
-    gl_aws_err_t etype;
-    char msg[1024];
+    gl_aws_error_t aerr;
     json_t *b;
 
     b = json_pack("{s:s,s:s,s:s,s:{s:{s:f}}}", "Name", "live", "FunctionVersion", "3",
                   "Description", "d", "RoutingConfig", "AdditionalVersionWeights", "2", 0.3);
-    assert_int_equal(gl_alias_from_request(b, 0, &a, &routing, &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_alias_from_request(b, 0, &a, &routing, &aerr), 0);
     assert_string_equal(a.name, "live");
     assert_string_equal(a.function_version, "3");
     assert_string_equal(a.extra_version, "2");
@@ -312,24 +290,23 @@ static void test_alias_request_parsing(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         b = json_loads(bad[i].json, 0, NULL);
         assert_non_null(b);
-        etype = GL_AWS_SERVICE;
-        msg[0] = '\0';
-        if (gl_alias_from_request(b, bad[i].is_update, &a, &routing, &etype, msg, sizeof(msg)) !=
-                -EINVAL ||
-            etype != bad[i].want || !strstr(msg, bad[i].msg_part))
-            fail_msg("case %zu: type %d msg %s", i, (int)etype, msg);
+        aerr.type = GL_AWS_SERVICE;
+        aerr.msg[0] = '\0';
+        if (gl_alias_from_request(b, bad[i].is_update, &a, &routing, &aerr) != -EINVAL ||
+            aerr.type != bad[i].want || !strstr(aerr.msg, bad[i].msg_part))
+            fail_msg("case %zu: type %d aerr.msg %s", i, (int)aerr.type, aerr.msg);
         json_decref(b);
     }
     /* Update: absent members stay NULL; an empty RoutingConfig clears the routing. */
     b = json_loads("{\"RoutingConfig\":{}}", 0, NULL);
-    assert_int_equal(gl_alias_from_request(b, 1, &a, &routing, &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_alias_from_request(b, 1, &a, &routing, &aerr), 0);
     assert_null(a.function_version);
     assert_null(a.extra_version);
     assert_int_equal(routing, 1);
     gl_alias_free(&a);
     json_decref(b);
-    assert_int_equal(gl_alias_name_check("1234", &etype, msg, sizeof(msg)), -EINVAL);
-    assert_int_equal(gl_alias_name_check("v-1_x", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_alias_name_check("1234", &aerr), -EINVAL);
+    assert_int_equal(gl_alias_name_check("v-1_x", &aerr), 0);
 }
 
 static void write_text(const char *path, const char *text)
@@ -341,13 +318,13 @@ static void test_persistence_and_code_dirs(void **state)
 {
     (void)state;
     gl_registry_t *r = open_reg();
-    gl_aws_err_t etype;
-    char msg[512], path[600], dir_a[512], dir_b[512];
+    gl_aws_error_t aerr;
+    char path[600], dir_a[512], dir_b[512];
 
     snprintf(dir_a, sizeof(dir_a), "%s", put(r, "f", "rev-a", "A")->cfg.code_dir);
     publish(r, "f", NULL, 1);
     publish(r, "f", "again", 1);
-    assert_int_equal(put_alias(r, alias_of("live", "1", "2", 0.5), 1, 1, &etype, msg), 0);
+    assert_int_equal(put_alias(r, alias_of("live", "1", "2", 0.5), 1, 1, &aerr), 0);
     /* New code: the old directory stays, versions 1 and 2 still run it. */
     retire_calls = 0;
     snprintf(dir_b, sizeof(dir_b), "%s", put(r, "f", "rev-b", "B")->cfg.code_dir);
@@ -355,7 +332,7 @@ static void test_persistence_and_code_dirs(void **state)
     assert_int_equal(retire_flag, 0);
     assert_true(exists(dir_a));
     publish(r, "f", NULL, 1); /* version 3 on dir_b */
-    assert_int_equal(gl_registry_delete_version(r, "f", "3", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_delete_version(r, "f", "3", &aerr), 0);
     gl_registry_free(r);
 
     /* Reopen: versions, aliases and the counter come back; the code of 1 and 2 is kept. */
@@ -384,12 +361,12 @@ static void test_persistence_and_code_dirs(void **state)
     assert_string_equal(publish(r, "f", NULL, 1)->version, "8");
 
     /* The last version on dir_a goes: only then is the directory marked and removed. */
-    assert_int_equal(gl_registry_delete_alias(r, "f", "live", &etype, msg, sizeof(msg)), 0);
-    assert_int_equal(gl_registry_delete_version(r, "f", "1", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_delete_alias(r, "f", "live", &aerr), 0);
+    assert_int_equal(gl_registry_delete_version(r, "f", "1", &aerr), 0);
     assert_int_equal(retire_flag, 0);
     assert_true(exists(dir_a));
     gl_fn_t *held = gl_fn_ref(gl_registry_resolve(r, "f", "2", -1));
-    assert_int_equal(gl_registry_delete_version(r, "f", "2", &etype, msg, sizeof(msg)), 0);
+    assert_int_equal(gl_registry_delete_version(r, "f", "2", &aerr), 0);
     assert_int_equal(retire_flag, 1);
     assert_true(exists(dir_a)); /* still held */
     gl_fn_unref(held);
@@ -410,10 +387,11 @@ static void test_persistence_and_code_dirs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_publish_numbering_and_preconditions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alias_rules_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_numbering_and_preconditions, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_alias_rules_and_delete, setup, fixture_teardown),
         cmocka_unit_test(test_alias_request_parsing),
-        cmocka_unit_test_setup_teardown(test_persistence_and_code_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistence_and_code_dirs, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
