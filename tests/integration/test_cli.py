@@ -13,26 +13,23 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, GALLEY_BIN, write_template
+from conftest import GALLEY_BIN
+from helpers import py_basic_daemon, run_galley
 
 RUN_TIMEOUT = 60
 
 
 @pytest.fixture
 def served(daemon_factory, tmp_path):
-    py = str(FIXTURES / "py_basic")
-    tpl = write_template(tmp_path, {
+    return py_basic_daemon(daemon_factory, tmp_path, {
         # A FunctionName that differs from the logical id: both must work from the CLI.
-        "PyEcho": {"CodeUri": py, "Handler": "app.echo", "Runtime": "python3.11",
-                   "FunctionName": "cli-echo"},
-        "PyFail": {"CodeUri": py, "Handler": "app.fail", "Runtime": "python3.11"},
-    }, globals_={"Timeout": 10})
-    return daemon_factory(template=tpl)
+        "PyEcho": {"Handler": "app.echo", "FunctionName": "cli-echo"},
+        "PyFail": {"Handler": "app.fail"},
+    })
 
 
 def galley(*args, stdin=None, cwd=None):
-    return subprocess.run([GALLEY_BIN, *args], input=stdin, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT, cwd=cwd)
+    return run_galley(*args, timeout=RUN_TIMEOUT, stdin=stdin, cwd=cwd)
 
 
 def test_invoke_prints_result_and_exits_zero(served, tmp_path):

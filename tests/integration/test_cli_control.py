@@ -5,31 +5,26 @@ API error exits 1 with Lambda's error name and message on stderr; a usage error 
 before anything is sent; the endpoint comes from --endpoint or $GALLEY_ENDPOINT."""
 import json
 import os
-import subprocess
 import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import FIXTURES, GALLEY_BIN, write_template
+from helpers import py_basic_daemon, run_galley
 
 RUN_TIMEOUT = 120
 
 
 @pytest.fixture
 def served(daemon_factory, tmp_path):
-    py = str(FIXTURES / "py_basic")
-    tpl = write_template(tmp_path, {
-        "Echo": {"CodeUri": py, "Handler": "app.echo", "Runtime": "python3.11",
-                 "FunctionName": "echo", "AutoPublishAlias": "live"},
-    }, globals_={"Timeout": 10})
     # A daemon-wide idle timeout other than the built-in 600 s, to see --default return to it.
-    return daemon_factory(template=tpl, extra_args=["--idle-timeout", "300"])
+    return py_basic_daemon(daemon_factory, tmp_path, {
+        "Echo": {"Handler": "app.echo", "FunctionName": "echo", "AutoPublishAlias": "live"},
+    }, extra_args=["--idle-timeout", "300"])
 
 
 def galley(*args, env=None):
-    return subprocess.run([GALLEY_BIN, *args], capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT, env=env)
+    return run_galley(*args, timeout=RUN_TIMEOUT, env=env)
 
 
 def ok(d, *args):

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import zip_files
+from helpers import wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 CODE = """import os, time
@@ -32,12 +33,7 @@ def code_of(e):
 
 
 def settle(pred, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
+    return wait_until(pred, timeout=timeout, step=0.1)
 
 
 def test_reserved_concurrency_api_and_floor(daemon_factory):

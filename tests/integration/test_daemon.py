@@ -9,15 +9,7 @@ import threading
 import time
 
 from conftest import FIXTURES, write_template
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+from helpers import wait_until
 
 
 def basic_template(tmp_path, **extra):

@@ -4,9 +4,9 @@ descriptors, child processes, cgroups and temporary directories are back where t
 import glob
 import json
 import os
-import time
 
 from conftest import c_bootstrap_dir, write_template
+from helpers import wait_until
 
 ROUNDS = 1000
 
@@ -24,13 +24,8 @@ def galley_cgroups(pid):
     return found
 
 
-def settle(pred, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+def settle(pred):
+    return wait_until(pred, timeout=60.0)
 
 
 def test_thousand_environments_leave_nothing_behind(daemon_factory, tmp_path):

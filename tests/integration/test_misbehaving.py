@@ -8,15 +8,7 @@ import time
 import pytest
 
 from conftest import FIXTURES, write_template
-
-
-def wait_until(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+from helpers import wait_until
 
 
 def cmdline(pid):

@@ -176,29 +176,36 @@ static void plan_hybrid_without_v1_memory(void **state)
 
 /* ---- limits and /proc parsing ---- */
 
-static void limit_files_v1(void **state)
+/* The writes one call made for a 256 MB limit, in order, against the expected rows. */
+static void assert_limit_writes(size_t (*writes)(uint64_t, cg_write_t[CG_MAX_WRITES]),
+                                const cg_write_t *want, size_t n_want)
 {
     cg_write_t w[CG_MAX_WRITES];
-    assert_int_equal(gl_cg_v1_limit_writes(256 * MB, w), 2);
-    assert_string_equal(w[0].file, "memory.limit_in_bytes");
-    assert_string_equal(w[0].value, "268435456");
-    assert_false(w[0].optional);
-    assert_string_equal(w[1].file, "memory.memsw.limit_in_bytes");
-    assert_string_equal(w[1].value, "268435456");
-    assert_true(w[1].optional);
+    assert_int_equal(writes(256 * MB, w), n_want);
+    for (size_t i = 0; i < n_want; i++) {
+        assert_string_equal(w[i].file, want[i].file);
+        assert_string_equal(w[i].value, want[i].value);
+        assert_int_equal(w[i].optional, want[i].optional);
+    }
+}
+
+static void limit_files_v1(void **state)
+{
+    static const cg_write_t want[] = {
+        {.file = "memory.limit_in_bytes", .value = "268435456", .optional = false},
+        {.file = "memory.memsw.limit_in_bytes", .value = "268435456", .optional = true},
+    };
+    assert_limit_writes(gl_cg_v1_limit_writes, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void limit_files_v2(void **state)
 {
-    cg_write_t w[CG_MAX_WRITES];
-    assert_int_equal(gl_cg_v2_limit_writes(256 * MB, w), 3);
-    assert_string_equal(w[0].file, "memory.max");
-    assert_string_equal(w[0].value, "268435456");
-    assert_false(w[0].optional);
-    assert_string_equal(w[1].file, "memory.swap.max");
-    assert_string_equal(w[1].value, "0");
-    assert_string_equal(w[2].file, "memory.oom.group");
-    assert_string_equal(w[2].value, "1");
+    static const cg_write_t want[] = {
+        {.file = "memory.max", .value = "268435456", .optional = false},
+        {.file = "memory.swap.max", .value = "0", .optional = true},
+        {.file = "memory.oom.group", .value = "1", .optional = true},
+    };
+    assert_limit_writes(gl_cg_v2_limit_writes, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void parse_stat_lines(void **state)

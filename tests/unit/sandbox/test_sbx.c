@@ -119,12 +119,19 @@ static int run(fixture_t *f, const gl_sbx_t *s, char *const *argv, result_t *res
     return 0;
 }
 
+/* run() for a spawn that must succeed: a failing one fails the test with err's message. */
+static void run_ok(fixture_t *f, const gl_sbx_t *s, char *const *argv, result_t *res,
+                   void (*spec_edit)(gl_sbx_spec_t *, void *), void *arg)
+{
+    gl_err_t err = {0};
+    if (run(f, s, argv, res, &err, spec_edit, arg) < 0)
+        fail_msg("spawn: %s", err.msg);
+}
+
 static void run_sh(fixture_t *f, const char *script, result_t *res)
 {
     char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
-    gl_err_t err = {0};
-    if (run(f, f->sbx, argv, res, &err, NULL, NULL) < 0)
-        fail_msg("spawn: %s", err.msg);
+    run_ok(f, f->sbx, argv, res, NULL, NULL);
 }
 
 static void result_free(result_t *r)
@@ -138,26 +145,46 @@ static int exited_ok(const result_t *r)
     return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0;
 }
 
-#define REQUIRE_SANDBOX(f)                                                                         \
-    do {                                                                                           \
-        if ((f)->skip_reason) {                                                                    \
-            print_message("SKIP: %s\n", (f)->skip_reason);                                         \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+/* run_sh() for a script that must exit 0: anything else fails the test with its stderr. */
+static void run_sh_ok(fixture_t *f, const char *script, result_t *res)
+{
+    run_sh(f, script, res);
+    if (!exited_ok(res))
+        fail_msg("script failed (status %d): %s", res->status, res->err.data);
+}
+
+/* The fixture of a test that needs the sandbox; without one the test is skipped, saying why. */
+static fixture_t *sandbox_fixture(void **state)
+{
+    fixture_t *f = *state;
+    if (f->skip_reason) {
+        print_message("SKIP: %s\n", f->skip_reason);
+        skip();
+    }
+    return f;
+}
+
+/* A second sandbox like the fixture's, with --isolate-network; the caller closes it. */
+static gl_sbx_t *open_isolated(const fixture_t *f)
+{
+    gl_sbx_t *net = NULL;
+    gl_err_t err = {0};
+    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
+    if (gl_sbx_open(&net, &opts, &err) < 0)
+        fail_msg("gl_sbx_open with isolate_network: %s", err.msg);
+    return net;
+}
 
 /* ---- tests ---- */
 
 static void test_namespaces_and_pid_1(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     result_t r;
-    run_sh(f,
-           "echo $$; for n in mnt pid ipc uts net; do readlink /proc/self/ns/$n; done; "
-           "hostname",
-           &r);
-    assert_true(exited_ok(&r));
+    run_sh_ok(f,
+              "echo $$; for n in mnt pid ipc uts net; do readlink /proc/self/ns/$n; done; "
+              "hostname",
+              &r);
     char *save = NULL;
     char *line = strtok_r(r.out.data, "\n", &save);
     assert_non_null(line);
@@ -184,14 +211,12 @@ static void test_namespaces_and_pid_1(void **state)
 
 static void test_var_task_is_code_and_read_only(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     result_t r;
-    run_sh(f,
-           "pwd; cat /var/task/handler.txt; touch /var/task/new 2>&1; "
-           "touch /usr/new 2>&1; touch /new 2>&1; (echo x > /var/new) 2>&1; ls /opt | wc -l",
-           &r);
-    assert_true(exited_ok(&r));
+    run_sh_ok(f,
+              "pwd; cat /var/task/handler.txt; touch /var/task/new 2>&1; "
+              "touch /usr/new 2>&1; touch /new 2>&1; (echo x > /var/new) 2>&1; ls /opt | wc -l",
+              &r);
     assert_non_null(strstr(r.out.data, "/var/task\nhello from the code dir\n"));
     /* Each write attempt failed with EROFS ("Read-only file system"). */
     int count = 0;
@@ -207,17 +232,15 @@ static void test_var_task_is_code_and_read_only(void **state)
 
 static void test_tmp_is_private_tmpfs_of_given_size(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     result_t r;
     /* tmp_mb is 16: 10 MB fit, 17 MB do not. */
-    run_sh(f,
-           "stat -f -c '%T %b %S' /tmp; ls -A /tmp | wc -l; "
-           "head -c 10485760 /dev/zero > /tmp/a && echo wrote10; rm /tmp/a; "
-           "head -c 17825792 /dev/zero > /tmp/b 2>/dev/null || echo full; "
-           "dd if=/dev/zero of=/tmp/c bs=1M count=17 2>&1 | grep -o 'No space left on device'",
-           &r);
-    assert_true(exited_ok(&r));
+    run_sh_ok(f,
+              "stat -f -c '%T %b %S' /tmp; ls -A /tmp | wc -l; "
+              "head -c 10485760 /dev/zero > /tmp/a && echo wrote10; rm /tmp/a; "
+              "head -c 17825792 /dev/zero > /tmp/b 2>/dev/null || echo full; "
+              "dd if=/dev/zero of=/tmp/c bs=1M count=17 2>&1 | grep -o 'No space left on device'",
+              &r);
     unsigned long blocks = 0, bsize = 0;
     char type[32] = "";
     assert_int_equal(sscanf(r.out.data, "%31s %lu %lu", type, &blocks, &bsize), 3);
@@ -229,14 +252,12 @@ static void test_tmp_is_private_tmpfs_of_given_size(void **state)
 
 static void test_state_dir_hidden(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     char script[512];
     snprintf(script, sizeof(script), "ls -A %s | wc -l; cat %s/secret 2>&1; touch %s/x 2>&1; true",
              f->state, f->state, f->state);
     result_t r;
-    run_sh(f, script, &r);
-    assert_true(exited_ok(&r));
+    run_sh_ok(f, script, &r);
     assert_true(strncmp(r.out.data, "0\n", 2) == 0);
     assert_non_null(strstr(r.out.data, "No such file or directory"));
     assert_non_null(strstr(r.out.data, "Read-only file system"));
@@ -245,16 +266,14 @@ static void test_state_dir_hidden(void **state)
 
 static void test_user_rlimits_no_new_privs(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     result_t r;
     /* soft and hard limits of core size, processes and open files, in /proc's order */
-    run_sh(f,
-           "id -u; id -g; id -G; awk '/^Max (core file size|processes|open files) / "
-           "{ print $(NF-2), $(NF-1) }' /proc/self/limits; "
-           "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status",
-           &r);
-    assert_true(exited_ok(&r));
+    run_sh_ok(f,
+              "id -u; id -g; id -G; awk '/^Max (core file size|processes|open files) / "
+              "{ print $(NF-2), $(NF-1) }' /proc/self/limits; "
+              "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status",
+              &r);
     assert_string_equal(r.out.data, "65534\n65534\n65534\n0 0\n1024 1024\n1024 1024\n"
                                     "CapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n");
     result_free(&r);
@@ -288,13 +307,11 @@ static const char *const syscalls_py =
 
 static void test_seccomp_refuses_and_allows(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     char *argv[] = {PYTHON, "-c", (char *)syscalls_py, NULL};
     result_t r;
     gl_err_t err = {0};
-    if (run(f, f->sbx, argv, &r, &err, NULL, NULL) < 0)
-        fail_msg("spawn: %s", err.msg);
+    run_ok(f, f->sbx, argv, &r, NULL, NULL);
     if (!exited_ok(&r))
         fail_msg("python failed: %s", r.err.data);
     assert_string_equal(r.out.data, "mount Operation not permitted\n"
@@ -316,8 +333,7 @@ static void test_seccomp_refuses_and_allows(void **state)
     gl_sbx_t *plain = NULL;
     gl_sbx_opts_t opts = {.no_seccomp = 1, .hide_dir = f->state};
     assert_int_equal(gl_sbx_open(&plain, &opts, &err), 0);
-    if (run(f, plain, argv, &r, &err, NULL, NULL) < 0)
-        fail_msg("spawn: %s", err.msg);
+    run_ok(f, plain, argv, &r, NULL, NULL);
     assert_non_null(strstr(r.out.data, "ptrace ok\n"));
     assert_non_null(strstr(r.out.data, "unshare ok\n"));
     assert_non_null(strstr(r.out.data, "mount Operation not permitted\n")); /* no caps */
@@ -328,12 +344,8 @@ static void test_seccomp_refuses_and_allows(void **state)
 
 static void test_isolate_network_has_only_loopback(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
-    gl_sbx_t *net = NULL;
-    gl_err_t err = {0};
-    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
-    assert_int_equal(gl_sbx_open(&net, &opts, &err), 0);
+    fixture_t *f = sandbox_fixture(state);
+    gl_sbx_t *net = open_isolated(f);
     /* A listener of ours on the host's loopback must be out of reach. */
     int lfd = -1;
     unsigned short port = 0;
@@ -345,8 +357,7 @@ static void test_isolate_network_has_only_loopback(void **state)
                         "c = socket.create_connection(s.getsockname()); print('loopback ok')\n",
                         NULL};
         result_t r;
-        if (run(f, net, argv, &r, &err, NULL, NULL) < 0)
-            fail_msg("spawn: %s", err.msg);
+        run_ok(f, net, argv, &r, NULL, NULL);
         assert_string_equal(r.out.data, "['lo']\nloopback ok\n");
         result_free(&r);
     }
@@ -369,8 +380,7 @@ static void test_isolate_network_has_only_loopback(void **state)
                  (unsigned)port);
         char *argv[] = {PYTHON, "-c", script, NULL};
         result_t r;
-        if (run(f, net, argv, &r, &err, NULL, NULL) < 0)
-            fail_msg("spawn: %s", err.msg);
+        run_ok(f, net, argv, &r, NULL, NULL);
         assert_string_equal(r.out.data, "refused 111\n"); /* ECONNREFUSED */
         result_free(&r);
         close(lfd);
@@ -416,12 +426,9 @@ static ino_t netns_of_socket(int fd)
 
 static void test_isolate_network_passes_runtime_api_listener(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
-    gl_sbx_t *net = NULL;
+    fixture_t *f = sandbox_fixture(state);
+    gl_sbx_t *net = open_isolated(f);
     gl_err_t err = {0};
-    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
-    assert_int_equal(gl_sbx_open(&net, &opts, &err), 0);
     assert_int_equal(gl_sbx_isolates_network(net), 1);
     assert_int_equal(gl_sbx_isolates_network(f->sbx), 0);
     assert_int_equal(gl_sbx_isolates_network(NULL), 0);
@@ -498,21 +505,17 @@ static void test_isolate_network_passes_runtime_api_listener(void **state)
 
 static void test_no_listener_without_isolated_network(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     int rapi_fd = -2;
     char *argv[] = {"/bin/true", NULL};
     result_t r;
     gl_err_t err = {0};
-    if (run(f, f->sbx, argv, &r, &err, set_rapi_fd, &rapi_fd) < 0)
-        fail_msg("spawn: %s", err.msg);
+    run_ok(f, f->sbx, argv, &r, set_rapi_fd, &rapi_fd);
     assert_int_equal(rapi_fd, -1);
     result_free(&r);
 
     /* A failing spawn in an isolated namespace leaves no descriptor behind either. */
-    gl_sbx_t *net = NULL;
-    gl_sbx_opts_t opts = {.isolate_network = 1, .hide_dir = f->state};
-    assert_int_equal(gl_sbx_open(&net, &opts, &err), 0);
+    gl_sbx_t *net = open_isolated(f);
     char *missing[] = {"/nonexistent/bootstrap", NULL};
     rapi_fd = -2;
     int before = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -564,14 +567,12 @@ static void set_before_release(gl_sbx_spec_t *spec, void *arg)
 
 static void test_before_release_runs_before_child_proceeds(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     release_probe_t probe = {0};
     char *argv[] = {"/bin/sh", "-c", "id -u", NULL};
     result_t r;
     gl_err_t err = {0};
-    if (run(f, f->sbx, argv, &r, &err, set_before_release, &probe) < 0)
-        fail_msg("spawn: %s", err.msg);
+    run_ok(f, f->sbx, argv, &r, set_before_release, &probe);
     assert_int_equal(probe.called, 1);
     char self[256] = "";
     assert_true(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
@@ -601,8 +602,7 @@ static void set_missing_lang(gl_sbx_spec_t *spec, void *arg)
 
 static void test_failing_steps_are_named(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     char *argv[] = {"/bin/true", NULL};
     result_t r;
     gl_err_t err = {0};
@@ -658,8 +658,7 @@ static void test_failing_steps_are_named(void **state)
 
 static void test_fresh_tmp_per_environment(void **state)
 {
-    fixture_t *f = *state;
-    REQUIRE_SANDBOX(f);
+    fixture_t *f = sandbox_fixture(state);
     result_t r;
     run_sh(f, "echo one > /tmp/mark; ls /tmp", &r);
     assert_string_equal(r.out.data, "mark\n");

@@ -344,23 +344,48 @@ static void test_kill_group_reaches_grandchild(void **state)
 /* Regression: the child lowered RLIMIT_NOFILE to 1024 while it still held the daemon's
  * descriptors, so with more than 1,024 open every start failed (EMFILE on /dev/null). */
 #define MANY_FDS 1200
+
+/* What the test below changed, undone by its teardown even when an assert fails half-way:
+ * descriptors left open (or a raised limit) would make the next test fail for no reason of
+ * its own (the forked spawner's pipe2 with a hard limit of 512, for one). */
+static struct {
+    int fds[MANY_FDS];
+    int n;
+    struct rlimit old;
+    int restore;
+} many;
+
+static int close_many_fds(void **state)
+{
+    (void)state;
+    while (many.n > 0)
+        close(many.fds[--many.n]);
+    if (many.restore && setrlimit(RLIMIT_NOFILE, &many.old) < 0)
+        return -1;
+    many.restore = 0;
+    return 0;
+}
+
 static void test_spawn_with_1200_daemon_descriptors(void **state)
 {
     (void)state;
-    struct rlimit old, rl;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < MANY_FDS + 200)
-        skip(); /* the hard limit does not allow 1,200 more descriptors here */
-    rl = old;
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &many.old), 0);
+    if (many.old.rlim_max != RLIM_INFINITY && many.old.rlim_max < MANY_FDS + 200) {
+        print_message("SKIP: the hard RLIMIT_NOFILE does not allow 1,200 more descriptors\n");
+        skip();
+    }
+    rl = many.old;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < MANY_FDS + 200)
         rl.rlim_cur = MANY_FDS + 200;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    static int fds[MANY_FDS];
-    for (int i = 0; i < MANY_FDS; i++) {
-        fds[i] = open("/dev/null", O_RDONLY); /* not close-on-exec, like a careless daemon */
-        assert_true(fds[i] >= 0);
+    many.restore = 1;
+    for (many.n = 0; many.n < MANY_FDS; many.n++) {
+        /* not close-on-exec, like a careless daemon */
+        many.fds[many.n] = open("/dev/null", O_RDONLY);
+        assert_true(many.fds[many.n] >= 0);
     }
-    assert_true(fds[MANY_FDS - 1] > 1024);
+    assert_true(many.fds[MANY_FDS - 1] > 1024);
     child_t c;
     assert_int_equal(spawn_sh(&c, "ulimit -n; ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL,
                               NULL),
@@ -371,9 +396,7 @@ static void test_spawn_with_1200_daemon_descriptors(void **state)
     int status = wait_exit(&c);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     child_free(&c);
-    for (int i = 0; i < MANY_FDS; i++)
-        close(fds[i]);
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(close_many_fds(NULL), 0);
     assert_no_children();
 }
 
@@ -467,7 +490,7 @@ int main(void)
         cmocka_unit_test(test_signal_mask_and_dispositions_reset),
         cmocka_unit_test(test_kill_group_reaches_grandchild),
         cmocka_unit_test(test_kill_group_rejects_bad_pid),
-        cmocka_unit_test(test_spawn_with_1200_daemon_descriptors),
+        cmocka_unit_test_teardown(test_spawn_with_1200_daemon_descriptors, close_many_fds),
         cmocka_unit_test(test_hard_nofile_below_1024_is_kept),
         cmocka_unit_test(test_rlimit_value_is_capped_by_hard_limit),
     };

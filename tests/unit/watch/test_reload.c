@@ -21,6 +21,7 @@
 
 #include "galley/util.h"
 #include "galley/watch.h"
+#include "watch_test_util.h"
 
 static char tmp[64];
 
@@ -33,37 +34,11 @@ static void never(gl_http_req_t *req, void *data)
 
 static const gl_http_handler_t no_rapi = {.on_request = never};
 
-static void on_stop(uv_timer_t *t)
-{
-    uv_stop(t->loop);
-}
-
-static void run_for(uv_loop_t *loop, uint64_t ms)
-{
-    uv_timer_t t;
-    uv_timer_init(loop, &t);
-    uv_timer_start(&t, on_stop, ms, 0);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-}
-
 static void run_until_count(uv_loop_t *loop, gl_reload_t *r, unsigned long want)
 {
     for (int i = 0; i < 100 && gl_reload_count(r) < want; i++)
-        run_for(loop, 20);
-    run_for(loop, 150); /* and nothing more arrives */
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char *p = gl_path_join(dir, name);
-    assert_non_null(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    free(p);
+        watch_test_run_for(loop, 20);
+    watch_test_run_for(loop, 150); /* and nothing more arrives */
 }
 
 static void add_template_fn(gl_registry_t *reg, const char *name, const char *dir)
@@ -139,16 +114,16 @@ static void test_shared_and_separate_directories(void **state)
     assert_int_equal(gl_reload_start(&r, &loop, reg, sched, &wo, &err), 0);
     assert_int_equal(gl_reload_count(r), 0);
 
-    write_file(shared, "app.py", "x = 1\n");
+    watch_test_write_file(shared, "app.py", "x = 1\n");
     run_until_count(&loop, r, 2);
     assert_int_equal(gl_reload_count(r), 2); /* First and Second, once each */
 
-    write_file(sub, "helper.py", "x = 1\n");
+    watch_test_write_file(sub, "helper.py", "x = 1\n");
     run_until_count(&loop, r, 3);
     assert_int_equal(gl_reload_count(r), 3); /* Own only */
 
-    write_file(created_code, "app.py", "x = 2\n");
-    run_for(&loop, 200);
+    watch_test_write_file(created_code, "app.py", "x = 2\n");
+    watch_test_run_for(&loop, 200);
     assert_int_equal(gl_reload_count(r), 3); /* not watched */
 
     int closed = 0;

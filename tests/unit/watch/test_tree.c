@@ -21,6 +21,7 @@
 
 #include "galley/util.h"
 #include "galley/watch.h"
+#include "watch_test_util.h"
 
 #define DEBOUNCE_MS 100
 
@@ -44,44 +45,12 @@ static void on_change(const char *root, const char *what, unsigned others, void 
     f->others = others;
 }
 
-static void on_stop(uv_timer_t *t)
-{
-    uv_stop(t->loop);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
-/* Run the loop for about ms milliseconds (the watcher's handles keep it alive). */
-static void run_for(fixture_t *f, uint64_t ms)
-{
-    uv_timer_t t;
-    uv_timer_init(&f->loop, &t);
-    uv_timer_start(&t, on_stop, ms, 0);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&t, on_timer_closed);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
 /* Run until at least want callbacks happened, then ms more to see there is no extra one. */
 static void run_until_calls(fixture_t *f, unsigned want, uint64_t settle_ms)
 {
     for (int i = 0; i < 100 && f->calls < want; i++)
-        run_for(f, 20);
-    run_for(f, settle_ms);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char *p = gl_path_join(dir, name);
-    assert_non_null(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    free(p);
+        watch_test_run_for(&f->loop, 20);
+    watch_test_run_for(&f->loop, settle_ms);
 }
 
 static void make_dir(const char *dir, const char *name)
@@ -158,11 +127,11 @@ static void test_ignored_names(void **state)
 static void test_write_gives_one_debounced_callback(void **state)
 {
     fixture_t *f = *state;
-    write_file(f->dir, "app.py", "v = 1\n");
+    watch_test_write_file(f->dir, "app.py", "v = 1\n");
     assert_int_equal(gl_watch_add(f->w, f->dir, NULL), 1);
-    run_for(f, 50);
+    watch_test_run_for(&f->loop, 50);
     assert_int_equal(f->calls, 0); /* watching alone reports nothing */
-    write_file(f->dir, "app.py", "v = 2\n");
+    watch_test_write_file(f->dir, "app.py", "v = 2\n");
     run_until_calls(f, 1, 3 * DEBOUNCE_MS);
     assert_int_equal(f->calls, 1);
     assert_string_equal(f->what, "app.py");
@@ -178,8 +147,8 @@ static void test_burst_is_one_callback(void **state)
     for (int i = 0; i < 10; i++) {
         char name[16];
         snprintf(name, sizeof(name), "f%d.js", i % 3);
-        write_file(f->dir, name, "x");
-        run_for(f, 20);
+        watch_test_write_file(f->dir, name, "x");
+        watch_test_run_for(&f->loop, 20);
     }
     assert_int_equal(f->calls, 0);
     run_until_calls(f, 1, 800);
@@ -193,8 +162,8 @@ static void test_endless_churn_still_reports(void **state)
     fixture_t *f = *state; /* max_delay_ms is 1000 */
     assert_int_equal(gl_watch_add(f->w, f->dir, NULL), 1);
     for (int i = 0; i < 40 && f->calls == 0; i++) {
-        write_file(f->dir, "busy.txt", "x");
-        run_for(f, 50);
+        watch_test_write_file(f->dir, "busy.txt", "x");
+        watch_test_run_for(&f->loop, 50);
     }
     assert_int_equal(f->calls, 1);
 }
@@ -212,7 +181,7 @@ static void test_new_subdirectory_is_watched(void **state)
     assert_int_equal(gl_watch_count(f->w, f->dir), 3);
 
     char *lib = gl_path_join(f->dir, "lib");
-    write_file(lib, "helper.py", "x = 1\n");
+    watch_test_write_file(lib, "helper.py", "x = 1\n");
     run_until_calls(f, 2, 2 * DEBOUNCE_MS);
     assert_int_equal(f->calls, 2);
     assert_string_equal(f->what, "lib/helper.py");
@@ -228,7 +197,7 @@ static void test_new_subdirectory_is_watched(void **state)
     assert_int_equal(f->calls, 3);
     assert_int_equal(gl_watch_count(f->w, f->dir), 6);
     char *deep = gl_path_join(dest, "a/b");
-    write_file(deep, "deep.js", "1");
+    watch_test_write_file(deep, "deep.js", "1");
     run_until_calls(f, 4, 2 * DEBOUNCE_MS);
     assert_int_equal(f->calls, 4);
     assert_string_equal(f->what, "lib/pkg/a/b/deep.js");
@@ -247,14 +216,14 @@ static void test_ignored_names_do_not_trigger(void **state)
 {
     fixture_t *f = *state;
     assert_int_equal(gl_watch_add(f->w, f->dir, NULL), 1);
-    write_file(f->dir, "app.cpython-311.pyc", "x");
-    write_file(f->dir, ".app.py.swp", "x");
-    write_file(f->dir, "app.py~", "x");
-    write_file(f->dir, ".#app.py", "x");
+    watch_test_write_file(f->dir, "app.cpython-311.pyc", "x");
+    watch_test_write_file(f->dir, ".app.py.swp", "x");
+    watch_test_write_file(f->dir, "app.py~", "x");
+    watch_test_write_file(f->dir, ".#app.py", "x");
     make_dir(f->dir, "__pycache__");
     char *cache = gl_path_join(f->dir, "__pycache__");
-    write_file(cache, "app.cpython-311.pyc", "x");
-    run_for(f, 3 * DEBOUNCE_MS);
+    watch_test_write_file(cache, "app.cpython-311.pyc", "x");
+    watch_test_run_for(&f->loop, 3 * DEBOUNCE_MS);
     assert_int_equal(f->calls, 0);
     assert_int_equal(gl_watch_count(f->w, f->dir), 1); /* __pycache__ not watched */
     /* node_modules matters. */
@@ -289,7 +258,7 @@ static void test_not_a_directory(void **state)
 {
     fixture_t *f = *state;
     gl_err_t err = {0};
-    write_file(f->dir, "file", "x");
+    watch_test_write_file(f->dir, "file", "x");
     char *p = gl_path_join(f->dir, "file");
     assert_int_equal(gl_watch_add(f->w, p, &err), -ENOTDIR);
     char *missing = gl_path_join(f->dir, "missing");
@@ -304,8 +273,8 @@ static void test_close_with_pending_burst(void **state)
     fixture_t *f = *state;
     make_dir(f->dir, "a");
     assert_int_equal(gl_watch_add(f->w, f->dir, NULL), 2);
-    write_file(f->dir, "x.py", "1");
-    run_for(f, 20); /* the event is in, the debounce is pending */
+    watch_test_write_file(f->dir, "x.py", "1");
+    watch_test_run_for(&f->loop, 20); /* the event is in, the debounce is pending */
     gl_watch_close(f->w, on_closed, f);
     f->w = NULL;
     uv_run(&f->loop, UV_RUN_DEFAULT); /* ends: no handle left */
