@@ -79,8 +79,6 @@ void gl_async_forget(gl_async_t *a, void *arg);
 size_t gl_async_pending(const gl_async_t *a);
 /** When (epoch ms) the oldest event not yet running was accepted; 0 when none waits. O(n). */
 int64_t gl_async_oldest_waiting_ms(const gl_async_t *a);
-/** Absolute path of <state>/destinations, where SQS/SNS/EventBridge/S3 records are written. */
-const char *gl_async_sink_dir(const gl_async_t *a);
 
 /**
  * Check a destination ARN as Put/UpdateFunctionEventInvokeConfig do: a function, an SQS queue,

@@ -380,3 +380,38 @@ def test_event_invoke_config_api(served):
     c.delete_function_event_invoke_config(FunctionName="rec")
     assert code(c.get_function_event_invoke_config, FunctionName="rec")[0] == \
         "ResourceNotFoundException"
+
+
+def test_delete_function_drops_its_event_invoke_configs(served):
+    """DeleteFunction took the function but left its EventInvokeConfigs behind, so a new
+    function of the same name inherited them; deleting a version leaves its config listed."""
+    c = served.client()
+
+    def create():
+        c.create_function(FunctionName="reborn", Runtime="python3.11", Handler="app.record",
+                          Role=f"arn:aws:iam::{ACCOUNT}:role/r",
+                          Code={"ZipFile": zip_files({"app.py": FUNCTION_CODE})})
+
+    def listed():
+        got = c.list_function_event_invoke_configs(FunctionName="reborn")
+        return sorted(x["FunctionArn"] for x in got["FunctionEventInvokeConfigs"])
+
+    create()
+    version = c.publish_version(FunctionName="reborn")["Version"]
+    c.put_function_event_invoke_config(FunctionName="reborn", MaximumRetryAttempts=0)
+    c.put_function_event_invoke_config(FunctionName="reborn", Qualifier=version,
+                                       MaximumRetryAttempts=1)
+    assert listed() == [f"{ARN}reborn:$LATEST", f"{ARN}reborn:{version}"]
+    # Deleting the version drops that version's config only.
+    c.delete_function(FunctionName="reborn", Qualifier=version)
+    assert listed() == [f"{ARN}reborn:$LATEST"]
+    # Deleting the function drops the rest: a new function of that name starts without one.
+    c.delete_function(FunctionName="reborn")
+    create()
+    with pytest.raises(ClientError) as e:
+        c.get_function_event_invoke_config(FunctionName="reborn")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+        "ResourceNotFoundException",
+        f"The function {ARN}reborn:$LATEST doesn't have an EventInvokeConfig")
+    assert listed() == []
