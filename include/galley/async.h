@@ -45,7 +45,8 @@ void gl_async_start(gl_async_t *a);
 /**
  * Stop running events: nothing new is submitted to the scheduler; attempts in flight finish
  * (their outcome is recorded; a failed attempt while stopping is left for the next start).
- * New events are still accepted durably until gl_async_close.
+ * New events are still accepted durably until gl_async_close. Once started, the first call
+ * must come while the scheduler is open: it takes back the scheduler's slot-free hook.
  */
 void gl_async_stop(gl_async_t *a);
 /** Refuse new events, wait for pending fsyncs and sink writes, close every handle and free a;

@@ -70,6 +70,9 @@ fail:
 void gl_async_start(gl_async_t *a)
 {
     a->started = 1;
+    /* Throttled events wait for this instead of backing off. */
+    if (a->sched)
+        gl_sched_on_slot_free(a->sched, gl_async_on_slot_free, a);
     gl_log_info("async: %zu pending event(s); destination records for SQS/SNS/EventBridge/S3 "
                 "ARNs go to %s/<service>/<name>.jsonl (time scale %g)",
                 a->nevents, a->sink_dir, a->scale);
@@ -79,6 +82,9 @@ void gl_async_start(gl_async_t *a)
 
 void gl_async_stop(gl_async_t *a)
 {
+    /* The first stop comes before the scheduler closes (the queue may outlive it). */
+    if (a->started && a->sched && !a->stopping)
+        gl_sched_on_slot_free(a->sched, NULL, NULL);
     a->stopping = 1;
     if (a->handles_open)
         uv_timer_stop(&a->delay_timer);
@@ -165,6 +171,9 @@ int64_t gl_async_oldest_waiting_ms(const gl_async_t *a)
     for (size_t i = 0; i < a->nheap; i++)
         if (!oldest || a->heap[i]->accepted_ms < oldest)
             oldest = a->heap[i]->accepted_ms;
+    for (const gl_async_park_t *p = a->parks; p; p = p->next)
+        if (p->events.head && (!oldest || p->events.head->accepted_ms < oldest))
+            oldest = p->events.head->accepted_ms;
     return oldest;
 }
 

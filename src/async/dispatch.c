@@ -2,7 +2,8 @@
 /*
  * dispatch.c: the worker. Submits ready events to the scheduler (an internal invoke: no HTTP
  * request) with the event's id as request id, and handles each attempt's result:
- *   - throttled (-EAGAIN): into the delay heap for 1 s, doubling up to 5 min;
+ *   - throttled (-EAGAIN): parked in its function's list until a concurrency slot frees
+ *     (queue.c), then tried again before newer events, oldest first;
  *   - function error, timeout or crash: retried after 1 then 2 minutes while attempts remain
  *     (a STATE record keeps the count across restarts), else OnFailure/DLQ, RetriesExhausted;
  *   - success: OnSuccess;
@@ -17,12 +18,12 @@
 #include <string.h>
 
 #include "galley/log.h"
+#include "galley/metrics.h"
 #include "internal.h"
 
 #define DEFAULT_RETRIES 2
 #define DEFAULT_MAX_AGE_S 21600
-#define THROTTLE_FIRST_MS 1000
-#define THROTTLE_MAX_MS 300000
+#define RETRY_LATER_MS 1000 /* out of memory: try again after this */
 #define RETRY_DELAY_1_MS 60000
 #define RETRY_DELAY_2_MS 120000
 
@@ -43,7 +44,7 @@ static void on_attempt_done(gl_invoke_t *inv)
         return;
     }
     e->attempts++;
-    e->backoff_ms = 0;
+    e->throttled = 0;
     gl_async_outcome_t o = {
         .success = !inv->function_error,
         .condition = inv->function_error ? "RetriesExhausted" : "Success",
@@ -75,45 +76,52 @@ static void on_attempt_done(gl_invoke_t *inv)
     gl_invoke_free(inv);
 }
 
-static void throttled(gl_async_t *a, gl_async_ev_t *e)
+/* No slot for e: it waits, parked, for one to free (counted once per wait in /metrics).
+ * Returns 1: dispatch's "parked". */
+static int throttled(gl_async_t *a, gl_async_ev_t *e, const gl_fn_t *fn)
 {
-    e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : THROTTLE_FIRST_MS;
-    if (e->backoff_ms > THROTTLE_MAX_MS)
-        e->backoff_ms = THROTTLE_MAX_MS;
-    gl_log_debug("async: event %s of %s throttled: next try in %lld ms", e->id, e->fn_name,
-                 (long long)gl_async_scaled(a, e->backoff_ms));
-    gl_async_delay(a, e, gl_now_ms() + gl_async_scaled(a, e->backoff_ms));
+    if (!e->throttled) {
+        if (!fn)
+            fn = gl_async_resolve(a, e->fn_name, e->qualifier, 0);
+        gl_metrics_record_throttle(gl_metrics_default(), e->fn_name,
+                                   fn ? fn->version : "$LATEST");
+        e->throttled = 1;
+        gl_log_debug("async: event %s of %s throttled: waits for a slot", e->id, e->fn_name);
+    }
+    if (gl_async_park(a, e) < 0)
+        gl_async_delay(a, e, gl_now_ms() + gl_async_scaled(a, RETRY_LATER_MS));
+    return 1;
 }
 
-static void dispatch(gl_async_t *a, gl_async_ev_t *e)
+/* Run e now, or fail it when too old; 1 when it was parked for want of a slot, else 0 (and
+ * e may be gone). */
+static int dispatch(gl_async_t *a, gl_async_ev_t *e)
 {
     const json_t *cfg = gl_async_configs_get(&a->configs, e->fn_name, e->qualifier);
     int64_t max_age_ms =
         (int64_t)gl_async_cfg_int(cfg, "MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S) * 1000;
     if (gl_now_ms() - e->accepted_ms > gl_async_scaled(a, max_age_ms)) {
         gl_async_fail_expired(a, e);
-        return;
+        return 0;
     }
     /* Reserved concurrency 0 disables the function: Lambda sends its events straight to
      * the failure destination / dead-letter queue, without attempts or retries. */
     if (gl_sched_reserved(a->sched, e->fn_name) == 0) {
         gl_async_outcome_t o = {.success = 0, .condition = "RetriesExhausted"};
         gl_async_finish(a, e, &o);
-        return;
+        return 0;
     }
     /* Cheap early answer when the whole account is busy: no invoke is built just to be
      * refused (gl_sched_submit stays the authority for everything else). */
-    if (gl_sched_running(a->sched) >= gl_sched_account_concurrency(a->sched)) {
-        throttled(a, e);
-        return;
-    }
+    if (gl_sched_running(a->sched) >= gl_sched_account_concurrency(a->sched))
+        return throttled(a, e, NULL);
     gl_fn_t *fn = gl_async_resolve(a, e->fn_name, e->qualifier, 1);
     if (!fn) {
         gl_log_warn("async: event %s: function %s%s%s no longer exists: event discarded", e->id,
                     e->fn_name, *e->qualifier ? ":" : "", e->qualifier);
         e->where = GL_ASYNC_NOWHERE;
         gl_async_event_done(a, e);
-        return;
+        return 0;
     }
     gl_invoke_t *inv = gl_invoke_new(fn);
     char arn[512];
@@ -122,8 +130,8 @@ static void dispatch(gl_async_t *a, gl_async_ev_t *e)
         gl_buf_append(&inv->payload, e->payload.data, e->payload.len) < 0 ||
         (e->trace_id && !(inv->trace_id = strdup(e->trace_id)))) {
         gl_invoke_free(inv);
-        throttled(a, e); /* out of memory: try again later */
-        return;
+        gl_async_delay(a, e, gl_now_ms() + gl_async_scaled(a, RETRY_LATER_MS)); /* ENOMEM */
+        return 0;
     }
     memcpy(inv->request_id, e->id, sizeof(inv->request_id));
     inv->done = on_attempt_done;
@@ -133,9 +141,30 @@ static void dispatch(gl_async_t *a, gl_async_ev_t *e)
     if (gl_sched_submit(a->sched, inv) == -EAGAIN) {
         a->running--;
         gl_invoke_free(inv);
-        throttled(a, e);
+        return throttled(a, e, fn);
     }
-    /* else: e may already be finished and freed (done can run inside submit). */
+    /* e may already be finished and freed (done can run inside submit). */
+    return 0;
+}
+
+void gl_async_try_parked(gl_async_t *a)
+{
+    a->slot_freed = 0;
+    if (!a->started || a->stopping)
+        return;
+    for (gl_async_park_t *p = a->parks; p; p = p->next) {
+        /* Bounded: each turn takes the head out; one parked again ends this function's turn
+         * (it is the oldest, so it is the head again). */
+        while (p->events.head && !a->stopping) {
+            gl_async_ev_t *e = p->events.head;
+            gl_async_list_remove(&p->events, e);
+            a->nparked--;
+            e->where = GL_ASYNC_NOWHERE;
+            e->park = NULL;
+            if (dispatch(a, e))
+                break;
+        }
+    }
 }
 
 void gl_async_pump(gl_async_t *a)
@@ -147,7 +176,11 @@ void gl_async_pump(gl_async_t *a)
         gl_async_ev_t *e = a->ready.head;
         gl_async_list_remove(&a->ready, e);
         e->where = GL_ASYNC_NOWHERE;
-        dispatch(a, e);
+        /* Older events of its function wait for a slot: it queues behind them. */
+        if (gl_async_has_parked(a, e->fn_name))
+            throttled(a, e, NULL);
+        else
+            dispatch(a, e);
     }
 }
 

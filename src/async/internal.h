@@ -148,7 +148,9 @@ typedef enum gl_async_where {
     GL_ASYNC_READY,    /* in a.ready */
     GL_ASYNC_DELAYED,  /* in a.heap until due_ms */
     GL_ASYNC_RUNNING,  /* submitted to the scheduler */
+    GL_ASYNC_PARKED,   /* throttled: in its function's park list until a slot frees */
 } gl_async_where_t;
+
 
 typedef struct gl_async_ev {
     char id[GL_UUID_LEN + 1];
@@ -159,7 +161,8 @@ typedef struct gl_async_ev {
     int64_t accepted_ms;       /* epoch */
     int64_t due_ms;            /* not before (epoch) */
     int attempts;              /* attempts that ran the function */
-    int64_t backoff_ms;        /* current throttle backoff, unscaled; 0 = not throttled */
+    int throttled;             /* its current wait for a slot is counted in /metrics */
+    struct gl_async_park *park; /* while GL_ASYNC_PARKED */
     uint64_t seq;              /* journal segment of its ACCEPT */
     uint64_t order;            /* ties between equal due times go first-in, first-out */
     gl_async_where_t where;
@@ -179,6 +182,13 @@ typedef struct gl_async_ev {
 typedef struct gl_async_list {
     gl_async_ev_t *head, *tail;
 } gl_async_list_t;
+
+/** The events of one function waiting for a concurrency slot, oldest accepted first. */
+typedef struct gl_async_park {
+    char *fn_name;
+    gl_async_list_t events;
+    struct gl_async_park *next;
+} gl_async_park_t;
 
 struct gl_async {
     uv_loop_t *loop;
@@ -203,6 +213,9 @@ struct gl_async {
     size_t nheap, heap_cap;
     uint64_t next_order;
     uv_timer_t delay_timer;
+    gl_async_park_t *parks;  /* one per function that had a throttled event */
+    size_t nparked;
+    int slot_freed;          /* a slot freed since the parked events were last tried */
     size_t nevents, queued_bytes, running, sinks_pending;
     int started, stopping, closing, handles_open;
     void (*on_closed)(void *arg);
@@ -226,6 +239,13 @@ int64_t gl_async_scaled(const gl_async_t *a, int64_t ms);
 void gl_async_delay(gl_async_t *a, gl_async_ev_t *e, int64_t due_ms);
 gl_async_ev_t *gl_async_heap_pop(gl_async_t *a);
 void gl_async_arm_delay_timer(gl_async_t *a);
+/** Throttled: wait in e's function's park list (oldest accepted first) until a slot frees.
+ *  -ENOMEM when the function's list cannot be made (e is untouched). */
+int gl_async_park(gl_async_t *a, gl_async_ev_t *e);
+/** Whether fn_name has events parked. */
+int gl_async_has_parked(gl_async_t *a, const char *fn_name);
+/** gl_sched_on_slot_free's hook: the parked events are tried on the next loop turn. */
+void gl_async_on_slot_free(void *arg);
 
 /* flush.c: journal records and the batched fsync */
 int gl_async_enqueue_event(gl_async_t *a, const gl_async_event_in_t *in,
@@ -255,6 +275,9 @@ void gl_async_fail_expired(gl_async_t *a, gl_async_ev_t *e);
 /* dispatch.c: the worker */
 /** Submit every ready event (no-op before start or while stopping). */
 void gl_async_pump(gl_async_t *a);
+/** Try every function's parked events, oldest first, until the scheduler refuses one; fail
+ *  those past MaximumEventAgeInSeconds. */
+void gl_async_try_parked(gl_async_t *a);
 /** gl_journal_open's replay callback: one live event back into the queue. */
 void gl_async_on_replay(const char *id, const char *accept, size_t alen, const char *state,
                         size_t slen, uint64_t seq, void *arg);

@@ -5,6 +5,12 @@
  * throttled events until they are due, and the time scale. Owns the delay timer's callback;
  * the timer itself is opened and closed with the queue (async.c).
  *
+ * Throttled events do not back off: each waits in its function's park list, oldest accepted
+ * first, and the scheduler's slot-free hook has them tried on the next loop turn, so a queue
+ * drains at the function's concurrency. A slow tick (1 s, divided by the time scale, at least
+ * 50 ms) also tries them while any are parked: it expires those past their maximum age and
+ * catches capacity that grew without a slot freeing (a raised reservation).
+ *
  * Invariant: an event is in at most one list or the heap, and e->where says which.
  */
 #define _GNU_SOURCE
@@ -15,6 +21,9 @@
 
 #include "galley/log.h"
 #include "internal.h"
+
+#define PARK_TICK_MS 1000
+#define PARK_TICK_MIN_MS 50
 
 static void on_delay(uv_timer_t *t);
 
@@ -49,6 +58,8 @@ static gl_async_list_t *list_of(gl_async_t *a, gl_async_ev_t *e)
     switch (e->where) {
     case GL_ASYNC_READY:
         return &a->ready;
+    case GL_ASYNC_PARKED:
+        return &e->park->events;
     default:
         return NULL;
     }
@@ -83,6 +94,8 @@ gl_async_ev_t *gl_async_event_new(gl_async_t *a, const char *id, const char *fn,
 void gl_async_event_free(gl_async_t *a, gl_async_ev_t *e)
 {
     gl_async_list_t *l = list_of(a, e);
+    if (e->where == GL_ASYNC_PARKED)
+        a->nparked--;
     if (l)
         gl_async_list_remove(l, e);
     a->nevents--;
@@ -105,6 +118,14 @@ void gl_async_free_events(gl_async_t *a)
     free(a->heap);
     a->heap = NULL;
     a->nheap = a->heap_cap = 0;
+    while (a->parks) {
+        gl_async_park_t *p = a->parks;
+        while (p->events.head)
+            gl_async_event_free(a, p->events.head);
+        a->parks = p->next;
+        free(p->fn_name);
+        free(p);
+    }
 }
 
 int64_t gl_async_scaled(const gl_async_t *a, int64_t ms)
@@ -147,11 +168,20 @@ void gl_async_arm_delay_timer(gl_async_t *a)
 {
     if (!a->handles_open || a->stopping)
         return;
-    if (!a->nheap) {
+    if (!a->nheap && !a->nparked) {
         uv_timer_stop(&a->delay_timer);
         return;
     }
-    int64_t wait = a->heap[0]->due_ms - gl_now_ms();
+    int64_t wait = a->nheap ? a->heap[0]->due_ms - gl_now_ms() : INT64_MAX;
+    if (a->nparked) {
+        int64_t tick = gl_async_scaled(a, PARK_TICK_MS);
+        if (tick < PARK_TICK_MIN_MS)
+            tick = PARK_TICK_MIN_MS;
+        if (wait > tick)
+            wait = tick;
+        if (a->slot_freed)
+            wait = 0; /* a wake already asked for */
+    }
     uv_timer_start(&a->delay_timer, on_delay, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
@@ -192,6 +222,70 @@ static void on_delay(uv_timer_t *t)
         e->where = GL_ASYNC_READY;
         gl_async_list_push(&a->ready, e);
     }
+    gl_async_try_parked(a); /* older than anything just due: they go first */
     gl_async_pump(a);
     gl_async_arm_delay_timer(a);
+}
+
+static gl_async_park_t *park_of(gl_async_t *a, const char *fn_name)
+{
+    gl_async_park_t *p;
+    for (p = a->parks; p; p = p->next)
+        if (strcmp(p->fn_name, fn_name) == 0)
+            return p;
+    if (!(p = calloc(1, sizeof(*p))) || !(p->fn_name = strdup(fn_name))) {
+        free(p);
+        return NULL;
+    }
+    p->next = a->parks;
+    a->parks = p;
+    return p;
+}
+
+int gl_async_has_parked(gl_async_t *a, const char *fn_name)
+{
+    if (!a->nparked)
+        return 0;
+    for (gl_async_park_t *p = a->parks; p; p = p->next)
+        if (strcmp(p->fn_name, fn_name) == 0)
+            return p->events.head != NULL;
+    return 0;
+}
+
+int gl_async_park(gl_async_t *a, gl_async_ev_t *e)
+{
+    gl_async_park_t *p = park_of(a, e->fn_name);
+    if (!p)
+        return -ENOMEM;
+    /* Insert by acceptance time: usually at the tail, or right before it for a retry. */
+    gl_async_list_t *l = &p->events;
+    gl_async_ev_t *after = l->tail;
+    while (after && after->accepted_ms > e->accepted_ms)
+        after = after->prev;
+    e->prev = after;
+    e->next = after ? after->next : l->head;
+    if (e->next)
+        e->next->prev = e;
+    else
+        l->tail = e;
+    if (after)
+        after->next = e;
+    else
+        l->head = e;
+    e->where = GL_ASYNC_PARKED;
+    e->park = p;
+    a->nparked++;
+    gl_async_arm_delay_timer(a);
+    return 0;
+}
+
+void gl_async_on_slot_free(void *arg)
+{
+    gl_async_t *a = arg;
+    /* Called inside the scheduler: only note it, and try the parked events on the next
+     * loop turn. */
+    if (!a->nparked || a->slot_freed || !a->handles_open || a->stopping)
+        return;
+    a->slot_freed = 1;
+    uv_timer_start(&a->delay_timer, on_delay, 0, 0);
 }
