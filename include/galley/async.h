@@ -45,7 +45,8 @@ void gl_async_start(gl_async_t *a);
 /**
  * Stop running events: nothing new is submitted to the scheduler; attempts in flight finish
  * (their outcome is recorded; a failed attempt while stopping is left for the next start).
- * New events are still accepted durably until gl_async_close.
+ * New events are still accepted durably until gl_async_close. Once started, the first call
+ * must come while the scheduler is open: it takes back the scheduler's slot-free hook.
  */
 void gl_async_stop(gl_async_t *a);
 /** Refuse new events, wait for pending fsyncs and sink writes, close every handle and free a;
@@ -79,8 +80,6 @@ void gl_async_forget(gl_async_t *a, void *arg);
 size_t gl_async_pending(const gl_async_t *a);
 /** When (epoch ms) the oldest event not yet running was accepted; 0 when none waits. O(n). */
 int64_t gl_async_oldest_waiting_ms(const gl_async_t *a);
-/** Absolute path of <state>/destinations, where SQS/SNS/EventBridge/S3 records are written. */
-const char *gl_async_sink_dir(const gl_async_t *a);
 
 /**
  * Check a destination ARN as Put/UpdateFunctionEventInvokeConfig do: a function, an SQS queue,

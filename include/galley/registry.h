@@ -43,7 +43,6 @@ void gl_registry_free(gl_registry_t *r);
 
 const char *gl_registry_region(const gl_registry_t *r);
 const char *gl_registry_account(const gl_registry_t *r);
-const char *gl_registry_state_dir(const gl_registry_t *r);
 
 /** Add a function from a template (not persisted). Takes ownership of *cfg.
  *  -EEXIST if the name or logical id is taken. */

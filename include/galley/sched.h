@@ -93,6 +93,13 @@ void gl_invoke_free(gl_invoke_t *inv);
  */
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
 
+/**
+ * cb(arg) runs each time a running invoke completes and its concurrency slot frees, before
+ * the invoke's done callback, possibly deep inside an environment's transition: it must not
+ * submit there, only note the slot (the async queue arms a 0 ms timer). One hook; NULL clears.
+ */
+void gl_sched_on_slot_free(gl_sched_t *s, void (*cb)(void *arg), void *arg);
+
 #define GL_THROTTLE_ACCOUNT "ConcurrentInvocationLimitExceeded"
 #define GL_THROTTLE_RESERVED "ReservedFunctionConcurrentInvocationLimitExceeded"
 

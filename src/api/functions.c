@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "galley/archive.h"
+#include "galley/async.h"
 #include "galley/log.h"
 #include "galley/util.h"
 #include "galley/sched.h"
@@ -520,6 +521,9 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
             gl_http_reply_aws_error(req, aerr.type, "%.1023s", aerr.msg);
             return;
         }
+        /* The version's EventInvokeConfig goes with it. */
+        if (api->async)
+            gl_async_config_delete(api->async, latest->cfg.name, ref->qualifier);
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 204, &h, 1, NULL, 0);
         return;
@@ -532,6 +536,8 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not delete the function: %s", err.msg);
         return;
     }
+    if (api->async)
+        gl_async_forget_function(api->async, ref->name); /* every qualifier's config */
     gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }

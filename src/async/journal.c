@@ -475,6 +475,61 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
     return 0;
 }
 
+/* Every old segment, oldest first, into r. */
+static int read_segments(gl_journal_t *j, replay_t *r, const uint64_t *old, size_t nold,
+                         gl_err_t *err)
+{
+    for (size_t i = 0; i < nold; i++) {
+        char name[32];
+        segment_name(old[i], name, sizeof(name));
+        int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return gl_err_set(err, errno, "open %s/%s", j->dir, name);
+        unsigned char *data = NULL;
+        size_t size = 0;
+        int rc = read_fd_all(fd, &data, &size);
+        close(fd);
+        if (rc == 0)
+            rc = replay_segment(r, name, data, size);
+        free(data);
+        if (rc < 0)
+            return gl_err_set(err, -rc, "read %s/%s", j->dir, name);
+    }
+    return 0;
+}
+
+/* The live events of r, in order, into a fresh segment (fsynced); only then the old ones go.
+ * On failure the old segments are untouched and the new one is left for the caller to drop. */
+static int compact(gl_journal_t *j, const replay_t *r, const uint64_t *old, size_t nold,
+                   size_t *live, gl_err_t *err)
+{
+    int rc;
+    if ((rc = open_segment(j, nold ? old[nold - 1] + 1 : 1)) < 0)
+        return gl_err_set(err, -rc, "create a segment in %s", j->dir);
+    for (size_t k = 0; k < r->n; k++) {
+        const entry_t *e = &r->entries[k];
+        if (e->done)
+            continue;
+        (*live)++;
+        if ((rc = gl_journal_append(j, GL_JREC_ACCEPT, e->id, e->accept.data, e->accept.len,
+                                    NULL)) < 0 ||
+            (e->state.len &&
+             (rc = gl_journal_append(j, GL_JREC_STATE, e->id, e->state.data, e->state.len,
+                                     NULL)) < 0))
+            return gl_err_set(err, -rc, "compact %s", j->dir);
+    }
+    if (fdatasync(j->fd) < 0)
+        return gl_err_set(err, errno, "fsync %s", j->dir);
+    for (size_t i = 0; i < nold; i++) {
+        char name[32];
+        segment_name(old[i], name, sizeof(name));
+        if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
+            gl_log_warn("async journal: delete %s/%s: %s", j->dir, name, strerror(errno));
+    }
+    fsync(j->dirfd);
+    return 0;
+}
+
 int gl_journal_open(gl_journal_t **out, const char *dir, size_t segment_max,
                     gl_journal_replay_fn cb, void *arg, gl_err_t *err)
 {
@@ -503,57 +558,9 @@ int gl_journal_open(gl_journal_t **out, const char *dir, size_t segment_max,
         rc = gl_err_set(err, -rc, "list %s", dir);
         goto fail;
     }
-    for (size_t i = 0; i < nold; i++) {
-        char name[32];
-        segment_name(old[i], name, sizeof(name));
-        int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            rc = gl_err_set(err, errno, "open %s/%s", dir, name);
-            goto fail;
-        }
-        unsigned char *data = NULL;
-        size_t size = 0;
-        rc = read_fd_all(fd, &data, &size);
-        close(fd);
-        if (rc == 0)
-            rc = replay_segment(&r, name, data, size);
-        free(data);
-        if (rc < 0) {
-            rc = gl_err_set(err, -rc, "read %s/%s", dir, name);
-            goto fail;
-        }
-    }
-
-    /* Compact: the live events, in order, into a fresh segment; then the old ones go. */
-    if ((rc = open_segment(j, nold ? old[nold - 1] + 1 : 1)) < 0) {
-        rc = gl_err_set(err, -rc, "create a segment in %s", dir);
+    if ((rc = read_segments(j, &r, old, nold, err)) < 0 ||
+        (rc = compact(j, &r, old, nold, &live, err)) < 0)
         goto fail;
-    }
-    for (size_t k = 0; k < r.n; k++) {
-        entry_t *e = &r.entries[k];
-        if (e->done)
-            continue;
-        live++;
-        if ((rc = gl_journal_append(j, GL_JREC_ACCEPT, e->id, e->accept.data, e->accept.len,
-                                    NULL)) < 0 ||
-            (e->state.len &&
-             (rc = gl_journal_append(j, GL_JREC_STATE, e->id, e->state.data, e->state.len,
-                                     NULL)) < 0)) {
-            rc = gl_err_set(err, -rc, "compact %s", dir);
-            goto fail;
-        }
-    }
-    if (fdatasync(j->fd) < 0) {
-        rc = gl_err_set(err, errno, "fsync %s", dir);
-        goto fail;
-    }
-    for (size_t i = 0; i < nold; i++) {
-        char name[32];
-        segment_name(old[i], name, sizeof(name));
-        if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
-            gl_log_warn("async journal: delete %s/%s: %s", dir, name, strerror(errno));
-    }
-    fsync(j->dirfd);
     if (nold)
         gl_log_info("async journal: %zu pending event(s) replayed from %zu segment(s) in %s",
                     live, nold, dir);

@@ -132,11 +132,6 @@ const char *gl_registry_account(const gl_registry_t *r)
     return r->account;
 }
 
-const char *gl_registry_state_dir(const gl_registry_t *r)
-{
-    return r->state_dir;
-}
-
 /* ---- loading ---- */
 
 static int name_chars_ok(const char *s)

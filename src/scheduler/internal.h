@@ -44,6 +44,8 @@ struct gl_sched {
     int grace_timer_open;
     void (*on_closed)(void *arg);
     void *on_closed_arg;
+    void (*on_slot_free)(void *arg); /* gl_sched_on_slot_free */
+    void *on_slot_free_arg;
 };
 
 struct gl_pool {

@@ -115,6 +115,8 @@ void gl_invoke_complete(gl_invoke_t *inv)
         }
         inv->counted_in = NULL;
         inv->usage = NULL;
+        if (s->on_slot_free)
+            s->on_slot_free(s->on_slot_free_arg);
     }
     if (inv->done)
         inv->done(inv);
@@ -349,6 +351,12 @@ unsigned gl_sched_unreserved(const gl_sched_t *s)
 {
     long left = (long)s->opts.account_concurrency - s->total_reserved;
     return left > 0 ? (unsigned)left : 0;
+}
+
+void gl_sched_on_slot_free(gl_sched_t *s, void (*cb)(void *arg), void *arg)
+{
+    s->on_slot_free = cb;
+    s->on_slot_free_arg = arg;
 }
 
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)

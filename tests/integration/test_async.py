@@ -380,3 +380,99 @@ def test_event_invoke_config_api(served):
     c.delete_function_event_invoke_config(FunctionName="rec")
     assert code(c.get_function_event_invoke_config, FunctionName="rec")[0] == \
         "ResourceNotFoundException"
+
+
+def test_delete_function_drops_its_event_invoke_configs(served):
+    """DeleteFunction took the function but left its EventInvokeConfigs behind, so a new
+    function of the same name inherited them; deleting a version leaves its config listed."""
+    c = served.client()
+
+    def create():
+        c.create_function(FunctionName="reborn", Runtime="python3.11", Handler="app.record",
+                          Role=f"arn:aws:iam::{ACCOUNT}:role/r",
+                          Code={"ZipFile": zip_files({"app.py": FUNCTION_CODE})})
+
+    def listed():
+        got = c.list_function_event_invoke_configs(FunctionName="reborn")
+        return sorted(x["FunctionArn"] for x in got["FunctionEventInvokeConfigs"])
+
+    create()
+    version = c.publish_version(FunctionName="reborn")["Version"]
+    c.put_function_event_invoke_config(FunctionName="reborn", MaximumRetryAttempts=0)
+    c.put_function_event_invoke_config(FunctionName="reborn", Qualifier=version,
+                                       MaximumRetryAttempts=1)
+    assert listed() == [f"{ARN}reborn:$LATEST", f"{ARN}reborn:{version}"]
+    # Deleting the version drops that version's config only.
+    c.delete_function(FunctionName="reborn", Qualifier=version)
+    assert listed() == [f"{ARN}reborn:$LATEST"]
+    # Deleting the function drops the rest: a new function of that name starts without one.
+    c.delete_function(FunctionName="reborn")
+    create()
+    with pytest.raises(ClientError) as e:
+        c.get_function_event_invoke_config(FunctionName="reborn")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+        "ResourceNotFoundException",
+        f"The function {ARN}reborn:$LATEST doesn't have an EventInvokeConfig")
+    assert listed() == []
+
+
+def throttles(daemon, fn):
+    """galley_throttles_total for fn ($LATEST) from /metrics."""
+    import urllib.request
+    with urllib.request.urlopen(daemon.url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r'^galley_throttles_total\{function="%s",version="\$LATEST"\} (\d+)' % fn,
+                  text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def reserved_one(daemon):
+    c = daemon.client()
+    c.put_function_concurrency(FunctionName="slow", ReservedConcurrentExecutions=1)
+    return c
+
+
+def runs(daemon, fn, rids):
+    text = log_text(daemon, fn)
+    return sum(f"REPORT RequestId: {r}" in text for r in rids)
+
+
+def test_throttled_events_drain_at_the_functions_concurrency(daemon_factory, tmp_path):
+    """60 queued 50 ms events of a function with reserved concurrency 1 took 31.7 s: each
+    throttled event backed off on its own (1 s, doubling). They now wait for a slot and run as
+    soon as one frees, oldest first. The bound is a hang guard, not a speed assertion."""
+    tpl = write_functions(tmp_path)
+    d = daemon_factory(template=tpl, extra_args=["--python", "/usr/bin/python3"])
+    c = reserved_one(d)
+    start = time.monotonic()
+    rids = [event_invoke(c, "slow", {"seconds": 0.05, "i": i}) for i in range(60)]
+    wait_for("all 60 events to run", lambda: runs(d, "slow", rids) == 60, timeout=30,
+             interval=0.2)
+    assert time.monotonic() - start < 30
+    # Oldest first: the events ran in the order they were accepted.
+    text = log_text(d, "slow")
+    starts = [text.index(f"START RequestId: {r}") for r in rids]
+    assert starts == sorted(starts)
+    # Throttles are still counted, once per throttled wait at most.
+    assert 1 <= throttles(d, "slow") <= 60
+
+
+def test_queued_events_drain_after_sigkill_and_restart(daemon_factory, tmp_path):
+    tpl = write_functions(tmp_path)
+    state = tmp_path / "state"
+    d = daemon_factory(template=tpl, state_dir=state, extra_args=["--python", "/usr/bin/python3"])
+    c = reserved_one(d)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(d.client(read_timeout=120).invoke, FunctionName="slow",
+                    Payload=json.dumps({"seconds": 60}))
+        wait_for("the blocker to run", lambda: "START RequestId" in log_text(d, "slow"))
+        rids = [event_invoke(c, "slow", {"seconds": 0.05, "i": i}) for i in range(200)]
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=10)
+    d2 = daemon_factory(template=tpl, state_dir=state, extra_args=["--python", "/usr/bin/python3"])
+    wait_for("the replay", lambda: "async: 200 pending" in d2.daemon_log())
+    start = time.monotonic()
+    wait_for("all 200 events to run", lambda: runs(d2, "slow", rids) == 200, timeout=60,
+             interval=0.5)
+    assert time.monotonic() - start < 60

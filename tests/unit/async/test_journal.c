@@ -88,15 +88,51 @@ static void put(gl_journal_t *j, gl_jrec_type_t t, const char *id, const char *d
     assert_int_equal(gl_journal_append(j, t, id, data, data ? strlen(data) : 0, NULL), 0);
 }
 
-/* Write a fresh journal holding ACCEPT 1, 2, 3 (a, b, c); returns its dir. */
-static char *three_events(void)
+/* Open a journal in a new, empty dir (segment_max 0: the default); nothing replays. */
+static gl_journal_t *open_fresh(char **dir, size_t segment_max)
 {
-    char *dir = make_dir();
     seen_t s = {0};
     gl_journal_t *j;
     gl_err_t err;
-    assert_int_equal(gl_journal_open(&j, dir, 0, on_replay, &s, &err), 0);
+    *dir = make_dir();
+    assert_int_equal(gl_journal_open(&j, *dir, segment_max, on_replay, &s, &err), 0);
     assert_int_equal(s.n, 0);
+    return j;
+}
+
+static void drop_dir(char *dir)
+{
+    gl_rm_rf(dir);
+    free(dir);
+}
+
+/* Write len bytes into dir's only segment at off, or at its end when off < 0. */
+static void patch_segment(const char *dir, off_t off, const void *bytes, size_t len)
+{
+    char *seg = only_segment(dir);
+    int fd = open(seg, off < 0 ? O_WRONLY | O_APPEND : O_RDWR);
+    assert_true(fd >= 0);
+    ssize_t n = off < 0 ? write(fd, bytes, len) : pwrite(fd, bytes, len, off);
+    assert_int_equal(n, (ssize_t)len);
+    close(fd);
+    free(seg);
+}
+
+/* DONE for events from..to-1, each released from the segment it was accepted in. */
+static void finish_events(gl_journal_t *j, char ids[][GL_JOURNAL_ID_LEN + 1],
+                          const uint64_t *seqs, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        assert_int_equal(gl_journal_append(j, GL_JREC_DONE, ids[i], NULL, 0, NULL), 0);
+        gl_journal_release(j, seqs[i]);
+    }
+}
+
+/* Write a fresh journal holding ACCEPT 1, 2, 3 (a, b, c); returns its dir. */
+static char *three_events(void)
+{
+    char *dir;
+    gl_journal_t *j = open_fresh(&dir, 0);
     put(j, GL_JREC_ACCEPT, ID("01"), "a");
     put(j, GL_JREC_ACCEPT, ID("02"), "b");
     put(j, GL_JREC_ACCEPT, ID("03"), "c");
@@ -116,11 +152,9 @@ static void reopen(const char *dir, seen_t *s)
 static void test_append_replay_in_order_with_state_and_done(void **state)
 {
     (void)state;
-    char *dir = make_dir();
-    seen_t s = {0};
-    gl_journal_t *j;
-    gl_err_t err;
-    assert_int_equal(gl_journal_open(&j, dir, 0, on_replay, &s, &err), 0);
+    char *dir;
+    seen_t s;
+    gl_journal_t *j = open_fresh(&dir, 0);
     put(j, GL_JREC_ACCEPT, ID("01"), "{\"fn\":\"a\"}\n{}");
     put(j, GL_JREC_ACCEPT, ID("02"), "b");
     put(j, GL_JREC_STATE, ID("02"), "{\"attempts\":1}");
@@ -141,75 +175,53 @@ static void test_append_replay_in_order_with_state_and_done(void **state)
     reopen(dir, &s);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.state[0], "{\"attempts\":2}");
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_torn_write_at_end_is_ignored(void **state)
 {
     (void)state;
     char *dir = three_events();
-    char *seg = only_segment(dir);
     /* A crash in the middle of appending a fourth record: header and part of the body. */
-    int fd = open(seg, O_WRONLY | O_APPEND);
-    assert_true(fd >= 0);
     unsigned char partial[] = {'G', 'L', 'Q', '1', 200, 0, 0, 0, 1, 2, 3, 4, 'A', '0', '0'};
-    assert_int_equal(write(fd, partial, sizeof(partial)), (ssize_t)sizeof(partial));
-    close(fd);
+    patch_segment(dir, -1, partial, sizeof(partial));
     seen_t s;
     reopen(dir, &s);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.accept[2], "c");
     /* A header cut short is torn too. */
-    free(seg);
-    seg = only_segment(dir);
-    fd = open(seg, O_WRONLY | O_APPEND);
-    assert_int_equal(write(fd, "GLQ", 3), 3);
-    close(fd);
+    patch_segment(dir, -1, "GLQ", 3);
     reopen(dir, &s);
     assert_int_equal(s.n, 3);
-    free(seg);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_checksum_mismatch_is_skipped(void **state)
 {
     (void)state;
     char *dir = three_events();
-    char *seg = only_segment(dir);
     /* Record 2 starts after record 1: 12 header + 1 type + 36 id + 1 data = 50 bytes. Flip
      * its data byte ("b" at 50 + 12 + 37). */
-    int fd = open(seg, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "X", 1, 50 + 12 + 37), 1);
-    close(fd);
+    patch_segment(dir, 50 + 12 + 37, "X", 1);
     seen_t s;
     reopen(dir, &s);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.ids[0], ID("01"));
     assert_string_equal(s.ids[1], ID("03"));
-    free(seg);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_garbage_between_records_resyncs(void **state)
 {
     (void)state;
     char *dir = three_events();
-    char *seg = only_segment(dir);
     /* Break record 2's magic: the reader scans forward to record 3. */
-    int fd = open(seg, O_RDWR);
-    assert_int_equal(pwrite(fd, "XXXX", 4, 50), 4);
-    close(fd);
+    patch_segment(dir, 50, "XXXX", 4);
     seen_t s;
     reopen(dir, &s);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.ids[1], ID("03"));
-    free(seg);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_duplicate_accepts_replay_once(void **state)
@@ -231,19 +243,16 @@ static void test_duplicate_accepts_replay_once(void **state)
     assert_int_equal(count_segments(dir), 1);
     free(copy);
     free(seg);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_rotation_and_deleting_done_segments(void **state)
 {
     (void)state;
-    char *dir = make_dir();
-    seen_t s = {0};
-    gl_journal_t *j;
-    gl_err_t err;
+    char *dir;
+    seen_t s;
     /* Each ACCEPT is 50 bytes: a 100-byte segment holds two. */
-    assert_int_equal(gl_journal_open(&j, dir, 100, on_replay, &s, &err), 0);
+    gl_journal_t *j = open_fresh(&dir, 100);
     char ids[6][GL_JOURNAL_ID_LEN + 1];
     uint64_t seqs[6];
     for (int i = 0; i < 6; i++) {
@@ -256,16 +265,10 @@ static void test_rotation_and_deleting_done_segments(void **state)
     assert_true(seqs[0] == seqs[1] && seqs[2] == seqs[3] && seqs[1] < seqs[2]);
     /* The middle segment is all done, but the oldest is not: nothing may go yet, because
      * DONE records in a newer segment can refer to events of an older one. */
-    for (int i = 2; i < 4; i++) {
-        assert_int_equal(gl_journal_append(j, GL_JREC_DONE, ids[i], NULL, 0, NULL), 0);
-        gl_journal_release(j, seqs[i]);
-    }
+    finish_events(j, ids, seqs, 2, 4);
     assert_int_equal(count_segments(dir), 3);
     /* Finishing the oldest deletes both it and the middle one; the active one stays. */
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(gl_journal_append(j, GL_JREC_DONE, ids[i], NULL, 0, NULL), 0);
-        gl_journal_release(j, seqs[i]);
-    }
+    finish_events(j, ids, seqs, 0, 2);
     assert_int_equal(count_segments(dir), 1);
     assert_int_equal(gl_journal_segment_count(j), 1);
     gl_journal_close(j);
@@ -273,24 +276,20 @@ static void test_rotation_and_deleting_done_segments(void **state)
     assert_int_equal(s.n, 2);
     assert_string_equal(s.ids[0], ids[4]);
     assert_string_equal(s.ids[1], ids[5]);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_bad_input_refused(void **state)
 {
     (void)state;
-    char *dir = make_dir();
-    seen_t s = {0};
-    gl_journal_t *j;
-    gl_err_t err;
-    assert_int_equal(gl_journal_open(&j, dir, 0, on_replay, &s, &err), 0);
+    char *dir;
+    seen_t s;
+    gl_journal_t *j = open_fresh(&dir, 0);
     assert_int_equal(gl_journal_append(j, GL_JREC_ACCEPT, "short-id", "x", 1, NULL), -EINVAL);
     gl_journal_close(j);
     reopen(dir, &s);
     assert_int_equal(s.n, 0);
-    gl_rm_rf(dir);
-    free(dir);
+    drop_dir(dir);
 }
 
 static void test_crc32_known_value(void **state)
