@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * env.h: one execution environment: a runtime process, its Runtime API listener, its
- * output pipes and log stream, and the state machine that is the only place its state
- * changes (gl_env_handle). The Runtime API module turns HTTP requests into events here.
+ * output pipes and log stream, and the state machine whose set_state() is the only writer of
+ * its state (src/scheduler/env.c). The Runtime API router (src/scheduler/env_rapi.c) turns
+ * HTTP requests into events here.
  */
 #ifndef GALLEY_ENV_H
 #define GALLEY_ENV_H
@@ -31,10 +32,12 @@ typedef enum gl_env_state {
 #define XX(name, text) GL_ENV_##name,
     GL_ENV_STATE_MAP(XX)
 #undef XX
+    GL_ENV_STATE_COUNT
 } gl_env_state_t;
 
 #define GL_ENV_EVENT_MAP(XX)                                                                       \
     XX(SPAWNED, "spawned")                                                                         \
+    XX(SPAWN_FAILED, "spawn_failed") /* it could not start: its invoke fails, it is freed */      \
     XX(ASSIGN, "assign")          /* an invoke is given to this environment */                     \
     XX(NEXT, "next")                                                                               \
     XX(RESPONSE, "response")                                                                       \
@@ -50,6 +53,7 @@ typedef enum gl_env_event {
 #define XX(name, text) GL_ENV_EV_##name,
     GL_ENV_EVENT_MAP(XX)
 #undef XX
+    GL_ENV_EV_COUNT
 } gl_env_event_t;
 
 typedef struct gl_env gl_env_t;
@@ -58,7 +62,7 @@ const char *gl_env_state_name(gl_env_state_t s);
 const char *gl_env_event_name(gl_env_event_t e);
 
 /*
- * Runtime API entry points (called by src/runtime_api). Each replies to req exactly once,
+ * Runtime API entry points (called by the router in env_rapi.c). Each replies to req exactly once,
  * with 2xx or the Runtime API's error body, and drives the state machine.
  */
 void gl_env_rapi_next(gl_env_t *env, gl_http_req_t *req);

@@ -12,6 +12,7 @@
  * process is reaped and every handle it opened has closed.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,161 +48,9 @@ const char *gl_env_event_name(gl_env_event_t e) { return event_names[e]; }
 
 static double ms_since(uint64_t ns) { return (double)(gl_mono_ns() - ns) / 1e6; }
 
-/* ---- output: pipes, platform lines, tail ---- */
-
-static void emit_line(const char *line, size_t len, void *arg)
-{
-    gl_env_t *env = arg;
-    gl_logs_stream_write(&env->log, line, len);
-    if (env->invoke && env->invoke->want_tail)
-        gl_logs_tail_append(&env->invoke->tail, line, len);
-}
-
-void gl_env_log(gl_env_t *env, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(line))
-        n = sizeof(line) - 1;
-    /* A record may hold several lines (crash reports do). */
-    gl_logs_lines_t split = {0};
-    gl_logs_lines_feed(&split, line, (size_t)n, emit_line, env);
-    gl_logs_lines_flush(&split, emit_line, env);
-    gl_logs_lines_free(&split);
-}
-
-/* Read what the runtime wrote before its last Runtime API call, so that it lands before
- * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
-static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
-{
-    uv_os_fd_t fd;
-    if (uv_is_closing((uv_handle_t *)p) || uv_fileno((uv_handle_t *)p, &fd) != 0)
-        return;
-    char buf[65536];
-    for (int rounds = 0; rounds < 256; rounds++) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        gl_logs_lines_feed(lines, buf, (size_t)n, emit_line, env);
-    }
-}
-
-static void drain_output(gl_env_t *env)
-{
-    drain_pipe(env, &env->out, &env->out_lines);
-    drain_pipe(env, &env->err, &env->err_lines);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char slab[65536];
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(slab, sizeof(slab));
-}
-
-static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    gl_env_t *env = s->data;
-    gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
-    if (n > 0) {
-        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_line, env);
-    } else if (n < 0) {
-        gl_logs_lines_flush(lines, emit_line, env);
-        uv_read_stop(s);
-    }
-}
-
 /* ---- invokes ---- */
 
 static void fmt_seconds(char *out, size_t len, double s) { snprintf(out, len, "%.2f", s); }
-
-static int read_max_memory_mb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    long kb = 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return (int)((kb + 1023) / 1024);
-}
-
-/*
- * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
- * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
- */
-static void finish_invoke(gl_env_t *env, const char *status_suffix)
-{
-    gl_invoke_t *inv = env->invoke;
-    if (!inv)
-        return;
-    drain_output(env);
-    inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
-    /* The cgroup's peak covers every process of the environment, not only the runtime; the
-     * runtime's own peak RSS stands in without one (or before the watchdog's first sample). */
-    if (env->cg)
-        inv->max_memory_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
-    if (inv->max_memory_mb <= 0 && !env->reaped)
-        inv->max_memory_mb = read_max_memory_mb(env->pid);
-    if (inv->max_memory_mb < env->max_memory_mb)
-        inv->max_memory_mb = env->max_memory_mb;
-    if (inv->max_memory_mb <= 0)
-        inv->max_memory_mb = 1;
-    env->max_memory_mb = inv->max_memory_mb;
-    char init_part[64] = "";
-    if (inv->cold)
-        snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
-    gl_env_log(env, "END RequestId: %s", inv->request_id);
-    gl_env_log(env,
-                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                  "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
-                  inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
-                  env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
-    if (inv->want_tail) {
-        size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
-        gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
-                      &inv->log_tail);
-    }
-    inv->init_duration_ms = inv->cold ? env->init_duration_ms : 0.0;
-    snprintf(env->last_request_id, sizeof(env->last_request_id), "%s", inv->request_id);
-    env->invoke = NULL;
-    env->invokes++;
-    uv_timer_stop(&env->timer);
-    gl_invoke_complete(inv);
-}
-
-/* START is logged once per invoke: at delivery, or when it fails before delivery. */
-static void log_start_once(gl_env_t *env, gl_invoke_t *inv)
-{
-    if (inv->started_ns)
-        return;
-    inv->started_ns = gl_mono_ns();
-    gl_env_log(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
-}
-
-/* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
-void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
-{
-    gl_invoke_t *inv = env->invoke;
-    if (!inv)
-        return;
-    log_start_once(env, inv);
-    gl_invoke_set_error(inv, type, message);
-    finish_invoke(env, status);
-}
 
 static void exit_reason(int status, char *out, size_t len)
 {
@@ -229,36 +78,6 @@ static void exit_reason(int status, char *out, size_t len)
         snprintf(out, len, "Runtime exited with error: signal: %s", name);
     else
         snprintf(out, len, "Runtime exited with error: signal %d", sig);
-}
-
-/* Answer the parked /next with the assigned invoke (its START line, once). */
-static void deliver(gl_env_t *env)
-{
-    gl_invoke_t *inv = env->invoke;
-    gl_http_req_t *req = env->parked;
-    env->parked = NULL;
-    snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
-    req->on_abort = NULL;
-    int64_t deadline = gl_now_ms() + (int64_t)env->fn->cfg.timeout_s * 1000;
-    char deadline_s[24];
-    snprintf(deadline_s, sizeof(deadline_s), "%" PRId64, deadline);
-    gl_http_header_t h[8];
-    size_t n = 0;
-    h[n++] = (gl_http_header_t){"Content-Type", "application/json"};
-    h[n++] = (gl_http_header_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
-    h[n++] = (gl_http_header_t){"Lambda-Runtime-Deadline-Ms", deadline_s};
-    h[n++] = (gl_http_header_t){"Lambda-Runtime-Invoked-Function-Arn", inv->invoked_arn};
-    if (inv->trace_id)
-        h[n++] = (gl_http_header_t){"Lambda-Runtime-Trace-Id", inv->trace_id};
-    if (inv->client_context)
-        h[n++] = (gl_http_header_t){"Lambda-Runtime-Client-Context", inv->client_context};
-    if (inv->cognito_identity)
-        h[n++] = (gl_http_header_t){"Lambda-Runtime-Cognito-Identity", inv->cognito_identity};
-    log_start_once(env, inv);
-    gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
-                  inv->payload.data ? inv->payload.len : 2);
-    /* The deadline is the caller's: a first delivery arms it; a redelivery (a second /next
-     * while INVOKING) leaves the running one alone, or a runtime could cancel its timeout. */
 }
 
 /* ---- process control ---- */
@@ -371,10 +190,9 @@ static void maybe_free(gl_env_t *env)
 {
     if (!env->torn_down || env->handles_open > 0)
         return;
-    gl_sched_t *sched = env->sched;
     gl_pool_t *pool = env->pool;
     int was_provisioned = env->provisioned, initialized = env->initialized;
-    gl_warm_report(env, 0); /* started by gl_sched_warm and never ready */
+    gl_pool_on_env_warm(env, 0); /* started by gl_sched_warm and never ready */
     gl_logs_lines_free(&env->out_lines);
     gl_logs_lines_free(&env->err_lines);
     gl_logs_stream_close(&env->log);
@@ -391,7 +209,7 @@ static void maybe_free(gl_env_t *env)
     }
     gl_fn_unref(env->fn);
     free(env);
-    gl_sched_env_freed(sched, pool, was_provisioned, initialized);
+    gl_pool_on_env_freed(pool, was_provisioned, initialized);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -412,9 +230,7 @@ static void close_handle(gl_env_t *env, uv_handle_t *h)
 /* DEAD: release everything; the last close callback frees the environment. */
 void gl_env_teardown(gl_env_t *env)
 {
-    drain_output(env);
-    gl_logs_lines_flush(&env->out_lines, emit_line, env);
-    gl_logs_lines_flush(&env->err_lines, emit_line, env);
+    gl_env_flush_output(env);
     close_rapi(env);
     gl_pool_unlink(env->pool, env);
     if (env->cg) {
@@ -467,8 +283,68 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- the state machine ---- */
 
+#define TO(state) (1u << GL_ENV_##state)
+
+/*
+ * The one transition table: for each state and event, the states the event may lead to. A
+ * state that an accepted event leaves as it is counts as its own target; an empty cell is a
+ * refused event. docs/env-states.md shows the same table and the unit test walks every cell.
+ */
+static const unsigned transitions[][GL_ENV_EV_COUNT] = {
+    [GL_ENV_STARTING] = {
+        [GL_ENV_EV_SPAWNED] = TO(INITIALIZING),
+        [GL_ENV_EV_SPAWN_FAILED] = TO(DEAD),
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+    },
+    [GL_ENV_INITIALIZING] = {
+        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_INIT_ERROR] = TO(STOPPING),
+        [GL_ENV_EV_INIT_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+    },
+    [GL_ENV_IDLE] = {
+        [GL_ENV_EV_ASSIGN] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_IDLE_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+    },
+    [GL_ENV_INVOKING] = {
+        [GL_ENV_EV_NEXT] = TO(INVOKING),
+        [GL_ENV_EV_RESPONSE] = TO(RESPONDED),
+        [GL_ENV_EV_ERROR] = TO(RESPONDED),
+        [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+    },
+    [GL_ENV_RESPONDED] = {
+        [GL_ENV_EV_ASSIGN] = TO(RESPONDED),
+        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_IDLE_TIMEOUT] = TO(STOPPING),
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+    },
+    [GL_ENV_STOPPING] = {
+        [GL_ENV_EV_EXITED] = TO(DEAD),
+    },
+    [GL_ENV_DEAD] = {0},
+};
+
+unsigned gl_env_transitions(gl_env_state_t from, gl_env_event_t ev)
+{
+    return (unsigned)from < GL_ENV_STATE_COUNT && (unsigned)ev < GL_ENV_EV_COUNT
+               ? transitions[from][ev]
+               : 0;
+}
+
+/* The one writer of env->state (a new environment starts zeroed, in STARTING). */
 static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
 {
+    assert(transitions[env->state][ev] & (1u << to));
     gl_log_debug("env=%.8s fn=%s %s -> %s on %s (%.0f ms)", env->id, env->fn->cfg.name,
                  state_names[env->state], state_names[to], event_names[ev],
                  ms_since(env->state_since_ns));
@@ -476,11 +352,17 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
     env->state_since_ns = gl_mono_ns();
 }
 
+/* Stop when the function was replaced, or when idle environments are not kept at all. */
+static int should_stop_when_idle(const gl_env_t *env)
+{
+    return gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned);
+}
+
 /* The environment has nothing to do: park it, or stop it if its function was replaced. */
 static void go_idle(gl_env_t *env, gl_env_event_t ev)
 {
     set_state(env, GL_ENV_IDLE, ev);
-    if (gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned)) {
+    if (should_stop_when_idle(env)) {
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         return;
     }
@@ -524,12 +406,12 @@ static void start_invoke(gl_env_t *env)
          * it is handed the event, so it can never answer first: the exit path fails the
          * invoke with Runtime.ExitError. */
         snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
-        log_start_once(env, inv);
+        gl_env_log_start(env, inv);
         arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
         kill_all(env);
         return;
     }
-    deliver(env);
+    gl_env_deliver(env);
     arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     if (inv->fault == GL_FAULT_TIMEOUT)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
@@ -537,189 +419,280 @@ static void start_invoke(gl_env_t *env)
 
 void gl_env_inject_init_failure(gl_env_t *env) { kill_all(env); }
 
+/*
+ * One on_<event>() per event. Each runs only when the table accepts the event in the current
+ * state (from); it returns 0 when it handled the event, -1 to refuse it after all (a condition
+ * the table cannot see, such as a timeout with no invoke).
+ */
+
+/* The environment could not start (arg: gl_env_failure_t): its invoke gets the error. */
+static int on_spawn_failed(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    const gl_env_failure_t *f = arg;
+    char status[128];
+    (void)from;
+    if (env->provisioned)
+        gl_pool_on_env_provision_failed(env->pool, f->message);
+    snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", f->type);
+    gl_env_log(env, "%s\n%s", f->message, f->type);
+    gl_env_fail_invoke(env, f->type, f->message, status);
+    set_state(env, GL_ENV_DEAD, GL_ENV_EV_SPAWN_FAILED);
+    gl_env_teardown(env);
+    return 0;
+}
+
+static int on_spawned(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    (void)from;
+    (void)arg;
+    set_state(env, GL_ENV_INITIALIZING, GL_ENV_EV_SPAWNED);
+    arm(env, env->sched->opts.init_timeout_ms);
+    return 0;
+}
+
+/* arg: the invoke, which the scheduler gives only to an environment that takes work. */
+static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    env->invoke = arg;
+    if (from == GL_ENV_IDLE && env->parked) {
+        set_state(env, GL_ENV_INVOKING, GL_ENV_EV_ASSIGN);
+        start_invoke(env);
+    } else {
+        /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
+        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+    }
+    return 0;
+}
+
+/* arg: the runtime's /next request, parked until there is an invoke for it. */
+static int on_next(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    gl_http_req_t *req = arg;
+    if (from == GL_ENV_INVOKING) {
+        /* As the emulator does: a /next while the invoke is unanswered gets it again. */
+        env->parked = req;
+        gl_env_deliver(env);
+        return 0;
+    }
+    if (from == GL_ENV_IDLE && env->parked) {
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition from Ready to Ready failed for runtime. "
+                            "Error: State transition is not allowed");
+        return 0;
+    }
+    if (from == GL_ENV_INITIALIZING && !env->initialized) {
+        env->initialized = 1;
+        env->init_duration_ms = ms_since(env->spawned_ns);
+        gl_pool_on_env_warm(env, 1);
+    }
+    env->parked = req;
+    if (env->invoke) {
+        set_state(env, GL_ENV_INVOKING, GL_ENV_EV_NEXT);
+        start_invoke(env);
+    } else {
+        go_idle(env, GL_ENV_EV_NEXT);
+    }
+    return 0;
+}
+
+/* A refused /next is answered here: the runtime waits for a reply. */
+static void refuse_next(void *arg)
+{
+    gl_rapi_reply_error(arg, 403, "InvalidStateTransition",
+                        "State transition is not allowed in the current state");
+}
+
+/* /response or /error: the entry point (env_rapi.c) validated the id and stored the result. */
+static int on_answered(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t ev)
+{
+    (void)from;
+    (void)arg;
+    set_state(env, GL_ENV_RESPONDED, ev);
+    gl_env_finish_invoke(env, "");
+    if (tmp_overfull(env)) {
+        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+        return 0;
+    }
+    if (should_stop_when_idle(env))
+        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+    else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
+        arm(env, gl_env_idle_timeout(env));
+    return 0;
+}
+
+static int on_response(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    return on_answered(env, from, arg, GL_ENV_EV_RESPONSE);
+}
+
+static int on_error(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    return on_answered(env, from, arg, GL_ENV_EV_ERROR);
+}
+
+/* arg: the error type the runtime posted (validated), or NULL. */
+static int on_init_error(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    const char *type = arg ? arg : "Runtime.Unknown";
+    char status[160];
+    (void)from;
+    snprintf(status, sizeof(status), "Status: error\tError Type: %s", type);
+    init_report(env, status);
+    if (env->provisioned)
+        gl_pool_on_env_provision_failed(env->pool, type);
+    set_state(env, GL_ENV_STOPPING, GL_ENV_EV_INIT_ERROR);
+    if (env->invoke) {
+        snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
+        gl_invoke_t *inv = env->invoke;
+        inv->function_error = 1;
+        free(inv->error_type);
+        inv->error_type = strdup(type);
+        gl_env_log_start(env, inv);
+        gl_env_finish_invoke(env, status);
+    }
+    /* The runtime should exit by itself after reporting: give it the grace period to
+     * do so (and to write its last lines), then make sure. */
+    close_rapi(env);
+    arm(env, STOP_GRACE_MS);
+    return 0;
+}
+
+/* The assigned invoke's deadline passed (refused when no invoke is assigned). */
+static int on_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    char secs[32], ts[40], msg[300];
+    (void)from;
+    (void)arg;
+    if (!env->invoke)
+        return -1;
+    fmt_seconds(secs, sizeof(secs), (double)env->fn->cfg.timeout_s);
+    gl_fmt_iso8601(gl_now_ms(), ts, sizeof(ts));
+    gl_env_log(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
+                  secs);
+    snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
+             env->invoke->request_id, secs);
+    set_state(env, GL_ENV_STOPPING, GL_ENV_EV_TIMEOUT);
+    gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+    stop_process(env, 0);
+    return 0;
+}
+
+static int on_init_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    char secs[32], msg[300];
+    (void)from;
+    (void)arg;
+    init_report(env, "Status: timeout");
+    if (env->provisioned)
+        gl_pool_on_env_provision_failed(env->pool, "the init phase timed out (10 s)");
+    set_state(env, GL_ENV_STOPPING, GL_ENV_EV_INIT_TIMEOUT);
+    if (env->invoke) {
+        fmt_seconds(secs, sizeof(secs), ms_since(env->spawned_ns) / 1000.0);
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
+                 env->invoke->request_id, secs);
+        gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+    }
+    stop_process(env, 0);
+    return 0;
+}
+
+/* idle_timeout and shutdown: an invoke still assigned fails when the process exits. */
+static int on_stop(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t ev)
+{
+    (void)from;
+    (void)arg;
+    set_state(env, GL_ENV_STOPPING, ev);
+    stop_process(env, 1);
+    return 0;
+}
+
+static int on_idle_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    return on_stop(env, from, arg, GL_ENV_EV_IDLE_TIMEOUT);
+}
+
+static int on_shutdown(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    return on_stop(env, from, arg, GL_ENV_EV_SHUTDOWN);
+}
+
+/* The runtime's process was reaped: fail what it held, then release everything. */
+static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    char reason[128], msg[300];
+    (void)arg;
+    /* The environment ends with its runtime: nothing it started may outlive it. The
+     * group id cannot have been reused while members of the group are alive. */
+    kill_all(env);
+    /* Over its memory cap the kernel (or the watchdog) killed it: Lambda's REPORT says
+     * Runtime.OutOfMemory while the caller still gets the ExitError body. */
+    int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
+    exit_reason(env->exit_status, reason, sizeof(reason));
+    if (env->invoke) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
+        gl_env_drain_output(env);
+        if (from == GL_ENV_INITIALIZING)
+            init_report(env, "Status: error\tError Type: Runtime.ExitError");
+        gl_env_log_start(env, env->invoke);
+        gl_env_log(env, "%s\nRuntime.ExitError", msg);
+        gl_env_fail_invoke(env, "Runtime.ExitError", msg,
+                           oom ? "Status: error\tError Type: Runtime.OutOfMemory\t"
+                               : "Status: error\tError Type: Runtime.ExitError\t");
+    } else if (from == GL_ENV_INITIALIZING) {
+        init_report(env, "Status: error\tError Type: Runtime.ExitError");
+        if (env->provisioned)
+            gl_pool_on_env_provision_failed(env->pool, reason);
+    }
+    if (from != GL_ENV_STOPPING)
+        gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);
+    set_state(env, GL_ENV_DEAD, GL_ENV_EV_EXITED);
+    gl_env_teardown(env);
+    return 0;
+}
+
+/* Dispatch by event: the handler, and for a caller that waits for an answer, its refusal. */
+static const struct {
+    int (*on)(gl_env_t *env, gl_env_state_t from, void *arg);
+    void (*refused)(void *arg);
+} handlers[GL_ENV_EV_COUNT] = {
+    [GL_ENV_EV_SPAWNED] = {on_spawned, NULL},
+    [GL_ENV_EV_SPAWN_FAILED] = {on_spawn_failed, NULL},
+    [GL_ENV_EV_ASSIGN] = {on_assign, NULL},
+    [GL_ENV_EV_NEXT] = {on_next, refuse_next},
+    [GL_ENV_EV_RESPONSE] = {on_response, NULL},
+    [GL_ENV_EV_ERROR] = {on_error, NULL},
+    [GL_ENV_EV_INIT_ERROR] = {on_init_error, NULL},
+    [GL_ENV_EV_TIMEOUT] = {on_timeout, NULL},
+    [GL_ENV_EV_INIT_TIMEOUT] = {on_init_timeout, NULL},
+    [GL_ENV_EV_IDLE_TIMEOUT] = {on_idle_timeout, NULL},
+    [GL_ENV_EV_EXITED] = {on_exited, NULL},
+    [GL_ENV_EV_SHUTDOWN] = {on_shutdown, NULL},
+};
+
 void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
 {
     gl_env_state_t from = env->state;
-    char msg[300], status[160];
 
     /* Work, a deadline or a stop all need the runtime running (and a process frozen by the
      * v1 freezer cannot even die until it is thawed). */
     if (env->frozen)
         thaw(env);
-
-    switch (ev) {
-    case GL_ENV_EV_SPAWNED:
-        if (from != GL_ENV_STARTING)
-            break;
-        set_state(env, GL_ENV_INITIALIZING, ev);
-        arm(env, env->sched->opts.init_timeout_ms);
+    if (transitions[from][ev] && handlers[ev].on(env, from, arg) == 0)
         return;
-
-    case GL_ENV_EV_ASSIGN:
-        env->invoke = arg;
-        if (from == GL_ENV_IDLE && env->parked) {
-            set_state(env, GL_ENV_INVOKING, ev);
-            start_invoke(env);
-        } else if (from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
-            /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
-            arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
-        }
-        return;
-
-    case GL_ENV_EV_NEXT: {
-        gl_http_req_t *req = arg;
-        if (from == GL_ENV_INITIALIZING && !env->initialized) {
-            env->initialized = 1;
-            env->init_duration_ms = ms_since(env->spawned_ns);
-            gl_warm_report(env, 1);
-        }
-        if (from == GL_ENV_INITIALIZING || from == GL_ENV_RESPONDED || from == GL_ENV_IDLE) {
-            if (from == GL_ENV_IDLE && env->parked) {
-                gl_rapi_reply_error(req, 403, "InvalidStateTransition",
-                                    "State transition from Ready to Ready failed for runtime. "
-                                    "Error: State transition is not allowed");
-                return;
-            }
-            env->parked = req;
-            if (env->invoke) {
-                set_state(env, GL_ENV_INVOKING, ev);
-                start_invoke(env);
-            } else {
-                go_idle(env, ev);
-            }
-            return;
-        }
-        if (from == GL_ENV_INVOKING) {
-            /* As the emulator does: a /next while the invoke is unanswered gets it again. */
-            env->parked = req;
-            deliver(env);
-            return;
-        }
-        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
-                            "State transition is not allowed in the current state");
-        return;
-    }
-
-    case GL_ENV_EV_RESPONSE:
-    case GL_ENV_EV_ERROR:
-        /* The caller (rapi entry point) has validated the id and stored the result. */
-        if (from != GL_ENV_INVOKING)
-            break;
-        set_state(env, GL_ENV_RESPONDED, ev);
-        finish_invoke(env, "");
-        if (tmp_overfull(env)) {
-            gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
-            return;
-        }
-        if (gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned))
-            gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
-        else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
-            arm(env, gl_env_idle_timeout(env));
-        return;
-
-    case GL_ENV_EV_INIT_ERROR: {
-        const char *type = arg ? arg : "Runtime.Unknown";
-        if (from != GL_ENV_INITIALIZING)
-            break;
-        snprintf(status, sizeof(status), "Status: error\tError Type: %s", type);
-        init_report(env, status);
-        if (env->provisioned)
-            gl_pool_provision_failed(env->pool, type);
-        set_state(env, GL_ENV_STOPPING, ev);
-        if (env->invoke) {
-            snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
-            gl_invoke_t *inv = env->invoke;
-            inv->function_error = 1;
-            free(inv->error_type);
-            inv->error_type = strdup(type);
-            log_start_once(env, inv);
-            finish_invoke(env, status);
-        }
-        /* The runtime should exit by itself after reporting: give it the grace period to
-         * do so (and to write its last lines), then make sure. */
-        close_rapi(env);
-        arm(env, STOP_GRACE_MS);
-        return;
-    }
-
-    case GL_ENV_EV_TIMEOUT: {
-        if (from != GL_ENV_INVOKING && from != GL_ENV_RESPONDED && from != GL_ENV_IDLE)
-            break;
-        if (!env->invoke)
-            break;
-        char secs[32], ts[40];
-        fmt_seconds(secs, sizeof(secs), (double)env->fn->cfg.timeout_s);
-        gl_fmt_iso8601(gl_now_ms(), ts, sizeof(ts));
-        gl_env_log(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
-                      secs);
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
-                 env->invoke->request_id, secs);
-        set_state(env, GL_ENV_STOPPING, ev);
-        gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
-        stop_process(env, 0);
-        return;
-    }
-
-    case GL_ENV_EV_INIT_TIMEOUT: {
-        if (from != GL_ENV_INITIALIZING)
-            break;
-        init_report(env, "Status: timeout");
-        if (env->provisioned)
-            gl_pool_provision_failed(env->pool, "the init phase timed out (10 s)");
-        set_state(env, GL_ENV_STOPPING, ev);
-        if (env->invoke) {
-            char secs[32];
-            fmt_seconds(secs, sizeof(secs), ms_since(env->spawned_ns) / 1000.0);
-            snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
-                     env->invoke->request_id, secs);
-            gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
-        }
-        stop_process(env, 0);
-        return;
-    }
-
-    case GL_ENV_EV_IDLE_TIMEOUT:
-    case GL_ENV_EV_SHUTDOWN:
-        if (from == GL_ENV_STOPPING || from == GL_ENV_DEAD)
-            return;
-        set_state(env, GL_ENV_STOPPING, ev);
-        /* An invoke still assigned fails when the process exits (EXITED below). */
-        stop_process(env, 1);
-        return;
-
-    case GL_ENV_EV_EXITED: {
-        char reason[128];
-        /* The environment ends with its runtime: nothing it started may outlive it. The
-         * group id cannot have been reused while members of the group are alive. */
-        kill_all(env);
-        /* Over its memory cap the kernel (or the watchdog) killed it: Lambda's REPORT says
-         * Runtime.OutOfMemory while the caller still gets the ExitError body. */
-        int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
-        exit_reason(env->exit_status, reason, sizeof(reason));
-        if (env->invoke) {
-            snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
-            drain_output(env);
-            if (from == GL_ENV_INITIALIZING)
-                init_report(env, "Status: error\tError Type: Runtime.ExitError");
-            log_start_once(env, env->invoke);
-            gl_env_log(env, "%s\nRuntime.ExitError", msg);
-            gl_env_fail_invoke(env, "Runtime.ExitError", msg,
-                               oom ? "Status: error\tError Type: Runtime.OutOfMemory\t"
-                                   : "Status: error\tError Type: Runtime.ExitError\t");
-        } else if (from == GL_ENV_INITIALIZING) {
-            init_report(env, "Status: error\tError Type: Runtime.ExitError");
-            if (env->provisioned)
-                gl_pool_provision_failed(env->pool, reason);
-        }
-        if (from != GL_ENV_STOPPING)
-            gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);
-        set_state(env, GL_ENV_DEAD, ev);
-        gl_env_teardown(env);
-        return;
-    }
-    }
+    if (handlers[ev].refused)
+        handlers[ev].refused(arg);
     gl_log_debug("env=%.8s fn=%s event %s refused in state %s", env->id, env->fn->cfg.name,
                  event_names[ev], state_names[from]);
+}
+
+int gl_env_must_retire(const gl_env_t *env)
+{
+    return env->pool->retired || env->sched->closing || env->generation != env->pool->generation;
+}
+
+uint64_t gl_env_idle_timeout(const gl_env_t *env)
+{
+    return gl_sched_idle_timeout(env->sched, env->fn->cfg.name);
 }
 
 json_t *gl_env_json(const gl_env_t *env)
@@ -747,21 +720,11 @@ int gl_env_takes_work(const gl_env_t *env)
     return !env->invoke && (env->state == GL_ENV_IDLE || env->state == GL_ENV_RESPONDED);
 }
 
-/* ---- Runtime API entry points ---- */
-
-
 /* Start reading the runtime's output pipes and watching its pidfd (parent ends given). */
 void gl_env_watch(gl_env_t *env, int out_fd, int err_fd)
 {
-    uv_loop_t *loop = env->sched->loop;
-    uv_pipe_init(loop, &env->out, 0);
-    uv_pipe_init(loop, &env->err, 0);
-    env->out.data = env->err.data = env;
-    uv_pipe_open(&env->out, out_fd);
-    uv_pipe_open(&env->err, err_fd);
-    uv_read_start((uv_stream_t *)&env->out, on_alloc, on_output);
-    uv_read_start((uv_stream_t *)&env->err, on_alloc, on_output);
-    uv_poll_init(loop, &env->exit_poll, env->pidfd);
+    gl_env_read_output(env, out_fd, err_fd);
+    uv_poll_init(env->sched->loop, &env->exit_poll, env->pidfd);
     env->exit_poll.data = env;
     uv_poll_start(&env->exit_poll, UV_READABLE, on_exit_readable);
 }

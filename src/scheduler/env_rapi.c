@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * env_rapi.c: the Runtime API's entry points into an environment (env.h): checks of request
- * ids and states with the emulator's status codes and bodies, the bodies the caller gets for
- * runtime errors, and the events they feed to the state machine in env.c.
+ * env_rapi.c: the Runtime API (2018-06-01) of one environment, served on its own loopback
+ * listener (the handler's data is the gl_env_t). Owns the router (one route table: path
+ * pattern, method, handler), the entry points it calls (checks of request ids and states with
+ * the emulator's status codes and bodies, the bodies the caller gets for runtime errors, the
+ * events they feed to the state machine in env.c), and the delivery of an invoke to the
+ * runtime's parked /next. The APIs galley does not implement (Extensions, Telemetry, Logs)
+ * are answered here as the runtime interface emulator does; when they come, their rows and
+ * handlers join the table.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/rapi.h"
 #include "internal.h"
 
 void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
@@ -158,7 +165,8 @@ void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const cha
     if (check_invoke_id(env, req, request_id, "InvocationResponse") < 0)
         return;
     char msg[128];
-    snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).", 6291556);
+    snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%d bytes).",
+             GL_RAPI_MAX_RESPONSE);
     gl_rapi_reply_error(req, 413, "RequestEntityTooLarge", msg);
     gl_invoke_set_error(env->invoke, "Function.ResponseSizeTooLarge",
                         "Response payload size exceeded maximum allowed payload size "
@@ -166,3 +174,205 @@ void gl_env_rapi_response_too_large(gl_env_t *env, gl_http_req_t *req, const cha
     gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
 }
 
+/* Answer the parked /next with the assigned invoke (its START line, once). */
+void gl_env_deliver(gl_env_t *env)
+{
+    gl_invoke_t *inv = env->invoke;
+    gl_http_req_t *req = env->parked;
+    env->parked = NULL;
+    snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
+    req->on_abort = NULL;
+    int64_t deadline = gl_now_ms() + (int64_t)env->fn->cfg.timeout_s * 1000;
+    char deadline_s[24];
+    snprintf(deadline_s, sizeof(deadline_s), "%" PRId64, deadline);
+    gl_http_header_t h[8];
+    size_t n = 0;
+    h[n++] = (gl_http_header_t){"Content-Type", "application/json"};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Deadline-Ms", deadline_s};
+    h[n++] = (gl_http_header_t){"Lambda-Runtime-Invoked-Function-Arn", inv->invoked_arn};
+    if (inv->trace_id)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Trace-Id", inv->trace_id};
+    if (inv->client_context)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Client-Context", inv->client_context};
+    if (inv->cognito_identity)
+        h[n++] = (gl_http_header_t){"Lambda-Runtime-Cognito-Identity", inv->cognito_identity};
+    gl_env_log_start(env, inv);
+    gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
+                  inv->payload.data ? inv->payload.len : 2);
+    /* The deadline is the caller's: a first delivery arms it; a redelivery (a second /next
+     * while INVOKING) leaves the running one alone, or a runtime could cancel its timeout. */
+}
+
+/* ---- the router ---- */
+
+#define RUNTIME "/2018-06-01/runtime/"
+
+static void on_next(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)id;
+    gl_env_rapi_next(env, req);
+}
+
+static void on_init_error(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)id;
+    if (req->body_too_large)
+        gl_rapi_reply_error(req, 413, "RequestEntityTooLarge",
+                            "Exceeded maximum allowed payload size (6291556 bytes).");
+    else
+        gl_env_rapi_init_error(env, req);
+}
+
+static void on_response(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    if (req->body_too_large)
+        gl_env_rapi_response_too_large(env, req, id);
+    else
+        gl_env_rapi_response(env, req, id);
+}
+
+static void on_error(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    if (req->body_too_large)
+        gl_env_rapi_response_too_large(env, req, id);
+    else
+        gl_env_rapi_error(env, req, id);
+}
+
+static void on_not_found(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)env;
+    (void)id;
+    gl_rapi_reply_error(req, 404, "InvalidRequest", "Unknown Runtime API path");
+}
+
+static void on_ping(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)env;
+    (void)id;
+    gl_http_reply(req, 200, NULL, 0, "pong", 4);
+}
+
+static void on_telemetry(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)env;
+    (void)id;
+    gl_rapi_reply_error(req, 202, "Telemetry.NotSupported", "Telemetry API is not supported");
+}
+
+static void on_logs(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)env;
+    (void)id;
+    gl_rapi_reply_error(req, 202, "Logs.NotSupported", "Logs API is not supported");
+}
+
+static void on_extension(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)env;
+    (void)id;
+    gl_rapi_reply_error(req, 403, "Extension.NotSupported",
+                        "The Extensions API is not supported by galley");
+}
+
+/*
+ * One row per operation. In a path, "{id}" is one non-empty segment (the request id, URL-
+ * decoded), "{*}" the rest of a segment, and a final '*' the rest of the path. A path that
+ * matches a row but none with its method gets 405; a path that matches no row gets 404.
+ */
+static const struct route {
+    const char *path;
+    const char *method; /* NULL: any */
+    void (*handle)(gl_env_t *env, gl_http_req_t *req, const char *id);
+} routes[] = {
+    {RUNTIME "invocation/next", "GET", on_next},
+    {RUNTIME "init/error", "POST", on_init_error},
+    {RUNTIME "invocation/{id}/response", "POST", on_response},
+    {RUNTIME "invocation/{id}/error", "POST", on_error},
+    {RUNTIME "invocation/{id}/{*}", "POST", on_not_found},
+    {"/2018-06-01/ping", NULL, on_ping},
+    /* Not implemented: answered as the emulator does. */
+    {"/2022-07-01/telemetry*", NULL, on_telemetry},
+    {"/2020-08-15/logs*", NULL, on_logs},
+    {"/2020-01-01/extension*", NULL, on_extension},
+};
+
+/* Whether path matches pattern; *id and *idlen get the raw "{id}" segment. */
+static int match(const char *pat, const char *path, const char **id, size_t *idlen)
+{
+    while (*pat) {
+        if (strncmp(pat, "{id}", 4) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0)
+                return 0;
+            *id = path;
+            *idlen = n;
+            path += n;
+            pat += 4;
+        } else if (strncmp(pat, "{*}", 3) == 0) {
+            path += strcspn(path, "/");
+            pat += 3;
+        } else if (pat[0] == '*' && pat[1] == '\0') {
+            return 1;
+        } else if (*pat++ != *path++) {
+            return 0;
+        }
+    }
+    return *path == '\0';
+}
+
+/* The request id of a matched row, decoded into id; -1 when it does not decode or fit. */
+static int decode_id(const char *raw, size_t len, char *id, size_t size)
+{
+    char *decoded = NULL;
+    if (!raw) {
+        id[0] = '\0';
+        return 0;
+    }
+    if (gl_url_decode(raw, len, &decoded) < 0)
+        return -1;
+    size_t n = strlen(decoded);
+    if (n < size)
+        memcpy(id, decoded, n + 1);
+    free(decoded);
+    return n < size ? 0 : -1;
+}
+
+static void on_request(gl_http_req_t *req, void *data)
+{
+    char id[128];
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *raw = NULL;
+        size_t rawlen = 0;
+        if (!match(routes[i].path, req->path, &raw, &rawlen))
+            continue;
+        if (decode_id(raw, rawlen, id, sizeof(id)) < 0)
+            break; /* an id that cannot be one: unknown path */
+        if (routes[i].method && strcmp(req->method_name, routes[i].method) != 0) {
+            path_known = 1;
+            continue;
+        }
+        routes[i].handle(data, req, id);
+        return;
+    }
+    if (path_known)
+        gl_rapi_reply_error(req, 405, "MethodNotAllowed", "Method not allowed for this path");
+    else
+        on_not_found(data, req, NULL);
+}
+
+static size_t body_limit(gl_http_req_t *req, void *data)
+{
+    (void)req;
+    (void)data;
+    return GL_RAPI_MAX_RESPONSE;
+}
+
+static const gl_http_handler_t handler = {
+    .body_limit = body_limit,
+    .on_request = on_request,
+};
+
+const gl_http_handler_t *gl_rapi_handler(void) { return &handler; }

@@ -3,8 +3,9 @@
  * env_start.c: starting one execution environment: its log stream, Runtime API listener,
  * cgroup, the paths and variables the runtime sees (Lambda's /var/task, /var/runtime,
  * /var/lang and /tmp inside a mount namespace; the real paths without one), and the spawn
- * into the sandbox. Every failure fails the invoke that asked for the environment with
- * Lambda's error and releases what was made, through the one teardown path in env.c.
+ * into the sandbox. gl_env_start is its steps in order (allocate and link, Runtime API
+ * listener, /tmp, spawn); every failure fails the invoke that asked for the environment with
+ * Lambda's error and releases what was made, through one path: the SPAWN_FAILED event.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -199,41 +200,20 @@ static void layout_free(layout_t *l)
 
 static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
 
-static void start_failed(gl_invoke_t *inv, const char *type, const char *msg)
-{
-    gl_invoke_set_error(inv, type, msg);
-    gl_invoke_complete(inv);
-}
+/* Why a step failed: the error type and message the waiting invoke gets. */
+typedef struct start_error {
+    const char *type;
+    char msg[512];
+} start_error_t;
 
-/* The environment could not start: its invoke gets type's error, then it is torn down. */
-static void abandon(gl_env_t *env, const char *type, const char *msg)
-{
-    if (env->provisioned)
-        gl_pool_provision_failed(env->pool, msg);
-    char status[128];
-    snprintf(status, sizeof(status), "Status: error\tError Type: %s\t", type);
-    gl_env_log(env, "%s\n%s", msg, type);
-    gl_env_fail_invoke(env, type, msg, status);
-    env->state = GL_ENV_DEAD;
-    gl_env_teardown(env);
-}
-
-int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
+/* Step 1: allocate the environment, open its log stream and link it into its pool. */
+static gl_env_t *env_new(gl_pool_t *pool, gl_invoke_t *inv)
 {
     gl_sched_t *s = pool->sched;
-    gl_env_t *env = calloc(1, sizeof(*env));
-    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
-    layout_t l = {0};
-    envp_builder_t envb = {0};
+    gl_env_t *env = calloc(1, sizeof(*env)); /* zeroed: state is STARTING */
     gl_err_t err = {0};
-    char msg[512];
-    int rc;
-    const char *rid = inv ? inv->request_id : "(provisioned)";
-    if (!env) {
-        if (inv)
-            start_failed(inv, "Runtime.Unknown", "out of memory");
-        return -ENOMEM;
-    }
+    if (!env)
+        return NULL;
     env->generation = pool->generation;
     if (pool->next_warm) { /* started by gl_sched_warm: on-demand, reported when ready */
         env->warm = pool->next_warm;
@@ -247,29 +227,20 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     env->pid = -1;
     env->pidfd = -1;
     env->log.fd = -1;
-    env->state = GL_ENV_STARTING;
     env->state_since_ns = env->spawned_ns = gl_mono_ns();
     gl_random_hex(env->id, 16);
-    {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
-    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
     char group[160];
     snprintf(group, sizeof(group), "/aws/lambda/%s", env->fn->cfg.name);
     if (gl_logs_stream_open(&env->log, s->logs_root, group, env->log_stream, &err) < 0)
         gl_log_warn("env=%.8s: %s (logs for this environment are not kept)", env->id, err.msg);
 
     /* Link in before anything can fail, so one teardown path releases all of it. */
-    env->next = pool->envs;
-    if (pool->envs)
-        pool->envs->prev = env;
-    pool->envs = env;
-    pool->nenvs++;
-    pool->nalive++;
-    s->nenvs++;
+    gl_pool_link(pool, env);
     uv_timer_init(s->loop, &env->timer);
     env->timer.data = env;
     env->invoke = inv;
@@ -277,52 +248,91 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         inv->cold = 1;
         snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
     }
+    return env;
+}
 
-    /* In a network namespace of its own the runtime cannot reach the host's loopback: the
-     * sandbox makes the listener inside the namespace, on Lambda's 127.0.0.1:9001, and it is
-     * served once the spawn hands it over. */
-    int isolated = gl_sbx_isolates_network(s->opts.sbx), rapi_fd = -1;
+/*
+ * Step 2: the Runtime API listener. In a network namespace of its own the runtime cannot
+ * reach the host's loopback: the sandbox makes the listener inside the namespace, on Lambda's
+ * 127.0.0.1:9001, and it is served once the spawn hands it over (step 4).
+ */
+static int open_listener(gl_env_t *env, const char *rid, start_error_t *e)
+{
+    gl_sched_t *s = env->sched;
+    gl_err_t err = {0};
+    int isolated = gl_sbx_isolates_network(s->opts.sbx), rc;
     if (isolated)
         env->rapi_port = GL_SBX_RAPI_PORT;
     if ((rc = gl_http_server_new(&env->rapi, s->loop, &s->rapi, env)) < 0 ||
         (!isolated &&
          (rc = gl_http_server_listen(env->rapi, "127.0.0.1", 0, &env->rapi_port, &err)) < 0)) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s",
-                 rid, err.msg[0] ? err.msg : strerror(-rc));
-        goto fail;
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: runtime API listener: %s", rid,
+                 err.msg[0] ? err.msg : strerror(-rc));
+        return rc;
     }
-    if (!(s->opts.sbx && gl_sbx_has_mount_ns(s->opts.sbx))) {
-        /* No mount namespace: /tmp is a directory of the environment's own. */
-        char tmpname[80];
-        snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
-        env->tmp_dir = gl_path_join(s->run_root, tmpname);
-        if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
-            snprintf(msg, sizeof(msg), "RequestId: %s Error: create /tmp for the environment: %s",
-                     rid, strerror(env->tmp_dir ? -rc : ENOMEM));
-            goto fail;
-        }
+    return 0;
+}
+
+/* Step 3: without a mount namespace, /tmp is a directory of the environment's own. */
+static int make_tmp(gl_env_t *env, const char *rid, start_error_t *e)
+{
+    gl_sched_t *s = env->sched;
+    char tmpname[80];
+    int rc = -ENOMEM;
+    if (s->opts.sbx && gl_sbx_has_mount_ns(s->opts.sbx))
+        return 0;
+    snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
+    env->tmp_dir = gl_path_join(s->run_root, tmpname);
+    if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
+        snprintf(e->msg, sizeof(e->msg),
+                 "RequestId: %s Error: create /tmp for the environment: %s", rid, strerror(-rc));
+        return rc;
     }
-    if ((rc = plan_layout(env, &l)) < 0) {
-        if (rc == -ENOENT) {
-            snprintf(msg, sizeof(msg),
-                     "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]",
-                     rid, env->fn->cfg.code_dir);
-            abandon(env, "Runtime.InvalidEntrypoint", msg);
-            goto out;
-        }
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", rid, strerror(-rc));
-        goto fail;
+    return 0;
+}
+
+/* The isolated listener's socket did not take: kill and reap the runtime here, as a failed
+ * spawn would have (it is not watched yet). */
+static void kill_unwatched(gl_env_t *env)
+{
+    gl_sbx_kill_group(env->pid, SIGKILL);
+    if (env->cg)
+        gl_cg_kill(env->cg);
+    while (waitpid(env->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    env->reaped = 1;
+}
+
+/* Step 4: the runtime's process in the sandbox, its cgroup, output pipes and exit watch. */
+static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
+{
+    gl_sched_t *s = env->sched;
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1}, rapi_fd = -1, rc;
+    int isolated = gl_sbx_isolates_network(s->opts.sbx);
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+    gl_err_t err = {0};
+
+    if ((rc = plan_layout(env, &l)) == -ENOENT) {
+        e->type = "Runtime.InvalidEntrypoint";
+        snprintf(e->msg, sizeof(e->msg),
+                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]", rid,
+                 env->fn->cfg.code_dir);
+        goto out;
+    } else if (rc < 0) {
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, strerror(-rc));
+        goto out;
     }
     if (s->opts.cgroups && (rc = gl_cg_create(s->opts.cgroups, env->id,
                                               (uint64_t)env->fn->cfg.memory_mb << 20, &env->cg,
                                               &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: cgroup: %s", rid, err.msg);
-        goto fail;
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: cgroup: %s", rid, err.msg);
+        goto out;
     }
     if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: pipe: %s", rid,
-                 strerror(errno));
-        goto fail;
+        rc = -errno;
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: pipe: %s", rid, strerror(-rc));
+        goto out;
     }
     build_env(env, &envb, &l);
     gl_sbx_spec_t spec = {
@@ -342,45 +352,23 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
         .rapi_fd = isolated ? &rapi_fd : NULL,
     };
     if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &env->pid, &env->pidfd, &err)) < 0) {
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: fork/exec %s: %s", rid,
-                 l.exe, err.msg);
-        abandon(env, err.code == ENOENT || err.code == EACCES ? "Runtime.InvalidEntrypoint"
-                                                              : "Runtime.Unknown",
-                msg);
+        if (err.code == ENOENT || err.code == EACCES)
+            e->type = "Runtime.InvalidEntrypoint";
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: fork/exec %s: %s", rid, l.exe,
+                 err.msg);
         goto out;
     }
     if (isolated && (rc = gl_http_server_listen_fd(env->rapi, rapi_fd, &err)) < 0) {
-        /* Not watched yet: kill and reap the runtime here, as a failed spawn would have. */
-        gl_sbx_kill_group(env->pid, SIGKILL);
-        if (env->cg)
-            gl_cg_kill(env->cg);
-        while (waitpid(env->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        env->reaped = 1;
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: runtime API listener: %s", rid,
+        kill_unwatched(env);
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: runtime API listener: %s", rid,
                  err.msg);
-        abandon(env, "Runtime.Unknown", msg);
         goto out;
     }
     close(out_fds[1]);
     close(err_fds[1]);
     out_fds[1] = err_fds[1] = -1;
     gl_env_watch(env, out_fds[0], err_fds[0]);
-    out_fds[0] = err_fds[0] = -1;
-    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
-                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
-    gl_env_log(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
-                    "arn:aws:lambda:%s::runtime:galley-%s",
-               env->fn->cfg.runtime, s->opts.region, env->fn->cfg.runtime);
-    gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
-    if (inv && inv->fault == GL_FAULT_INIT)
-        gl_env_inject_init_failure(env);
-    rc = 0;
-    goto out;
-
-fail:
-    abandon(env, "Runtime.Unknown", msg);
-    rc = rc < 0 ? rc : -EIO;
+    out_fds[0] = err_fds[0] = -1; /* moved into the environment's pipes */
 out:
     for (int i = 0; i < 2; i++) {
         if (out_fds[i] >= 0)
@@ -391,4 +379,32 @@ out:
     envp_free(&envb);
     layout_free(&l);
     return rc;
+}
+
+int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
+{
+    const char *rid = inv ? inv->request_id : "(provisioned)";
+    start_error_t e = {.type = "Runtime.Unknown"};
+    gl_env_t *env = env_new(pool, inv);
+    int rc;
+    if (!env) {
+        if (inv)
+            gl_invoke_fail(inv, "Runtime.Unknown", "out of memory");
+        return -ENOMEM;
+    }
+    if ((rc = open_listener(env, rid, &e)) < 0 || (rc = make_tmp(env, rid, &e)) < 0 ||
+        (rc = spawn(env, rid, &e)) < 0) {
+        /* The one cleanup path: the invoke fails with e, the environment is torn down. */
+        gl_env_handle(env, GL_ENV_EV_SPAWN_FAILED, &(gl_env_failure_t){e.type, e.msg});
+        return rc;
+    }
+    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
+    gl_env_log(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
+                    "arn:aws:lambda:%s::runtime:galley-%s",
+               env->fn->cfg.runtime, pool->sched->opts.region, env->fn->cfg.runtime);
+    gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
+    if (inv && inv->fault == GL_FAULT_INIT)
+        gl_env_inject_init_failure(env);
+    return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * internal.h: the scheduler's private structures: the scheduler, one pool per function
- * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown) and
- * env.c (one environment's process, pipes, Runtime API listener and state machine).
+ * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown),
+ * invoke.c (the invoke record's life), env.c (one environment's state machine and process),
+ * env_output.c (its pipes and log lines), env_start.c (starting one) and env_rapi.c (the
+ * Runtime API router and its entry points).
  */
 #ifndef GALLEY_SCHED_INTERNAL_H
 #define GALLEY_SCHED_INTERNAL_H
@@ -106,25 +108,57 @@ struct gl_env {
 };
 
 /* env_start.c */
-/** Start an environment for inv (cold start), or with inv NULL a provisioned one. */
+/** Start an environment for inv (cold start), or with inv NULL a provisioned one. Every
+ *  failure fails inv (through the SPAWN_FAILED event) and returns a negative errno. */
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv);
 
+/* The SPAWN_FAILED event's argument: the error the waiting invoke gets. */
+typedef struct gl_env_failure {
+    const char *type;          /* Lambda's error type: "Runtime.Unknown", ... */
+    const char *message;
+} gl_env_failure_t;
+
 /* env.c */
-/** Append a platform line (START, REPORT, ...) to the log stream and the invoke's tail. */
-void gl_env_log(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Fail the assigned invoke with a platform error; status is REPORT's "Status: ..." suffix. */
-void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
+/** Drive the state machine: an on_<event>() per event; set_state() is the one writer of
+ *  env->state and only makes transitions that gl_env_transitions() allows. */
+void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
+/** The states event ev may lead to from state `from`, as a mask of (1u << state); a state
+ *  an accepted event leaves unchanged counts as its own target. 0: the event is refused. */
+unsigned gl_env_transitions(gl_env_state_t from, gl_env_event_t ev);
 /** DEAD: release everything; frees the environment once every handle has closed. */
 void gl_env_teardown(gl_env_t *env);
 /** Harness fault: the new environment's runtime dies during init (SIGKILL). */
 void gl_env_inject_init_failure(gl_env_t *env);
 /** Read the runtime's output pipes and watch its exit (parent ends of the pipes). */
 void gl_env_watch(gl_env_t *env, int out_fd, int err_fd);
-/** Drive the state machine: the only place env->state changes. */
-void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 int gl_env_takes_work(const gl_env_t *env);
+/** Whether env must stop instead of taking more work (replaced, recycled, closing). */
+int gl_env_must_retire(const gl_env_t *env);
+/** The idle timeout in force for env's function (ms). */
+uint64_t gl_env_idle_timeout(const gl_env_t *env);
 /** What `galley ps` shows of one environment (new reference). */
 json_t *gl_env_json(const gl_env_t *env);
+
+/* env_output.c */
+/** Append a platform line (START, REPORT, ...) to the log stream and the invoke's tail. */
+void gl_env_log(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Start reading the runtime's output pipes (their parent ends; the pipes take them). */
+void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd);
+/** Read what the runtime wrote so far, so it lands before END/REPORT and in the tail. */
+void gl_env_drain_output(gl_env_t *env);
+/** The runtime is gone: read its last output and log any unterminated last lines. */
+void gl_env_flush_output(gl_env_t *env);
+/** START is logged once per invoke: at delivery, or when it fails before delivery. */
+void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv);
+/** Finish the assigned invoke: END and REPORT (status_suffix: "" or REPORT's "Status: ...\t"
+ *  fields), its outputs, then hand it back (gl_invoke_complete). No-op without an invoke. */
+void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix);
+/** Fail the assigned invoke with a platform error; status is REPORT's "Status: ..." suffix. */
+void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
+
+/* env_rapi.c */
+/** Answer the parked /next with the assigned invoke (its START line, once). */
+void gl_env_deliver(gl_env_t *env);
 
 /* A gl_sched_warm call waiting for its environments. */
 typedef struct gl_warm {
@@ -133,22 +167,27 @@ typedef struct gl_warm {
     void *arg;
 } gl_warm_t;
 
-/* sched.c */
-/** The idle timeout in force for env's function (ms). */
-uint64_t gl_env_idle_timeout(const gl_env_t *env);
-/** An environment started by gl_sched_warm finished its init (ok) or failed. */
-void gl_warm_report(gl_env_t *env, int ok);
-/** Whether env must stop instead of taking more work (replaced, recycled, closing). */
-int gl_env_must_retire(const gl_env_t *env);
-/** Take env out of its pool's list (it no longer takes work). */
+/*
+ * sched.c: how an environment reports to its pool. These are the only calls env*.c make
+ * into the pool; the pool reads an environment's public fields (state, invoke, provisioned).
+ */
+/** A new environment joins pool's list and counts as alive (before anything can fail). */
+void gl_pool_link(gl_pool_t *pool, gl_env_t *env);
+/** Take env out of its pool's list (it no longer takes work); it stays alive until freed. */
 void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env);
 /** An environment of pool was freed: free a retired empty pool, finish a pending close,
  *  replace a provisioned environment that had initialized. */
-void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool, int was_provisioned, int initialized);
+void gl_pool_on_env_freed(gl_pool_t *pool, int was_provisioned, int initialized);
+/** An environment started by gl_sched_warm finished its init (ok) or failed (once each). */
+void gl_pool_on_env_warm(gl_env_t *env, int ok);
 /** A provisioned environment's init failed: the config's status becomes FAILED. */
-void gl_pool_provision_failed(gl_pool_t *pool, const char *reason);
+void gl_pool_on_env_provision_failed(gl_pool_t *pool, const char *reason);
+
+/* invoke.c */
 void gl_invoke_complete(gl_invoke_t *inv);
 /** Make inv's result a platform error {"errorType","errorMessage"} (X-Amz-Function-Error). */
 void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);
+/** gl_invoke_set_error, then gl_invoke_complete: for an invoke that never reached a runtime. */
+void gl_invoke_fail(gl_invoke_t *inv, const char *type, const char *message);
 
 #endif

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "galley/log.h"
-#include "galley/metrics.h"
 #include "internal.h"
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -74,56 +73,6 @@ fail:
     return rc;
 }
 
-gl_invoke_t *gl_invoke_new(gl_fn_t *fn)
-{
-    gl_invoke_t *inv = calloc(1, sizeof(*inv));
-    if (!inv)
-        return NULL;
-    inv->fn = gl_fn_ref(fn);
-    gl_uuid4(inv->request_id);
-    return inv;
-}
-
-void gl_invoke_free(gl_invoke_t *inv)
-{
-    if (!inv)
-        return;
-    gl_fn_unref(inv->fn);
-    free(inv->invoked_arn);
-    gl_buf_free(&inv->payload);
-    free(inv->client_context);
-    free(inv->trace_id);
-    free(inv->cognito_identity);
-    gl_buf_free(&inv->result);
-    free(inv->content_type);
-    free(inv->log_tail);
-    free(inv->error_type);
-    gl_buf_free(&inv->tail);
-    free(inv);
-}
-
-void gl_invoke_complete(gl_invoke_t *inv)
-{
-    gl_sched_metrics_invoke_done(inv); /* every invoke ends here: one place to count it */
-    if (inv->counted_in) {
-        gl_sched_t *s = inv->counted_in;
-        s->running--;
-        if (inv->usage) {
-            inv->usage->running--;
-            if (inv->usage->reserved < 0)
-                s->running_unreserved--;
-        }
-        inv->counted_in = NULL;
-        inv->usage = NULL;
-        if (s->on_slot_free)
-            s->on_slot_free(s->on_slot_free_arg);
-    }
-    if (inv->done)
-        inv->done(inv);
-    else
-        gl_invoke_free(inv);
-}
-
 static gl_pool_t *pool_for(gl_sched_t *s, gl_fn_t *fn)
 {
     if (fn->sched)
@@ -153,6 +102,19 @@ static void pool_free(gl_sched_t *s, gl_pool_t *p)
     p->fn->sched = NULL;
     gl_fn_unref(p->fn);
     free(p);
+}
+
+/* The pool's side of the interface its environments report through (internal.h). */
+
+void gl_pool_link(gl_pool_t *pool, gl_env_t *env)
+{
+    env->next = pool->envs;
+    if (pool->envs)
+        pool->envs->prev = env;
+    pool->envs = env;
+    pool->nenvs++;
+    pool->nalive++;
+    pool->sched->nenvs++;
 }
 
 void gl_pool_unlink(gl_pool_t *pool, gl_env_t *env)
@@ -259,14 +221,15 @@ int gl_sched_provisioned_failed(const gl_sched_t *s, const gl_fn_t *fn, const ch
     return 1;
 }
 
-void gl_pool_provision_failed(gl_pool_t *pool, const char *reason)
+void gl_pool_on_env_provision_failed(gl_pool_t *pool, const char *reason)
 {
     pool->provision_failed = 1;
     snprintf(pool->provision_reason, sizeof(pool->provision_reason), "%s", reason);
 }
 
-void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool, int was_provisioned, int initialized)
+void gl_pool_on_env_freed(gl_pool_t *pool, int was_provisioned, int initialized)
 {
+    gl_sched_t *s = pool->sched;
     pool->nalive--;
     s->nenvs--;
     /* A provisioned environment that had been ready died (crash, timeout, memory): replace
@@ -279,28 +242,6 @@ void gl_sched_env_freed(gl_sched_t *s, gl_pool_t *pool, int was_provisioned, int
         pool_free(s, pool);
     if (s->closing && s->nenvs == 0)
         finish_close(s);
-}
-
-void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message)
-{
-    json_t *body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    gl_buf_reset(&inv->result);
-    if (text)
-        gl_buf_append_str(&inv->result, text);
-    free(text);
-    inv->function_error = 1;
-    free(inv->content_type);
-    inv->content_type = NULL;
-    free(inv->error_type);
-    inv->error_type = strdup(type);
-}
-
-static void fail_now(gl_invoke_t *inv, const char *type, const char *msg)
-{
-    gl_invoke_set_error(inv, type, msg);
-    gl_invoke_complete(inv);
 }
 
 static gl_fn_usage_t *usage_of(gl_sched_t *s, const char *name, int create)
@@ -362,7 +303,7 @@ void gl_sched_on_slot_free(gl_sched_t *s, void (*cb)(void *arg), void *arg)
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
 {
     if (s->closing) {
-        fail_now(inv, "Runtime.Unknown", "galley is shutting down");
+        gl_invoke_fail(inv, "Runtime.Unknown", "galley is shutting down");
         return 0;
     }
     gl_fn_usage_t *u = usage_of(s, inv->fn->cfg.name, 1);
@@ -378,7 +319,7 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
     }
     gl_pool_t *pool = pool_for(s, inv->fn);
     if (!pool) {
-        fail_now(inv, "Runtime.Unknown", "out of memory");
+        gl_invoke_fail(inv, "Runtime.Unknown", "out of memory");
         return 0;
     }
     /* A harness's fault for this function rides on the invoke to its environment. */
@@ -415,16 +356,6 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
 }
 
 /* ---- test-harness controls ---- */
-
-int gl_env_must_retire(const gl_env_t *env)
-{
-    return env->pool->retired || env->sched->closing || env->generation != env->pool->generation;
-}
-
-uint64_t gl_env_idle_timeout(const gl_env_t *env)
-{
-    return gl_sched_idle_timeout(env->sched, env->fn->cfg.name);
-}
 
 uint64_t gl_sched_idle_timeout(const gl_sched_t *s, const char *name)
 {
@@ -546,7 +477,7 @@ void gl_sched_warm(gl_sched_t *s, gl_fn_t *fn, unsigned n,
     }
 }
 
-void gl_warm_report(gl_env_t *env, int ok)
+void gl_pool_on_env_warm(gl_env_t *env, int ok)
 {
     gl_warm_t *w = env->warm;
     if (!w)

@@ -5,9 +5,9 @@
  * a temporary state dir, and provided.al2023 functions whose `bootstrap` is a Python script
  * written by each test that speaks the Runtime API with http.client.
  *
- * The scheduler is given a small Runtime API handler of the test's own that forwards /next,
- * /response, /error and /init/error to gl_env_rapi_* as src/runtime_api/rapi.c does (this
- * test links gl_scheduler only). Bootstraps report what they observed (status codes of their
+ * The scheduler serves the real Runtime API router (gl_rapi_handler, env_rapi.c). The
+ * transition table (gl_env_transitions) is walked cell by cell against docs/env-states.md.
+ * Bootstraps report what they observed (status codes of their
  * own calls, their pid) in their response bodies or in files beside the code.
  *
  * After every test the scheduler is closed (on_closed must run), the loop closes with
@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "galley/env.h"
+#include "galley/rapi.h"
 #include "galley/sched.h"
 #include "galley/util.h"
 #include "internal.h"
@@ -45,63 +46,6 @@
 #define ARN "arn:aws:lambda:us-east-1:123456789012:function:" FN_NAME
 #define WAIT_MS 15000
 #define MAX_RESULTS 4
-#define RAPI_TEST_BODY_LIMIT (1024 * 1024)
-
-/* ---- the test's Runtime API handler (what rapi.c does, minus what it needs not) ---- */
-
-#define RAPI_PREFIX "/2018-06-01/runtime/"
-
-static size_t rapi_body_limit(gl_http_req_t *req, void *data)
-{
-    (void)req;
-    (void)data;
-    return RAPI_TEST_BODY_LIMIT;
-}
-
-static void rapi_on_request(gl_http_req_t *req, void *data)
-{
-    gl_env_t *env = data;
-    const char *path = req->path;
-    if (strncmp(path, RAPI_PREFIX, sizeof(RAPI_PREFIX) - 1) != 0)
-        goto not_found;
-    const char *rest = path + sizeof(RAPI_PREFIX) - 1;
-    if (strcmp(rest, "invocation/next") == 0 && strcmp(req->method_name, "GET") == 0) {
-        gl_env_rapi_next(env, req);
-        return;
-    }
-    if (strcmp(rest, "init/error") == 0 && strcmp(req->method_name, "POST") == 0) {
-        gl_env_rapi_init_error(env, req);
-        return;
-    }
-    if (strncmp(rest, "invocation/", 11) == 0 && strcmp(req->method_name, "POST") == 0) {
-        const char *id = rest + 11;
-        const char *slash = strchr(id, '/');
-        char idbuf[128];
-        if (!slash || (size_t)(slash - id) >= sizeof(idbuf))
-            goto not_found;
-        memcpy(idbuf, id, (size_t)(slash - id));
-        idbuf[slash - id] = '\0';
-        if (req->body_too_large && (!strcmp(slash, "/response") || !strcmp(slash, "/error"))) {
-            gl_env_rapi_response_too_large(env, req, idbuf);
-            return;
-        }
-        if (strcmp(slash, "/response") == 0) {
-            gl_env_rapi_response(env, req, idbuf);
-            return;
-        }
-        if (strcmp(slash, "/error") == 0) {
-            gl_env_rapi_error(env, req, idbuf);
-            return;
-        }
-    }
-not_found:
-    gl_rapi_reply_error(req, 404, "InvalidRequest", "Unknown Runtime API path");
-}
-
-static const gl_http_handler_t test_rapi = {
-    .body_limit = rapi_body_limit,
-    .on_request = rapi_on_request,
-};
 
 /* ---- bootstraps ---- */
 
@@ -306,7 +250,7 @@ static void start(fx_t *fx, const char *bootstrap, int timeout_s, uint64_t idle_
         .account_id = "123456789012",
         .idle_timeout_ms = idle_ms,
         .init_timeout_ms = init_ms,
-        .rapi = &test_rapi,
+        .rapi = gl_rapi_handler(),
     };
     gl_err_t err = {0};
     assert_int_equal(gl_sched_new(&fx->sched, &fx->loop, &opts, &err), 0);
@@ -396,24 +340,52 @@ static char *read_log_streams(fx_t *fx)
     return gl_buf_steal(&all, NULL);
 }
 
-static long read_int_file(fx_t *fx, const char *name)
+/* A note a bootstrap wrote beside its code (NUL-terminated into buf), or NULL. */
+static const char *read_note(fx_t *fx, const char *name, char *buf, size_t len)
 {
     char path[160];
     snprintf(path, sizeof(path), "%s/%s", fx->code_dir, name);
     gl_buf_t b = {0};
     if (gl_read_file(path, 64, &b) < 0)
-        return -1;
-    gl_buf_append(&b, "", 0);
-    long v = strtol(b.data, NULL, 10);
+        return NULL;
+    snprintf(buf, len, "%.*s", (int)b.len, b.data ? b.data : "");
     gl_buf_free(&b);
-    return v;
+    return buf;
+}
+
+static long read_int_file(fx_t *fx, const char *name)
+{
+    char buf[64];
+    return read_note(fx, name, buf, sizeof(buf)) ? strtol(buf, NULL, 10) : -1;
 }
 
 static int file_exists(fx_t *fx, const char *name)
 {
-    char path[160];
-    snprintf(path, sizeof(path), "%s/%s", fx->code_dir, name);
-    return access(path, F_OK) == 0;
+    char buf[64];
+    return read_note(fx, name, buf, sizeof(buf)) != NULL;
+}
+
+/* A platform error: X-Amz-Function-Error set, and type both in REPORT and in the body. */
+static void assert_platform_error(result_t *r, const char *type)
+{
+    assert_int_equal(r->function_error, 1);
+    assert_string_equal(r->error_type, type);
+    assert_string_equal(str_member(r->json, "errorType"), type);
+}
+
+/* The body's errorMessage is "RequestId: <id> Error: <what>". */
+static void assert_error_message(result_t *r, const char *what)
+{
+    char want[512];
+    snprintf(want, sizeof(want), "RequestId: %s Error: %s", r->request_id, what);
+    assert_string_equal(str_member(r->json, "errorMessage"), want);
+}
+
+/* Wait until every environment is gone, then close the scheduler. */
+static void close_when_gone(fx_t *fx)
+{
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    close_sched(fx, 1000);
 }
 
 static const char *env_state(fx_t *fx, char *buf, size_t len)
@@ -448,7 +420,7 @@ static void test_name_tables_cover_every_value(void **state)
     };
     size_t ns = sizeof(states) / sizeof(states[0]), ne = sizeof(events) / sizeof(events[0]);
     assert_int_equal(ns, 7);
-    assert_int_equal(ne, 11);
+    assert_int_equal(ne, 12);
     for (size_t i = 0; i < ns; i++) {
         assert_int_equal(states[i].v, (int)i); /* dense enum, so the table index is the value */
         assert_non_null(gl_env_state_name(states[i].v));
@@ -464,6 +436,123 @@ static void test_name_tables_cover_every_value(void **state)
     }
     assert_string_equal(gl_env_state_name(GL_ENV_INVOKING), "invoking");
     assert_string_equal(gl_env_event_name(GL_ENV_EV_INIT_ERROR), "init_error");
+}
+
+/* docs/env-states.md, found from this file's path (tests/unit/scheduler/test_env.c). */
+static char *read_states_doc(void)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", __FILE__);
+    char *cut = strstr(path, "tests/unit/scheduler/");
+    if (!cut)
+        fail_msg("cannot find the source tree from %s", __FILE__);
+    snprintf(cut, sizeof(path) - (size_t)(cut - path), "docs/env-states.md");
+    gl_buf_t b = {0};
+    if (gl_read_file(path, 1 << 20, &b) < 0)
+        fail_msg("cannot read %s", path);
+    gl_buf_append(&b, "", 0);
+    return gl_buf_steal(&b, NULL);
+}
+
+static int state_by_name(const char *name, size_t len)
+{
+    for (int i = 0; i < GL_ENV_STATE_COUNT; i++) {
+        const char *n = gl_env_state_name((gl_env_state_t)i);
+        if (strlen(n) != len)
+            continue;
+        size_t k = 0;
+        while (k < len && (name[k] | 0x20) == n[k])
+            k++;
+        if (k == len)
+            return i;
+    }
+    return -1;
+}
+
+static int event_by_name(const char *name, size_t len)
+{
+    for (int i = 0; i < GL_ENV_EV_COUNT; i++) {
+        const char *n = gl_env_event_name((gl_env_event_t)i);
+        if (strlen(n) == len && strncmp(n, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* The next '|'-separated cell of a table row, trimmed; NULL at the end of the row. */
+static const char *next_cell(const char **p, size_t *len)
+{
+    const char *c = *p;
+    while (*c == ' ')
+        c++;
+    const char *bar = strchr(c, '|');
+    const char *nl = strchr(c, '\n');
+    if (!bar || (nl && nl < bar))
+        return NULL;
+    *p = bar + 1;
+    *len = (size_t)(bar - c);
+    while (*len && c[*len - 1] == ' ')
+        (*len)--;
+    return c;
+}
+
+/*
+ * docs/env-states.md lists every accepted (state, event) as a row "| FROM | event | TO or TO |
+ * ...": parse those rows into a table, then walk every pair: the code's transition table
+ * must be exactly the documented one, with no refused pair documented and no accepted one
+ * missing. DEAD refuses everything; every other state ends on exited.
+ */
+static void test_transition_table_matches_docs(void **state)
+{
+    (void)state;
+    unsigned doc[GL_ENV_STATE_COUNT][GL_ENV_EV_COUNT] = {{0}};
+    char *text = read_states_doc();
+    int rows = 0;
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (line[0] != '|')
+            continue;
+        const char *p = line + 1, *c;
+        size_t len;
+        int from, ev;
+        if (!(c = next_cell(&p, &len)) || (from = state_by_name(c, len)) < 0)
+            continue;
+        if (!(c = next_cell(&p, &len)) || (ev = event_by_name(c, len)) < 0)
+            continue;
+        assert_non_null(c = next_cell(&p, &len));
+        assert_int_equal(doc[from][ev], 0); /* one row per pair */
+        for (size_t k = 0; k < len;) {
+            size_t n = strcspn(c + k, " ");
+            if (n > len - k)
+                n = len - k;
+            int to = state_by_name(c + k, n);
+            if (strncmp(c + k, "or", n) != 0) {
+                if (to < 0)
+                    fail_msg("docs/env-states.md: unknown state in '%.*s'", (int)len, c);
+                doc[from][ev] |= 1u << to;
+            }
+            k += n;
+            while (k < len && c[k] == ' ')
+                k++;
+        }
+        rows++;
+    }
+    free(text);
+    assert_true(rows > 0);
+    for (int st = 0; st < GL_ENV_STATE_COUNT; st++) {
+        for (int ev = 0; ev < GL_ENV_EV_COUNT; ev++) {
+            unsigned code = gl_env_transitions((gl_env_state_t)st, (gl_env_event_t)ev);
+            if (code != doc[st][ev])
+                fail_msg("%s on %s: code allows 0x%x, docs/env-states.md 0x%x",
+                         gl_env_state_name((gl_env_state_t)st),
+                         gl_env_event_name((gl_env_event_t)ev), code, doc[st][ev]);
+            if (st == GL_ENV_DEAD)
+                assert_int_equal(code, 0);
+            else if (ev == GL_ENV_EV_EXITED)
+                assert_int_equal(code, 1u << GL_ENV_DEAD);
+        }
+    }
+    assert_int_equal(gl_env_transitions(GL_ENV_STATE_COUNT, GL_ENV_EV_NEXT), 0);
+    assert_int_equal(gl_env_transitions(GL_ENV_IDLE, GL_ENV_EV_COUNT), 0);
 }
 
 static void test_cold_start_then_warm_reuse(void **state)
@@ -555,13 +644,8 @@ static void test_exit_mid_invoke(void **state)
           "os._exit(7)\n",
           3, 600000, 0);
     result_t *r = invoke_and_wait(fx, 0, "{}");
-    assert_int_equal(r->function_error, 1);
-    assert_string_equal(r->error_type, "Runtime.ExitError");
-    assert_string_equal(str_member(r->json, "errorType"), "Runtime.ExitError");
-    char want[200];
-    snprintf(want, sizeof(want), "RequestId: %s Error: Runtime exited with error: exit status 7",
-             r->request_id);
-    assert_string_equal(str_member(r->json, "errorMessage"), want);
+    assert_platform_error(r, "Runtime.ExitError");
+    assert_error_message(r, "Runtime exited with error: exit status 7");
     /* Output written before the exit is in the tail, ahead of END. */
     char *printed = strstr(r->tail, "about to exit\n");
     char *end = strstr(r->tail, "END RequestId: ");
@@ -569,8 +653,7 @@ static void test_exit_mid_invoke(void **state)
     assert_non_null(end);
     assert_true(printed < end);
     assert_non_null(strstr(r->tail, "Error Type: Runtime.ExitError"));
-    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
-    close_sched(fx, 1000);
+    close_when_gone(fx);
 }
 
 static void test_invoke_timeout_kills_group(void **state)
@@ -587,13 +670,8 @@ static void test_invoke_timeout_kills_group(void **state)
     result_t *r = invoke_and_wait(fx, 0, "{}");
     uint64_t took = now_ms() - t0;
     assert_true(file_exists(fx, "got-event"));
-    assert_int_equal(r->function_error, 1);
-    assert_string_equal(r->error_type, "Sandbox.Timedout");
-    assert_string_equal(str_member(r->json, "errorType"), "Sandbox.Timedout");
-    char want[200];
-    snprintf(want, sizeof(want), "RequestId: %s Error: Task timed out after 1.00 seconds",
-             r->request_id);
-    assert_string_equal(str_member(r->json, "errorMessage"), want);
+    assert_platform_error(r, "Sandbox.Timedout");
+    assert_error_message(r, "Task timed out after 1.00 seconds");
     assert_true(took >= 900 && took < 5000);
     assert_non_null(strstr(r->tail, "Task timed out after 1.00 seconds"));
     assert_non_null(strstr(r->tail, "Status: timeout"));
@@ -633,15 +711,10 @@ static void test_next_again_while_invoking_keeps_deadline(void **state)
     result_t *r = invoke_and_wait(fx, 0, "{}");
     assert_true(now_ms() - t0 < 5000);
     assert_string_equal(r->error_type, "Sandbox.Timedout");
-    char path[160];
-    snprintf(path, sizeof(path), "%s/again", fx->code_dir);
-    gl_buf_t b = {0};
-    assert_int_equal(gl_read_file(path, 64, &b), 0);
-    gl_buf_append(&b, "", 0);
-    assert_string_equal(b.data, "same");
-    gl_buf_free(&b);
-    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
-    close_sched(fx, 1000);
+    char again[16];
+    assert_non_null(read_note(fx, "again", again, sizeof(again)));
+    assert_string_equal(again, "same");
+    close_when_gone(fx);
 }
 
 static void test_init_timeout(void **state)
@@ -654,8 +727,7 @@ static void test_init_timeout(void **state)
     assert_non_null(strstr(str_member(r->json, "errorMessage"), "Task timed out after"));
     assert_non_null(strstr(r->tail, "INIT_REPORT Init Duration: "));
     assert_non_null(strstr(r->tail, "Phase: init\tStatus: timeout"));
-    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
-    close_sched(fx, 1000);
+    close_when_gone(fx);
 }
 
 /*
@@ -750,16 +822,11 @@ static void test_missing_bootstrap(void **state)
     /* Found missing before anything is spawned: done runs inside submit. */
     result_t *r = &fx->results[0];
     assert_int_equal(r->done, 1);
-    assert_int_equal(r->function_error, 1);
-    assert_string_equal(r->error_type, "Runtime.InvalidEntrypoint");
-    assert_string_equal(str_member(r->json, "errorType"), "Runtime.InvalidEntrypoint");
+    assert_platform_error(r, "Runtime.InvalidEntrypoint");
     char want[256];
-    snprintf(want, sizeof(want),
-             "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]", r->request_id,
-             fx->code_dir);
-    assert_string_equal(str_member(r->json, "errorMessage"), want);
-    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
-    close_sched(fx, 1000);
+    snprintf(want, sizeof(want), "Couldn't find valid bootstrap(s): [%s/bootstrap]", fx->code_dir);
+    assert_error_message(r, want);
+    close_when_gone(fx);
 }
 
 static void test_idle_timeout_stops_environment(void **state)
@@ -812,8 +879,7 @@ static void test_retire_lets_busy_environment_finish(void **state)
     RUN_UNTIL(fx, fx->results[0].done, WAIT_MS);
     assert_int_equal(fx->results[0].function_error, 0);
     assert_true(int_member(fx->results[0].json, "pid") > 0);
-    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
-    close_sched(fx, 1000);
+    close_when_gone(fx);
 }
 
 static void test_close_with_busy_environment(void **state)
@@ -932,6 +998,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_tables_cover_every_value),
+        cmocka_unit_test(test_transition_table_matches_docs),
         T(test_cold_start_then_warm_reuse),
         T(test_init_error_reaches_invoke),
         T(test_exit_mid_invoke),

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env_output.c: what an environment writes: the runtime's stdout/stderr pipes (read with
+ * libuv, split into lines) and the platform lines galley adds (START, END, REPORT, ...). Each
+ * line goes to the environment's log stream and, while an invoke that wants it is assigned,
+ * to that invoke's tail. The pipes are handles of the environment (gl_env_t); closing them is
+ * env.c's teardown.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void emit_line(const char *line, size_t len, void *arg)
+{
+    gl_env_t *env = arg;
+    gl_logs_stream_write(&env->log, line, len);
+    if (env->invoke && env->invoke->want_tail)
+        gl_logs_tail_append(&env->invoke->tail, line, len);
+}
+
+void gl_env_log(gl_env_t *env, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line))
+        n = sizeof(line) - 1;
+    /* A record may hold several lines (crash reports do). */
+    gl_logs_lines_t split = {0};
+    gl_logs_lines_feed(&split, line, (size_t)n, emit_line, env);
+    gl_logs_lines_flush(&split, emit_line, env);
+    gl_logs_lines_free(&split);
+}
+
+/* Read what the runtime wrote before its last Runtime API call, so that it lands before
+ * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
+static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
+{
+    uv_os_fd_t fd;
+    if (uv_is_closing((uv_handle_t *)p) || uv_fileno((uv_handle_t *)p, &fd) != 0)
+        return;
+    char buf[65536];
+    for (int rounds = 0; rounds < 256; rounds++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        gl_logs_lines_feed(lines, buf, (size_t)n, emit_line, env);
+    }
+}
+
+void gl_env_drain_output(gl_env_t *env)
+{
+    drain_pipe(env, &env->out, &env->out_lines);
+    drain_pipe(env, &env->err, &env->err_lines);
+}
+
+void gl_env_flush_output(gl_env_t *env)
+{
+    gl_env_drain_output(env);
+    gl_logs_lines_flush(&env->out_lines, emit_line, env);
+    gl_logs_lines_flush(&env->err_lines, emit_line, env);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[65536];
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    gl_env_t *env = s->data;
+    gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
+    if (n > 0) {
+        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_line, env);
+    } else if (n < 0) {
+        gl_logs_lines_flush(lines, emit_line, env);
+        uv_read_stop(s);
+    }
+}
+
+void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd)
+{
+    uv_loop_t *loop = env->sched->loop;
+    uv_pipe_init(loop, &env->out, 0);
+    uv_pipe_init(loop, &env->err, 0);
+    env->out.data = env->err.data = env;
+    uv_pipe_open(&env->out, out_fd);
+    uv_pipe_open(&env->err, err_fd);
+    uv_read_start((uv_stream_t *)&env->out, on_alloc, on_output);
+    uv_read_start((uv_stream_t *)&env->err, on_alloc, on_output);
+}
+
+/* ---- an invoke's platform lines and outputs ---- */
+
+static double ms_since(uint64_t ns) { return (double)(gl_mono_ns() - ns) / 1e6; }
+
+static int read_max_memory_mb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    long kb = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return (int)((kb + 1023) / 1024);
+}
+
+/*
+ * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
+ * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
+ */
+void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (!inv)
+        return;
+    gl_env_drain_output(env);
+    inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
+    /* The cgroup's peak covers every process of the environment, not only the runtime; the
+     * runtime's own peak RSS stands in without one (or before the watchdog's first sample). */
+    if (env->cg)
+        inv->max_memory_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
+    if (inv->max_memory_mb <= 0 && !env->reaped)
+        inv->max_memory_mb = read_max_memory_mb(env->pid);
+    if (inv->max_memory_mb < env->max_memory_mb)
+        inv->max_memory_mb = env->max_memory_mb;
+    if (inv->max_memory_mb <= 0)
+        inv->max_memory_mb = 1;
+    env->max_memory_mb = inv->max_memory_mb;
+    char init_part[64] = "";
+    if (inv->cold)
+        snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
+    gl_env_log(env, "END RequestId: %s", inv->request_id);
+    gl_env_log(env,
+                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                  "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
+                  inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
+                  env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
+    if (inv->want_tail) {
+        size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
+        gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
+                      &inv->log_tail);
+    }
+    inv->init_duration_ms = inv->cold ? env->init_duration_ms : 0.0;
+    snprintf(env->last_request_id, sizeof(env->last_request_id), "%s", inv->request_id);
+    env->invoke = NULL;
+    env->invokes++;
+    uv_timer_stop(&env->timer);
+    gl_invoke_complete(inv);
+}
+
+/* START is logged once per invoke: at delivery, or when it fails before delivery. */
+void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv)
+{
+    if (inv->started_ns)
+        return;
+    inv->started_ns = gl_mono_ns();
+    gl_env_log(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+}
+
+/* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
+void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (!inv)
+        return;
+    gl_env_log_start(env, inv);
+    gl_invoke_set_error(inv, type, message);
+    gl_env_finish_invoke(env, status);
+}
