@@ -240,6 +240,15 @@ int gl_registry_reserved(gl_registry_t *r, const char *name);
 int gl_registry_set_reserved(gl_registry_t *r, const char *name, int n, gl_err_t *err);
 /** Sum of every function's reservation. */
 long gl_registry_total_reserved(gl_registry_t *r);
+/** The value an operation stored under key for function name (borrowed), or NULL. */
+const json_t *gl_registry_setting(gl_registry_t *r, const char *name, const char *key);
+/**
+ * Store value (stolen; NULL removes key) under key for function name, persisted for created
+ * functions and dropped with the function. -ENOENT for an unknown function; on a failed write
+ * the previous value stays and the error is returned.
+ */
+int gl_registry_set_setting(gl_registry_t *r, const char *name, const char *key, json_t *value,
+                            gl_err_t *err);
 /** Provisioned concurrency configs of name: a borrowed JSON object qualifier ->
  *  {"Requested": n, "LastModified": "..."}, or NULL when there is none. */
 const json_t *gl_registry_provisioned(gl_registry_t *r, const char *name);

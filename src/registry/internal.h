@@ -19,6 +19,7 @@
 #define GL_REG_ALIASES_DIR "aliases"
 #define GL_REG_NEXT_FILE "next.json"
 #define GL_REG_CONCURRENCY_FILE "concurrency.json"
+#define GL_REG_SETTINGS_FILE "settings.json"
 #define GL_REG_STATE_MAX_BYTES (1024 * 1024)
 
 typedef struct gl_version_entry {
@@ -37,6 +38,7 @@ typedef struct gl_fn_set {
     size_t na, capa;
     int reserved;         /* reserved concurrency, -1 when none */
     json_t *provisioned;  /* qualifier -> {"Requested", "LastModified"}, or NULL */
+    json_t *settings;     /* key -> value of the operations owning one (settings.c), or NULL */
 } gl_fn_set_t;
 
 struct gl_registry {
@@ -78,6 +80,10 @@ int gl_reg_set_keeps(gl_registry_t *r, const char *name, const char *entry);
 void gl_reg_drop_set(gl_registry_t *r, const char *name);
 /** Free every set without calling the listener (registry close). */
 void gl_reg_free_sets(gl_registry_t *r);
+
+/* settings.c */
+/** Load settings.json of a created function into s (absent: none; corrupt: warned, none). */
+void gl_reg_load_settings(gl_registry_t *r, gl_fn_set_t *s, const char *fn_dir);
 /** Find a version entry; NULL when unknown. */
 gl_version_entry_t *gl_reg_find_version(gl_fn_set_t *s, const char *version);
 

@@ -169,7 +169,8 @@ static void sweep_fn_dir(gl_registry_t *r, const char *name, const char *fn_dir,
         int stale = has_suffix(e, ".tmp") || strstr(e, ".tmp") != NULL;
         if (!stale && (strcmp(e, STATE_FILE) == 0 || strcmp(e, GL_REG_VERSIONS_DIR) == 0 ||
                        strcmp(e, GL_REG_ALIASES_DIR) == 0 ||
-                       strcmp(e, GL_REG_CONCURRENCY_FILE) == 0))
+                       strcmp(e, GL_REG_CONCURRENCY_FILE) == 0 ||
+                       strcmp(e, GL_REG_SETTINGS_FILE) == 0))
             continue;
         if (!stale && keep_code && gl_reg_set_keeps(r, name, e))
             continue;
@@ -546,6 +547,13 @@ int gl_registry_remove(gl_registry_t *r, const char *name, gl_err_t *err)
     if ((sub = gl_path_join(fn_dir, GL_REG_ALIASES_DIR)))
         gl_rm_rf(sub);
     free(sub);
+    /* Nothing of this function may come back with a new one of the same name. */
+    static const char *const per_function[] = {GL_REG_CONCURRENCY_FILE, GL_REG_SETTINGS_FILE};
+    for (size_t i = 0; i < sizeof(per_function) / sizeof(per_function[0]); i++) {
+        if ((sub = gl_path_join(fn_dir, per_function[i])))
+            unlink(sub);
+        free(sub);
+    }
     /* Empty once the last user of the code let go; otherwise the next open sweeps it. */
     rmdir(fn_dir);
     free(path);

@@ -103,6 +103,7 @@ static void set_free(gl_fn_set_t *s, gl_registry_t *retire_into)
     free(s->versions);
     free(s->aliases);
     json_decref(s->provisioned);
+    json_decref(s->settings);
     free(s->name);
     free(s);
 }
@@ -438,6 +439,7 @@ void gl_reg_load_versions(gl_registry_t *r, gl_fn_t *latest, const char *fn_dir)
     s->next_version = next;
     gl_reg_load_aliases(r, s, fn_dir);
     gl_reg_load_concurrency(r, s, fn_dir);
+    gl_reg_load_settings(r, s, fn_dir);
 out:
     if (d)
         closedir(d);
