@@ -99,6 +99,10 @@ static const gl_api_op_t ops[] = {
      NULL, 140, NULL, gl_api_provisioned_concurrency},
     {"2019-09-30", F "/provisioned-concurrency", 0, "DELETE",
      "DeleteProvisionedConcurrencyConfig", 0, NULL, 140, NULL, gl_api_provisioned_concurrency},
+    {"2024-08-31", F "/recursion-config", 0, "GET", "GetFunctionRecursionConfig", 0, NULL, 140,
+     NULL, gl_api_get_recursion_config},
+    {"2024-08-31", F "/recursion-config", 0, "PUT", "PutFunctionRecursionConfig", 0, NULL, 140,
+     NULL, gl_api_put_recursion_config},
     /* galley's own endpoints: a prefix no Lambda path can start with. */
     {NULL, GALLEY "/environments", 0, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
      gl_api_galley_environments},
