@@ -245,12 +245,17 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
                      "Could not unzip uploaded file. Please check your file, then "
                      "try to upload again.");
             break;
+        case GL_ARCHIVE_EMPTY:
+            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
+            snprintf(fail_msg, sizeof(fail_msg), "Uploaded file must be a non-empty zip");
+            break;
         case GL_ARCHIVE_TOO_LARGE:
             fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
             snprintf(fail_msg, sizeof(fail_msg), "Unzipped size must be smaller than %llu bytes",
                      (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
             break;
         case GL_ARCHIVE_UNSAFE_ENTRY:
+        case GL_ARCHIVE_CONFLICT:
             fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
             snprintf(fail_msg, sizeof(fail_msg), "Could not unzip uploaded file: %s", err.msg);
             break;
