@@ -110,6 +110,33 @@ static void write_cap_notice(gl_logs_stream_t *s)
         s->size += (uint64_t)n;
 }
 
+/* writev until everything is written: a short write (the disk filling up mid-line) is
+ * continued, so the failure that stops it reports its own errno. Each pass writes at least
+ * one byte or returns. Adds what was written to *written; 0 or a negative errno. */
+static int write_all(int fd, struct iovec *iov, int n, uint64_t *written)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        *written += (uint64_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
 void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 {
     if (s->fd < 0)
@@ -121,13 +148,9 @@ void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
         return;
     }
     struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    ssize_t w = writev(s->fd, iov, 2);
-    if (w > 0)
-        s->size += (uint64_t)w;
-    if (w < 0)
-        drop_line(s, strerror(errno));
-    else if ((size_t)w != len + 1)
-        drop_line(s, "short write"); /* the part written stays: the file may lack a newline */
+    int rc = write_all(s->fd, iov, 2, &s->size);
+    if (rc < 0)
+        drop_line(s, strerror(-rc)); /* a part written stays: the file may lack a newline */
 }
 
 void gl_logs_stream_close(gl_logs_stream_t *s)
