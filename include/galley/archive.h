@@ -20,8 +20,10 @@
 typedef enum gl_archive_status {
     GL_ARCHIVE_OK = 0,
     GL_ARCHIVE_BAD_ZIP,       /* not a zip, corrupt, or unreadable entry */
+    GL_ARCHIVE_EMPTY,         /* zero bytes, or a zip without entries (Lambda refuses both) */
     GL_ARCHIVE_TOO_LARGE,     /* unpacked size over the limit */
     GL_ARCHIVE_UNSAFE_ENTRY,  /* path or link escapes the destination, or a special file */
+    GL_ARCHIVE_CONFLICT,      /* two entries claim one path as a file and a directory */
     GL_ARCHIVE_IO,            /* local failure writing the destination */
 } gl_archive_status_t;
 

@@ -5,11 +5,18 @@
  * (<state>/logs/<log group without the leading '/'>/<log stream>) and, while an invoke is in
  * progress, to that invoke's tail (the last 4 KB, returned base64 by `X-Amz-Log-Type: Tail`).
  * Platform lines (START, END, REPORT, ...) go through the same path.
+ *
+ * Each stream file is capped (GL_LOGS_STREAM_MAX_DEFAULT, or GALLEY_LOG_STREAM_MAX_BYTES in
+ * the daemon's environment): at the cap one last line says so and later lines are dropped.
+ * A line that is not written, for the cap or a write error (ENOSPC, EIO), is counted
+ * (gl_logs_dropped_lines, galley_log_lines_dropped_total in /metrics) and the first one of
+ * each stream is reported in the daemon log: nothing is dropped silently.
  */
 #ifndef GALLEY_LOGS_H
 #define GALLEY_LOGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "galley/buf.h"
 #include "galley/err.h"
@@ -18,16 +25,34 @@
 /* A longer line is split: Lambda caps one log event at 256 KB. */
 #define GL_LOGS_LINE_MAX (256 * 1024)
 
+/* A stream file's cap: 100 MB, an environment's log for days of a busy function. */
+#define GL_LOGS_STREAM_MAX_DEFAULT (100ULL * 1024 * 1024)
+
 typedef struct gl_logs_stream {
-    int fd;     /* -1 when closed */
-    char *path; /* malloc'd */
+    int fd;           /* -1 when closed */
+    char *path;       /* malloc'd */
+    uint64_t dropped; /* lines of this stream not written (cap or write error) */
+    /* private */
+    uint64_t size; /* bytes in the file */
+    uint64_t max;  /* the cap, fixed at open */
+    int capped;    /* the cap's notice is written: drop the rest */
+    int reported;  /* a dropped line was reported in the daemon log */
 } gl_logs_stream_t;
 
-/** Create the directories and open the stream file for appending. */
+/**
+ * Create the directories and open the stream file for appending (its current size counts
+ * against the cap). The cap is GALLEY_LOG_STREAM_MAX_BYTES from the environment when it is a
+ * positive number, read at the first open, else GL_LOGS_STREAM_MAX_DEFAULT.
+ */
 int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *group,
                         const char *stream, gl_err_t *err);
-/** Append one line (a newline is added). Write failures are counted, never fatal. */
+/** Append one line (a newline is added). A line over the cap or a failed write is counted,
+ *  never fatal; the first of a stream is logged as a warning with the reason. */
 void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len);
+/** Lines of every stream not written since the daemon started (loop thread only). */
+uint64_t gl_logs_dropped_lines(void);
+/** Override the cap of streams opened from now on; 0 goes back to the default. For tests. */
+void gl_logs_set_stream_max(uint64_t bytes);
 void gl_logs_stream_close(gl_logs_stream_t *s);
 
 typedef void (*gl_logs_line_fn)(const char *line, size_t len, void *arg);

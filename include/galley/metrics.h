@@ -40,6 +40,7 @@ typedef struct gl_metrics_globals {
     int have_async;                  /* the two below are meaningful */
     size_t async_depth;              /* events accepted and not done */
     double async_oldest_age_s;       /* age of the oldest waiting event, 0 when none */
+    uint64_t log_lines_dropped;      /* gl_logs_dropped_lines() */
 } gl_metrics_globals_t;
 
 gl_metrics_t *gl_metrics_new(void);

@@ -235,7 +235,8 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
     if (mk < 0) {
         gl_log_error("api: create %s: %s", fn_dir, strerror(-mk));
         fail_type = GL_AWS_SERVICE;
-        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
+        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
+                 strerror(-mk));
         goto out;
     }
     if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
@@ -246,19 +247,25 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
                      "Could not unzip uploaded file. Please check your file, then "
                      "try to upload again.");
             break;
+        case GL_ARCHIVE_EMPTY:
+            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
+            snprintf(fail_msg, sizeof(fail_msg), "Uploaded file must be a non-empty zip");
+            break;
         case GL_ARCHIVE_TOO_LARGE:
             fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
             snprintf(fail_msg, sizeof(fail_msg), "Unzipped size must be smaller than %llu bytes",
                      (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
             break;
         case GL_ARCHIVE_UNSAFE_ENTRY:
+        case GL_ARCHIVE_CONFLICT:
             fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
             snprintf(fail_msg, sizeof(fail_msg), "Could not unzip uploaded file: %s", err.msg);
             break;
         default:
-            gl_log_error("api: unpacking code of %s: %s", name, err.msg);
+            gl_log_error("api: unpacking code of %s: %s: %s", name, err.msg, strerror(err.code));
             fail_type = GL_AWS_SERVICE;
-            snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
+            snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
+                     strerror(err.code));
         }
         goto out;
     }
@@ -266,7 +273,8 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
     if (wr < 0) {
         gl_log_error("api: write %s: %s", zip_path, strerror(-wr));
         fail_type = GL_AWS_SERVICE;
-        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code");
+        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
+                 strerror(-wr));
         goto out;
     }
     free(cfg->code_dir);
@@ -299,10 +307,12 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     gl_err_t err = {0};
     char *code_dir = new_code && cfg->code_dir ? strdup(cfg->code_dir) : NULL;
     if (gl_registry_put(api->reg, cfg, &fn, &err) < 0) {
-        gl_log_error("api: storing function %s: %s", cfg->name ? cfg->name : "?", err.msg);
+        gl_log_error("api: storing function %s: %s: %s", cfg->name ? cfg->name : "?", err.msg,
+                     strerror(err.code));
         if (code_dir)
             discard_code(code_dir);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s", err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
+                                err.msg, strerror(err.code));
     } else if (publish) {
         gl_fn_t *ver = NULL;
         gl_aws_error_t aerr;

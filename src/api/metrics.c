@@ -6,6 +6,7 @@
  * one pass over the environments and the series, on the loop, without touching any process.
  */
 #include "galley/async.h"
+#include "galley/logs.h"
 #include "galley/metrics.h"
 #include "galley/sched.h"
 #include "internal.h"
@@ -17,6 +18,7 @@ void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
     gl_metrics_globals_t g = {
         .running = gl_sched_running(api->sched),
         .account_concurrency = gl_sched_account_concurrency(api->sched),
+        .log_lines_dropped = gl_logs_dropped_lines(),
     };
     if (api->async) {
         int64_t oldest = gl_async_oldest_waiting_ms(api->async), now = gl_now_ms();

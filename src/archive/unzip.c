@@ -86,8 +86,10 @@ static int remember_link(struct unpack *u, const char *path)
 }
 
 /* Refuse an entry whose parent directories include a symbolic link already on disk:
- * writing "link/passwd" after "link -> /etc" would otherwise land outside the root. */
-static int check_no_link_on_the_way(struct unpack *u, const char *norm, const char *full)
+ * writing "link/passwd" after "link -> /etc" would otherwise land outside the root. A parent
+ * that is a file ("x" then "x/y") is a conflict: libarchive would replace the file with a
+ * directory, or fail with an errno that looks like a local write error. */
+static int check_parents(struct unpack *u, const char *norm, const char *full)
 {
     char path[PATH_MAX];
     size_t fulllen = strlen(full);
@@ -101,14 +103,35 @@ static int check_no_link_on_the_way(struct unpack *u, const char *norm, const ch
         path[i] = '/';
         if (r < 0) {
             if (errno == ENOENT || errno == ENOTDIR)
-                return 0; /* nothing deeper exists yet; libarchive reports a clash */
+                return 0; /* nothing deeper exists yet */
             return refuse(u, GL_ARCHIVE_IO, errno, "inspect %s", norm);
         }
         if (S_ISLNK(st.st_mode))
             return refuse(u, GL_ARCHIVE_UNSAFE_ENTRY, EPERM,
                         "zip entry %s writes through a symbolic link", norm);
+        if (!S_ISDIR(st.st_mode))
+            return refuse(u, GL_ARCHIVE_CONFLICT, ENOTDIR,
+                        "zip entry %s is inside %.*s, which is a file", norm,
+                        (int)(i - u->rootlen - 1), norm);
     }
     return 0;
+}
+
+/* Refuse a directory entry where a file was unpacked, or a file or link where a directory
+ * was ("x/" and "x", in either order). A repeated file replaces the earlier one, as unzip
+ * does; a repeated directory is harmless. */
+static int check_clash(struct unpack *u, const char *norm, const char *full, mode_t type)
+{
+    struct stat st;
+    if (lstat(full, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return refuse(u, GL_ARCHIVE_IO, errno, "inspect %s", norm);
+    }
+    if (!S_ISDIR(st.st_mode) == (type != AE_IFDIR))
+        return 0;
+    return refuse(u, GL_ARCHIVE_CONFLICT, EEXIST,
+                "zip entries name %s both as a file and as a directory", norm);
 }
 
 /* Decide what may be unpacked and rewrite the entry to land under the root with capped
@@ -148,7 +171,7 @@ static int prepare_entry(struct unpack *u, struct archive_entry *e)
         return 0;
     if ((size_t)snprintf(full, sizeof(full), "%s/%s", u->root, norm) >= sizeof(full))
         return refuse(u, GL_ARCHIVE_UNSAFE_ENTRY, ENAMETOOLONG, "zip entry %s is too long", norm);
-    if ((rc = check_no_link_on_the_way(u, norm, full)) < 0)
+    if ((rc = check_parents(u, norm, full)) < 0 || (rc = check_clash(u, norm, full, type)) < 0)
         return rc;
     if (type == AE_IFLNK && (rc = remember_link(u, norm)) < 0)
         return rc;
@@ -353,8 +376,9 @@ static int resolve_dest(struct unpack *u, const char *dest_dir, char *out, size_
     return 0;
 }
 
-/* libarchive's seekable reader does not recognise a zip without entries, which is only an
- * end-of-central-directory record (and its comment); zip tools make them, Lambda takes them. */
+/* A zip without entries is only an end-of-central-directory record (and its comment); zip
+ * tools make them. libarchive's seekable reader does not recognise one, and Lambda refuses it
+ * apart from other bad zips ("Uploaded file must be a non-empty zip"), so it is told apart. */
 static int is_empty_zip(const unsigned char *p, size_t len)
 {
     if (len < 22 || memcmp(p, "PK\5\6", 4) != 0)
@@ -397,8 +421,8 @@ int gl_archive_unzip(const void *zip, size_t len, const char *dest_dir, uint64_t
         rc = refuse(&u, GL_ARCHIVE_IO, EEXIST, "%s already exists", dest_dir);
         goto out;
     }
-    if (!zip || len == 0) {
-        rc = refuse(&u, GL_ARCHIVE_BAD_ZIP, EINVAL, "not a valid zip file: empty");
+    if (!zip || len == 0 || is_empty_zip(zip, len)) {
+        rc = refuse(&u, GL_ARCHIVE_EMPTY, EINVAL, "the zip file has no entries");
         goto out;
     }
     if ((size_t)snprintf(u.root, sizeof(u.root), "%s.tmp-XXXXXX", dest) >= sizeof(u.root)) {
@@ -420,13 +444,6 @@ int gl_archive_unzip(const void *zip, size_t len, const char *dest_dir, uint64_t
      * The streaming one reads local headers only, which would lose executable bits and
      * turn symbolic links into files, and would accept a zip whose directory is missing. */
     archive_read_support_format_zip_seekable(in);
-    if (is_empty_zip(zip, len)) {
-        if ((rc = fix_dir_modes(&u, u.root, 0)) < 0 || (rc = rename_into_place(&u, dest)) < 0)
-            goto out;
-        made_tmp = 0;
-        u.res->status = GL_ARCHIVE_OK;
-        goto out;
-    }
     if (archive_read_open_memory(in, zip, len) != ARCHIVE_OK) {
         rc = refuse(&u, GL_ARCHIVE_BAD_ZIP, EINVAL, "not a valid zip file: %s",
                   archive_error_string(in) ? archive_error_string(in) : "unreadable");

@@ -155,7 +155,9 @@ int gl_async_enqueue_event(gl_async_t *a, const gl_async_event_in_t *in, gl_asyn
         gl_log_error("async journal: cannot append event %s: %s", e->id, strerror(-rc));
         e->where = GL_ASYNC_NOWHERE;
         gl_async_event_free(a, e);
-        return rc == -ENOMEM ? rc : -EIO;
+        /* The errno reaches the caller's 500 ("No space left on device"); only -EAGAIN,
+         * which the Invoke API answers as a throttle, is not a storage failure's. */
+        return rc == -EAGAIN ? -EIO : rc;
     }
     e->accepted = cb;
     e->accepted_arg = arg;

@@ -3,11 +3,18 @@
  * logs.c: log stream files, the line splitter for environments' output pipes, and the 4 KB
  * tail kept per invoke. Writes are plain write(2) calls on the loop thread: lines are small
  * and land in the page cache.
+ *
+ * Owns the count of lines no stream could write (the cap, ENOSPC, EIO). Invariant: every line
+ * handed to gl_logs_stream_write is either in the file whole or counted in s->dropped and in
+ * that total, and a stream's first dropped line is named in the daemon log.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -15,11 +22,33 @@
 #include "galley/logs.h"
 #include "galley/util.h"
 
+static uint64_t dropped_total;
+static uint64_t stream_max; /* 0: not decided yet */
+
+uint64_t gl_logs_dropped_lines(void) { return dropped_total; }
+
+void gl_logs_set_stream_max(uint64_t bytes) { stream_max = bytes; }
+
+static uint64_t cap_for_new_stream(void)
+{
+    if (stream_max == 0) {
+        const char *v = getenv("GALLEY_LOG_STREAM_MAX_BYTES");
+        char *end = NULL;
+        unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+        stream_max = n > 0 && end && *end == '\0' ? n : GL_LOGS_STREAM_MAX_DEFAULT;
+        if (v && stream_max != n)
+            gl_log_warn("GALLEY_LOG_STREAM_MAX_BYTES=%s is not a positive number of bytes; "
+                        "log streams are capped at %llu", v, (unsigned long long)stream_max);
+    }
+    return stream_max;
+}
+
 int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *group,
                         const char *stream, gl_err_t *err)
 {
+    memset(s, 0, sizeof(*s));
     s->fd = -1;
-    s->path = NULL;
+    s->max = cap_for_new_stream();
     while (*group == '/')
         group++;
     char *gdir = gl_path_join(logs_root, group);
@@ -42,6 +71,10 @@ int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *
         rc = gl_err_set(err, errno, "open log stream %s", path);
         goto out;
     }
+    struct stat st;
+    if (fstat(s->fd, &st) == 0)
+        s->size = (uint64_t)st.st_size;
+    s->capped = s->size > s->max; /* past it already: the notice was written before */
     s->path = path;
     path = NULL;
 out:
@@ -50,14 +83,74 @@ out:
     return rc;
 }
 
+/* Count a line that is not in the file; the first of the stream is reported with why. */
+static void drop_line(gl_logs_stream_t *s, const char *why)
+{
+    s->dropped++;
+    dropped_total++;
+    if (s->reported)
+        return;
+    s->reported = 1;
+    gl_log_warn("log stream %s: a line was not written (%s); this stream's further losses "
+                "are only counted (galley_log_lines_dropped_total)",
+                s->path, why);
+}
+
+/* At the cap, one last line tells a reader of the file why it ends (it may pass the cap by
+ * that line's length), then every later line is dropped and counted. */
+static void write_cap_notice(gl_logs_stream_t *s)
+{
+    char notice[160];
+    int n = snprintf(notice, sizeof(notice),
+                     "galley: this log stream reached its cap of %" PRIu64
+                     " bytes; later lines are not written\n",
+                     s->max);
+    s->capped = 1;
+    if (n > 0 && write(s->fd, notice, (size_t)n) == n)
+        s->size += (uint64_t)n;
+}
+
+/* writev until everything is written: a short write (the disk filling up mid-line) is
+ * continued, so the failure that stops it reports its own errno. Each pass writes at least
+ * one byte or returns. Adds what was written to *written; 0 or a negative errno. */
+static int write_all(int fd, struct iovec *iov, int n, uint64_t *written)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        *written += (uint64_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
 void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 {
     if (s->fd < 0)
         return;
+    if (!s->capped && s->size + len + 1 > s->max)
+        write_cap_notice(s);
+    if (s->capped) {
+        drop_line(s, "the stream reached its cap");
+        return;
+    }
     struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    ssize_t w = writev(s->fd, iov, 2);
-    if (w < 0)
-        gl_log_debug("log stream %s: %s", s->path, strerror(errno));
+    int rc = write_all(s->fd, iov, 2, &s->size);
+    if (rc < 0)
+        drop_line(s, strerror(-rc)); /* a part written stays: the file may lack a newline */
 }
 
 void gl_logs_stream_close(gl_logs_stream_t *s)

@@ -418,6 +418,10 @@ int gl_metrics_render(gl_metrics_t *m, const gl_metrics_globals_t *g, gl_buf_t *
                    "Age of the oldest asynchronous event waiting to run, 0 when none.");
             putf(&r, "galley_async_oldest_event_age_seconds %.3f\n", g->async_oldest_age_s);
         }
+        family(&r, "galley_log_lines_dropped_total", "counter",
+               "Function log lines not written to their stream file (size cap, full disk, I/O "
+               "error).");
+        putf(&r, "galley_log_lines_dropped_total %llu\n", (unsigned long long)g->log_lines_dropped);
     }
     family(&r, "galley_metrics_series_dropped_total", "counter",
            "Records not kept because the number of (function, version) series reached its cap.");

@@ -73,7 +73,8 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     const gl_fn_config_t *c = &env->fn->cfg;
     const gl_sched_opts_t *o = &env->sched->opts;
     char num[32], api[64], group[160], exec_env[96];
-    envp_set(b, "PATH", getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+    /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
+    envp_set(b, "PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
     envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));

@@ -181,6 +181,38 @@ def test_hostile_zips_are_refused_and_leave_nothing(daemon_factory):
     assert not (d.tmp / "escape.py").exists() and not (d.state / "escape.py").exists()
 
 
+def test_clashing_and_empty_zips_get_lambdas_400(daemon_factory):
+    """Issue 9: a zip holding both x and x/y got a 500; an empty zip was taken, where Lambda
+    answers "Uploaded file must be a non-empty zip" (22 bytes of end record, or nothing)."""
+    d = daemon_factory()
+    c = d.client()
+    clash = io.BytesIO()
+    with zipfile.ZipFile(clash, "w") as zf:
+        zf.writestr("x", "a\n")
+        zf.writestr("x/y", "b\n")
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w"):
+        pass
+    assert len(empty.getvalue()) == 22
+    cases = [(clash.getvalue(), "Could not unzip uploaded file: zip entry x/y is inside x, "
+                                "which is a file"),
+             (empty.getvalue(), "Uploaded file must be a non-empty zip"),
+             (b"", "Uploaded file must be a non-empty zip")]
+    for i, (data, msg) in enumerate(cases):
+        with pytest.raises(ClientError) as e:
+            create(c, f"clash{i}", "python3.12", "app.handler", data)
+        err = e.value.response
+        assert err["ResponseMetadata"]["HTTPStatusCode"] == 400, err
+        assert err["Error"]["Code"] == "InvalidParameterValueException", err
+        assert err["Error"]["Message"] == msg
+        assert not (d.state / "functions" / f"clash{i}").exists()
+    create(c, "clashfn", "python3.12", "app.handler", zip_files({"app.py": PY_V1}))
+    with pytest.raises(ClientError) as e:
+        c.update_function_code(FunctionName="clashfn", ZipFile=clash.getvalue())
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert json.loads(call(c, "clashfn")[1])["version"] == 1
+
+
 def test_created_functions_survive_restart(daemon_factory, tmp_path):
     state = tmp_path / "persist"
     d = daemon_factory(state_dir=state)

@@ -4,6 +4,7 @@ invoked through boto3 and the AWS CLI v2, warm reuse, Tail logs, errors by excep
 Event and DryRun, platform failures (crash, timeout, init error, oversized response)."""
 import base64
 import json
+import os
 import re
 import time
 
@@ -27,6 +28,7 @@ def served(daemon_factory, tmp_path):
         "PySleep": {"CodeUri": py, "Handler": "app.sleep", "Runtime": "python3.11", "Timeout": 1},
         "PySized": {"CodeUri": py, "Handler": "app.sized", "Runtime": "python3.11"},
         "PyNone": {"CodeUri": py, "Handler": "app.none", "Runtime": "python3.11"},
+        "PyPath": {"CodeUri": py, "Handler": "app.path", "Runtime": "python3.11"},
         "PyImportError": {"CodeUri": str(FIXTURES / "py_import_error"), "Handler": "app.handler",
                           "Runtime": "python3.11"},
         "NodeEcho": {"CodeUri": node, "Handler": "index.echo", "Runtime": "nodejs20.x",
@@ -82,6 +84,21 @@ def test_python_invoke_context_env_and_warm_reuse(served):
     b2 = json.loads(r2["Body"])
     assert b2["count"] == 2 and b2["pid"] == body["pid"]
     assert b2["request_id"] != rid
+
+
+LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+
+
+def test_functions_get_lambdas_path_not_the_daemons(served):
+    """Issue 9: functions saw the daemon's PATH (this process's); Lambda gives its own."""
+    assert os.environ.get("PATH") != LAMBDA_PATH
+    c = served.client()
+    r = invoke(c, "PyPath", b"{}", LogType="Tail")
+    assert json.loads(r["Body"]) == LAMBDA_PATH
+    assert LAMBDA_PATH + "\n" in decode_tail(r)
+    # The runtimes exec their interpreter by absolute path, so node and C still start.
+    assert json.loads(invoke(c, "NodeEcho")["Body"])["greeting"] == "hey"
+    assert invoke(c, "CEcho", b'{"name":"galley"}')["StatusCode"] == 200
 
 
 def test_tail_log_has_platform_lines_for_this_invoke(served):

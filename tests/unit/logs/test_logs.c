@@ -3,7 +3,8 @@
  * test_logs.c: src/logs/logs.c: the line splitter (partial lines across feeds, CRLF, lines
  * over GL_LOGS_LINE_MAX, flush), the per-invoke tail (the reader's last GL_LOGS_TAIL_MAX
  * bytes always equal the last bytes of everything appended) and log stream files (directories
- * made, appends across reopenings, the group's leading '/' stripped).
+ * made, appends across reopenings, the group's leading '/' stripped, the size cap, and lines
+ * that cannot be written counted).
  *
  * Emitted lines are collected into a list of copies so each test can compare them whole.
  */
@@ -354,6 +355,67 @@ static void test_stream_open_failure_leaves_closed(void **state)
     gl_logs_stream_close(&s);
 }
 
+/* Issue 9: a stream is capped; the file ends with a notice and every later line is counted. */
+static void test_stream_cap_counts_dropped_lines(void **state)
+{
+    tmpdir_t *t = *state;
+    gl_logs_stream_t s;
+    gl_err_t err = {0};
+    uint64_t before = gl_logs_dropped_lines();
+    gl_logs_set_stream_max(20);
+    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "s", &err), 0);
+    gl_logs_stream_write(&s, "0123456789", 10); /* 11 bytes */
+    gl_logs_stream_write(&s, "abcdefgh", 8);    /* 20: exactly the cap */
+    gl_logs_stream_write(&s, "x", 1);           /* over: notice, then dropped */
+    gl_logs_stream_write(&s, "y", 1);
+    assert_int_equal(s.dropped, 2);
+    assert_int_equal(gl_logs_dropped_lines(), before + 2);
+    char path[160];
+    snprintf(path, sizeof(path), "%s", s.path);
+    gl_logs_stream_close(&s);
+
+    gl_buf_t got = {0};
+    read_all(path, &got);
+    const char *want = "0123456789\nabcdefgh\ngalley: this log stream reached its cap of 20 "
+                       "bytes; later lines are not written\n";
+    assert_int_equal(got.len, strlen(want));
+    assert_memory_equal(got.data, want, got.len);
+
+    /* Reopened, the file's size counts: nothing more is written, only counted. */
+    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "s", &err), 0);
+    gl_logs_stream_write(&s, "z", 1);
+    assert_int_equal(s.dropped, 1);
+    gl_logs_stream_close(&s);
+    read_all(path, &got);
+    assert_int_equal(got.len, strlen(want));
+    assert_int_equal(gl_logs_dropped_lines(), before + 3);
+    gl_logs_set_stream_max(0);
+    gl_buf_free(&got);
+}
+
+/* A write error (here ENOSPC, from /dev/full) counts the line instead of losing it silently. */
+static void test_stream_write_error_counted(void **state)
+{
+    tmpdir_t *t = *state;
+    gl_logs_stream_t s;
+    gl_err_t err = {0};
+    uint64_t before = gl_logs_dropped_lines();
+    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "full", &err), 0);
+    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (full < 0) {
+        gl_logs_stream_close(&s);
+        skip();
+    }
+    close(s.fd);
+    s.fd = full;
+    gl_logs_stream_write(&s, "lost", 4);
+    gl_logs_stream_write(&s, "lost too", 8);
+    assert_int_equal(s.dropped, 2);
+    assert_int_equal(gl_logs_dropped_lines(), before + 2);
+    assert_int_equal(s.reported, 1);
+    gl_logs_stream_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +430,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_dirs_and_append, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_stream_open_failure_leaves_closed, setup_tmp,
                                         teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_stream_cap_counts_dropped_lines, setup_tmp,
+                                        teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_stream_write_error_counted, setup_tmp, teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,8 +154,8 @@ static void test_samples_grouped_under_their_family(void **state)
     record(m, "zeta", "$LATEST", 1, 0, 0, 1, 1);
     record(m, "alpha", "$LATEST", 1, 0, 0, 1, 1);
     record(m, "alpha", "1", 1, 0, 0, 0, 0);
-    gl_metrics_globals_t g = {.running = 2, .account_concurrency = 10, .have_async = 1,
-                              .async_depth = 4, .async_oldest_age_s = 1.5};
+    gl_metrics_globals_t g = {.running = 2, .account_concurrency = 10, .log_lines_dropped = 7,
+                              .have_async = 1, .async_depth = 4, .async_oldest_age_s = 1.5};
     char *text = render(m, &g);
     char family[128] = "", seen[4096] = " ";
     const char *alpha = NULL, *alpha1 = NULL, *zeta = NULL;
@@ -196,6 +196,7 @@ static void test_samples_grouped_under_their_family(void **state)
     assert_true(sample(text, "galley_account_concurrency_limit") == 10);
     assert_true(sample(text, "galley_async_queue_depth") == 4);
     assert_true(sample(text, "galley_async_oldest_event_age_seconds") == 1.5);
+    assert_true(sample(text, "galley_log_lines_dropped_total") == 7);
     free(text);
     gl_metrics_free(m);
 }
