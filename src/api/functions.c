@@ -86,6 +86,14 @@ static void reply_not_found(gl_api_t *api, gl_http_req_t *req, const char *name,
     gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
 }
 
+gl_fn_t *gl_api_find_function(gl_api_t *api, gl_http_req_t *req, const char *name)
+{
+    gl_fn_t *fn = gl_registry_find(api->reg, name);
+    if (!fn)
+        reply_not_found(api, req, name, NULL);
+    return fn;
+}
+
 static gl_fn_t *resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, double route)
 {
     gl_fn_t *fn = gl_registry_resolve(api->reg, ref->name, ref->qualifier, route);

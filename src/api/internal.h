@@ -141,6 +141,9 @@ int gl_api_refuse_template(gl_http_req_t *req, const gl_fn_t *fn);
 /** FunctionConfiguration JSON for fn, as Lambda returns it (new reference). */
 json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn);
 
+/** The $LATEST of the function called name (any of its names), or NULL after replying 404
+ *  ResourceNotFoundException "Function not found: <unqualified ARN>". */
+gl_fn_t *gl_api_find_function(gl_api_t *api, gl_http_req_t *req, const char *name);
 /** Resolve ref to the current snapshot, or reply 404 ResourceNotFoundException and return NULL.
  *  Qualifier "" and "$LATEST" resolve to $LATEST, "N" to that version, an alias to its
  *  FunctionVersion. */

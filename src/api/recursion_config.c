@@ -35,13 +35,7 @@ static gl_fn_t *function_of(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         free(raw);
         return NULL;
     }
-    gl_fn_t *fn = gl_registry_find(api->reg, ref->name);
-    if (!fn) {
-        char arn[512];
-        gl_registry_fn_arn(api->reg, ref->name, NULL, arn, sizeof(arn));
-        gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
-    }
-    return fn;
+    return gl_api_find_function(api, req, ref->name);
 }
 
 static void reply_setting(gl_http_req_t *req, const char *value)

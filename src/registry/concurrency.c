@@ -40,15 +40,9 @@ out:
 void gl_reg_load_concurrency(gl_registry_t *r, gl_fn_set_t *s, const char *fn_dir)
 {
     (void)r;
-    char *path = gl_path_join(fn_dir, GL_REG_CONCURRENCY_FILE);
-    gl_buf_t buf = {0};
-    json_t *j = NULL;
-    if (!path || gl_read_file(path, GL_REG_STATE_MAX_BYTES, &buf) < 0)
-        goto out; /* absent: nothing set */
-    if (!(j = json_loadb(buf.data, buf.len, 0, NULL)) || !json_is_object(j)) {
-        gl_log_warn("registry: ignoring %s: not a JSON object", path);
-        goto out;
-    }
+    json_t *j = gl_reg_read_json_object(fn_dir, GL_REG_CONCURRENCY_FILE);
+    if (!j)
+        return; /* absent (nothing set) or warned */
     json_t *res = json_object_get(j, "ReservedConcurrentExecutions");
     if (json_is_integer(res) && json_integer_value(res) >= 0 &&
         json_integer_value(res) <= 1000000)
@@ -62,7 +56,8 @@ void gl_reg_load_concurrency(gl_registry_t *r, gl_fn_set_t *s, const char *fn_di
             json_t *n = json_object_get(v, "Requested");
             if (!json_is_integer(n) || json_integer_value(n) < 1 ||
                 json_integer_value(n) > 100000) {
-                gl_log_warn("registry: %s: skipping the provisioned config of %s", path, q);
+                gl_log_warn("registry: %s/%s: skipping the provisioned config of %s", fn_dir,
+                            GL_REG_CONCURRENCY_FILE, q);
                 continue;
             }
             if (!s->provisioned)
@@ -70,10 +65,7 @@ void gl_reg_load_concurrency(gl_registry_t *r, gl_fn_set_t *s, const char *fn_di
             json_object_set(s->provisioned, q, v);
         }
     }
-out:
     json_decref(j);
-    gl_buf_free(&buf);
-    free(path);
 }
 
 int gl_registry_reserved(gl_registry_t *r, const char *name)

@@ -65,6 +65,9 @@ gl_fn_t *gl_reg_latest(gl_registry_t *r, const char *name);
  *  its code directory is marked for removal when no current snapshot uses it any more. The
  *  caller has already taken old out of every current list. */
 void gl_reg_retire(gl_registry_t *r, gl_fn_t *old, gl_fn_t *replacement);
+/** fn_dir/file as a JSON object (new reference); NULL when absent or unreadable, and when
+ *  not a JSON object (then warned once here). */
+json_t *gl_reg_read_json_object(const char *fn_dir, const char *file);
 /** Serialise j (borrowed) and write it atomically to path. */
 int gl_reg_write_json(const char *path, const json_t *j, gl_err_t *err);
 

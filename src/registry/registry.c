@@ -423,6 +423,22 @@ int gl_reg_write_json(const char *path, const json_t *j, gl_err_t *err)
     return rc;
 }
 
+json_t *gl_reg_read_json_object(const char *fn_dir, const char *file)
+{
+    char *path = gl_path_join(fn_dir, file);
+    gl_buf_t buf = {0};
+    json_t *j = NULL;
+    if (path && gl_read_file(path, GL_REG_STATE_MAX_BYTES, &buf) == 0 &&
+        (!(j = json_loadb(buf.data, buf.len, 0, NULL)) || !json_is_object(j))) {
+        gl_log_warn("registry: ignoring %s: not a JSON object", path);
+        json_decref(j);
+        j = NULL;
+    }
+    gl_buf_free(&buf);
+    free(path);
+    return j;
+}
+
 static int persist(gl_registry_t *r, const gl_fn_config_t *cfg, gl_err_t *err)
 {
     char *fn_dir = gl_registry_fn_dir(r, cfg->name);

@@ -36,22 +36,11 @@ static int save(gl_registry_t *r, gl_fn_set_t *s, gl_err_t *err)
 void gl_reg_load_settings(gl_registry_t *r, gl_fn_set_t *s, const char *fn_dir)
 {
     (void)r;
-    char *path = gl_path_join(fn_dir, GL_REG_SETTINGS_FILE);
-    gl_buf_t buf = {0};
-    json_t *j = NULL;
-    if (!path || gl_read_file(path, GL_REG_STATE_MAX_BYTES, &buf) < 0)
-        goto out; /* absent: nothing set */
-    if (!(j = json_loadb(buf.data, buf.len, 0, NULL)) || !json_is_object(j)) {
-        gl_log_warn("registry: ignoring %s: not a JSON object", path);
-        goto out;
+    json_t *j = gl_reg_read_json_object(fn_dir, GL_REG_SETTINGS_FILE);
+    if (j) {
+        json_decref(s->settings);
+        s->settings = j;
     }
-    json_decref(s->settings);
-    s->settings = j;
-    j = NULL;
-out:
-    json_decref(j);
-    gl_buf_free(&buf);
-    free(path);
 }
 
 const json_t *gl_registry_setting(gl_registry_t *r, const char *name, const char *key)
