@@ -128,7 +128,8 @@ static void uri_encode(gl_buf_t *out, const char *s, size_t len, int keep_slash)
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+            (keep_slash && c == '/')) {
             gl_buf_append(out, &s[i], 1);
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};

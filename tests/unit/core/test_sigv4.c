@@ -39,12 +39,14 @@ static void check_suite(const char *method, const char *path, const char *query,
 static void test_suite_vectors(void **state)
 {
     (void)state;
-    check_suite("GET", "/", "", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    check_suite("GET", "/", "",
+                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     check_suite("GET", "/", "Param2=value2&Param1=value1",
                 "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
     check_suite("GET", "/\xe1\x88\xb4", NULL,
                 "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
-    check_suite("POST", "/", "", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+    check_suite("POST", "/", "",
+                "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
 }
 
 static void test_canonical_request_get_vanilla(void **state)
