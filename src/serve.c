@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -58,6 +59,10 @@ typedef struct serve_opts {
     double async_time_scale;
     const char *overrides[64];
     size_t noverrides;
+    int auth_sigv4;                       /* --auth sigv4 */
+    const char *credentials[16];          /* --credentials ACCESS_KEY:SECRET, repeatable */
+    size_t ncredentials;
+    const char *credentials_file;         /* --credentials-file FILE */
 } serve_opts_t;
 
 typedef struct daemon {
@@ -71,6 +76,7 @@ typedef struct daemon {
     gl_cg_system_t *cgroups;
     char *python, *node, *runtimes, *state; /* resolved at start, malloc'd */
     int port;                               /* where the API listens */
+    char token[GL_API_CONTROL_TOKEN_LEN + 1]; /* the control API's (run/control-token) */
     uv_signal_t sigterm, sigint;
     int stopping;
 } daemon_t;
@@ -97,6 +103,9 @@ static void serve_usage(FILE *f)
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
+          "  --auth sigv4|none        require SigV4-signed Lambda API requests (default none)\n"
+          "  --credentials KEY:SECRET   a key pair --auth sigv4 accepts (repeatable)\n"
+          "  --credentials-file FILE  more of them, one KEY:SECRET a line\n"
           "  --log-level LEVEL        debug, info, warn or error (default info)\n",
           f);
 }
@@ -336,7 +345,8 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
 enum {
     O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
-    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP
+    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
+    O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE
 };
 
 static const struct option longopts[] = {
@@ -359,6 +369,9 @@ static const struct option longopts[] = {
     {"no-watch", no_argument, NULL, O_NO_WATCH},
     {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
     {"help", no_argument, NULL, O_HELP},
+    {"auth", required_argument, NULL, O_AUTH},
+    {"credentials", required_argument, NULL, O_CREDENTIALS},
+    {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -396,6 +409,20 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             return 2;
         }
         return 0;
+    case O_AUTH:
+        if (strcmp(arg, "sigv4") != 0 && strcmp(arg, "none") != 0) {
+            fprintf(stderr, "galley: --auth wants sigv4 or none, got '%s'\n", arg);
+            return 2;
+        }
+        o->auth_sigv4 = !strcmp(arg, "sigv4");
+        return 0;
+    case O_CREDENTIALS:
+        if (o->ncredentials == sizeof(o->credentials) / sizeof(o->credentials[0])) {
+            fprintf(stderr, "galley: more than 16 --credentials: use --credentials-file\n");
+            return 2;
+        }
+        o->credentials[o->ncredentials++] = arg;
+        return 0;
     case O_LOGLEVEL: {
         enum gl_log_level lvl;
         if (gl_log_parse_level(arg, &lvl) < 0) {
@@ -428,11 +455,14 @@ static int parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_CONCURRENCY:
         case O_ASYNC_SCALE:
         case O_LOGLEVEL:
+        case O_AUTH:
+        case O_CREDENTIALS:
             if (parse_value(c, optarg, o) != 0)
                 return 2;
             break;
         case O_STATE: o->state_dir = optarg; break;
         case O_TEMPLATE: o->template_path = optarg; break;
+        case O_CREDENTIALS_FILE: o->credentials_file = optarg; break;
         case O_RUN_AS: o->run_as = optarg; break;
         case O_ISOLATE_NET: o->isolate_network = 1; break;
         case O_NO_SANDBOX: o->no_sandbox = 1; break;
@@ -454,6 +484,11 @@ static int parse_opts(int argc, char **argv, serve_opts_t *o)
     if (optind < argc) {
         fprintf(stderr, "galley: unexpected argument '%s'\n", argv[optind]);
         serve_usage(stderr);
+        return 2;
+    }
+    if (o->auth_sigv4 != (o->ncredentials > 0 || o->credentials_file != NULL)) {
+        fprintf(stderr, "galley: %s\n", o->auth_sigv4 ? "--auth sigv4 needs --credentials or "
+                "--credentials-file" : "--credentials need --auth sigv4");
         return 2;
     }
     return -1;
@@ -582,13 +617,37 @@ static int open_async(daemon_t *d, const serve_opts_t *o)
     return 0;
 }
 
+/* 127.0.0.0/8, ::1 (also v4-mapped) and "localhost": only this machine can connect. */
+static int is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(host, "localhost") || (inet_pton(AF_INET, host, &a4) == 1 &&
+                                       (ntohl(a4.s_addr) >> 24) == 127))
+        return 1;
+    return inet_pton(AF_INET6, host, &a6) == 1 &&
+           (IN6_IS_ADDR_LOOPBACK(&a6) ||
+            (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
+}
+
+/* The control token first (the API refuses /_galley without it), then the listener. */
 static int start_api(daemon_t *d, const serve_opts_t *o)
 {
     gl_err_t err = {0};
+    if (gl_api_control_token_create(d->state, d->token, &err) < 0) {
+        gl_log_error("control token: %s", err.msg);
+        return -1;
+    }
+    if (!o->auth_sigv4 && !is_loopback(o->host))
+        gl_log_warn("listening on %s without --auth: anyone who can reach it can create, change "
+                    "and invoke functions (use --auth sigv4 --credentials KEY:SECRET)", o->host);
     gl_api_opts_t aopts = {.host = o->host, .port = o->port, .registry = d->reg,
-                           .sched = d->sched, .async = d->async};
+                           .sched = d->sched, .async = d->async, .control_token = d->token,
+                           .auth_sigv4 = o->auth_sigv4, .credentials = o->credentials,
+                           .ncredentials = o->ncredentials,
+                           .credentials_file = o->credentials_file};
     if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
-        gl_log_error("listen on %s:%d: %s", o->host, o->port, err.msg);
+        gl_log_error("Lambda API on %s:%d: %s", o->host, o->port, err.msg);
         return -1;
     }
     return 0;

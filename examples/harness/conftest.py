@@ -5,12 +5,14 @@
 #                 call (botocore's retries off), so a test sees every throttle and error itself
 #   reset_galley  (autouse) every test starts from the daemon's state after start: no warm
 #                 environment, no pending fault, no idle timeout override
-# The daemon's address comes from $GALLEY_ENDPOINT (default http://127.0.0.1:3001).
+# The daemon's address comes from $GALLEY_ENDPOINT (default http://127.0.0.1:3001), its control
+# token from $GALLEY_CONTROL_TOKEN or <state-dir>/run/control-token ($GALLEY_STATE_DIR, default
+# ./.galley: run pytest from the directory you started `galley serve` in, or set one of them).
 import boto3
 import pytest
 from botocore.config import Config
 
-from galley_control import GalleyControl, endpoint_from_env
+from galley_control import GalleyControl, GalleyError, endpoint_from_env
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +23,10 @@ def galley():
     except OSError as e:
         pytest.fail(f"no galley daemon at {control.endpoint} ({e}): start one with "
                     "scripts/serve-examples, or set GALLEY_ENDPOINT", pytrace=False)
+    except GalleyError as e:
+        pytest.fail(f"galley at {control.endpoint} refused the control API ({e}): run pytest "
+                    "from the directory the daemon was started in, or set GALLEY_STATE_DIR or "
+                    "GALLEY_CONTROL_TOKEN", pytrace=False)
     return control
 
 

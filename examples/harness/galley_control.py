@@ -2,7 +2,9 @@
 # galley_control.py: a small client for galley's control API (docs/testing.md), standard
 # library only: reset, force a cold start, warm N environments, per-function idle timeout,
 # injected faults, the environment list, and a raw invoke that returns galley's X-Galley-*
-# headers. Copy it into your own test suite as it is.
+# headers. Every control request carries the daemon's control token (X-Galley-Control-Token):
+# $GALLEY_CONTROL_TOKEN, else the file the daemon writes at start, <state-dir>/run/control-token,
+# under $GALLEY_STATE_DIR or ./.galley. Copy it into your own test suite as it is.
 import json
 import os
 import urllib.error
@@ -17,6 +19,20 @@ def endpoint_from_env():
     return os.environ.get("GALLEY_ENDPOINT") or DEFAULT_ENDPOINT
 
 
+def control_token_from_env(state_dir=None):
+    """The daemon's control token: the one in state_dir when given, else $GALLEY_CONTROL_TOKEN,
+    else the one in $GALLEY_STATE_DIR or ./.galley; None when there is none to read."""
+    token = os.environ.get("GALLEY_CONTROL_TOKEN")
+    if token and not state_dir:
+        return token.strip()
+    state_dir = state_dir or os.environ.get("GALLEY_STATE_DIR") or ".galley"
+    try:
+        with open(os.path.join(state_dir, "run", "control-token")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 class GalleyError(Exception):
     """An error answer from galley: Lambda's error name (`type`), its message and status."""
 
@@ -28,14 +44,18 @@ class GalleyError(Exception):
 
 
 class GalleyControl:
-    def __init__(self, endpoint=None, timeout=60):
+    def __init__(self, endpoint=None, timeout=60, token=None, state_dir=None):
         self.endpoint = (endpoint or endpoint_from_env()).rstrip("/")
         self.timeout = timeout
+        self.token = token or control_token_from_env(state_dir)
 
     def _request(self, method, path, body=None, timeout=None):
         data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Galley-Control-Token"] = self.token
         req = urllib.request.Request(self.endpoint + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
                 return json.loads(r.read() or b"null")

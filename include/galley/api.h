@@ -17,6 +17,18 @@ struct gl_sched;
 
 /* galley's own read/control endpoints live under this prefix, which no Lambda path uses. */
 #define GL_API_GALLEY_PREFIX "/_galley"
+/* Every request under it carries the daemon's control token in this header (docs/testing.md);
+ * the token is written at start to <state-dir>/GL_API_CONTROL_TOKEN_FILE (0600, in a 0700
+ * directory) for the galley CLI and test harnesses. */
+#define GL_API_CONTROL_TOKEN_HEADER "X-Galley-Control-Token"
+#define GL_API_CONTROL_TOKEN_FILE "run/control-token"
+#define GL_API_CONTROL_TOKEN_LEN 64 /* hex characters: 32 random bytes */
+
+/** A fresh random control token, written to <state_dir>/GL_API_CONTROL_TOKEN_FILE (the run
+ *  directory made or tightened to 0700, the file replaced atomically with mode 0600) and
+ *  copied to token. 0, or a negative errno with err set. */
+int gl_api_control_token_create(const char *state_dir, char token[GL_API_CONTROL_TOKEN_LEN + 1],
+                                gl_err_t *err);
 
 /** Apply the stored concurrency settings (reservations, provisioned configs) to the
  *  scheduler; at start, once the template's functions are in the registry. */
@@ -30,6 +42,11 @@ typedef struct gl_api_opts {
     gl_registry_t *registry;
     struct gl_sched *sched;
     struct gl_async *async;      /* durable queue for Event invokes */
+    const char *control_token;   /* required on /_galley requests (gl_api_control_token_create) */
+    int auth_sigv4;              /* --auth sigv4: Lambda API requests must be signed */
+    const char *const *credentials; /* "ACCESS_KEY:SECRET" each, for auth_sigv4 */
+    size_t ncredentials;
+    const char *credentials_file;   /* more of them, one a line ('#' comments), or NULL */
 } gl_api_opts_t;
 
 int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int *bound_port,

@@ -47,7 +47,11 @@ int gl_err_wrap(gl_err_t *err, const char *fmt, ...) __attribute__((format(print
     XX(ACCESS_DENIED, 403, "AccessDeniedException", "Message", NULL)                               \
     XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", "message", NULL)                      \
     XX(PROVISIONED_CONFIG_NOT_FOUND, 404, "ProvisionedConcurrencyConfigNotFoundException",       \
-       "message", "User")
+       "message", "User")                                                                          \
+    XX(MISSING_AUTHENTICATION_TOKEN, 403, "MissingAuthenticationTokenException", "message", NULL) \
+    XX(INCOMPLETE_SIGNATURE, 403, "IncompleteSignatureException", "message", NULL)                 \
+    XX(INVALID_SIGNATURE, 403, "InvalidSignatureException", "message", NULL)                       \
+    XX(UNRECOGNIZED_CLIENT, 403, "UnrecognizedClientException", "message", NULL)
 
 typedef enum gl_aws_err {
 #define XX(e, status, name, key, type) GL_AWS_##e,

@@ -118,6 +118,10 @@ void gl_http_server_close(gl_http_server_t *s, void (*on_closed)(void *arg), voi
 /** Number of open connections (for leak checks and `ps`). */
 size_t gl_http_server_conn_count(const gl_http_server_t *s);
 
+/** 1 once req's connection is gone (a handler without on_abort still holds req: its reply,
+ *  which then only frees it, is still due). */
+int gl_http_req_gone(const gl_http_req_t *req);
+
 /** Value of a request header by lowercase name, or NULL. */
 const char *gl_http_req_header(const gl_http_req_t *req, const char *lname);
 

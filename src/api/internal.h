@@ -21,6 +21,7 @@ struct gl_api {
     struct gl_sched *sched;
     struct gl_async *async;
     gl_http_server_t *http;
+    struct gl_api_auth *auth;   /* who may call (auth.c) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
 };
@@ -33,6 +34,7 @@ typedef void (*gl_api_handler_fn)(gl_api_t *api, gl_http_req_t *req, const gl_ap
 /* gl_api_op_t.flags */
 #define GL_API_OP_SLASH 1u /* one trailing '/' after the pattern is tolerated */
 #define GL_API_OP_EVENT 2u /* an Invoke that is always asynchronous (InvokeAsync) */
+#define GL_API_OP_CONTROL 4u /* galley's control API: needs the control token (auth.c) */
 
 /** One row of the route table (router.c): one Lambda (or galley) operation. */
 struct gl_api_op {
@@ -72,6 +74,19 @@ size_t gl_api_op_body_limit(const gl_api_op_t *op, const gl_http_req_t *req);
  *  0, or a negative errno with aerr set (Lambda's wording). */
 int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const char *region,
                           const char *account, gl_aws_error_t *aerr);
+
+/* Who may call (auth.c): the control token of /_galley rows, --auth sigv4 for Lambda's. */
+/** Copy the token and load the credentials of opts. 0, or a negative errno with err set. */
+int gl_api_auth_open(gl_api_t *api, const gl_api_opts_t *opts, gl_err_t *err);
+void gl_api_auth_free(gl_api_t *api);
+/** 0 when req carries the control token, else -1 after replying 403 AccessDeniedException. */
+int gl_api_check_control(gl_api_t *api, gl_http_req_t *req);
+/** 1 when --auth sigv4 is on. */
+int gl_api_sigv4_enabled(const gl_api_t *api);
+/** Verify req's SigV4 signature (the body hashed off the loop thread when large), then call
+ *  next(api, req), now or later; a missing or bad signature gets Lambda's 403 instead. */
+void gl_api_verify_sigv4(gl_api_t *api, gl_http_req_t *req,
+                         void (*next)(gl_api_t *api, gl_http_req_t *req));
 
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

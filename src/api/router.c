@@ -26,6 +26,7 @@
 #define F "/functions/{FunctionName}"
 #define SLASH GL_API_OP_SLASH
 #define EVENT GL_API_OP_EVENT
+#define CONTROL GL_API_OP_CONTROL
 
 /* Invoke's body may be 6 MiB for RequestResponse but only 1 MiB for an Event. */
 static size_t invoke_limit(const gl_http_req_t *req)
@@ -103,12 +104,13 @@ static const gl_api_op_t ops[] = {
      NULL, gl_api_get_recursion_config},
     {"2024-08-31", F "/recursion-config", 0, "PUT", "PutFunctionRecursionConfig", 0, NULL, 140,
      NULL, gl_api_put_recursion_config},
-    /* galley's own endpoints: a prefix no Lambda path can start with. */
-    {NULL, GALLEY "/environments", 0, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
+    /* galley's own endpoints: a prefix no Lambda path can start with; CONTROL rows need the
+     * control token (auth.c). */
+    {NULL, GALLEY "/environments", CONTROL, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
      gl_api_galley_environments},
-    {NULL, GALLEY "/reset", 0, "POST", "GalleyReset", 0, NULL, 0, NULL, gl_api_galley_reset},
+    {NULL, GALLEY "/reset", CONTROL, "POST", "GalleyReset", 0, NULL, 0, NULL, gl_api_galley_reset},
     /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
-    {NULL, GALLEY F "/{Control}", 0, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
+    {NULL, GALLEY F "/{Control}", CONTROL, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
      gl_api_galley_function},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
     {NULL, "/metrics", 0, "GET", "GalleyMetrics", 0, NULL, 0, NULL, gl_api_metrics},
@@ -118,6 +120,7 @@ static const gl_api_op_t ops[] = {
 #undef F
 #undef SLASH
 #undef EVENT
+#undef CONTROL
 
 const gl_api_op_t *gl_api_ops(size_t *n)
 {
@@ -218,20 +221,11 @@ int gl_api_route_parse_fn(gl_api_route_t *rt, const gl_http_req_t *req, const ch
     return rc;
 }
 
-static void on_request(gl_http_req_t *req, void *data)
+/* The request once it may be served: the routing answers, the FunctionName, the handler. */
+static void dispatch(gl_api_t *api, gl_http_req_t *req)
 {
-    gl_api_t *api = data;
     gl_api_route_t rt;
     gl_api_match_t m = gl_api_route_match(req->method_name, req->path, &rt);
-    gl_uuid4(req->request_id);
-
-    if (req->body_too_large) {
-        const char *as = rt.op && rt.op->too_large_as ? rt.op->too_large_as : "request";
-        gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
-                                "Request must be smaller than %lu bytes for the %s operation",
-                                (unsigned long)gl_api_op_body_limit(rt.op, req), as);
-        return;
-    }
     if (m == GL_API_NO_ROUTE) {
         gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION, "Unknown operation %s %s",
                                 req->method_name, req->path);
@@ -254,6 +248,35 @@ static void on_request(gl_http_req_t *req, void *data)
     rt.op->handler(api, req, &rt);
 }
 
+/*
+ * Who may call comes before what is called: the control API wants its token; with --auth
+ * sigv4 every other path but galley's open ones (GET /metrics) wants a signature, unknown
+ * paths included, as Lambda's front end answers an unsigned request before routing it.
+ */
+static void on_request(gl_http_req_t *req, void *data)
+{
+    gl_api_t *api = data;
+    gl_api_route_t rt;
+    gl_api_route_match(req->method_name, req->path, &rt);
+    gl_uuid4(req->request_id);
+
+    if (req->body_too_large) {
+        const char *as = rt.op && rt.op->too_large_as ? rt.op->too_large_as : "request";
+        gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
+                                "Request must be smaller than %lu bytes for the %s operation",
+                                (unsigned long)gl_api_op_body_limit(rt.op, req), as);
+        return;
+    }
+    if (rt.op && (rt.op->flags & GL_API_OP_CONTROL)) {
+        if (gl_api_check_control(api, req) == 0)
+            dispatch(api, req);
+    } else if (gl_api_sigv4_enabled(api) && !(rt.op && !rt.op->date)) {
+        gl_api_verify_sigv4(api, req, dispatch);
+    } else {
+        dispatch(api, req);
+    }
+}
+
 static const gl_http_handler_t handler = {
     .body_limit = body_limit,
     .on_request = on_request,
@@ -269,18 +292,23 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     api->reg = opts->registry;
     api->sched = opts->sched;
     api->async = opts->async;
-    int rc = gl_http_server_new(&api->http, loop, &handler, api);
-    if (rc < 0) {
-        free(api);
-        return gl_err_set(err, -rc, "http server");
+    int rc = gl_api_auth_open(api, opts, err);
+    if (rc < 0)
+        goto fail;
+    if ((rc = gl_http_server_new(&api->http, loop, &handler, api)) < 0) {
+        rc = gl_err_set(err, -rc, "http server");
+        goto fail;
     }
     if ((rc = gl_http_server_listen(api->http, opts->host, opts->port, bound_port, err)) < 0) {
         gl_http_server_close(api->http, NULL, NULL);
-        free(api);
-        return rc;
+        goto fail;
     }
     *out = api;
     return 0;
+fail:
+    gl_api_auth_free(api);
+    free(api);
+    return rc;
 }
 
 static void on_http_closed(void *arg)
@@ -288,6 +316,7 @@ static void on_http_closed(void *arg)
     gl_api_t *api = arg;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
+    gl_api_auth_free(api);
     free(api);
     if (cb)
         cb(cb_arg);

@@ -19,6 +19,7 @@
 
 #include "galley/api.h"
 #include "galley/cli.h"
+#include "internal.h"
 
 #define CONTROL_TIMEOUT_MS 30000
 /* Warming answers once every environment finished its init (10 s each at most, but they
@@ -26,7 +27,9 @@
 #define WARM_TIMEOUT_MS (10 * 60 * 1000)
 
 #define ENDPOINT_HELP \
-    "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n"
+    "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n" \
+    "  --state-dir DIR  the daemon's state dir, holding its control token (default:\n" \
+    "                   $GALLEY_CONTROL_TOKEN, else $GALLEY_STATE_DIR or ./.galley)\n"
 #define QUALIFIER_HELP \
     "  NAME[:Q]         function name, ARN or template logical id, with a version or alias\n" \
     "  --qualifier Q    version or alias (instead of NAME:Q)\n"
@@ -55,6 +58,7 @@ typedef struct control_args {
     const char *cmd;       /* "cold", ... for messages */
     const char *usage;
     const char *endpoint;
+    const char *state_dir; /* --state-dir, or NULL */
     const char *qualifier; /* --qualifier, or NULL */
     int flag;              /* --default / --clear was given */
     char **pos;            /* positional arguments, after the options */
@@ -69,9 +73,10 @@ typedef struct control_args {
 static int parse_args(int argc, char **argv, control_args_t *a, const char *flag_name,
                       int allow_qualifier, int *exit_code)
 {
-    struct option opts[5];
+    struct option opts[6];
     int n = 0;
     opts[n++] = (struct option){"endpoint", required_argument, NULL, 'E'};
+    opts[n++] = (struct option){"state-dir", required_argument, NULL, 'S'};
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     if (allow_qualifier)
         opts[n++] = (struct option){"qualifier", required_argument, NULL, 'q'};
@@ -86,6 +91,7 @@ static int parse_args(int argc, char **argv, control_args_t *a, const char *flag
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'E': a->endpoint = optarg; break;
+        case 'S': a->state_dir = optarg; break;
         case 'q': a->qualifier = optarg; break;
         case 'f': a->flag = 1; break;
         case 'h':
@@ -142,12 +148,16 @@ static int call(const control_args_t *a, const char *method, const char *path, j
         fprintf(stderr, "galley %s: out of memory\n", a->cmd);
         return 1;
     }
-    gl_buf_t reply = {0}, headers = {0};
+    gl_buf_t reply = {0}, headers = {0}, extra = {0};
     int rc = 1;
-    int status = gl_cli_request_ex(a->endpoint, method, path,
-                                   text ? "Content-Type: application/json\r\n" : NULL, text,
+    char *token = gl_cli_control_header(a->state_dir);
+    gl_buf_printf(&extra, "%s%s", text ? "Content-Type: application/json\r\n" : "",
+                  token ? token : "");
+    int status = gl_cli_request_ex(a->endpoint, method, path, extra.data, text,
                                    text ? strlen(text) : 0, timeout_ms, &reply, &headers);
     free(text);
+    free(token);
+    gl_buf_free(&extra);
     if (status < 0) {
         fprintf(stderr, "galley %s: cannot reach %s: %s\n", a->cmd, a->endpoint,
                 strerror(-status));

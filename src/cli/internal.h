@@ -22,4 +22,16 @@ int gl_cli_parse_name_args(int argc, char **argv, const char *shortopts,
                            const struct option *own, gl_cli_opt_fn on_opt, void *ctx,
                            const char *usage, const char **endpoint, const char **name);
 
+/** The daemon's state dir: given (--state-dir) if not NULL or empty, else $GALLEY_STATE_DIR,
+ *  else ".galley". */
+const char *gl_cli_state_dir(const char *given);
+/**
+ * The control token's request header line ("X-Galley-Control-Token: ...\r\n", malloc'd) for
+ * the /_galley API: the token the daemon wrote to <state_dir>/run/control-token when state_dir
+ * (--state-dir) is given, else $GALLEY_CONTROL_TOKEN, else the file under $GALLEY_STATE_DIR or
+ * ./.galley. NULL when none holds one (the request
+ * then goes without, and the daemon's 403 says where the token lives).
+ */
+char *gl_cli_control_header(const char *state_dir);
+
 #endif

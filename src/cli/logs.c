@@ -39,7 +39,7 @@ static const char usage_text[] =
     "                   it is reachable, else taken as the FunctionName)\n"
     "  -f, --follow     keep printing new lines and new streams until interrupted\n"
     "  --since D        only streams written in the last D (30s, 10m, 1h, 2d, 1h30m)\n"
-    "  --state-dir DIR  the daemon's state dir (default ./.galley)\n"
+    "  --state-dir DIR  the daemon's state dir (default $GALLEY_STATE_DIR or ./.galley)\n"
     "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n";
 
 typedef struct stream {
@@ -304,7 +304,7 @@ int gl_cli_logs(int argc, char **argv)
         {"state-dir", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
-    logs_args_t a = {.state_dir = ".galley"};
+    logs_args_t a = {.state_dir = gl_cli_state_dir(NULL)};
     const char *endpoint, *arg_name;
     int rc = gl_cli_parse_name_args(argc, argv, "f", opts, on_opt, &a, usage_text, &endpoint,
                                     &arg_name);

@@ -10,6 +10,9 @@
 
 #include "galley/api.h"
 #include "galley/cli.h"
+#include "internal.h"
+
+#define PS_USAGE "usage: galley ps [--endpoint URL] [--state-dir DIR] [--json]"
 
 static void print_age(char *out, size_t len, json_int_t ms)
 {
@@ -24,11 +27,12 @@ static void print_age(char *out, size_t len, json_int_t ms)
 
 int gl_cli_ps(int argc, char **argv)
 {
-    const char *endpoint = getenv("GALLEY_ENDPOINT");
+    const char *endpoint = getenv("GALLEY_ENDPOINT"), *state_dir = NULL;
     int as_json = 0;
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
+        {"state-dir", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -38,24 +42,32 @@ int gl_cli_ps(int argc, char **argv)
         switch (c) {
         case 'e': endpoint = optarg; break;
         case 'j': as_json = 1; break;
+        case 's': state_dir = optarg; break;
         case 'h':
-            puts("usage: galley ps [--endpoint URL] [--json]");
+            puts(PS_USAGE);
             return 0;
         default:
-            fputs("usage: galley ps [--endpoint URL] [--json]\n", stderr);
+            fputs(PS_USAGE "\n", stderr);
             return 2;
         }
     }
     if (!endpoint || !*endpoint)
         endpoint = GL_CLI_DEFAULT_ENDPOINT;
-    gl_buf_t body = {0};
-    int status = gl_cli_request(endpoint, "GET", GL_API_GALLEY_PREFIX "/environments", NULL, 0,
-                                10000, &body);
-    if (status < 0) {
-        fprintf(stderr, "galley ps: cannot reach %s: %s\n", endpoint, strerror(-status));
+    gl_buf_t body = {0}, headers = {0};
+    char *token = gl_cli_control_header(state_dir);
+    int status = gl_cli_request_ex(endpoint, "GET", GL_API_GALLEY_PREFIX "/environments", token,
+                                   NULL, 0, 10000, &body, &headers);
+    free(token);
+    if (status < 0 || status >= 400) {
+        if (status < 0)
+            fprintf(stderr, "galley ps: cannot reach %s: %s\n", endpoint, strerror(-status));
+        else
+            gl_cli_print_api_error("ps", status, &headers, &body);
         gl_buf_free(&body);
+        gl_buf_free(&headers);
         return 1;
     }
+    gl_buf_free(&headers);
     json_error_t jerr;
     json_t *doc = status == 200 ? json_loadb(body.data ? body.data : "", body.len, 0, &jerr) : NULL;
     json_t *envs = doc ? json_object_get(doc, "Environments") : NULL;

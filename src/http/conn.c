@@ -74,6 +74,11 @@ void gl_http_req_release(gl_http_conn_t *c, gl_http_req_impl_t *r)
     gl_http_req_free(r);
 }
 
+int gl_http_req_gone(const gl_http_req_t *req)
+{
+    return req->conn == NULL;
+}
+
 const char *gl_http_req_header(const gl_http_req_t *req, const char *lname)
 {
     for (size_t i = 0; i < req->nheaders; i++)

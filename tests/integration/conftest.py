@@ -104,6 +104,12 @@ class Daemon:
         self.port = int(text.split("listening on http://", 1)[1].split(":")[1].split()[0])
         return self
 
+    @property
+    def control_token(self):
+        """The token /_galley requests must carry (X-Galley-Control-Token), as the daemon
+        wrote it at start to <state>/run/control-token."""
+        return (self.state / "run" / "control-token").read_text().strip()
+
     def daemon_log(self):
         try:
             return self.log_path.read_text()

@@ -29,7 +29,7 @@ def galley(*args, env=None):
 
 def ok(d, *args):
     """Run a control command against d; it must succeed; returns its JSON answer."""
-    res = galley(*args, "--endpoint", d.url)
+    res = galley(*args, "--endpoint", d.url, "--state-dir", str(d.state))
     assert res.returncode == 0, f"galley {' '.join(args)}: {res.returncode} {res.stderr}"
     assert res.stderr == ""
     return json.loads(res.stdout)
@@ -38,7 +38,7 @@ def ok(d, *args):
 def fails(d, code, *args):
     """Run a control command against d; it must exit with code and print nothing on stdout;
     returns its stderr."""
-    res = galley(*args, "--endpoint", d.url)
+    res = galley(*args, "--endpoint", d.url, "--state-dir", str(d.state))
     assert res.returncode == code, f"galley {' '.join(args)}: {res.returncode} {res.stdout}"
     assert res.stdout == ""
     return res.stderr
@@ -55,7 +55,7 @@ def cold_start(d, name="echo", qualifier=None):
 
 
 def envs(d, function="echo"):
-    res = galley("ps", "--json", "--endpoint", d.url)
+    res = galley("ps", "--json", "--endpoint", d.url, "--state-dir", str(d.state))
     assert res.returncode == 0, res.stderr
     return [e for e in json.loads(res.stdout) if e["function"] == function]
 
@@ -174,7 +174,7 @@ def test_fault(served):
 
 
 def test_endpoint_from_environment_and_unreachable(served, tmp_path):
-    env = dict(os.environ, GALLEY_ENDPOINT=served.url)
+    env = dict(os.environ, GALLEY_ENDPOINT=served.url, GALLEY_STATE_DIR=str(served.state))
     res = galley("warm", "echo", env=env)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["Ready"] == 1

@@ -159,8 +159,8 @@ def test_galley_ps_lists_environments(daemon_factory, tmp_path):
     from conftest import GALLEY_BIN
     d = daemon_factory(template=basic_template(tmp_path))
     body = json.loads(d.client().invoke(FunctionName="echo")["Payload"].read())
-    res = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url, "--json"], capture_output=True,
-                         text=True, timeout=30)
+    res = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url, "--json", "--state-dir",
+                          str(d.state)], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     envs = json.loads(res.stdout)
     assert len(envs) == 1
@@ -168,8 +168,8 @@ def test_galley_ps_lists_environments(daemon_factory, tmp_path):
     assert e["function"] == "echo" and e["version"] == "$LATEST"
     assert e["pid"] in d.children() and e["invokes"] == 1
     assert e["status"] in ("idle", "frozen") and e["max_memory_mb"] > 0
-    table = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url], capture_output=True,
-                           text=True, timeout=30)
+    table = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url, "--state-dir", str(d.state)],
+                           capture_output=True, text=True, timeout=30)
     assert table.returncode == 0 and "echo" in table.stdout and str(e["pid"]) in table.stdout
     d.stop()
     down = subprocess.run([GALLEY_BIN, "ps", "--endpoint", d.url], capture_output=True,

@@ -17,7 +17,8 @@ from conftest import FIXTURES, write_template
 
 def control(d, method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(d.url + "/_galley" + path, data=data, method=method)
+    req = urllib.request.Request(d.url + "/_galley" + path, data=data, method=method,
+                                 headers={"X-Galley-Control-Token": d.control_token})
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read() or b"null"), dict(r.headers)

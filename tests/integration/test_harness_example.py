@@ -13,7 +13,8 @@ HARNESS = ROOT / "examples" / "harness"
 def test_harness_example_passes_against_the_examples_template(daemon_factory):
     d = daemon_factory(template=ROOT / "examples" / "template.yaml", extra_args=[
         "--parameter-overrides", f"HelloCCodeDir={BUILD / 'examples' / 'hello-c'}"])
-    env = dict(os.environ, **AWS_ENV, GALLEY_ENDPOINT=d.url, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, **AWS_ENV, GALLEY_ENDPOINT=d.url, PYTHONDONTWRITEBYTECODE="1",
+               GALLEY_STATE_DIR=str(d.state))
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "-o", "addopts=", str(HARNESS)],
                          capture_output=True, text=True, env=env, cwd=str(HARNESS), timeout=600)

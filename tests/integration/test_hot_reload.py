@@ -76,7 +76,9 @@ def wait_for_result(d, name, want, qualifier=None):
 def wait_busy(d, name):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(d.url + "/_galley/environments", timeout=10) as r:
+        req = urllib.request.Request(d.url + "/_galley/environments",
+                                     headers={"X-Galley-Control-Token": d.control_token})
+        with urllib.request.urlopen(req, timeout=10) as r:
             envs = json.loads(r.read())["Environments"]
         if any(e["function"] == name and e["status"] == "busy" for e in envs):
             return

@@ -363,6 +363,24 @@ static void test_name_length_limits(void **state)
     }
 }
 
+/* Every /_galley row wants the control token; Lambda's rows and GET /metrics do not. */
+static void test_control_rows_need_the_token(void **state)
+{
+    (void)state;
+    size_t n, control = 0;
+    const gl_api_op_t *ops = gl_api_ops(&n);
+    for (size_t i = 0; i < n; i++) {
+        int galley = !strncmp(ops[i].pattern, GL_API_GALLEY_PREFIX "/",
+                              strlen(GL_API_GALLEY_PREFIX) + 1);
+        assert_int_equal(!!(ops[i].flags & GL_API_OP_CONTROL), galley);
+        if (galley) {
+            assert_null(ops[i].date);
+            control++;
+        }
+    }
+    assert_int_equal(control, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_encoded_names),
         cmocka_unit_test(test_name_length_limits),
+        cmocka_unit_test(test_control_rows_need_the_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
