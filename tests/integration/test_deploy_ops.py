@@ -5,13 +5,18 @@ CreateFunction and GetFunction), resource policies (AddPermission, GetPolicy,
 RemovePermission), Get/PutRuntimeManagementConfig, ListFunctions with FunctionVersion=ALL,
 Architectures; each error case with Lambda's error name, message and status; persistence
 across a restart and nothing inherited by a function created again under the same name."""
+import io
 import json
+import platform
+import struct
 import urllib.request
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import zip_files
+from helpers import wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 PY = "import platform\ndef handler(event, context):\n    return {'echo': event, 'machine': platform.machine()}\n"
@@ -310,3 +315,33 @@ def test_list_all_versions_paged(daemon_factory):
     assert (code, status) == ("InvalidParameterValueException", 400)
     code, msg, status = error_of(c.list_functions, FunctionVersion="ALL", MasterRegion="mars")
     assert (code, status) == ("ValidationException", 400) and "'masterRegion'" in msg
+
+
+def foreign_elf():
+    """A zip whose executable bootstrap is an ELF header for the other architecture."""
+    machine = 62 if platform.machine() in ("aarch64", "arm64") else 183  # x86_64 : AArch64
+    hdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    hdr += struct.pack("<HHIQQQIHHHHHH", 2, machine, 1, 0x400000, 64, 0, 0, 64, 56, 0, 64, 0, 0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o100755 << 16
+        z.writestr(info, hdr + bytes(64))
+    return buf.getvalue()
+
+
+def test_foreign_architecture_binary(daemon_factory):
+    """A provided function whose bootstrap is built for the other architecture is accepted at
+    create (Lambda cannot tell either) and fails at its invoke with the exec format error."""
+    d = daemon_factory()
+    c = d.client()
+    arch = "x86_64" if platform.machine() in ("aarch64", "arm64") else "arm64"
+    c.create_function(FunctionName="foreign", Runtime="provided.al2023", Handler="x", Role=ROLE,
+                      Code={"ZipFile": foreign_elf()}, Architectures=[arch])
+    r = c.invoke(FunctionName="foreign", Payload=b"{}")
+    assert (r["StatusCode"], r.get("FunctionError")) == (200, "Unhandled")
+    err = json.loads(r["Payload"].read())
+    assert err["errorType"] == "Runtime.Unknown"
+    assert "Exec format error" in err["errorMessage"]
+    c.delete_function(FunctionName="foreign")
+    assert wait_until(lambda: not d.children(), timeout=10), d.children()
