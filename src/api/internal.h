@@ -112,6 +112,8 @@ void gl_api_remove_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_ro
  *  principal of no known form). */
 int gl_api_policy_statement(const json_t *body, const char *resource, json_t **out,
                             gl_aws_error_t *aerr);
+/** Whether s matches the POSIX extended regular expression re (anchor it yourself). */
+int gl_api_matches(const char *re, const char *s);
 /** The policy document {"Version","Id","Statement"} as GetPolicy's string (malloc'd), or NULL. */
 char *gl_api_policy_document(const json_t *statements);
 /** The function ref names and the key of its qualifier ("$LATEST" for none, else the version

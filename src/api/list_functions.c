@@ -8,7 +8,6 @@
  * galley has no replicas, so it lists nothing.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,16 +72,6 @@ static int entry_after(const gl_fn_t *fn, int all, const char *after)
     return mine > theirs;
 }
 
-static int master_region_ok(const char *s)
-{
-    regex_t rx;
-    if (regcomp(&rx, "^(ALL|[a-z]{2}(-gov)?-[a-z]+-[0-9])$", REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    int ok = regexec(&rx, s, 0, NULL, 0) == 0;
-    regfree(&rx);
-    return ok;
-}
-
 /* FunctionVersion (ALL or absent) and MasterRegion (Lambda@Edge: galley has no replicas, so a
  * valid one lists nothing). -1 after replying. */
 static int list_filters(gl_http_req_t *req, int *all, int *edge)
@@ -96,12 +85,14 @@ static int list_filters(gl_http_req_t *req, int *all, int *edge)
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at 'functionVersion' "
                                 "failed to satisfy constraint: Member must satisfy enum value set: "
-                                "[ALL]", version);
-    else if (region && !master_region_ok(region))
+                                "[ALL]",
+                                version);
+    else if (region && !gl_api_matches("^(ALL|[a-z]{2}(-gov)?-[a-z]+-[0-9])$", region))
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at 'masterRegion' "
                                 "failed to satisfy constraint: Member must satisfy regular "
-                                "expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}", region);
+                                "expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}",
+                                region);
     else if (region && !*all)
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
                                 "MasterRegion can only be used with FunctionVersion=ALL.");

@@ -32,8 +32,7 @@ gl_fn_t *gl_api_qualified_target(gl_api_t *api, gl_http_req_t *req, const gl_fn_
         *key = q;
         return fn;
     }
-    gl_registry_fn_arn(api->reg, fn ? fn->cfg.name : ref->name, q[0] ? q : NULL, arn,
-                       sizeof(arn));
+    gl_registry_fn_arn(api->reg, fn ? fn->cfg.name : ref->name, q[0] ? q : NULL, arn, sizeof(arn));
     gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
     return NULL;
 }
@@ -79,8 +78,8 @@ static int store(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn, const cha
 static int check_revision(gl_http_req_t *req, const char *given, const json_t *policy,
                           const gl_fn_t *fn)
 {
-    const char *cur = policy ? json_string_value(json_object_get(policy, "RevisionId"))
-                             : fn->cfg.revision_id;
+    const char *cur =
+        policy ? json_string_value(json_object_get(policy, "RevisionId")) : fn->cfg.revision_id;
     if (!given || !*given || (cur && !strcmp(given, cur)))
         return 0;
     gl_http_reply_aws_error(req, GL_AWS_PRECONDITION_FAILED,
@@ -106,7 +105,8 @@ static int has_sid(const json_t *policy, const char *sid, size_t *at)
 {
     size_t i;
     json_t *st;
-    json_array_foreach(json_object_get(policy, "Statement"), i, st) {
+    json_array_foreach(json_object_get(policy, "Statement"), i, st)
+    {
         const char *s = json_string_value(json_object_get(st, "Sid"));
         if (s && !strcmp(s, sid)) {
             *at = i;
@@ -130,7 +130,8 @@ static void add_statement(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn, 
     if (cur && has_sid(cur, sid, &at)) {
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_CONFLICT,
                                 "The statement id (%s) provided already exists. Please provide "
-                                "a new statement id, or remove the existing statement.", sid);
+                                "a new statement id, or remove the existing statement.",
+                                sid);
         goto out;
     }
     if (!(p = next_revision(cur)) || !(text = json_dumps(st, JSON_COMPACT)) ||
@@ -181,10 +182,10 @@ void gl_api_get_policy(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *
         return;
     }
     char *doc = gl_api_policy_document(json_object_get(p, "Statement"));
-    gl_api_reply_json(req, 200,
-                      doc ? json_pack("{s:s,s:O}", "Policy", doc, "RevisionId",
-                                      json_object_get(p, "RevisionId"))
-                          : NULL);
+    gl_api_reply_json(
+        req, 200,
+        doc ? json_pack("{s:s,s:O}", "Policy", doc, "RevisionId", json_object_get(p, "RevisionId"))
+            : NULL);
     free(doc);
 }
 

@@ -19,7 +19,8 @@
 /* The model's patterns, anchored, in POSIX ERE (\d written as [0-9]). */
 #define SID_RE "^[a-zA-Z0-9_-]{1,100}$"
 #define ACTION_RE "^(lambda:[*]|lambda:[a-zA-Z]+|[*])$"
-#define SOURCE_ARN_RE "^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-[0-9])?:([0-9]{12})?:(.*)$"
+#define SOURCE_ARN_RE                                                                              \
+    "^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-[0-9])?:([0-9]{12})?:(.*)$"
 #define ACCOUNT_RE "^[0-9]{12}$"
 #define ORG_RE "^o-[a-z0-9]{10,32}$"
 #define TOKEN_RE "^[a-zA-Z0-9._-]{0,256}$"
@@ -33,7 +34,7 @@
 #define ORG_MODEL "o-[a-z0-9]{10,32}"
 #define TOKEN_MODEL "[a-zA-Z0-9._\\-]+"
 
-static int matches(const char *re, const char *s)
+int gl_api_matches(const char *re, const char *s)
 {
     regex_t rx;
     if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
@@ -55,8 +56,10 @@ static const char *member(gl_violations_t *v, const json_t *body, const char *ke
     const char *s = json_string_value(j);
     if (!j || json_is_null(j)) {
         if (required)
-            gl_violation_add(v, "Value null at '%s' failed to satisfy constraint: Member must "
-                                "not be null", field);
+            gl_violation_add(v,
+                             "Value null at '%s' failed to satisfy constraint: Member must "
+                             "not be null",
+                             field);
         return NULL;
     }
     if (!s) {
@@ -64,9 +67,11 @@ static const char *member(gl_violations_t *v, const json_t *body, const char *ke
                          field);
         return NULL;
     }
-    if (re && !matches(re, s)) {
-        gl_violation_add(v, "Value '%.256s' at '%s' failed to satisfy constraint: Member must "
-                            "satisfy regular expression pattern: %s", s, field, model);
+    if (re && !gl_api_matches(re, s)) {
+        gl_violation_add(v,
+                         "Value '%.256s' at '%s' failed to satisfy constraint: Member must "
+                         "satisfy regular expression pattern: %s",
+                         s, field, model);
         return NULL;
     }
     return s;
@@ -79,7 +84,7 @@ static json_t *principal_json(const char *p)
     char arn[64];
     if (!strcmp(p, "*"))
         return json_string("*");
-    if (matches(ACCOUNT_RE, p)) {
+    if (gl_api_matches(ACCOUNT_RE, p)) {
         snprintf(arn, sizeof(arn), "arn:aws:iam::%s:root", p);
         return json_pack("{s:s}", "AWS", arn);
     }
@@ -128,8 +133,10 @@ static const char *auth_type(gl_violations_t *v, const json_t *body)
 {
     const char *s = member(v, body, "FunctionUrlAuthType", "functionUrlAuthType", NULL, NULL, 0);
     if (s && strcmp(s, "NONE") && strcmp(s, "AWS_IAM")) {
-        gl_violation_add(v, "Value '%.64s' at 'functionUrlAuthType' failed to satisfy "
-                            "constraint: Member must satisfy enum value set: [NONE, AWS_IAM]", s);
+        gl_violation_add(v,
+                         "Value '%.64s' at 'functionUrlAuthType' failed to satisfy "
+                         "constraint: Member must satisfy enum value set: [NONE, AWS_IAM]",
+                         s);
         return NULL;
     }
     return s;
@@ -143,14 +150,14 @@ int gl_api_policy_statement(const json_t *body, const char *resource, json_t **o
     gl_violations_init(&v, 10, 0);
     const char *sid = member(&v, body, "StatementId", "statementId", SID_RE, SID_MODEL, 1);
     const char *action = member(&v, body, "Action", "action", ACTION_RE, ACTION_MODEL, 1);
-    const char *principal = member(&v, body, "Principal", "principal", "^[^[:space:]]+$",
-                                   "[^\\s]+", 1);
-    const char *src_arn = member(&v, body, "SourceArn", "sourceArn", SOURCE_ARN_RE,
-                                 SOURCE_ARN_MODEL, 0);
-    const char *account = member(&v, body, "SourceAccount", "sourceAccount", ACCOUNT_RE,
-                                 ACCOUNT_MODEL, 0);
-    const char *token = member(&v, body, "EventSourceToken", "eventSourceToken", TOKEN_RE,
-                               TOKEN_MODEL, 0);
+    const char *principal =
+        member(&v, body, "Principal", "principal", "^[^[:space:]]+$", "[^\\s]+", 1);
+    const char *src_arn =
+        member(&v, body, "SourceArn", "sourceArn", SOURCE_ARN_RE, SOURCE_ARN_MODEL, 0);
+    const char *account =
+        member(&v, body, "SourceAccount", "sourceAccount", ACCOUNT_RE, ACCOUNT_MODEL, 0);
+    const char *token =
+        member(&v, body, "EventSourceToken", "eventSourceToken", TOKEN_RE, TOKEN_MODEL, 0);
     const char *org = member(&v, body, "PrincipalOrgID", "principalOrgID", ORG_RE, ORG_MODEL, 0);
     const char *auth = auth_type(&v, body);
     if (gl_violations_report(&v, aerr) < 0)
@@ -178,8 +185,8 @@ int gl_api_policy_statement(const json_t *body, const char *resource, json_t **o
 
 char *gl_api_policy_document(const json_t *statements)
 {
-    json_t *doc = json_pack("{s:s,s:s,s:O}", "Version", "2012-10-17", "Id", "default",
-                            "Statement", (json_t *)statements);
+    json_t *doc = json_pack("{s:s,s:s,s:O}", "Version", "2012-10-17", "Id", "default", "Statement",
+                            (json_t *)statements);
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return s;

@@ -8,7 +8,6 @@
  * interpreters, so there is no runtime version to pin: the setting is stored and returned only.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +15,8 @@
 #include "internal.h"
 
 #define RUNTIME_MANAGEMENT "RuntimeManagement"
-#define VERSION_ARN_RE "^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-[0-9]::runtime:.+$"
+#define VERSION_ARN_RE                                                                             \
+    "^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-[0-9]::runtime:.+$"
 #define VERSION_ARN_MODEL                                                                          \
     "arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}::runtime:.+"
 
@@ -29,8 +29,8 @@ static void reply_config(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn, c
     const char *mode = json_string_value(json_object_get(cfg, "UpdateRuntimeOn"));
     json_t *ver = json_object_get(cfg, "RuntimeVersionArn");
     gl_registry_fn_arn(api->reg, fn->cfg.name, key, arn, sizeof(arn));
-    json_t *out = json_pack("{s:s,s:s}", "UpdateRuntimeOn", mode ? mode : "Auto", "FunctionArn",
-                            arn);
+    json_t *out =
+        json_pack("{s:s,s:s}", "UpdateRuntimeOn", mode ? mode : "Auto", "FunctionArn", arn);
     if (out && ver && json_object_set(out, "RuntimeVersionArn", ver) < 0) {
         json_decref(out);
         out = NULL;
@@ -43,19 +43,14 @@ void gl_api_get_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_a
     const char *key;
     gl_fn_t *fn = gl_api_qualified_target(api, req, &rt->ref, 0, &key);
     if (fn)
-        reply_config(api, req, fn, key,
-                     json_object_get(gl_registry_setting(api->reg, fn->cfg.name,
-                                                         RUNTIME_MANAGEMENT), key));
+        reply_config(
+            api, req, fn, key,
+            json_object_get(gl_registry_setting(api->reg, fn->cfg.name, RUNTIME_MANAGEMENT), key));
 }
 
 static int version_arn_ok(const char *s)
 {
-    regex_t rx;
-    if (strlen(s) < 26 || strlen(s) > 2048 || regcomp(&rx, VERSION_ARN_RE, REG_EXTENDED | REG_NOSUB))
-        return 0;
-    int ok = regexec(&rx, s, 0, NULL, 0) == 0;
-    regfree(&rx);
-    return ok;
+    return strlen(s) >= 26 && strlen(s) <= 2048 && gl_api_matches(VERSION_ARN_RE, s);
 }
 
 /* The body as a stored config {UpdateRuntimeOn[, RuntimeVersionArn]} (new reference), or NULL
@@ -70,15 +65,18 @@ static json_t *requested_config(const json_t *body, gl_aws_error_t *aerr)
     if (!m || json_is_null(m))
         gl_violation_add(&v, "Value null at 'updateRuntimeOn' failed to satisfy constraint: "
                              "Member must not be null");
-    else if (!mode || (strcmp(mode, "Auto") && strcmp(mode, "FunctionUpdate") &&
-                       strcmp(mode, "Manual")))
-        gl_violation_add(&v, "Value '%.64s' at 'updateRuntimeOn' failed to satisfy constraint: "
-                             "Member must satisfy enum value set: [Auto, Manual, FunctionUpdate]",
+    else if (!mode ||
+             (strcmp(mode, "Auto") && strcmp(mode, "FunctionUpdate") && strcmp(mode, "Manual")))
+        gl_violation_add(&v,
+                         "Value '%.64s' at 'updateRuntimeOn' failed to satisfy constraint: "
+                         "Member must satisfy enum value set: [Auto, Manual, FunctionUpdate]",
                          mode ? mode : "");
     if (a && !json_is_null(a) && (!arn || !version_arn_ok(arn)))
-        gl_violation_add(&v, "Value '%.256s' at 'runtimeVersionArn' failed to satisfy "
-                             "constraint: Member must satisfy regular expression pattern: "
-                             VERSION_ARN_MODEL, arn ? arn : "");
+        gl_violation_add(
+            &v,
+            "Value '%.256s' at 'runtimeVersionArn' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: " VERSION_ARN_MODEL,
+            arn ? arn : "");
     if (gl_violations_report(&v, aerr) < 0)
         return NULL;
     int manual = !strcmp(mode, "Manual");
@@ -119,8 +117,10 @@ void gl_api_put_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_a
     all = NULL; /* stolen */
     if (rc < 0) {
         gl_log_error("api: runtime management of %s: %s", fn->cfg.name, err.msg);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the runtime management "
-                                "config: %s", strerror(err.code ? err.code : EIO));
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE,
+                                "Could not store the runtime management "
+                                "config: %s",
+                                strerror(err.code ? err.code : EIO));
         goto out;
     }
     reply_config(api, req, fn, key, cfg);

@@ -8,7 +8,6 @@
  * ARN itself against the model's pattern.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,7 @@
 #define VALUE_MAX 256
 #define RESOURCE_MAX 256
 #define RESOURCE_RE                                                                                \
-    "^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-[0-9]:[0-9]{12}:"          \
+    "^arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-[0-9]:[0-9]{12}:"         \
     "(function:[a-zA-Z0-9_-]+(:(\\$LATEST|[a-zA-Z0-9_-]+))?|code-signing-config:csc-[a-z0-9]{17}|" \
     "event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"            \
     "[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9_-]+)$"
@@ -43,8 +42,7 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-int gl_api_tags_check(const json_t *tags, size_t have, const json_t *existing,
-                      gl_aws_error_t *aerr)
+int gl_api_tags_check(const json_t *tags, size_t have, const json_t *existing, gl_aws_error_t *aerr)
 {
     const char *k;
     json_t *v;
@@ -53,7 +51,8 @@ int gl_api_tags_check(const json_t *tags, size_t have, const json_t *existing,
         return gl_aws_error_set(aerr, GL_AWS_INVALID_REQUEST_CONTENT, EINVAL,
                                 "Could not parse request body into json: member Tags must be an "
                                 "object of strings");
-    json_object_foreach((json_t *)tags, k, v) {
+    json_object_foreach((json_t *)tags, k, v)
+    {
         if (!json_is_string(v))
             return gl_aws_error_set(aerr, GL_AWS_INVALID_REQUEST_CONTENT, EINVAL,
                                     "Could not parse request body into json: member Tags must "
@@ -62,17 +61,20 @@ int gl_api_tags_check(const json_t *tags, size_t have, const json_t *existing,
         if (kl < 1 || kl > KEY_MAX || vl > VALUE_MAX)
             return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
                                     "Tag key must be 1-%d characters and its value at most %d "
-                                    "characters: '%.128s'", KEY_MAX, VALUE_MAX, k);
+                                    "characters: '%.128s'",
+                                    KEY_MAX, VALUE_MAX, k);
         if (!strncasecmp(k, "aws:", 4))
             return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
                                     "Tag keys prefixed with 'aws:' are reserved for AWS use: "
-                                    "'%.128s'", k);
+                                    "'%.128s'",
+                                    k);
         added += !json_object_get(existing, k);
     }
     if (have + added > TAGS_MAX)
         return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
                                 "Too many tags: a function may have at most %d tags (it would "
-                                "have %zu).", TAGS_MAX, have + added);
+                                "have %zu).",
+                                TAGS_MAX, have + added);
     return 0;
 }
 
@@ -92,12 +94,7 @@ const json_t *gl_api_tags_of(gl_api_t *api, const char *fn_name)
 
 static int arn_ok(const char *s)
 {
-    regex_t rx;
-    if (!*s || strlen(s) > RESOURCE_MAX || regcomp(&rx, RESOURCE_RE, REG_EXTENDED | REG_NOSUB))
-        return 0;
-    int ok = regexec(&rx, s, 0, NULL, 0) == 0;
-    regfree(&rx);
-    return ok;
+    return *s && strlen(s) <= RESOURCE_MAX && gl_api_matches(RESOURCE_RE, s);
 }
 
 /* The function a tags request addresses, or NULL after replying Lambda's error. */
@@ -111,7 +108,8 @@ static gl_fn_t *resource_fn(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.256s' at 'resource' failed "
                                 "to satisfy constraint: Member must satisfy regular expression "
-                                "pattern: " RESOURCE_MODEL, arn ? arn : "");
+                                "pattern: " RESOURCE_MODEL,
+                                arn ? arn : "");
     } else if (!strstr(arn, ":function:")) {
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND,
                                 "The resource you requested does not exist.");
@@ -225,6 +223,6 @@ void gl_api_list_tags(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *r
     if (!fn)
         return;
     const json_t *cur = gl_api_tags_of(api, fn->cfg.name);
-    gl_api_reply_json(req, 200, cur ? json_pack("{s:O}", TAGS, (json_t *)cur)
-                                    : json_pack("{s:{}}", TAGS));
+    gl_api_reply_json(req, 200,
+                      cur ? json_pack("{s:O}", TAGS, (json_t *)cur) : json_pack("{s:{}}", TAGS));
 }
