@@ -140,6 +140,11 @@ def test_deploy_script(daemon_factory):
     assert len(json.loads(c.get_policy(FunctionName="app", Qualifier="live")["Policy"])
                ["Statement"]) == 1
 
+    # A deleted alias takes its policy along: the same name starts without one.
+    c.delete_alias(FunctionName="app", Name="live")
+    c.create_alias(FunctionName="app", Name="live", FunctionVersion="1")
+    assert error_of(c.get_policy, FunctionName="app", Qualifier="live")[2] == 404
+
     c.delete_function(FunctionName="app")
     assert error_of(c.list_tags, Resource=ARN + "app") == [
         "ResourceNotFoundException", "Function not found: " + ARN + "app", 404]
@@ -249,7 +254,7 @@ def test_persisted_and_dropped(daemon_factory, tmp_path):
     state = tmp_path / "state"
     d = daemon_factory(state_dir=state)
     c = d.client()
-    create(c, "keep", Tags={"a": "1"})
+    create(c, "keep", Tags={"a": "1"}, Architectures=["arm64"])
     c.add_permission(FunctionName="keep", StatementId="s", Action="lambda:InvokeFunction",
                      Principal="sns.amazonaws.com")
     c.publish_version(FunctionName="keep")
@@ -262,16 +267,19 @@ def test_persisted_and_dropped(daemon_factory, tmp_path):
 
     d = daemon_factory(state_dir=state)
     c = d.client()
-    assert c.get_function(FunctionName="keep")["Tags"] == {"a": "1"}
+    got = c.get_function(FunctionName="keep")
+    assert (got["Tags"], got["Configuration"]["Architectures"]) == ({"a": "1"}, ["arm64"])
     again = c.get_policy(FunctionName="keep")
     assert (again["Policy"], again["RevisionId"]) == (policy["Policy"], policy["RevisionId"])
     assert runtime_config(d, "keep")["UpdateRuntimeOn"] == "FunctionUpdate"
 
-    # A deleted version takes its policy along; a version published again starts without one.
+    # A deleted version takes its policy along (versions are never renumbered, so only the
+    # state dir shows it).
+    settings = state / "functions" / "keep" / "settings.json"
+    assert "1" in json.loads(settings.read_text())["Policy"]
     c.delete_function(FunctionName="keep", Qualifier="1")
-    c.update_function_configuration(FunctionName="keep", Timeout=9)
-    assert c.publish_version(FunctionName="keep")["Version"] == "2"
-    assert error_of(c.get_policy, FunctionName="keep", Qualifier="2")[2] == 404
+    assert set(json.loads(settings.read_text())["Policy"]) == {"$LATEST"}
+    assert error_of(c.get_policy, FunctionName="keep", Qualifier="1")[2] == 404
 
     # Deleted with the function: the same name starts afresh, also after a restart.
     c.delete_function(FunctionName="keep")
