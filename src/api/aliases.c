@@ -157,6 +157,7 @@ void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
     if (gl_registry_delete_alias(api->reg, latest->cfg.name, name, &aerr) < 0) {
         gl_http_reply_aws_err(req, &aerr);
     } else {
+        gl_api_forget_qualifier(api, latest->cfg.name, name); /* its policy goes with it */
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 204, &h, 1, NULL, 0);
     }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * functions.c: the control plane of created functions: CreateFunction, GetFunction,
- * GetFunctionConfiguration, ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration,
+ * functions.c: the control plane of created functions: CreateFunction (with its Tags),
+ * GetFunction, GetFunctionConfiguration, UpdateFunctionCode, UpdateFunctionConfiguration,
  * DeleteFunction (of a whole function or, with a Qualifier, of one version) and
  * GetAccountSettings (spec 7), plus gl_api_resolve (qualifiers: $LATEST, versions, aliases)
- * for every handler.
+ * for every handler, and the paging helpers of the List operations (ListFunctions itself is
+ * list_functions.c).
  *
  * Each handler replies exactly once. Validation and the JSON shapes live in the registry
  * module (request.c, fnjson.c); this file decodes bodies, stores uploaded code and talks to
@@ -309,7 +310,7 @@ out:
 /* Swap cfg in and answer with the new configuration (with "Publish": true, the version
  * published from it); on failure undo an upload. */
 static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
-                          int new_code, int publish)
+                          int new_code, int publish, const json_t *tags)
 {
     gl_fn_t *fn = NULL;
     gl_err_t err = {0};
@@ -321,6 +322,9 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
             discard_code(code_dir);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
                                 err.msg, strerror(err.code));
+    } else if (tags && gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
+        gl_log_error("api: tags of %s: %s", fn->cfg.name, err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s", err.msg);
     } else if (publish) {
         gl_fn_t *ver = NULL;
         gl_aws_error_t aerr;
@@ -334,13 +338,16 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     free(code_dir);
 }
 
-/* The code upload of CreateFunction (201) and UpdateFunctionCode (200): unpack the base64
- * zip into a new code directory of cfg, store cfg, publish when the body asks, reply. */
+/* The code upload of CreateFunction (201, with its Tags) and UpdateFunctionCode (200): unpack
+ * the base64 zip into a new code directory of cfg, store cfg, publish when the body asks,
+ * reply. */
 static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
                             size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
 {
+    const json_t *tags = status == 201 ? json_object_get(body, "Tags") : NULL;
     if (store_code(api, req, name, b64, b64_len, cfg) == 0)
-        put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")));
+        put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")),
+                      json_is_null(tags) ? NULL : tags);
 }
 
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
@@ -376,7 +383,9 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
                                 ref.name);
         goto out;
     }
-    if (gl_fn_code_from_request(json_object_get(body, "Code"), &b64, &b64_len, &aerr) < 0) {
+    if (gl_fn_code_from_request(json_object_get(body, "Code"), &b64, &b64_len, &aerr) < 0 ||
+        (json_object_get(body, "Tags") && !json_is_null(json_object_get(body, "Tags")) &&
+         gl_api_tags_check(json_object_get(body, "Tags"), 0, NULL, &aerr) < 0)) {
         gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
@@ -416,6 +425,9 @@ void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
         json_decref(conf);
         json_decref(code);
     }
+    const json_t *tags = gl_api_tags_of(api, fn->cfg.name);
+    if (out && tags)
+        json_object_set_new(out, "Tags", json_deep_copy(tags));
     int reserved = gl_registry_reserved(api->reg, fn->cfg.name);
     if (out && reserved >= 0)
         json_object_set_new(out, "Concurrency",
@@ -499,7 +511,7 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
     }
     gl_uuid4(rev);
     stamp(&cfg, rev);
-    put_and_reply(api, req, &cfg, 200, 0, 0);
+    put_and_reply(api, req, &cfg, 200, 0, 0, NULL);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -542,6 +554,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         /* The version's EventInvokeConfig goes with it. */
         if (api->async)
             gl_async_config_delete(api->async, latest->cfg.name, ref->qualifier);
+        gl_api_forget_qualifier(api, latest->cfg.name, ref->qualifier); /* policy, runtime */
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
         gl_http_reply(req, 204, &h, 1, NULL, 0);
         return;
@@ -619,63 +632,6 @@ static int parse_max_items(gl_http_req_t *req, size_t *page)
     if ((size_t)n < *page)
         *page = (size_t)n;
     return 0;
-}
-
-void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
-{
-    (void)rt;
-    gl_fn_t **fns = NULL;
-    size_t n = 0, page, start = 0;
-    char *version = gl_query_get(req->query, "FunctionVersion");
-    char *marker = gl_query_get(req->query, "Marker");
-    char after[GL_FN_NAME_MAX + 1];
-    json_t *list = NULL;
-    int all = 0;
-
-    if (version && *version) {
-        if (strcmp(version, "ALL") != 0) {
-            gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
-                                    "1 validation error detected: Value '%.64s' at "
-                                    "'functionVersion' failed to satisfy constraint: Member must "
-                                    "satisfy enum value set: [ALL]",
-                                    version);
-            goto out;
-        }
-        all = 1;
-    }
-    if (parse_max_items(req, &page) < 0)
-        goto out;
-    if (gl_api_marker(req, marker, GL_FN_NAME_MAX, after) < 0)
-        goto out;
-    if (gl_registry_list(api->reg, &fns, &n) < 0 || !(list = json_array())) {
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
-        goto out;
-    }
-    while (after[0] && start < n && strcmp(fns[start]->cfg.name, after) <= 0)
-        start++;
-    size_t end = start + page < n ? start + page : n;
-    for (size_t i = start; i < end; i++) {
-        json_t *conf = gl_fn_config_json(api->reg, fns[i]);
-        if (conf && all) {
-            /* With FunctionVersion=ALL every entry is a version: qualified ARNs. */
-            char arn[512];
-            gl_registry_fn_arn(api->reg, fns[i]->cfg.name, "$LATEST", arn, sizeof(arn));
-            json_object_set_new(conf, "FunctionArn", json_string(arn));
-        }
-        if (!conf || json_array_append_new(list, conf) < 0) {
-            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
-            goto out;
-        }
-    }
-    json_t *resp = json_pack("{s:O}", "Functions", list);
-    if (end < n)
-        gl_api_next_marker(resp, fns[end - 1]->cfg.name);
-    reply_json(req, 200, resp);
-out:
-    json_decref(list);
-    free(fns);
-    free(marker);
-    free(version);
 }
 
 void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)

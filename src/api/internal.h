@@ -105,10 +105,48 @@ void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_
 void gl_api_get_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
+/* TagResource, UntagResource, ListTags (tags.c); the Tags of CreateFunction/GetFunction. */
+void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_untag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_tags(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+/** Check a Tags object against Lambda's limits, counting those not in existing (may be NULL)
+ *  on top of have tags already set; 0 or -EINVAL with aerr set. */
+int gl_api_tags_check(const json_t *tags, size_t have, const json_t *existing,
+                      gl_aws_error_t *aerr);
+/** Store a function's tags (stolen; NULL or {} removes them). */
+int gl_api_tags_store(gl_api_t *api, const char *fn_name, json_t *tags, gl_err_t *err);
+/** A function's tags (borrowed), or NULL when it has none. */
+const json_t *gl_api_tags_of(gl_api_t *api, const char *fn_name);
+
+/* AddPermission, GetPolicy, RemovePermission (policy.c, statements built by policy_doc.c). */
+void gl_api_add_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_policy(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_remove_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+/** AddPermission's statement for body on resource (new reference in *out), or -EINVAL with
+ *  aerr set (ValidationException for the schema, InvalidParameterValueException for a
+ *  principal of no known form). */
+int gl_api_policy_statement(const json_t *body, const char *resource, json_t **out,
+                            gl_aws_error_t *aerr);
+/** Whether s matches the POSIX extended regular expression re (anchor it yourself). */
+int gl_api_matches(const char *re, const char *s);
+/** The policy document {"Version","Id","Statement"} as GetPolicy's string (malloc'd), or NULL. */
+char *gl_api_policy_document(const json_t *statements);
+/** The function ref names and the key of its qualifier ("$LATEST" for none, else the version
+ *  or, with allow_alias, the alias), or NULL after replying 404. */
+gl_fn_t *gl_api_qualified_target(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref,
+                                 int allow_alias, const char **key);
+/** A deleted version or alias takes its policy and runtime management config along. */
+void gl_api_forget_qualifier(gl_api_t *api, const char *fn_name, const char *qualifier);
+
+/* Get/PutRuntimeManagementConfig (runtime_management.c). */
+void gl_api_get_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_put_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
-/* Control plane (functions.c): bodies are JSON, replies are JSON or AWS errors. */
+/* Control plane (functions.c; ListFunctions in list_functions.c): bodies are JSON, replies
+ * are JSON or AWS errors. */
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_list_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_get_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

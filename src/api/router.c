@@ -104,6 +104,21 @@ static const gl_api_op_t ops[] = {
      NULL, gl_api_get_recursion_config},
     {"2024-08-31", F "/recursion-config", 0, "PUT", "PutFunctionRecursionConfig", 0, NULL, 140,
      NULL, gl_api_put_recursion_config},
+    {"2015-03-31", F "/policy", 0, "POST", "AddPermission", 0, NULL, 256, NULL,
+     gl_api_add_permission},
+    {"2015-03-31", F "/policy", 0, "GET", "GetPolicy", 0, NULL, 256, NULL, gl_api_get_policy},
+    {"2015-03-31", F "/policy/{StatementId}", 0, "DELETE", "RemovePermission", 0, NULL, 256,
+     NULL, gl_api_remove_permission},
+    /* The {Resource} is an ARN, not a FunctionName: fn_max 0, tags.c checks it. */
+    {"2017-03-31", "/tags/{Resource}", 0, "POST", "TagResource", 0, NULL, 0, NULL,
+     gl_api_tag_resource},
+    {"2017-03-31", "/tags/{Resource}", 0, "DELETE", "UntagResource", 0, NULL, 0, NULL,
+     gl_api_untag_resource},
+    {"2017-03-31", "/tags/{Resource}", 0, "GET", "ListTags", 0, NULL, 0, NULL, gl_api_list_tags},
+    {"2021-07-20", F "/runtime-management-config", 0, "GET", "GetRuntimeManagementConfig", 0,
+     NULL, 256, NULL, gl_api_get_runtime_management},
+    {"2021-07-20", F "/runtime-management-config", 0, "PUT", "PutRuntimeManagementConfig", 0,
+     NULL, 256, NULL, gl_api_put_runtime_management},
     /* galley's own endpoints: a prefix no Lambda path can start with; CONTROL rows need the
      * control token (auth.c). */
     {NULL, GALLEY "/environments", CONTROL, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
@@ -236,7 +251,7 @@ static void dispatch(gl_api_t *api, gl_http_req_t *req)
                                 "Method %s is not allowed on %s", req->method_name, req->path);
         return;
     }
-    if (rt.fn_seg) {
+    if (rt.fn_seg && rt.op->fn_max) { /* fn_max 0: the handler reads the segment */
         gl_aws_error_t aerr;
         if (gl_api_route_parse_fn(&rt, req, gl_registry_region(api->reg),
                                   gl_registry_account(api->reg), &aerr) < 0) {
