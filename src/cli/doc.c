@@ -174,8 +174,11 @@ static void man_index(FILE *f, const gl_cli_command_t *cmds, size_t n, const cha
     fputs(".SH ENVIRONMENT\n.TP\n.B GALLEY_ENDPOINT\n"
           "the daemon the client commands talk to (default http://127.0.0.1:3001)\n"
           ".SH SEE ALSO\n", f);
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, ".BR galley\\-%s (1)%s\n", cmds[i].name, i + 1 < n ? "," : "");
+    for (size_t i = 0; i < n; i++) {
+        fputs(".BR galley\\-", f);
+        roff_text(f, cmds[i].name, strlen(cmds[i].name));
+        fprintf(f, " (1)%s\n", i + 1 < n ? "," : "");
+    }
 }
 
 int gl_cli_man(FILE *f, const gl_cli_command_t *cmds, size_t n, const char *name,
