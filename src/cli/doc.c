@@ -254,6 +254,20 @@ static void command_names(const gl_cli_command_t *cmds, size_t n, gl_buf_t *out)
         gl_buf_printf(out, "%s%s", i ? " " : "", cmds[i].name);
 }
 
+/* One case line per command, fmt taking its name and its options; `help` is left out, as it
+ * completes command names (each script's first case). */
+static void option_cases(FILE *f, const gl_cli_command_t *cmds, size_t n, const char *fmt)
+{
+    for (size_t i = 0; i < n; i++) {
+        gl_buf_t opts = {0};
+        if (!strcmp(cmds[i].name, "help"))
+            continue;
+        long_options(&cmds[i], &opts);
+        fprintf(f, fmt, cmds[i].name, opts.data ? opts.data : "");
+        gl_buf_free(&opts);
+    }
+}
+
 static void completion_bash(FILE *f, const gl_cli_command_t *cmds, size_t n)
 {
     gl_buf_t names = {0};
@@ -269,14 +283,7 @@ static void completion_bash(FILE *f, const gl_cli_command_t *cmds, size_t n)
                "    case ${COMP_WORDS[1]} in\n"
                "    help) COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return ;;\n",
             names.data ? names.data : "", names.data ? names.data : "");
-    for (size_t i = 0; i < n; i++) {
-        gl_buf_t opts = {0};
-        if (!strcmp(cmds[i].name, "help"))
-            continue; /* completes command names, above */
-        long_options(&cmds[i], &opts);
-        fprintf(f, "    %s) opts=\"%s\" ;;\n", cmds[i].name, opts.data ? opts.data : "");
-        gl_buf_free(&opts);
-    }
+    option_cases(f, cmds, n, "    %s) opts=\"%s\" ;;\n");
     fputs("    esac\n"
           "    case $cur in\n"
           "    -*) COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\")) ;;\n"
@@ -320,14 +327,7 @@ static void completion_zsh(FILE *f, const gl_cli_command_t *cmds, size_t n)
                "  case $words[2] in\n"
                "    help) opts=(%s); compadd -a opts; return ;;\n",
             names.data ? names.data : "");
-    for (size_t i = 0; i < n; i++) {
-        gl_buf_t opts = {0};
-        if (!strcmp(cmds[i].name, "help"))
-            continue; /* completes command names, above */
-        long_options(&cmds[i], &opts);
-        fprintf(f, "    %s) opts=(%s) ;;\n", cmds[i].name, opts.data ? opts.data : "");
-        gl_buf_free(&opts);
-    }
+    option_cases(f, cmds, n, "    %s) opts=(%s) ;;\n");
     fputs("  esac\n"
           "  if [[ $words[CURRENT] == -* ]]; then compadd -a opts; else _files; fi\n"
           "}\n"

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Helpers of the installed-galley tests (test_install.py, test_package.py): serve a template
-with a galley installed elsewhere (a `cmake --install` prefix, an unpacked .deb) and invoke
-one function through boto3."""
+"""Helpers of the tests of galley as others install and use it (test_install.py,
+test_package.py, test_pytest_plugin.py, test_node_helper.py): serve a template with a galley
+installed elsewhere (a `cmake --install` prefix, an unpacked .deb) and invoke one function
+through boto3; find the processes a test harness may have left behind."""
 import json
+import os
 
 import conftest
 from conftest import FIXTURES, Daemon, write_template
@@ -24,3 +26,18 @@ def serve_and_invoke(monkeypatch, tmp_path, galley_bin):
     finally:
         assert d.stop() == 0
     return d.daemon_log(), answer
+
+
+def processes_mentioning(marker):
+    """pids of live processes whose command line contains marker (a temporary directory a
+    harness gave its daemon), to check that none outlived the run."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

@@ -10,24 +10,13 @@ import subprocess
 import pytest
 
 from conftest import GALLEY_BIN, ROOT
+from install_helpers import processes_mentioning
 
 HELPER = ROOT / "node" / "galley-test-helper"
 SAMPLE = ROOT / "examples" / "jest-project"
 NPM_TIMEOUT = 900
 RUN_TIMEOUT = 300
 
-
-def processes_mentioning(marker):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def node_env(tmp_path):

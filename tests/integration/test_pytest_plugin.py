@@ -12,24 +12,12 @@ import sys
 import pytest
 
 from conftest import GALLEY_BIN, ROOT
+from install_helpers import processes_mentioning
 
 PLUGIN = ROOT / "python" / "pytest-galley"
 SAMPLE = ROOT / "examples" / "pytest-project"
 RUN_TIMEOUT = 600
 
-
-def leftover_daemons(marker):
-    """pids of live processes whose command line mentions marker."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def run_sample(tmp_path, pythonpath, *extra, env_extra=None):
@@ -43,7 +31,7 @@ def run_sample(tmp_path, pythonpath, *extra, env_extra=None):
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           *extra], cwd=str(project), env=env, capture_output=True, text=True,
                          timeout=RUN_TIMEOUT)
-    assert not leftover_daemons(str(tmpdir)), "the session's daemon outlived pytest"
+    assert not processes_mentioning(str(tmpdir)), "the session's daemon outlived pytest"
     return res
 
 

@@ -49,28 +49,21 @@ static const gl_cli_command_t table[] = {
     {"plain", run_plain, "do nothing"},
 };
 
-/* What fn wrote to a memory stream, malloc'd. */
-static char *capture_man(const char *name, int *rc)
+/* What gl_cli_man (shell NULL: name is the page) or gl_cli_completion (name NULL) wrote,
+ * malloc'd; *rc is its return. */
+static char *capture(const char *name, const char *shell, int *rc)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    *rc = gl_cli_man(f, table, 2, name, "9.9");
+    *rc = shell ? gl_cli_completion(f, table, 2, shell) : gl_cli_man(f, table, 2, name, "9.9");
     fclose(f);
     return text;
 }
 
-static char *capture_completion(const char *shell, int *rc)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    *rc = gl_cli_completion(f, table, 2, shell);
-    fclose(f);
-    return text;
-}
+#define capture_man(name, rc) capture((name), NULL, (rc))
+#define capture_completion(shell, rc) capture(NULL, (shell), (rc))
 
 static void test_help_text_is_captured_and_stdout_restored(void **state)
 {
