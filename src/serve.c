@@ -477,6 +477,16 @@ static void prepare_process(void)
     }
 }
 
+/* Whether the directory that would hold path exists and is writable (errno says why not). */
+static int is_writable_dir_of(const char *path)
+{
+    char *copy = strdup(path), *slash = copy ? strrchr(copy, '/') : NULL;
+    const char *dir = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+    int ok = copy && access(dir, W_OK | X_OK) == 0;
+    free(copy);
+    return ok;
+}
+
 /* Interpreters, the runtimes directory and the state directory, once. */
 static int resolve_paths(daemon_t *d, const serve_opts_t *o)
 {
@@ -490,6 +500,12 @@ static int resolve_paths(daemon_t *d, const serve_opts_t *o)
     }
     if (gl_mkdir_p(o->state_dir, 0755) < 0 || !(d->state = realpath(o->state_dir, NULL))) {
         gl_log_error("state dir %s: %s", o->state_dir, strerror(errno));
+        return -1;
+    }
+    /* A --ready-file that cannot be written would leave whoever polls for it waiting. */
+    if (o->ready_file && (!o->ready_file[0] || !is_writable_dir_of(o->ready_file))) {
+        gl_log_error("--ready-file %s: %s", o->ready_file,
+                     o->ready_file[0] ? strerror(errno) : "empty path");
         return -1;
     }
     if (!d->python)

@@ -186,3 +186,11 @@ def test_wait_waits_for_a_daemon_started_later(tmp_path):
 def test_wait_usage_errors(args, message):
     res = run_galley("wait", *args, timeout=RUN_TIMEOUT)
     assert res.returncode == 2 and message in res.stderr, res.stderr
+
+
+def test_ready_file_that_cannot_be_written_stops_the_start(tmp_path):
+    res = run_galley("serve", "--listen", "127.0.0.1:0", "--state-dir", str(tmp_path / "state"),
+                     "--ready-file", str(tmp_path / "missing" / "ready"), timeout=RUN_TIMEOUT)
+    assert res.returncode == 1
+    assert "listening" not in res.stdout
+    assert f"--ready-file {tmp_path}/missing/ready: No such file or directory" in res.stderr
