@@ -33,6 +33,11 @@ if(TARGET galley_runtime)
   install(FILES ${CMAKE_SOURCE_DIR}/include/galley/runtime.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/galley)
   file(RELATIVE_PATH pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+  # A sanitizer build's library calls the sanitizers' runtimes: its users link them too.
+  set(pc_sanitize_libs "")
+  if(GALLEY_SANITIZE)
+    set(pc_sanitize_libs " -fsanitize=address,undefined")
+  endif()
   configure_file(${CMAKE_CURRENT_LIST_DIR}/galley-runtime.pc.in ${gen}/galley-runtime.pc @ONLY)
   install(FILES ${gen}/galley-runtime.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
