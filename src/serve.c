@@ -46,6 +46,7 @@ typedef struct serve_opts {
     const char *python;
     const char *node;
     const char *runtimes_dir;
+    const char *ready_file;   /* --ready-file: the URL written there once listening */
     const char *region;
     const char *account_id;
     double idle_timeout_s;
@@ -101,6 +102,7 @@ static void serve_usage(FILE *f)
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --ready-file FILE        write the API's URL to FILE once listening (removed at exit)\n"
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
           "  --auth sigv4|none        require SigV4-signed Lambda API requests (default none)\n"
@@ -346,7 +348,7 @@ enum {
     O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
     O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
-    O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE
+    O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY,
 };
 
 static const struct option longopts[] = {
@@ -372,6 +374,7 @@ static const struct option longopts[] = {
     {"auth", required_argument, NULL, O_AUTH},
     {"credentials", required_argument, NULL, O_CREDENTIALS},
     {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
+    {"ready-file", required_argument, NULL, O_READY},
     {NULL, 0, NULL, 0},
 };
 
@@ -471,6 +474,7 @@ static int parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_PYTHON: o->python = optarg; break;
         case O_NODE: o->node = optarg; break;
         case O_RUNTIMES: o->runtimes_dir = optarg; break;
+        case O_READY: o->ready_file = optarg; break;
         case O_REGION: o->region = optarg; break;
         case O_ACCOUNT: o->account_id = optarg; break;
         case O_PARAM:
@@ -507,6 +511,16 @@ static void prepare_process(void)
     }
 }
 
+/* Whether the directory that would hold path exists and is writable (errno says why not). */
+static int is_writable_dir_of(const char *path)
+{
+    char *copy = strdup(path), *slash = copy ? strrchr(copy, '/') : NULL;
+    const char *dir = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+    int ok = copy && access(dir, W_OK | X_OK) == 0;
+    free(copy);
+    return ok;
+}
+
 /* Interpreters, the runtimes directory and the state directory, once. */
 static int resolve_paths(daemon_t *d, const serve_opts_t *o)
 {
@@ -520,6 +534,12 @@ static int resolve_paths(daemon_t *d, const serve_opts_t *o)
     }
     if (gl_mkdir_p(o->state_dir, 0755) < 0 || !(d->state = realpath(o->state_dir, NULL))) {
         gl_log_error("state dir %s: %s", o->state_dir, strerror(errno));
+        return -1;
+    }
+    /* A --ready-file that cannot be written would leave whoever polls for it waiting. */
+    if (o->ready_file && (!o->ready_file[0] || !is_writable_dir_of(o->ready_file))) {
+        gl_log_error("--ready-file %s: %s", o->ready_file,
+                     o->ready_file[0] ? strerror(errno) : "empty path");
         return -1;
     }
     if (!d->python)
@@ -674,6 +694,32 @@ static void start_signals(daemon_t *d)
 }
 
 /*
+ * Say the daemon is ready: the "galley listening on URL" line harnesses read, and with
+ * --ready-file the URL in that file, written to a temporary name and renamed so a reader
+ * polling for it never sees it half written. A failed write is logged and costs only the file.
+ */
+static void announce(daemon_t *d, const serve_opts_t *o)
+{
+    char url[300], tmp[PATH_MAX];
+    int v6 = strchr(o->host, ':') != NULL;
+    snprintf(url, sizeof(url), "http://%s%s%s:%d", v6 ? "[" : "", o->host, v6 ? "]" : "",
+             d->port);
+    if (o->ready_file) {
+        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", o->ready_file, (int)getpid());
+        FILE *f = fopen(tmp, "we");
+        int ok = f && fprintf(f, "%s\n", url) > 0;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok || rename(tmp, o->ready_file) < 0) {
+            gl_log_error("--ready-file %s: %s", o->ready_file, strerror(errno));
+            unlink(tmp);
+        }
+    }
+    printf("galley listening on %s\n", url);
+    fflush(stdout);
+}
+
+/*
  * Close what the bring-up opened, in reverse. After a clean run the on_*_closed chain has
  * already closed the scheduler, the cgroups, the API and the async queue; after a failed
  * start the scheduler (and the queue) may still be open and are closed here at once.
@@ -732,15 +778,15 @@ int gl_serve(int argc, char **argv)
     start_reload(&d, &o);
     start_signals(&d);
     gl_async_start(d.async);
-    printf("galley listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "", o.host,
-           strchr(o.host, ':') ? "]" : "", d.port);
-    fflush(stdout);
+    announce(&d, &o);
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(d.loop) == 0 ? 0 : 1;
     if (rc)
         gl_log_warn("event loop closed with handles still open");
     gl_log_info("stopped");
+    if (o.ready_file)
+        unlink(o.ready_file);
 out:
     close_daemon(&d);
     return rc;

@@ -8,6 +8,7 @@
 #define GALLEY_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "galley/buf.h"
 
@@ -70,5 +71,40 @@ int gl_cli_warm(int argc, char **argv);
 int gl_cli_idle_timeout(int argc, char **argv);
 /** `galley fault NAME [KIND [COUNT] | --clear]`: show, inject or clear a fault. */
 int gl_cli_fault(int argc, char **argv);
+
+/** One of galley's commands: the table in src/main.c, which dispatch walks and from which
+ *  `galley help`, the man pages and the shell completions are all generated. */
+typedef struct gl_cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is name; returns the exit code */
+    const char *help;                  /* one line, lower case, no full stop */
+} gl_cli_command_t;
+
+/**
+ * What `cmd --help` prints, captured (the command runs with argv {name, "--help"} and its
+ * stdout sent to a temporary file), malloc'd, or NULL on failure. Every command prints its
+ * usage and options there, so man pages and completions read the same text users see.
+ */
+char *gl_cli_help_text(const gl_cli_command_t *cmd);
+
+/**
+ * Write a roff man page to f: galley(1) listing every command when name is NULL, else
+ * galley-<name>(1) from that command's --help text. 0, or -ENOENT for an unknown name.
+ */
+int gl_cli_man(FILE *f, const gl_cli_command_t *cmds, size_t n, const char *name,
+               const char *version);
+
+/** Every page gl_cli_man writes, as dir/galley.1 and dir/galley-<command>.1. 0 or a
+ *  negative errno (the directory must exist). */
+int gl_cli_man_dir(const char *dir, const gl_cli_command_t *cmds, size_t n,
+                   const char *version);
+
+/** Write the bash ("bash") or zsh ("zsh") completion script for the commands and each one's
+ *  --long options (read from its --help) to f. 0, or -EINVAL for another shell. */
+int gl_cli_completion(FILE *f, const gl_cli_command_t *cmds, size_t n, const char *shell);
+
+/** `galley wait [--endpoint URL] [--timeout SECONDS]`: poll until the daemon answers (exit 0)
+ *  or the timeout passes (default 30 s; exit 1); 2 on a usage error. */
+int gl_cli_wait(int argc, char **argv);
 
 #endif
