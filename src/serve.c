@@ -586,7 +586,8 @@ static int start_api(daemon_t *d, const serve_opts_t *o)
 {
     gl_err_t err = {0};
     gl_api_opts_t aopts = {.host = o->host, .port = o->port, .registry = d->reg,
-                           .sched = d->sched, .async = d->async};
+                           .sched = d->sched, .async = d->async,
+                           .state_dir = d->state};
     if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
         gl_log_error("listen on %s:%d: %s", o->host, o->port, err.msg);
         return -1;

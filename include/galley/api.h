@@ -30,6 +30,7 @@ typedef struct gl_api_opts {
     gl_registry_t *registry;
     struct gl_sched *sched;
     struct gl_async *async;      /* durable queue for Event invokes */
+    const char *state_dir;       /* its logs/ is read by the CloudWatch Logs operations */
 } gl_api_opts_t;
 
 int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int *bound_port,

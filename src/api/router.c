@@ -110,6 +110,8 @@ static const gl_api_op_t ops[] = {
     /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
     {NULL, GALLEY F "/{Control}", 0, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
      gl_api_galley_function},
+    /* CloudWatch Logs' JSON protocol: cwlogs.c dispatches by X-Amz-Target. */
+    {NULL, "/", 0, "POST", "CloudWatchLogs", 0, NULL, 0, NULL, gl_api_cwlogs},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
     {NULL, "/metrics", 0, "GET", "GalleyMetrics", 0, NULL, 0, NULL, gl_api_metrics},
 };
@@ -269,13 +271,19 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     api->reg = opts->registry;
     api->sched = opts->sched;
     api->async = opts->async;
+    if (opts->state_dir && !(api->logs_root = gl_path_join(opts->state_dir, "logs"))) {
+        free(api);
+        return gl_err_set(err, ENOMEM, "api");
+    }
     int rc = gl_http_server_new(&api->http, loop, &handler, api);
     if (rc < 0) {
+        free(api->logs_root);
         free(api);
         return gl_err_set(err, -rc, "http server");
     }
     if ((rc = gl_http_server_listen(api->http, opts->host, opts->port, bound_port, err)) < 0) {
         gl_http_server_close(api->http, NULL, NULL);
+        free(api->logs_root);
         free(api);
         return rc;
     }
@@ -288,6 +296,7 @@ static void on_http_closed(void *arg)
     gl_api_t *api = arg;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
+    free(api->logs_root);
     free(api);
     if (cb)
         cb(cb_arg);

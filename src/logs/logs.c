@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * logs.c: log stream files, the line splitter for environments' output pipes, and the 4 KB
- * tail kept per invoke. Writes are plain write(2) calls on the loop thread: lines are small
+ * tail kept per invoke. Each stored line carries its time stamp (stamp.c). Writes are plain write(2) calls on the loop thread: lines are small
  * and land in the page cache.
  */
 #include <errno.h>
@@ -54,8 +54,11 @@ void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 {
     if (s->fd < 0)
         return;
-    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    ssize_t w = writev(s->fd, iov, 2);
+    char stamp[GL_LOGS_STAMP_LEN + 1];
+    gl_logs_stamp_format(gl_now_ms(), stamp);
+    /* One writev per line: O_APPEND keeps a line whole even with a reader at the other end. */
+    struct iovec iov[3] = {{stamp, GL_LOGS_STAMP_LEN}, {(void *)line, len}, {"\n", 1}};
+    ssize_t w = writev(s->fd, iov, 3);
     if (w < 0)
         gl_log_debug("log stream %s: %s", s->path, strerror(errno));
 }

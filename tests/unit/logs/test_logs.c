@@ -306,6 +306,7 @@ static void test_stream_dirs_and_append(void **state)
     gl_logs_stream_t s;
     gl_err_t err = {0};
     const char *stream = "2024/05/06/[$LATEST]0123abcd";
+    int64_t before = gl_now_ms();
     assert_int_equal(gl_logs_stream_open(&s, root, "/aws/lambda/fn", stream, &err), 0);
     assert_true(s.fd >= 0);
     char want[256];
@@ -324,10 +325,22 @@ static void test_stream_dirs_and_append(void **state)
     gl_logs_stream_write(&s, "second\r", 7);
     gl_logs_stream_close(&s);
 
+    /* Each line is stored behind its stamp, taken when it was written. */
     gl_buf_t got = {0};
     read_all(want, &got);
-    assert_int_equal(got.len, strlen("first\n\nsecond\r\n"));
-    assert_memory_equal(got.data, "first\n\nsecond\r\n", got.len);
+    static const char *const lines[] = {"first", "", "second\r"};
+    const char *p = got.data;
+    for (size_t i = 0; i < 3; i++) {
+        int64_t ms = 0;
+        const char *nl = memchr(p, '\n', got.len - (size_t)(p - got.data));
+        assert_non_null(nl);
+        assert_int_equal(gl_logs_stamp_parse(p, (size_t)(nl - p), &ms), GL_LOGS_STAMP_LEN);
+        assert_true(ms >= before && ms <= gl_now_ms());
+        assert_int_equal((size_t)(nl - p) - GL_LOGS_STAMP_LEN, strlen(lines[i]));
+        assert_memory_equal(p + GL_LOGS_STAMP_LEN, lines[i], strlen(lines[i]));
+        p = nl + 1;
+    }
+    assert_int_equal(p - got.data, got.len);
     struct stat st;
     char dir[160];
     snprintf(dir, sizeof(dir), "%s/aws/lambda/fn/2024/05/06", root);

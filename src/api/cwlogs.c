@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cwlogs.c: the CloudWatch Logs JSON 1.1 protocol on the Lambda API's port: `POST /` with
+ * X-Amz-Target: Logs_20140328.<Operation>. Dispatches by target through its own table
+ * (the operations live in cwlogs_describe.c and cwlogs_events.c), and owns what they share:
+ * reading the request object's members (a wrongly typed member is a SerializationException,
+ * an out-of-range one an InvalidParameterException in AWS's "N validation errors detected"
+ * wording), finding the log group, opaque page tokens, and replies in the protocol's shape:
+ * `{"__type": name, "message": text}` with status 400 and Content-Type
+ * application/x-amz-json-1.1. Every call reads the log files under <state>/logs as they are.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "galley/util.h"
+#include "internal.h"
+
+#define TARGET_PREFIX "Logs_20140328."
+#define CONTENT_TYPE "application/x-amz-json-1.1"
+
+static const struct {
+    const char *name;
+    void (*run)(gl_cwl_t *c);
+} targets[] = {
+    {"DescribeLogGroups", gl_cwl_describe_log_groups},
+    {"DescribeLogStreams", gl_cwl_describe_log_streams},
+    {"GetLogEvents", gl_cwl_get_log_events},
+    {"FilterLogEvents", gl_cwl_filter_log_events},
+};
+
+static void reply(gl_cwl_t *c, int status, json_t *body, const char *error_type)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    gl_http_header_t hdrs[] = {
+        {"x-amzn-RequestId", c->req->request_id},
+        {"Content-Type", CONTENT_TYPE},
+        {"x-amzn-ErrorType", error_type},
+    };
+    if (!text) {
+        static const char oom[] = "{\"__type\":\"ServiceUnavailableException\","
+                                  "\"message\":\"out of memory\"}";
+        gl_http_reply(c->req, 500, hdrs, 2, oom, sizeof(oom) - 1);
+        return;
+    }
+    gl_http_reply_owned(c->req, status, hdrs, error_type ? 3 : 2, text, strlen(text));
+}
+
+void gl_cwl_reply(gl_cwl_t *c, json_t *body) { reply(c, 200, body, NULL); }
+
+void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    json_t *s = json_string(msg ? msg : "out of memory");
+    if (!s)
+        s = json_string("(a message that is not UTF-8)");
+    int status = strcmp(type, GL_CWL_UNAVAILABLE) ? 400 : 500;
+    reply(c, status, json_pack("{s:s, s:o}", "__type", type, "message", s), type);
+    free(msg);
+}
+
+int gl_cwl_str(gl_cwl_t *c, const char *key, const char **out)
+{
+    json_t *v = json_object_get(c->in, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be a string", key);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int gl_cwl_int(gl_cwl_t *c, const char *key, int64_t *out, int *present)
+{
+    json_t *v = json_object_get(c->in, key);
+    *present = v && !json_is_null(v);
+    if (!*present)
+        return 0;
+    if (!json_is_integer(v)) {
+        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be an integer", key);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int gl_cwl_bool(gl_cwl_t *c, const char *key, int *out)
+{
+    json_t *v = json_object_get(c->in, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v)) {
+        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be a boolean", key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+int gl_cwl_range(gl_cwl_t *c, gl_violations_t *v, const char *key, int64_t lo, int64_t hi,
+                 int64_t dflt, int64_t *out)
+{
+    int present;
+    if (gl_cwl_int(c, key, out, &present) < 0)
+        return -1;
+    if (!present)
+        *out = dflt;
+    else if (*out < lo)
+        gl_violation_add(v, "Value '%" PRId64 "' at '%s' failed to satisfy constraint: Member "
+                         "must have value greater than or equal to %" PRId64, *out, key, lo);
+    else if (hi > 0 && *out > hi)
+        gl_violation_add(v, "Value '%" PRId64 "' at '%s' failed to satisfy constraint: Member "
+                         "must have value less than or equal to %" PRId64, *out, key, hi);
+    return 0;
+}
+
+int gl_cwl_report(gl_cwl_t *c, gl_violations_t *v)
+{
+    gl_aws_error_t e;
+    if (gl_violations_report(v, &e) == 0)
+        return 0;
+    gl_cwl_error(c, GL_CWL_INVALID_PARAMETER, "%s", e.msg);
+    return -1;
+}
+
+/* The group's name from logGroupName or logGroupIdentifier (a name or an ARN, with or without
+ * the trailing ":*"), into buf. */
+static int group_name(gl_cwl_t *c, char *buf, size_t len)
+{
+    const char *name, *ident;
+    if (gl_cwl_str(c, "logGroupName", &name) < 0 || gl_cwl_str(c, "logGroupIdentifier", &ident) < 0)
+        return -1;
+    if (name && ident) {
+        gl_cwl_error(c, GL_CWL_INVALID_PARAMETER,
+                     "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
+        return -1;
+    }
+    if (!name && !ident) {
+        gl_cwl_error(c, GL_CWL_INVALID_PARAMETER,
+                     "Should provide either logGroupName or logGroupIdentifier.");
+        return -1;
+    }
+    if (ident && !strncmp(ident, "arn:", 4)) {
+        const char *at = strstr(ident, ":log-group:");
+        name = at ? at + strlen(":log-group:") : ident;
+    } else if (ident) {
+        name = ident;
+    }
+    size_t n = strlen(name);
+    if (n >= 2 && !strcmp(name + n - 2, ":*"))
+        n -= 2;
+    snprintf(buf, len, "%.*s", (int)n, name);
+    return 0;
+}
+
+int gl_cwl_group(gl_cwl_t *c, char **gdir, char *name, size_t len)
+{
+    if (group_name(c, name, len) < 0)
+        return -1;
+    int rc = gl_logs_group_dir(c->root, name, gdir);
+    if (rc == -ENOMEM)
+        gl_cwl_error(c, GL_CWL_UNAVAILABLE, "out of memory");
+    else if (rc < 0)
+        gl_cwl_error(c, GL_CWL_NOT_FOUND, "The specified log group does not exist.");
+    return rc < 0 ? -1 : 0;
+}
+
+void gl_cwl_arn(gl_cwl_t *c, char *out, size_t len, const char *fmt, ...)
+{
+    char rest[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rest, sizeof(rest), fmt, ap);
+    va_end(ap);
+    snprintf(out, len, "arn:aws:logs:%s:%s:log-group:%s", gl_registry_region(c->api->reg),
+             gl_registry_account(c->api->reg), rest);
+}
+
+int gl_cwl_token_decode(gl_cwl_t *c, const char *token, char *out, size_t len)
+{
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    if (!token)
+        return 0;
+    if (gl_b64_decode(token, strlen(token), &raw, &n) < 0 || n == 0 || n >= len ||
+        memchr(raw, '\0', n)) {
+        free(raw);
+        gl_cwl_error(c, GL_CWL_INVALID_PARAMETER, "The specified nextToken is invalid.");
+        return -1;
+    }
+    memcpy(out, raw, n);
+    out[n] = '\0';
+    free(raw);
+    return 0;
+}
+
+void gl_cwl_token_set(json_t *resp, const char *key, const char *plain)
+{
+    char *tok = NULL;
+    if (gl_b64_encode(plain, strlen(plain), &tok) == 0)
+        json_object_set_new(resp, key, json_string(tok));
+    free(tok);
+}
+
+void gl_api_cwlogs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
+{
+    (void)rt;
+    gl_cwl_t c = {.api = api, .req = req, .root = api->logs_root};
+    const char *target = gl_http_req_header(req, "x-amz-target");
+    const char *op = target && !strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX))
+                         ? target + strlen(TARGET_PREFIX) : NULL;
+    for (size_t i = 0; op && i < sizeof(targets) / sizeof(targets[0]); i++) {
+        if (strcmp(targets[i].name, op) != 0)
+            continue;
+        json_error_t jerr;
+        c.in = req->body.len ? json_loadb(req->body.data, req->body.len, 0, &jerr)
+                             : json_object();
+        if (!json_is_object(c.in)) {
+            gl_cwl_error(&c, GL_CWL_SERIALIZATION, "Start of structure or map found where not "
+                         "expected: the request body must be a JSON object");
+        } else if (!c.root) {
+            gl_cwl_error(&c, GL_CWL_UNAVAILABLE, "galley keeps no logs (no state dir)");
+        } else {
+            targets[i].run(&c);
+        }
+        json_decref(c.in);
+        return;
+    }
+    gl_cwl_error(&c, GL_CWL_UNKNOWN_OPERATION, "%s%s is not an operation galley answers",
+                 target ? "" : "no X-Amz-Target: ", target ? target : "POST /");
+}
