@@ -70,46 +70,49 @@ void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
     free(msg);
 }
 
-int gl_cwl_str(gl_cwl_t *c, const char *key, const char **out)
+/* c->in[key] when present (not absent, not null) and of a type check accepts: *v set, 1.
+ * 0 when absent; -1 after replying SerializationException naming what was wanted. */
+static int member(gl_cwl_t *c, const char *key, int (*check)(const json_t *), const char *what,
+                  json_t **v)
 {
-    json_t *v = json_object_get(c->in, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
+    *v = json_object_get(c->in, key);
+    if (!*v || json_is_null(*v))
         return 0;
-    if (!json_is_string(v)) {
-        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be a string", key);
+    if (!check(*v)) {
+        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be %s", key, what);
         return -1;
     }
-    *out = json_string_value(v);
-    return 0;
+    return 1;
+}
+
+static int is_string(const json_t *v) { return json_is_string(v); }
+static int is_integer(const json_t *v) { return json_is_integer(v); }
+static int is_boolean(const json_t *v) { return json_is_boolean(v); }
+
+int gl_cwl_str(gl_cwl_t *c, const char *key, const char **out)
+{
+    json_t *v;
+    int rc = member(c, key, is_string, "a string", &v);
+    *out = rc > 0 ? json_string_value(v) : NULL;
+    return rc < 0 ? -1 : 0;
 }
 
 int gl_cwl_int(gl_cwl_t *c, const char *key, int64_t *out, int *present)
 {
-    json_t *v = json_object_get(c->in, key);
-    *present = v && !json_is_null(v);
-    if (!*present)
-        return 0;
-    if (!json_is_integer(v)) {
-        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be an integer", key);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
+    json_t *v;
+    int rc = member(c, key, is_integer, "an integer", &v);
+    *present = rc > 0;
+    if (rc > 0)
+        *out = json_integer_value(v);
+    return rc < 0 ? -1 : 0;
 }
 
 int gl_cwl_bool(gl_cwl_t *c, const char *key, int *out)
 {
-    json_t *v = json_object_get(c->in, key);
-    *out = 0;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_boolean(v)) {
-        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Value for '%s' must be a boolean", key);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
+    json_t *v;
+    int rc = member(c, key, is_boolean, "a boolean", &v);
+    *out = rc > 0 && json_is_true(v);
+    return rc < 0 ? -1 : 0;
 }
 
 int gl_cwl_range(gl_cwl_t *c, gl_violations_t *v, const char *key, int64_t lo, int64_t hi,
@@ -191,11 +194,15 @@ void gl_cwl_arn(gl_cwl_t *c, char *out, size_t len, const char *fmt, ...)
              gl_registry_account(c->api->reg), rest);
 }
 
-int gl_cwl_token_decode(gl_cwl_t *c, const char *token, char *out, size_t len)
+int gl_cwl_next_token(gl_cwl_t *c, char *out, size_t len, int *present)
 {
+    const char *token;
     unsigned char *raw = NULL;
     size_t n = 0;
     out[0] = '\0';
+    *present = 0;
+    if (gl_cwl_str(c, "nextToken", &token) < 0)
+        return -1;
     if (!token)
         return 0;
     if (gl_b64_decode(token, strlen(token), &raw, &n) < 0 || n == 0 || n >= len ||
@@ -207,6 +214,7 @@ int gl_cwl_token_decode(gl_cwl_t *c, const char *token, char *out, size_t len)
     memcpy(out, raw, n);
     out[n] = '\0';
     free(raw);
+    *present = 1;
     return 0;
 }
 

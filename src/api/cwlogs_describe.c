@@ -21,13 +21,12 @@
 /* The page's first position from nextToken ("<kind>:<index>"); -1 after replying. */
 static int page_start(gl_cwl_t *c, const char *kind, size_t *start)
 {
-    const char *token;
     char plain[64];
+    int present;
     *start = 0;
-    if (gl_cwl_str(c, "nextToken", &token) < 0 || gl_cwl_token_decode(c, token, plain,
-                                                                       sizeof(plain)) < 0)
+    if (gl_cwl_next_token(c, plain, sizeof(plain), &present) < 0)
         return -1;
-    if (!token)
+    if (!present)
         return 0;
     size_t klen = strlen(kind);
     char *end = NULL;

@@ -303,12 +303,11 @@ static json_t *filter_page(filter_run_t *r)
 /* The token's last event into r (none without a token); -1 after replying. */
 static int resume_after(gl_cwl_t *c, filter_run_t *r)
 {
-    const char *token;
     char plain[1200];
-    if (gl_cwl_str(c, "nextToken", &token) < 0 || gl_cwl_token_decode(c, token, plain,
-                                                                       sizeof(plain)) < 0)
+    int present;
+    if (gl_cwl_next_token(c, plain, sizeof(plain), &present) < 0)
         return -1;
-    if (!token)
+    if (!present)
         return 0;
     int used = 0;
     if (sscanf(plain, "%" SCNd64 ":%" SCNu64 ":%n", &r->after_ts, &r->after_off, &used) != 2 ||

@@ -192,8 +192,9 @@ int gl_cwl_group(gl_cwl_t *c, char **gdir, char *name, size_t len);
 /** "arn:aws:logs:<region>:<account>:log-group:" followed by fmt. */
 void gl_cwl_arn(gl_cwl_t *c, char *out, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/** nextToken (may be NULL: out "") decoded into out; -1 after replying for a bad token. */
-int gl_cwl_token_decode(gl_cwl_t *c, const char *token, char *out, size_t len);
+/** The request's opaque nextToken decoded into out (*present 0 and out "" without one);
+ *  -1 after replying for a bad token. */
+int gl_cwl_next_token(gl_cwl_t *c, char *out, size_t len, int *present);
 /** Set resp[key] to the opaque token for plain. */
 void gl_cwl_token_set(json_t *resp, const char *key, const char *plain);
 

@@ -40,29 +40,56 @@ static int is_digits(const char *s, size_t n)
 
 static const size_t date_widths[] = {4, 2, 2}; /* YYYY/MM/DD */
 
-/* 1 when dir holds a stream: level 0..2 are date directories, level 3 a regular file. */
-static int holds_stream(const char *dir, int level)
+/* One directory entry: its path, its name below the walk's prefix, its own name and lstat. */
+typedef int (*entry_fn)(const char *path, const char *name, const char *base,
+                        const struct stat *st, void *arg);
+
+/* Call fn for each entry of dir not starting with '.', named "<prefix>/<base>" (no '/' added
+ * when prefix is "" or ends with one). Stops at the first non-zero return and returns it; -ENOMEM. A missing
+ * or unreadable directory has no entries. */
+static int each_entry(const char *dir, const char *prefix, entry_fn fn, void *arg)
 {
     DIR *d = opendir(dir);
-    int found = 0;
+    int rc = 0;
     if (!d)
         return 0;
+    size_t plen = strlen(prefix);
+    const char *sep = plen && prefix[plen - 1] != '/' ? "/" : "";
     struct dirent *de;
-    while (!found && (de = readdir(d))) {
+    while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        char *p = gl_path_join(dir, de->d_name);
+        char *p = gl_path_join(dir, de->d_name), *name = NULL;
         struct stat st;
-        if (p && lstat(p, &st) == 0) {
-            if (level == 3)
-                found = S_ISREG(st.st_mode);
-            else if (S_ISDIR(st.st_mode) && is_digits(de->d_name, date_widths[level]))
-                found = holds_stream(p, level + 1);
-        }
+        if (!p || asprintf(&name, "%s%s%s", prefix, sep, de->d_name) < 0)
+            rc = -ENOMEM;
+        else if (lstat(p, &st) == 0)
+            rc = fn(p, name, de->d_name, &st, arg);
         free(p);
+        free(name);
     }
     closedir(d);
-    return found;
+    return rc;
+}
+
+/* 1 when the entry holds a stream: at level 0..2 a date directory holding one below it, at
+ * level 3 a regular file. */
+static int on_stream_candidate(const char *path, const char *name, const char *base,
+                               const struct stat *st, void *arg)
+{
+    int level = *(int *)arg;
+    if (level == 3)
+        return S_ISREG(st->st_mode);
+    if (!S_ISDIR(st->st_mode) || !is_digits(base, date_widths[level]))
+        return 0;
+    int next = level + 1;
+    return each_entry(path, name, on_stream_candidate, &next) == 1;
+}
+
+static int holds_stream(const char *dir)
+{
+    int level = 0;
+    return each_entry(dir, "", on_stream_candidate, &level) == 1;
 }
 
 static gl_logs_entry_t *list_add(gl_logs_list_t *l, const char *name, const char *path)
@@ -93,47 +120,36 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const gl_logs_entry_t *)a)->name, ((const gl_logs_entry_t *)b)->name);
 }
 
-/* Walk dir (its group name so far in name): a directory holding a stream is a group, else its
- * subdirectories are searched. */
-static int find_groups(const char *dir, const char *name, int depth, gl_logs_list_t *out)
+typedef struct group_walk {
+    gl_logs_list_t *out;
+    int depth;
+} group_walk_t;
+
+/* A directory holding a stream is a group; any other directory is searched, to a depth. */
+static int on_group_candidate(const char *path, const char *name, const char *base,
+                              const struct stat *st, void *arg)
 {
-    DIR *d = opendir(dir);
-    int rc = 0;
-    if (!d)
+    group_walk_t *w = arg;
+    if (!S_ISDIR(st->st_mode))
         return 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = gl_path_join(dir, de->d_name), *gname = NULL;
-        struct stat st;
-        if (!p || asprintf(&gname, "%s/%s", name, de->d_name) < 0) {
-            free(p);
-            rc = -ENOMEM;
-            break;
-        }
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (holds_stream(p, 0)) {
-                gl_logs_entry_t *e = list_add(out, gname, p);
-                if (!e)
-                    rc = -ENOMEM;
-                else
-                    e->created = mtime_ms(&st);
-            } else if (depth < MAX_GROUP_DEPTH) {
-                rc = find_groups(p, gname, depth + 1, out);
-            }
-        }
-        free(p);
-        free(gname);
+    if (holds_stream(path)) {
+        gl_logs_entry_t *e = list_add(w->out, name, path);
+        if (!e)
+            return -ENOMEM;
+        e->created = mtime_ms(st);
+        return 0;
     }
-    closedir(d);
-    return rc;
+    if (w->depth >= MAX_GROUP_DEPTH)
+        return 0;
+    group_walk_t deeper = {w->out, w->depth + 1};
+    return each_entry(path, name, on_group_candidate, &deeper);
 }
 
-int gl_logs_list_groups(const char *root, gl_logs_list_t *out)
+/* Fill out (emptied first) by walking dir with fn, then sort it by name. */
+static int list_sorted(gl_logs_list_t *out, const char *dir, const char *prefix, entry_fn fn,
+                       void *walk)
 {
-    memset(out, 0, sizeof(*out));
-    int rc = find_groups(root, "", 1, out);
+    int rc = each_entry(dir, prefix, fn, walk);
     if (rc < 0) {
         gl_logs_list_free(out);
         return rc;
@@ -141,6 +157,13 @@ int gl_logs_list_groups(const char *root, gl_logs_list_t *out)
     if (out->n)
         qsort(out->v, out->n, sizeof(*out->v), by_name);
     return 0;
+}
+
+int gl_logs_list_groups(const char *root, gl_logs_list_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    group_walk_t w = {out, 1};
+    return list_sorted(out, root, "/", on_group_candidate, &w);
 }
 
 /* 1 when every '/'-separated part of rel is a plain name (not empty, ".", or ".."). */
@@ -165,7 +188,7 @@ int gl_logs_group_dir(const char *root, const char *group, char **dir)
     char *d = gl_path_join(root, group + 1);
     if (!d)
         return -ENOMEM;
-    if (!holds_stream(d, 0)) {
+    if (!holds_stream(d)) {
         free(d);
         return -ENOENT;
     }
@@ -208,75 +231,36 @@ static void stream_edges(gl_logs_entry_t *e, const struct stat *st)
     free(tail);
 }
 
-/* Add the regular files of dir (the day directory named prefix) as streams. */
-static int add_day(const char *dir, const char *prefix, gl_logs_list_t *out)
-{
-    DIR *d = opendir(dir);
-    int rc = 0;
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = gl_path_join(dir, de->d_name), *name = NULL;
-        struct stat st;
-        if (!p || asprintf(&name, "%s/%s", prefix, de->d_name) < 0) {
-            free(p);
-            return -ENOMEM;
-        }
-        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            gl_logs_entry_t *e = list_add(out, name, p);
-            if (!e) {
-                rc = -ENOMEM;
-            } else {
-                e->bytes = (uint64_t)st.st_size;
-                stream_edges(e, &st);
-            }
-        }
-        free(p);
-        free(name);
-    }
-    closedir(d);
-    return rc;
-}
+typedef struct stream_walk {
+    gl_logs_list_t *out;
+    int level; /* 0..2: year, month, day directories; 3: stream files */
+} stream_walk_t;
 
-/* Descend the date directories below dir (level 0: years), naming them into prefix. */
-static int walk_dates(const char *dir, const char *prefix, int level, gl_logs_list_t *out)
+static int on_stream_entry(const char *path, const char *name, const char *base,
+                           const struct stat *st, void *arg)
 {
-    DIR *d = opendir(dir);
-    int rc = 0;
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (!is_digits(de->d_name, date_widths[level]))
-            continue;
-        char *p = gl_path_join(dir, de->d_name), *name = NULL;
-        if (!p || asprintf(&name, "%s%s%s", prefix, level ? "/" : "", de->d_name) < 0) {
-            free(p);
-            rc = -ENOMEM;
-            break;
-        }
-        rc = level == 2 ? add_day(p, name, out) : walk_dates(p, name, level + 1, out);
-        free(p);
-        free(name);
+    stream_walk_t *w = arg;
+    if (w->level < 3) {
+        if (!S_ISDIR(st->st_mode) || !is_digits(base, date_widths[w->level]))
+            return 0;
+        stream_walk_t deeper = {w->out, w->level + 1};
+        return each_entry(path, name, on_stream_entry, &deeper);
     }
-    closedir(d);
-    return rc;
+    if (!S_ISREG(st->st_mode))
+        return 0;
+    gl_logs_entry_t *e = list_add(w->out, name, path);
+    if (!e)
+        return -ENOMEM;
+    e->bytes = (uint64_t)st->st_size;
+    stream_edges(e, st);
+    return 0;
 }
 
 int gl_logs_list_streams(const char *gdir, gl_logs_list_t *out)
 {
     memset(out, 0, sizeof(*out));
-    int rc = walk_dates(gdir, "", 0, out);
-    if (rc < 0) {
-        gl_logs_list_free(out);
-        return rc;
-    }
-    if (out->n)
-        qsort(out->v, out->n, sizeof(*out->v), by_name);
-    return 0;
+    stream_walk_t w = {out, 0};
+    return list_sorted(out, gdir, "", on_stream_entry, &w);
 }
 
 int gl_logs_stream_path(const char *gdir, const char *name, char **path)

@@ -6,7 +6,6 @@ and -f following new lines and new streams until SIGINT)."""
 import json
 import os
 import pathlib
-import select
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import time
 import pytest
 
 from conftest import GALLEY_BIN
-from helpers import py_basic_daemon, run_galley
+from helpers import py_basic_daemon, read_until, run_galley
 
 RUN_TIMEOUT = 60
 
@@ -199,22 +198,6 @@ def test_logs_since_keeps_lines_by_their_stamp(tmp_path):
     assert len(logs()) == 5 and f"{mixed} two hours ago" in logs()
 
 
-def read_until(proc, needle, timeout):
-    """Read proc's stdout until a line containing needle; returns everything read."""
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            seen += chunk
-            if needle.encode() in seen:
-                return seen.decode()
-        if proc.poll() is not None:
-            break
-    raise AssertionError(f"{needle!r} not seen in {timeout}s; got:\n{seen.decode()}")
 
 
 def test_logs_follow_shows_new_lines_and_new_streams(served):

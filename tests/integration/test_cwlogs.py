@@ -6,7 +6,6 @@ windows, filter patterns, errors in the JSON 1.1 shape), and `aws logs tail` wit
 without --follow."""
 import json
 import os
-import select
 import subprocess
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import AWS_CLI, AWS_ENV
-from helpers import py_basic_daemon
+from helpers import py_basic_daemon, read_until
 
 GROUP = "/aws/lambda/crafted"
 DAY = "2026/01/02"
@@ -313,20 +312,3 @@ def test_aws_logs_tail(daemon_factory, tmp_path):
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
-
-
-def read_until(proc, needle, timeout):
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            seen += chunk
-            if needle.encode() in seen:
-                return seen.decode()
-        if proc.poll() is not None:
-            break
-    raise AssertionError(f"{needle!r} not seen in {timeout}s; got:\n{seen.decode()}")
