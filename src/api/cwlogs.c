@@ -8,6 +8,12 @@
  * wording), finding the log group, opaque page tokens, and replies in the protocol's shape:
  * `{"__type": name, "message": text}` with status 400 and Content-Type
  * application/x-amz-json-1.1. Every call reads the log files under <state>/logs as they are.
+ *
+ * An operation reads whole stream files, so it runs on libuv's thread pool, never on the loop:
+ * the request's body is parsed and everything the operation needs is copied into a work item
+ * on the loop thread; the operation fills the item's answer (gl_cwl_reply / gl_cwl_error) on a
+ * worker thread touching nothing else; the answer is sent back on the loop thread, unless the
+ * client went away meanwhile (on_abort), in which case it is dropped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,25 +40,17 @@ static const struct {
     {"FilterLogEvents", gl_cwl_filter_log_events},
 };
 
-static void reply(gl_cwl_t *c, int status, json_t *body, const char *error_type)
+/* Keep the answer for the loop thread to send; body is stolen. */
+static void answer(gl_cwl_t *c, int status, json_t *body, const char *error_type)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    free(c->out);
+    c->out = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    gl_http_header_t hdrs[] = {
-        {"x-amzn-RequestId", c->req->request_id},
-        {"Content-Type", CONTENT_TYPE},
-        {"x-amzn-ErrorType", error_type},
-    };
-    if (!text) {
-        static const char oom[] = "{\"__type\":\"ServiceUnavailableException\","
-                                  "\"message\":\"out of memory\"}";
-        gl_http_reply(c->req, 500, hdrs, 2, oom, sizeof(oom) - 1);
-        return;
-    }
-    gl_http_reply_owned(c->req, status, hdrs, error_type ? 3 : 2, text, strlen(text));
+    c->status = c->out ? status : 500;
+    c->error_type = c->out ? error_type : GL_CWL_UNAVAILABLE;
 }
 
-void gl_cwl_reply(gl_cwl_t *c, json_t *body) { reply(c, 200, body, NULL); }
+void gl_cwl_reply(gl_cwl_t *c, json_t *body) { answer(c, 200, body, NULL); }
 
 void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
 {
@@ -66,7 +64,7 @@ void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
     if (!s)
         s = json_string("(a message that is not UTF-8)");
     int status = strcmp(type, GL_CWL_UNAVAILABLE) ? 400 : 500;
-    reply(c, status, json_pack("{s:s, s:o}", "__type", type, "message", s), type);
+    answer(c, status, json_pack("{s:s, s:o}", "__type", type, "message", s), type);
     free(msg);
 }
 
@@ -190,8 +188,7 @@ void gl_cwl_arn(gl_cwl_t *c, char *out, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(rest, sizeof(rest), fmt, ap);
     va_end(ap);
-    snprintf(out, len, "arn:aws:logs:%s:%s:log-group:%s", gl_registry_region(c->api->reg),
-             gl_registry_account(c->api->reg), rest);
+    snprintf(out, len, "arn:aws:logs:%s:%s:log-group:%s", c->region, c->account, rest);
 }
 
 int gl_cwl_next_token(gl_cwl_t *c, char *out, size_t len, int *present)
@@ -226,30 +223,124 @@ void gl_cwl_token_set(json_t *resp, const char *key, const char *plain)
     free(tok);
 }
 
+typedef struct cwl_work {
+    uv_work_t work;
+    gl_http_req_t *req; /* NULL once the client went away */
+    void (*run)(gl_cwl_t *c);
+    gl_cwl_t c;
+} cwl_work_t;
+
+static void on_work(uv_work_t *w)
+{
+    cwl_work_t *cw = w->data;
+    cw->run(&cw->c);
+}
+
+static void on_req_abort(gl_http_req_t *req)
+{
+    cwl_work_t *cw = req->data;
+    cw->req = NULL;
+}
+
+/* Send the answer the operation left in cw->c (or a 500 when it left none). */
+static void send_answer(gl_http_req_t *req, gl_cwl_t *c)
+{
+    static const char fallback[] = "{\"__type\":\"ServiceUnavailableException\","
+                                   "\"message\":\"the operation gave no answer\"}";
+    gl_http_header_t hdrs[] = {
+        {"x-amzn-RequestId", req->request_id},
+        {"Content-Type", CONTENT_TYPE},
+        {"x-amzn-ErrorType", c->error_type},
+    };
+    size_t n = c->error_type ? 3 : 2;
+    if (!c->out) {
+        hdrs[2].value = GL_CWL_UNAVAILABLE;
+        gl_http_reply(req, 500, hdrs, 3, fallback, sizeof(fallback) - 1);
+        return;
+    }
+    char *body = c->out;
+    c->out = NULL;
+    gl_http_reply_owned(req, c->status, hdrs, n, body, strlen(body));
+}
+
+static void cwl_work_free(cwl_work_t *cw)
+{
+    json_decref(cw->c.in);
+    free(cw->c.root);
+    free(cw->c.out);
+    free(cw);
+}
+
+static void on_work_done(uv_work_t *w, int status)
+{
+    (void)status;
+    cwl_work_t *cw = w->data;
+    if (cw->req) {
+        cw->req->on_abort = NULL;
+        cw->req->data = NULL;
+        send_answer(cw->req, &cw->c);
+    }
+    cwl_work_free(cw);
+}
+
+/* The work item for one operation, with the request's JSON object; NULL after answering in
+ * c (a body that is not a JSON object, no logs, out of memory). */
+static cwl_work_t *work_new(gl_api_t *api, gl_http_req_t *req, gl_cwl_t *c)
+{
+    cwl_work_t *cw = calloc(1, sizeof(*cw));
+    json_error_t jerr;
+    json_t *in = req->body.len ? json_loadb(req->body.data, req->body.len, 0, &jerr)
+                               : json_object();
+    if (!json_is_object(in))
+        gl_cwl_error(c, GL_CWL_SERIALIZATION, "Start of structure or map found where not "
+                     "expected: the request body must be a JSON object");
+    else if (!api->logs_root)
+        gl_cwl_error(c, GL_CWL_UNAVAILABLE, "galley keeps no logs (no state dir)");
+    else if (!cw || !(cw->c.root = strdup(api->logs_root)))
+        gl_cwl_error(c, GL_CWL_UNAVAILABLE, "out of memory");
+    if (c->out) {
+        json_decref(in);
+        if (cw)
+            free(cw->c.root);
+        free(cw);
+        return NULL;
+    }
+    cw->req = req;
+    cw->c.in = in;
+    snprintf(cw->c.region, sizeof(cw->c.region), "%s", gl_registry_region(api->reg));
+    snprintf(cw->c.account, sizeof(cw->c.account), "%s", gl_registry_account(api->reg));
+    cw->work.data = cw;
+    return cw;
+}
+
 void gl_api_cwlogs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     (void)rt;
-    gl_cwl_t c = {.api = api, .req = req, .root = api->logs_root};
+    gl_cwl_t c = {0};
     const char *target = gl_http_req_header(req, "x-amz-target");
     const char *op = target && !strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX))
                          ? target + strlen(TARGET_PREFIX) : NULL;
-    for (size_t i = 0; op && i < sizeof(targets) / sizeof(targets[0]); i++) {
-        if (strcmp(targets[i].name, op) != 0)
-            continue;
-        json_error_t jerr;
-        c.in = req->body.len ? json_loadb(req->body.data, req->body.len, 0, &jerr)
-                             : json_object();
-        if (!json_is_object(c.in)) {
-            gl_cwl_error(&c, GL_CWL_SERIALIZATION, "Start of structure or map found where not "
-                         "expected: the request body must be a JSON object");
-        } else if (!c.root) {
-            gl_cwl_error(&c, GL_CWL_UNAVAILABLE, "galley keeps no logs (no state dir)");
-        } else {
-            targets[i].run(&c);
-        }
-        json_decref(c.in);
+    size_t i = 0, n = sizeof(targets) / sizeof(targets[0]);
+    while (op && i < n && strcmp(targets[i].name, op) != 0)
+        i++;
+    if (!op || i == n) {
+        gl_cwl_error(&c, GL_CWL_UNKNOWN_OPERATION, "%s%s is not an operation galley answers",
+                     target ? "" : "no X-Amz-Target: ", target ? target : "POST /");
+        send_answer(req, &c);
+        free(c.out);
         return;
     }
-    gl_cwl_error(&c, GL_CWL_UNKNOWN_OPERATION, "%s%s is not an operation galley answers",
-                 target ? "" : "no X-Amz-Target: ", target ? target : "POST /");
+    cwl_work_t *cw = work_new(api, req, &c);
+    if (cw) {
+        cw->run = targets[i].run;
+        if (uv_queue_work(api->loop, &cw->work, on_work, on_work_done) == 0) {
+            req->data = cw;
+            req->on_abort = on_req_abort;
+            return;
+        }
+        gl_cwl_error(&c, GL_CWL_UNAVAILABLE, "could not queue the operation");
+        cwl_work_free(cw);
+    }
+    send_answer(req, &c);
+    free(c.out);
 }

@@ -13,6 +13,7 @@
  * the last event returned; the next page starts after it. eventId is a 56-digit number made
  * of the same three, so it is stable across calls (`aws logs tail --follow` relies on that).
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -222,13 +223,11 @@ static int cmp_key(const filter_run_t *r, size_t stream, const gl_logs_event_t *
     return e->off < off ? -1 : e->off > off;
 }
 
-static const filter_run_t *sorting; /* qsort has no context argument; the loop is one thread */
-
-static int by_key(const void *a, const void *b)
+static int by_key(const void *a, const void *b, void *run)
 {
+    const filter_run_t *r = run;
     const hit_t *x = a, *y = b;
-    return cmp_key(sorting, x->stream, x->ev, y->ev->ts, sorting->streams.v[y->stream].name,
-                   y->ev->off);
+    return cmp_key(r, x->stream, x->ev, y->ev->ts, r->streams.v[y->stream].name, y->ev->off);
 }
 
 /* Search stream i: every event in the window, matching the pattern, after the token. */
@@ -421,10 +420,8 @@ void gl_cwl_filter_log_events(gl_cwl_t *c)
         gl_cwl_error(c, GL_CWL_UNAVAILABLE, "reading the log streams: %s", strerror(-rc));
         goto out;
     }
-    sorting = &r;
     if (r.nhits)
-        qsort(r.hits, r.nhits, sizeof(*r.hits), by_key);
-    sorting = NULL;
+        qsort_r(r.hits, r.nhits, sizeof(*r.hits), by_key, &r);
     gl_cwl_reply(c, filter_page(&r));
 out:
     for (size_t i = 0; r.files && i < r.streams.n; i++)

@@ -159,20 +159,26 @@ void gl_api_cwlogs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 #define GL_CWL_SERIALIZATION "SerializationException"
 #define GL_CWL_UNKNOWN_OPERATION "UnknownOperationException"
 #define GL_CWL_UNAVAILABLE "ServiceUnavailableException"
-/** One Logs request: each operation replies exactly once (gl_cwl_reply or gl_cwl_error). */
+/** One Logs request, as an operation sees it on a worker thread: everything it may read is
+ *  here (it touches no daemon state). It answers exactly once, with gl_cwl_reply or
+ *  gl_cwl_error, and cwlogs.c sends that answer from the loop thread. */
 typedef struct gl_cwl {
-    gl_api_t *api;
-    gl_http_req_t *req;
-    json_t *in;        /* the request's JSON object (borrowed) */
-    const char *root;  /* <state>/logs */
+    json_t *in;        /* the request's JSON object */
+    char *root;        /* <state>/logs */
+    char region[32], account[16];
+    /* the answer */
+    int status;
+    char *out;         /* the JSON body, malloc'd */
+    const char *error_type;
 } gl_cwl_t;
 void gl_cwl_describe_log_groups(gl_cwl_t *c);   /* cwlogs_describe.c */
 void gl_cwl_describe_log_streams(gl_cwl_t *c);
 void gl_cwl_get_log_events(gl_cwl_t *c);        /* cwlogs_events.c */
 void gl_cwl_filter_log_events(gl_cwl_t *c);
-/** Reply 200 with body (stolen). */
+/** Answer 200 with body (stolen). */
 void gl_cwl_reply(gl_cwl_t *c, json_t *body);
-/** Reply {"__type": type, "message": ...}: 400 (500 for GL_CWL_UNAVAILABLE). */
+/** Answer {"__type": type, "message": ...}: 400 (500 for GL_CWL_UNAVAILABLE). A later answer
+ *  replaces an earlier one; the operations stop at the first. */
 void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** Optional members: absent or null leaves the default; a wrong JSON type replies

@@ -275,6 +275,22 @@ def test_errors_in_the_json_protocol_shape(crafted):
     assert wrong_type[2]["__type"] == "SerializationException"
 
 
+def test_a_client_gone_before_the_answer(crafted):
+    """The operations run on worker threads: a client that hangs up first leaves the daemon
+    answering the next ones."""
+    import socket
+    body = json.dumps({"logGroupName": GROUP}).encode()
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            f"X-Amz-Target: Logs_20140328.FilterLogEvents\r\nContent-Length: {len(body)}\r\n"
+            f"\r\n").encode()
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", crafted.port), timeout=5) as s:
+            s.sendall(head + body)
+    logs = logs_client(crafted)
+    assert len(logs.filter_log_events(logGroupName=GROUP)["events"]) == 10
+    assert crafted.proc.poll() is None
+
+
 def aws_logs(d, *args, timeout=60):
     env = dict(os.environ, **AWS_ENV)
     return subprocess.run([AWS_CLI, "--endpoint-url", d.url, "logs", *args], capture_output=True,
