@@ -29,6 +29,9 @@
 
 #define TARGET_PREFIX "Logs_20140328."
 #define CONTENT_TYPE "application/x-amz-json-1.1"
+/* What a logGroupName may hold (the model's pattern [\.\-_/#A-Za-z0-9]+). */
+#define GROUP_CHARS                                                                                \
+    ".-_/#ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static const struct {
     const char *name;
@@ -154,6 +157,12 @@ static int group_name(gl_cwl_t *c, char *buf, size_t len)
     if (!name && !ident) {
         gl_cwl_error(c, GL_CWL_INVALID_PARAMETER,
                      "Should provide either logGroupName or logGroupIdentifier.");
+        return -1;
+    }
+    if (name && (strlen(name) > 512 || name[strspn(name, GROUP_CHARS)] || !*name)) {
+        gl_cwl_error(c, GL_CWL_INVALID_PARAMETER, "1 validation error detected: Value '%.600s' "
+                     "at 'logGroupName' failed to satisfy constraint: Member must satisfy "
+                     "regular expression pattern: [\\.\\-_/#A-Za-z0-9]+", name);
         return -1;
     }
     if (ident && !strncmp(ident, "arn:", 4)) {

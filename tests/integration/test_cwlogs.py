@@ -256,6 +256,13 @@ def test_errors_in_the_json_protocol_shape(crafted):
     err = error_of(logs.filter_log_events, logGroupName=GROUP, logStreamNames=["x"],
                    logStreamNamePrefix="y")
     assert err[0] == "InvalidParameterException"
+    assert error_of(logs.describe_log_streams, logGroupName="/aws/lambda/a b") == [
+        "InvalidParameterException", "1 validation error detected: Value '/aws/lambda/a b' at "
+        "'logGroupName' failed to satisfy constraint: Member must satisfy regular expression "
+        "pattern: [\\.\\-_/#A-Za-z0-9]+", 400]
+    assert error_of(logs.get_log_events, logGroupName=GROUP,
+                    logStreamName="../../../aws/lambda/crafted/2026/01/02/[$LATEST]aaaa")[0] == \
+        "ResourceNotFoundException"
     status, _, body = raw_call(crafted, "DescribeLogStreams",
                                {"logGroupName": GROUP, "logGroupIdentifier": GROUP})
     assert (status, body["__type"]) == (400, "InvalidParameterException")

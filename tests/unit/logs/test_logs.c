@@ -24,6 +24,7 @@
 
 #include "galley/logs.h"
 #include "galley/util.h"
+#include "logs_test_util.h"
 
 #define MAX_LINES 64
 
@@ -269,28 +270,6 @@ static void test_tail_one_huge_line(void **state)
 }
 
 /* ---- stream files ---- */
-
-typedef struct tmpdir {
-    char path[64];
-} tmpdir_t;
-
-static int setup_tmp(void **state)
-{
-    tmpdir_t *t = calloc(1, sizeof(*t));
-    snprintf(t->path, sizeof(t->path), "/tmp/gl-logs-XXXXXX");
-    if (!mkdtemp(t->path))
-        return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-    tmpdir_t *t = *state;
-    gl_rm_rf(t->path);
-    free(t);
-    return 0;
-}
 
 static void read_all(const char *path, gl_buf_t *out)
 {
