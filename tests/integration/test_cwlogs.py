@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import AWS_CLI, AWS_ENV
-from helpers import py_basic_daemon, read_until
+from helpers import current_boto3_python, py_basic_daemon, read_until, run_boto3_script
 
 GROUP = "/aws/lambda/crafted"
 DAY = "2026/01/02"
@@ -233,6 +233,31 @@ def test_describe_groups_and_streams(crafted):
             "logGroupIdentifier": ident, "logStreamNamePrefix": f"{DAY}/[$LATEST]b"})
         assert status == 200 and [s["logStreamName"] for s in body["logStreams"]] == [
             f"{DAY}/[$LATEST]bbbb"]
+
+
+def test_a_current_boto3_with_log_group_identifiers(crafted):
+    """A current boto3 (newer than Debian's) talks to the same endpoint; logGroupIdentifier by
+    name and by ARN."""
+    python = current_boto3_python("get_function_recursion_config")
+    if python is None:
+        pytest.skip("no Python with a current boto3 (set GALLEY_CURRENT_PYTHON)")
+    out = run_boto3_script(python, crafted.url, f"""
+        logs = boto3.client("logs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={{"total_max_attempts": 1}}))
+        arn = "arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}"
+        out["streams"] = [s["logStreamName"] for s in
+                          logs.describe_log_streams(logGroupIdentifier=arn)["logStreams"]]
+        out["get"] = len(logs.get_log_events(logGroupIdentifier="{GROUP}", startFromHead=True,
+                                             logStreamName="{DAY}/[$LATEST]bbbb")["events"])
+        out["filter"] = len(logs.filter_log_events(logGroupIdentifier=arn + ":*",
+                                                   filterPattern="info")["events"])
+        out["missing"] = error_of(logs.filter_log_events, logGroupIdentifier="/aws/lambda/none")
+    """)
+    assert out["streams"] == [f"{DAY}/[$LATEST]aaaa", f"{DAY}/[$LATEST]bbbb"]
+    assert out["get"] == 4 and out["filter"] == 7
+    assert out["missing"] == ["ResourceNotFoundException", "The specified log group does not exist.",
+                              400]
 
 
 def test_errors_in_the_json_protocol_shape(crafted):
