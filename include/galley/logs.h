@@ -4,7 +4,8 @@
  * (gl_logs_lines_t), each line is appended to the environment's log stream file
  * (<state>/logs/<log group without the leading '/'>/<log stream>) and, while an invoke is in
  * progress, to that invoke's tail (the last 4 KB, returned base64 by `X-Amz-Log-Type: Tail`).
- * Platform lines (START, END, REPORT, ...) go through the same path.
+ * Platform lines (START, END, REPORT, ...) go through the same path. A stored line starts
+ * with its time stamp (gl_logs_stamp_format); the tail gets the bare line.
  *
  * Each stream file is capped (GL_LOGS_STREAM_MAX_DEFAULT, or GALLEY_LOG_STREAM_MAX_BYTES in
  * the daemon's environment): at the cap one last line says so and later lines are dropped.
@@ -46,8 +47,9 @@ typedef struct gl_logs_stream {
  */
 int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *group,
                         const char *stream, gl_err_t *err);
-/** Append one line (a newline is added). A line over the cap or a failed write is counted,
- *  never fatal; the first of a stream is logged as a warning with the reason. */
+/** Append one line stamped with the current time (a newline is added). A line over the cap
+ *  or a failed write is counted, never fatal; the first of a stream is logged as a warning
+ *  with the reason. */
 void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len);
 /** Lines of every stream not written since the daemon started (loop thread only). */
 uint64_t gl_logs_dropped_lines(void);
@@ -71,5 +73,35 @@ void gl_logs_lines_free(gl_logs_lines_t *l);
 
 /** Append line + '\n' to a tail buffer, keeping only its last GL_LOGS_TAIL_MAX bytes. */
 void gl_logs_tail_append(gl_buf_t *tail, const char *line, size_t len);
+
+/* "2026-12-01T23:28:44.123Z ": the stamp in front of each stored line, with its space. */
+#define GL_LOGS_STAMP_LEN 25
+
+/** Write the stamp for epoch_ms (UTC, milliseconds) into out; returns GL_LOGS_STAMP_LEN. */
+size_t gl_logs_stamp_format(int64_t epoch_ms, char out[GL_LOGS_STAMP_LEN + 1]);
+/** When line starts with a well-formed stamp: its time in *epoch_ms (may be NULL) and the
+ *  stamp's length (GL_LOGS_STAMP_LEN, the bytes to skip); else 0 (a line stored bare). */
+size_t gl_logs_stamp_parse(const char *line, size_t len, int64_t *epoch_ms);
+
+/* A CloudWatch Logs filter pattern over plain text (filter.c): its terms. */
+enum { GL_LOGS_TERM_ALL, GL_LOGS_TERM_NOT, GL_LOGS_TERM_ANY }; /* term, -term, ?term */
+typedef struct gl_logs_term {
+    int kind;
+    char *text; /* malloc'd, NUL-terminated */
+    size_t len;
+} gl_logs_term_t;
+typedef struct gl_logs_filter {
+    gl_logs_term_t *terms;
+    size_t n, cap;
+} gl_logs_filter_t;
+
+/** Compile pattern (NULL or blank: match all). -EINVAL with a message in errmsg for a pattern
+ *  galley does not answer (JSON, space-delimited, regex, an unterminated quote); f is then
+ *  empty. */
+int gl_logs_filter_compile(gl_logs_filter_t *f, const char *pattern, char *errmsg,
+                           size_t errlen);
+/** 1 when the message (len bytes, need not be NUL-terminated) matches. */
+int gl_logs_filter_match(const gl_logs_filter_t *f, const char *msg, size_t len);
+void gl_logs_filter_free(gl_logs_filter_t *f);
 
 #endif

@@ -22,6 +22,7 @@ struct gl_api {
     struct gl_async *async;
     gl_http_server_t *http;
     struct gl_api_auth *auth;   /* who may call (auth.c) */
+    char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
 };
@@ -204,5 +205,59 @@ gl_fn_t *gl_api_resolve(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *re
 /** As gl_api_resolve, but an alias with RoutingConfig picks its additional version with the
  *  configured probability (Invoke). */
 gl_fn_t *gl_api_resolve_routed(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref);
+
+/* CloudWatch Logs (cwlogs.c): POST / dispatched by X-Amz-Target to the gl_cwl_ operations. */
+void gl_api_cwlogs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+#include "galley/logs.h"
+#include "galley/logstore.h"
+#define GL_CWL_INVALID_PARAMETER "InvalidParameterException"
+#define GL_CWL_NOT_FOUND "ResourceNotFoundException"
+#define GL_CWL_SERIALIZATION "SerializationException"
+#define GL_CWL_UNKNOWN_OPERATION "UnknownOperationException"
+#define GL_CWL_UNAVAILABLE "ServiceUnavailableException"
+/** One Logs request, as an operation sees it on a worker thread: everything it may read is
+ *  here (it touches no daemon state). It answers exactly once, with gl_cwl_reply or
+ *  gl_cwl_error, and cwlogs.c sends that answer from the loop thread. */
+typedef struct gl_cwl {
+    json_t *in;        /* the request's JSON object */
+    char *root;        /* <state>/logs */
+    char region[32], account[16];
+    /* the answer */
+    int status;
+    char *out;         /* the JSON body, malloc'd */
+    const char *error_type;
+} gl_cwl_t;
+void gl_cwl_describe_log_groups(gl_cwl_t *c);   /* cwlogs_describe.c */
+void gl_cwl_describe_log_streams(gl_cwl_t *c);
+void gl_cwl_get_log_events(gl_cwl_t *c);        /* cwlogs_events.c */
+void gl_cwl_filter_log_events(gl_cwl_t *c);
+/** Answer 200 with body (stolen). */
+void gl_cwl_reply(gl_cwl_t *c, json_t *body);
+/** Answer {"__type": type, "message": ...}: 400 (500 for GL_CWL_UNAVAILABLE). A later answer
+ *  replaces an earlier one; the operations stop at the first. */
+void gl_cwl_error(gl_cwl_t *c, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Optional members: absent or null leaves the default; a wrong JSON type replies
+ *  SerializationException and returns -1. */
+int gl_cwl_str(gl_cwl_t *c, const char *key, const char **out);
+int gl_cwl_int(gl_cwl_t *c, const char *key, int64_t *out, int *present);
+int gl_cwl_bool(gl_cwl_t *c, const char *key, int *out);
+/** An integer member in [lo, hi] (hi 0: no upper bound), dflt when absent; a value out of
+ *  range is added to v. -1 after replying (wrong type). */
+int gl_cwl_range(gl_cwl_t *c, gl_violations_t *v, const char *key, int64_t lo, int64_t hi,
+                 int64_t dflt, int64_t *out);
+/** 0 when v is empty, else -1 after replying InvalidParameterException with its message. */
+int gl_cwl_report(gl_cwl_t *c, gl_violations_t *v);
+/** The log group of logGroupName / logGroupIdentifier: its directory (*gdir, malloc'd) and
+ *  name; -1 after replying (both or neither given, no such group). */
+int gl_cwl_group(gl_cwl_t *c, char **gdir, char *name, size_t len);
+/** "arn:aws:logs:<region>:<account>:log-group:" followed by fmt. */
+void gl_cwl_arn(gl_cwl_t *c, char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** The request's opaque nextToken decoded into out (*present 0 and out "" without one);
+ *  -1 after replying for a bad token. */
+int gl_cwl_next_token(gl_cwl_t *c, char *out, size_t len, int *present);
+/** Set resp[key] to the opaque token for plain. */
+void gl_cwl_token_set(json_t *resp, const char *key, const char *plain);
 
 #endif

@@ -127,6 +127,8 @@ static const gl_api_op_t ops[] = {
     /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
     {NULL, GALLEY F "/{Control}", CONTROL, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
      gl_api_galley_function},
+    /* CloudWatch Logs' JSON protocol: cwlogs.c dispatches by X-Amz-Target. */
+    {NULL, "/", 0, "POST", "CloudWatchLogs", 0, NULL, 0, NULL, gl_api_cwlogs},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
     {NULL, "/metrics", 0, "GET", "GalleyMetrics", 0, NULL, 0, NULL, gl_api_metrics},
 };
@@ -307,8 +309,12 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     api->reg = opts->registry;
     api->sched = opts->sched;
     api->async = opts->async;
-    int rc = gl_api_auth_open(api, opts, err);
-    if (rc < 0)
+    int rc = -ENOMEM;
+    if (opts->state_dir && !(api->logs_root = gl_path_join(opts->state_dir, "logs"))) {
+        gl_err_set(err, ENOMEM, "api");
+        goto fail;
+    }
+    if ((rc = gl_api_auth_open(api, opts, err)) < 0)
         goto fail;
     if ((rc = gl_http_server_new(&api->http, loop, &handler, api)) < 0) {
         rc = gl_err_set(err, -rc, "http server");
@@ -322,6 +328,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     return 0;
 fail:
     gl_api_auth_free(api);
+    free(api->logs_root);
     free(api);
     return rc;
 }
@@ -332,6 +339,7 @@ static void on_http_closed(void *arg)
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
     gl_api_auth_free(api);
+    free(api->logs_root);
     free(api);
     if (cb)
         cb(cb_arg);

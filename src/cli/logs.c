@@ -2,13 +2,15 @@
 /*
  * logs.c: `galley logs`: a function's log streams as the daemon writes them
  * (<state>/logs/aws/lambda/<FunctionName>/<YYYY>/<MM>/<DD>/[<version>]<env id>, one file per
- * execution environment, one raw line per log line), printed with the stream's name in front.
+ * execution environment, one stamped line per log line: stamp.c), printed with the stream's
+ * name in front and without the stamp.
  *
- * Lines carry no time of their own, so "time order" is by stream: streams are printed whole,
- * the one written least recently first; --since keeps the streams modified within the
- * duration. With -f the directory is polled every POLL_MS: new bytes of known streams and
- * new streams are printed as they appear (a partial last line waits for its newline), until
- * SIGINT or SIGTERM. A stream that shrank (replaced) is read again from its start.
+ * Streams are printed whole, the one written least recently first; --since keeps the lines
+ * stamped within the duration (a bare line from a file written before stamps existed takes
+ * the file's time), and skips without reading the streams not modified since. With -f the
+ * directory is polled every POLL_MS: new bytes of known streams and new streams are printed
+ * as they appear (a partial last line waits for its newline), until SIGINT or SIGTERM. A
+ * stream that shrank (replaced) is read again from its start.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,7 +40,7 @@ static const char usage_text[] =
     "  NAME             function name or template logical id (resolved by the daemon when\n"
     "                   it is reachable, else taken as the FunctionName)\n"
     "  -f, --follow     keep printing new lines and new streams until interrupted\n"
-    "  --since D        only streams written in the last D (30s, 10m, 1h, 2d, 1h30m)\n"
+    "  --since D        only lines written in the last D (30s, 10m, 1h, 2d, 1h30m)\n"
     "  --state-dir DIR  the daemon's state dir (default $GALLEY_STATE_DIR or ./.galley)\n"
     "  --endpoint URL   the daemon (default $GALLEY_ENDPOINT or " GL_CLI_DEFAULT_ENDPOINT ")\n";
 
@@ -48,6 +50,7 @@ typedef struct stream {
     off_t offset;               /* bytes read so far */
     off_t size;                 /* at the latest scan */
     struct timespec mtime;
+    int64_t since_ms;           /* lines stamped earlier are not printed (0: all) */
     gl_logs_lines_t lines;      /* a partial last line, until its newline arrives */
     int seen;                   /* found by the latest scan */
 } stream_t;
@@ -172,7 +175,11 @@ static void scan(streams_t *ss, const char *dir, size_t root_len, int depth)
 static void print_line(const char *line, size_t len, void *arg)
 {
     const stream_t *s = arg;
-    printf("%s %.*s\n", s->name, (int)len, line);
+    int64_t ms = (int64_t)s->mtime.tv_sec * 1000 + s->mtime.tv_nsec / 1000000;
+    size_t skip = gl_logs_stamp_parse(line, len, &ms);
+    if (ms < s->since_ms)
+        return;
+    printf("%s %.*s\n", s->name, (int)(len - skip), line + skip);
 }
 
 /* Print what s gained since the last read. A partial last line waits in s->lines, unless
@@ -230,6 +237,8 @@ static void pass(streams_t *ss, const char *fn_dir, const struct timespec *cutof
             s->offset = s->size; /* following starts at its current end */
             continue;
         }
+        if (first && cutoff)
+            s->since_ms = (int64_t)cutoff->tv_sec * 1000 + cutoff->tv_nsec / 1000000;
         if (s->size == s->offset)
             continue; /* unchanged since the last pass: not even opened */
         if (order)

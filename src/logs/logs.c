@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * logs.c: log stream files, the line splitter for environments' output pipes, and the 4 KB
- * tail kept per invoke. Writes are plain write(2) calls on the loop thread: lines are small
+ * tail kept per invoke. Each stored line carries its time stamp (stamp.c). Writes are plain write(2) calls on the loop thread: lines are small
  * and land in the page cache.
  *
  * Owns the count of lines no stream could write (the cap, ENOSPC, EIO). Invariant: every line
@@ -100,11 +100,14 @@ static void drop_line(gl_logs_stream_t *s, const char *why)
  * that line's length), then every later line is dropped and counted. */
 static void write_cap_notice(gl_logs_stream_t *s)
 {
-    char notice[160];
-    int n = snprintf(notice, sizeof(notice),
+    char notice[GL_LOGS_STAMP_LEN + 160];
+    gl_logs_stamp_format(gl_now_ms(), notice);
+    int n = snprintf(notice + GL_LOGS_STAMP_LEN, sizeof(notice) - GL_LOGS_STAMP_LEN,
                      "galley: this log stream reached its cap of %" PRIu64
                      " bytes; later lines are not written\n",
                      s->max);
+    if (n > 0)
+        n += GL_LOGS_STAMP_LEN;
     s->capped = 1;
     if (n > 0 && write(s->fd, notice, (size_t)n) == n)
         s->size += (uint64_t)n;
@@ -141,14 +144,17 @@ void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 {
     if (s->fd < 0)
         return;
-    if (!s->capped && s->size + len + 1 > s->max)
+    if (!s->capped && s->size + GL_LOGS_STAMP_LEN + len + 1 > s->max)
         write_cap_notice(s);
     if (s->capped) {
         drop_line(s, "the stream reached its cap");
         return;
     }
-    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    int rc = write_all(s->fd, iov, 2, &s->size);
+    char stamp[GL_LOGS_STAMP_LEN + 1];
+    gl_logs_stamp_format(gl_now_ms(), stamp);
+    /* One writev per line: O_APPEND keeps a line whole even with a reader at the other end. */
+    struct iovec iov[3] = {{stamp, GL_LOGS_STAMP_LEN}, {(void *)line, len}, {"\n", 1}};
+    int rc = write_all(s->fd, iov, 3, &s->size);
     if (rc < 0)
         drop_line(s, strerror(-rc)); /* a part written stays: the file may lack a newline */
 }

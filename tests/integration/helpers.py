@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Helpers several integration test files share (the daemon harness itself is conftest.py):
-polling a condition with a bound, running the galley CLI with a bound, and a daemon serving
+polling a condition with a bound, reading a process's output until a line shows up, running the galley CLI with a bound, and a daemon serving
 functions of the py_basic fixture."""
+import os
+import select
 import subprocess
 import time
 
@@ -17,6 +19,25 @@ def wait_until(pred, timeout=10.0, step=0.05):
             return True
         time.sleep(step)
     return pred()
+
+
+def read_until(proc, needle, timeout):
+    """Read proc's stdout until it holds needle; returns everything read (fails after timeout
+    seconds, or when proc ends first, showing what it printed)."""
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            seen += chunk
+            if needle.encode() in seen:
+                return seen.decode()
+        if proc.poll() is not None:
+            break
+    raise AssertionError(f"{needle!r} not seen in {timeout}s; got:\n{seen.decode()}")
 
 
 def run_galley(*args, timeout, stdin=None, cwd=None, env=None):

@@ -6,7 +6,6 @@ and -f following new lines and new streams until SIGINT)."""
 import json
 import os
 import pathlib
-import select
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import time
 import pytest
 
 from conftest import GALLEY_BIN
-from helpers import py_basic_daemon, run_galley
+from helpers import py_basic_daemon, read_until, run_galley
 
 RUN_TIMEOUT = 60
 
@@ -166,22 +165,39 @@ def test_logs_without_a_daemon_takes_the_name_as_given(tmp_path):
                                        "2024/01/02/[$LATEST]bbbb three"]
 
 
-def read_until(proc, needle, timeout):
-    """Read proc's stdout until a line containing needle; returns everything read."""
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            seen += chunk
-            if needle.encode() in seen:
-                return seen.decode()
-        if proc.poll() is not None:
-            break
-    raise AssertionError(f"{needle!r} not seen in {timeout}s; got:\n{seen.decode()}")
+def test_logs_since_keeps_lines_by_their_stamp(tmp_path):
+    """--since goes by each line's stamp; the stamp is not printed; a file from before stamps
+    existed goes by its modification time."""
+    d = tmp_path / "state" / "logs" / "aws" / "lambda" / "fn" / "2024" / "01" / "02"
+    d.mkdir(parents=True)
+
+    def stamp(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"
+    now = time.time()
+    (d / "[$LATEST]mixed").write_text(f"{stamp(now - 7200)} two hours ago\n"
+                                      f"{stamp(now - 1800)} half an hour ago\n"
+                                      f"{stamp(now - 5)} just now\n")
+    (d / "[$LATEST]bare").write_text("bare and recent\n")
+    (d / "[$LATEST]bareold").write_text("bare and old\n")
+    os.utime(d / "[$LATEST]bareold", (now - 7200, now - 7200))
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+
+    def logs(*args):
+        res = galley("logs", "fn", *args, "--state-dir", str(tmp_path / "state"),
+                     "--endpoint", f"http://127.0.0.1:{port}")
+        assert res.returncode == 0, res.stderr
+        return sorted(res.stdout.splitlines())
+    mixed, bare = "2024/01/02/[$LATEST]mixed", "2024/01/02/[$LATEST]bare"
+    assert logs("--since", "1h") == [f"{bare} bare and recent", f"{mixed} half an hour ago",
+                                     f"{mixed} just now"]
+    assert logs("--since", "1m") == [f"{bare} bare and recent", f"{mixed} just now"]
+    assert len(logs()) == 5 and f"{mixed} two hours ago" in logs()
+
+
 
 
 def test_logs_follow_shows_new_lines_and_new_streams(served):

@@ -92,6 +92,7 @@ static const struct expect {
     {"GET", "/_galley/functions/f/faults", "GalleyFunctionControl", 140, "f", "faults"},
     {"PATCH", "/_galley/functions/f/anything", "GalleyFunctionControl", 140, "f", "anything"},
     {"GET", "/metrics", "GalleyMetrics", 0, NULL, NULL},
+    {"POST", "/", "CloudWatchLogs", 0, NULL, NULL},
     /* encoded FunctionNames stay raw in the captures */
     {"GET", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af",
      "GetFunction", 256, "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af", NULL},
@@ -188,6 +189,7 @@ static void test_wrong_method(void **state)
         {"POST", "/_galley/environments"},
         {"GET", "/_galley/reset"},
         {"POST", "/metrics"},
+        {"GET", "/"}, /* CloudWatch Logs is POST only */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         gl_api_route_t rt;
@@ -201,8 +203,8 @@ static void test_unknown_paths(void **state)
 {
     (void)state;
     static const char *const unknown[] = {
-        "/",
         "",
+        "//",
         "/2015-03-31",
         "/2015-03-31/functionsX",
         "/2015-03-31/functions//invocations",

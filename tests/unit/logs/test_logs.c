@@ -25,6 +25,7 @@
 
 #include "galley/logs.h"
 #include "galley/util.h"
+#include "logs_test_util.h"
 
 #define MAX_LINES 64
 
@@ -271,28 +272,6 @@ static void test_tail_one_huge_line(void **state)
 
 /* ---- stream files ---- */
 
-typedef struct tmpdir {
-    char path[64];
-} tmpdir_t;
-
-static int setup_tmp(void **state)
-{
-    tmpdir_t *t = calloc(1, sizeof(*t));
-    snprintf(t->path, sizeof(t->path), "/tmp/gl-logs-XXXXXX");
-    if (!mkdtemp(t->path))
-        return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-    tmpdir_t *t = *state;
-    gl_rm_rf(t->path);
-    free(t);
-    return 0;
-}
-
 static void read_all(const char *path, gl_buf_t *out)
 {
     gl_buf_reset(out);
@@ -307,6 +286,7 @@ static void test_stream_dirs_and_append(void **state)
     gl_logs_stream_t s;
     gl_err_t err = {0};
     const char *stream = "2024/05/06/[$LATEST]0123abcd";
+    int64_t before = gl_now_ms();
     assert_int_equal(gl_logs_stream_open(&s, root, "/aws/lambda/fn", stream, &err), 0);
     assert_true(s.fd >= 0);
     char want[256];
@@ -325,10 +305,22 @@ static void test_stream_dirs_and_append(void **state)
     gl_logs_stream_write(&s, "second\r", 7);
     gl_logs_stream_close(&s);
 
+    /* Each line is stored behind its stamp, taken when it was written. */
     gl_buf_t got = {0};
     read_all(want, &got);
-    assert_int_equal(got.len, strlen("first\n\nsecond\r\n"));
-    assert_memory_equal(got.data, "first\n\nsecond\r\n", got.len);
+    static const char *const lines[] = {"first", "", "second\r"};
+    const char *p = got.data;
+    for (size_t i = 0; i < 3; i++) {
+        int64_t ms = 0;
+        const char *nl = memchr(p, '\n', got.len - (size_t)(p - got.data));
+        assert_non_null(nl);
+        assert_int_equal(gl_logs_stamp_parse(p, (size_t)(nl - p), &ms), GL_LOGS_STAMP_LEN);
+        assert_true(ms >= before && ms <= gl_now_ms());
+        assert_int_equal((size_t)(nl - p) - GL_LOGS_STAMP_LEN, strlen(lines[i]));
+        assert_memory_equal(p + GL_LOGS_STAMP_LEN, lines[i], strlen(lines[i]));
+        p = nl + 1;
+    }
+    assert_int_equal(p - got.data, got.len);
     struct stat st;
     char dir[160];
     snprintf(dir, sizeof(dir), "%s/aws/lambda/fn/2024/05/06", root);
@@ -362,10 +354,11 @@ static void test_stream_cap_counts_dropped_lines(void **state)
     gl_logs_stream_t s;
     gl_err_t err = {0};
     uint64_t before = gl_logs_dropped_lines();
-    gl_logs_set_stream_max(20);
+    /* Each stored line is its 25-byte stamp, the line and a newline. */
+    gl_logs_set_stream_max(2 * GL_LOGS_STAMP_LEN + 20);
     assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "s", &err), 0);
-    gl_logs_stream_write(&s, "0123456789", 10); /* 11 bytes */
-    gl_logs_stream_write(&s, "abcdefgh", 8);    /* 20: exactly the cap */
+    gl_logs_stream_write(&s, "0123456789", 10); /* 25 + 11 bytes */
+    gl_logs_stream_write(&s, "abcdefgh", 8);    /* 25 + 9: exactly the cap */
     gl_logs_stream_write(&s, "x", 1);           /* over: notice, then dropped */
     gl_logs_stream_write(&s, "y", 1);
     assert_int_equal(s.dropped, 2);
@@ -376,18 +369,35 @@ static void test_stream_cap_counts_dropped_lines(void **state)
 
     gl_buf_t got = {0};
     read_all(path, &got);
-    const char *want = "0123456789\nabcdefgh\ngalley: this log stream reached its cap of 20 "
-                       "bytes; later lines are not written\n";
-    assert_int_equal(got.len, strlen(want));
-    assert_memory_equal(got.data, want, got.len);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "0123456789\nabcdefgh\ngalley: this log stream reached its cap of %d "
+             "bytes; later lines are not written\n",
+             2 * GL_LOGS_STAMP_LEN + 20);
+    /* Strip the three stamps (each checked to be one) before comparing the text. */
+    char bare[512];
+    size_t n = 0;
+    for (const char *p = got.data, *end = got.data + got.len; p < end;) {
+        assert_int_equal(gl_logs_stamp_parse(p, (size_t)(end - p), NULL), GL_LOGS_STAMP_LEN);
+        p += GL_LOGS_STAMP_LEN;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        memcpy(bare + n, p, (size_t)(nl - p) + 1);
+        n += (size_t)(nl - p) + 1;
+        p = nl + 1;
+    }
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(bare, want, n);
 
     /* Reopened, the file's size counts: nothing more is written, only counted. */
     assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "s", &err), 0);
     gl_logs_stream_write(&s, "z", 1);
     assert_int_equal(s.dropped, 1);
     gl_logs_stream_close(&s);
+    size_t stored = got.len;
+    gl_buf_free(&got);
     read_all(path, &got);
-    assert_int_equal(got.len, strlen(want));
+    assert_int_equal(got.len, stored);
     assert_int_equal(gl_logs_dropped_lines(), before + 3);
     gl_logs_set_stream_max(0);
     gl_buf_free(&got);
