@@ -53,6 +53,7 @@ typedef struct serve_opts {
     int isolate_network;
     int no_watch;
     const char *run_as;
+    uint32_t uid_first, uid_count; /* --uid-range; 0: the sandbox's default */
     char self_ids[48];        /* run_as with --no-sandbox: galley's own uid:gid */
     unsigned account_concurrency;
     double async_time_scale;
@@ -87,7 +88,10 @@ static void serve_usage(FILE *f)
           "  --account-concurrency N  most invokes running at once (default 1000)\n"
           "  --async-time-scale F     divide every async retry delay, throttle backoff and\n"
           "                           event age limit by F (default 1; tests use 600)\n"
-          "  --run-as USER            user functions run as when galley is root (default nobody)\n"
+          "  --run-as USER            run every function as USER when galley is root (instead\n"
+          "                           of a uid of its own per environment)\n"
+          "  --uid-range FIRST:COUNT  uids environments run as, one each, when galley is root\n"
+          "                           (default 100000:65536)\n"
           "  --isolate-network        give each environment a network namespace of its own\n"
           "  --no-watch               no hot reload of template functions' code directories\n"
           "  --no-sandbox             no namespaces, no seccomp filter, galley's own user\n"
@@ -336,7 +340,8 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
 enum {
     O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
-    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP
+    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
+    O_UID_RANGE,
 };
 
 static const struct option longopts[] = {
@@ -359,6 +364,7 @@ static const struct option longopts[] = {
     {"no-watch", no_argument, NULL, O_NO_WATCH},
     {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
     {"help", no_argument, NULL, O_HELP},
+    {"uid-range", required_argument, NULL, O_UID_RANGE},
     {NULL, 0, NULL, 0},
 };
 
@@ -396,6 +402,13 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             return 2;
         }
         return 0;
+    case O_UID_RANGE:
+        if (gl_sbx_parse_uid_range(arg, &o->uid_first, &o->uid_count) < 0) {
+            fprintf(stderr, "galley: --uid-range wants FIRST:COUNT (FIRST >= 1, COUNT 1..%u), "
+                            "got '%s'\n", GL_SBX_UID_RANGE_MAX, arg);
+            return 2;
+        }
+        return 0;
     case O_LOGLEVEL: {
         enum gl_log_level lvl;
         if (gl_log_parse_level(arg, &lvl) < 0) {
@@ -428,6 +441,7 @@ static int parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_CONCURRENCY:
         case O_ASYNC_SCALE:
         case O_LOGLEVEL:
+        case O_UID_RANGE:
             if (parse_value(c, optarg, o) != 0)
                 return 2;
             break;
@@ -528,14 +542,15 @@ static int open_cgroups(daemon_t *d, const serve_opts_t *o)
 static int open_sandbox(daemon_t *d, serve_opts_t *o)
 {
     gl_err_t err = {0};
-    if (o->no_sandbox && !o->run_as) {
+    if (o->no_sandbox && !o->run_as && !o->uid_count) {
         snprintf(o->self_ids, sizeof(o->self_ids), "%u:%u", (unsigned)geteuid(),
                  (unsigned)getegid());
         o->run_as = o->self_ids; /* no sandbox: functions run as galley's own user */
     }
     gl_sbx_opts_t sbxopts = {.no_namespaces = o->no_sandbox, .no_seccomp = o->no_sandbox,
                              .isolate_network = o->isolate_network, .run_as = o->run_as,
-                             .hide_dir = d->state};
+                             .hide_dir = d->state, .uid_first = o->uid_first,
+                             .uid_count = o->uid_count};
     if (gl_sbx_open(&d->sbx, &sbxopts, &err) < 0) {
         gl_log_error("sandbox: %s", err.msg);
         return -1;

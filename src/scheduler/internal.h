@@ -82,6 +82,8 @@ struct gl_env {
     gl_logs_lines_t out_lines, err_lines;
     gl_http_server_t *rapi;
     int rapi_port;
+    gl_sbx_user_t user;        /* who its processes run as: its Runtime API serves only them */
+    unsigned rapi_refused;     /* connections refused by the peer check */
     uv_timer_t timer;          /* the one deadline of the current state */
     gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
     gl_http_req_t *parked;     /* the runtime's pending /next */
