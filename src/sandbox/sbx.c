@@ -3,7 +3,8 @@
  * sbx.c: the daemon-wide sandbox (struct gl_sbx): what gl_sbx_open learns once at start
  * (which namespaces the kernel grants, whether to switch user and to whom, the host's
  * directories the new root reproduces, where the state dir would show) and the seccomp
- * program it builds. After open the struct is only read, by the parent and by every child.
+ * program it builds. After open the struct is only read, by the parent and by every child,
+ * except the uid range's allocation map (user.c), which the loop thread alone changes.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -105,8 +105,8 @@ def handler(event, context):
 '''
 
 
-@pytest.fixture
-def pair(daemon_factory, tmp_path):
+def attack_template(tmp_path):
+    """A (the attacker) and B (the victim) in one code directory; returns (template, code)."""
     code = tmp_path / "code"
     code.mkdir()
     (code / "attacker.py").write_text(ATTACKER)
@@ -119,7 +119,12 @@ def pair(daemon_factory, tmp_path):
         "A": dict(common, Handler="attacker.handler", FunctionName="iso-a"),
         "B": dict(common, Handler="victim.handler", FunctionName="iso-b"),
     })
-    return daemon_factory(template=tpl)
+    return tpl, code
+
+
+@pytest.fixture
+def pair(daemon_factory, tmp_path):
+    return daemon_factory(template=attack_template(tmp_path)[0])
 
 
 def daemon_listening_ports(daemon):
@@ -209,18 +214,7 @@ def test_attacker_racing_cold_starts_steals_nothing(daemon_factory, tmp_path):
     """The worst case of the issue: with every invoke cold, A raced B's runtime to /next
     during init and took every event. Here A keeps attacking each new listener as it
     appears while B is invoked cold ten times."""
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "attacker.py").write_text(ATTACKER)
-    (code / "victim.py").write_text(VICTIM)
-    os.chmod(code, 0o755)
-    for f in ("attacker.py", "victim.py"):
-        os.chmod(code / f, 0o644)
-    common = {"CodeUri": str(code), "Runtime": "python3.11", "Timeout": 30}
-    tpl = write_template(tmp_path, {
-        "A": dict(common, Handler="attacker.handler", FunctionName="iso-a"),
-        "B": dict(common, Handler="victim.handler", FunctionName="iso-b"),
-    })
+    tpl, code = attack_template(tmp_path)
     # --no-watch: the targets file the test rewrites in the code dir must not reload A.
     d = daemon_factory(template=tpl, extra_args=["--idle-timeout", "0", "--no-watch"])
     targets = code / "targets.json"
