@@ -132,6 +132,9 @@ size_t gl_http_server_conn_count(const gl_http_server_t *s);
  * -EPROTONOSUPPORT/-ENOENT when the kernel lacks inet_diag).
  */
 int gl_http_peer_uid(int fd, uid_t *uid);
+/** Whether gl_http_peer_uid works on this host (a loopback connection to itself, looked up):
+ *  0, or a negative errno with err saying what failed. */
+int gl_http_peer_probe(gl_err_t *err);
 
 /** 1 when the peer of a request still waiting for its reply has shut down its sending side
  *  (or the connection is gone): a reply may still reach it, but it sends nothing more. */

@@ -9,13 +9,15 @@
  *
  * One query per call, on a netlink socket opened and closed here: no state, nothing shared
  * between calls, safe from any thread. Callers ask once per accepted connection, not per
- * request (a keep-alive connection keeps its peer).
+ * request (a keep-alive connection keeps its peer). gl_http_peer_probe checks once, at start,
+ * that the kernel answers (inet_diag may be missing or refused).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -115,5 +117,38 @@ int gl_http_peer_uid(int fd, uid_t *uid)
     else
         rc = read_answer(nl, uid);
     close(nl);
+    return rc;
+}
+
+/* One loopback connection to ourselves, looked up: whether gl_http_peer_uid works here. */
+int gl_http_peer_probe(gl_err_t *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int lfd = -1, cfd = -1, afd = -1, rc;
+    uid_t uid = (uid_t)-1;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &len) < 0 ||
+        (cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        (afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+        rc = gl_err_set(err, errno, "a loopback connection to probe with");
+        goto out;
+    }
+    if ((rc = gl_http_peer_uid(afd, &uid)) < 0)
+        rc = gl_err_set(err, -rc, "sock_diag lookup");
+    else if (uid != geteuid())
+        rc = gl_err_set(err, EPROTO, "sock_diag names uid %u for a socket of uid %u",
+                        (unsigned)uid, (unsigned)geteuid());
+out:
+    if (afd >= 0)
+        close(afd);
+    if (cfd >= 0)
+        close(cfd);
+    if (lfd >= 0)
+        close(lfd);
     return rc;
 }

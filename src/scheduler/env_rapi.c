@@ -380,15 +380,31 @@ static size_t body_limit(gl_http_req_t *req, void *data)
  * (gl_http_peer_uid) must be the environment's uid; with per-environment uids
  * (gl_sbx_user_per_env) that excludes every other environment and host process. A listener
  * in the environment's own network namespace (--isolate-network) is reachable from nowhere
- * else, and the daemon's netlink socket could not see the peer there: no check.
+ * else, and the daemon's netlink socket could not see the peer there: no check
+ * (s->rapi_peer_check is 0, as on a host whose kernel does not answer sock_diag, said at start).
  */
+void gl_env_rapi_prepare(gl_sched_t *s)
+{
+    gl_err_t err = {0};
+    if (gl_sbx_isolates_network(s->opts.sbx))
+        return; /* not needed: nothing outside an environment reaches its listener */
+    if (gl_http_peer_probe(&err) == 0) {
+        s->rapi_peer_check = 1;
+        return;
+    }
+    gl_log_warn("runtime API: cannot check who connects (%s): any local process can take an "
+                "environment's events and post its responses; --isolate-network keeps each "
+                "Runtime API inside its environment",
+                err.msg);
+}
+
 static int on_accept(int fd, void *data)
 {
     gl_env_t *env = data;
     uid_t uid = (uid_t)-1;
     int rc;
 
-    if (gl_sbx_isolates_network(env->sched->opts.sbx))
+    if (!env->sched->rapi_peer_check)
         return 0;
     if ((rc = gl_http_peer_uid(fd, &uid)) == 0 && uid == env->user.uid)
         return 0;

@@ -5,7 +5,8 @@
  *
  * The lookup: a connection made by this process is owned by its euid; one whose socket a
  * child made after switching to uid 65534 (root only, else skipped) is owned by 65534, not by
- * the process that accepted it; a descriptor that is not a connected TCP socket is an error.
+ * the process that accepted it; a descriptor that is not a connected TCP socket is an error;
+ * the start-up probe succeeds on this host.
  * The hook: a server whose hook refuses resets the connection unread (the client sees a reset
  * or EOF, never an answer, and on_request never runs); one whose hook accepts serves it; the
  * hook sees the accepted socket, whose peer lookup names the client's uid.
@@ -133,6 +134,14 @@ static void test_peer_uid_of_a_non_tcp_fd(void **state)
     close(lfd);
 }
 
+static void test_probe_works_here(void **state)
+{
+    (void)state;
+    gl_err_t err = {0};
+    assert_int_equal(gl_http_peer_probe(&err), 0);
+    assert_string_equal(err.msg, "");
+}
+
 /* ---- the accept hook, through a real server ---- */
 
 typedef struct fx {
@@ -248,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_peer_uid_is_the_connecting_process),
         cmocka_unit_test(test_peer_uid_of_another_user),
         cmocka_unit_test(test_peer_uid_of_a_non_tcp_fd),
+        cmocka_unit_test(test_probe_works_here),
         cmocka_unit_test_setup(test_hook_refuses_before_anything_is_served, setup),
         cmocka_unit_test_setup(test_hook_accepts_and_the_request_is_served, setup),
     };
