@@ -34,37 +34,9 @@
 #include "galley/watch.h"
 
 #include "serve.h"
+#include "serve_internal.h"
 
-#define DEFAULT_ACCOUNT "123456789012"
 #define SHUTDOWN_GRACE_MS 5000
-
-typedef struct serve_opts {
-    char host[256];
-    int port;
-    const char *state_dir;
-    const char *template_path;
-    const char *python;
-    const char *node;
-    const char *runtimes_dir;
-    const char *ready_file;   /* --ready-file: the URL written there once listening */
-    const char *region;
-    const char *account_id;
-    double idle_timeout_s;
-    int no_sandbox;
-    int no_cgroups;
-    int isolate_network;
-    int no_watch;
-    const char *run_as;
-    char self_ids[48];        /* run_as with --no-sandbox: galley's own uid:gid */
-    unsigned account_concurrency;
-    double async_time_scale;
-    const char *overrides[64];
-    size_t noverrides;
-    int auth_sigv4;                       /* --auth sigv4 */
-    const char *credentials[16];          /* --credentials ACCESS_KEY:SECRET, repeatable */
-    size_t ncredentials;
-    const char *credentials_file;         /* --credentials-file FILE */
-} serve_opts_t;
 
 typedef struct daemon {
     uv_loop_t *loop;
@@ -81,36 +53,6 @@ typedef struct daemon {
     uv_signal_t sigterm, sigint;
     int stopping;
 } daemon_t;
-
-static void serve_usage(FILE *f)
-{
-    fputs("usage: galley serve [options]\n"
-          "  --listen ADDR:PORT       where the Lambda API listens (default 127.0.0.1:3001)\n"
-          "  --state-dir DIR          created functions, logs (default ./.galley)\n"
-          "  --template FILE          SAM template to serve (default ./template.yaml if present)\n"
-          "  --parameter-overrides K=V  template parameter value (repeatable)\n"
-          "  --idle-timeout SECONDS   stop environments idle this long (default 600; 0: every\n"
-          "                           invoke gets a new environment)\n"
-          "  --account-concurrency N  most invokes running at once (default 1000)\n"
-          "  --async-time-scale F     divide every async retry delay, throttle backoff and\n"
-          "                           event age limit by F (default 1; tests use 600)\n"
-          "  --run-as USER            user functions run as when galley is root (default nobody)\n"
-          "  --isolate-network        give each environment a network namespace of its own\n"
-          "  --no-watch               no hot reload of template functions' code directories\n"
-          "  --no-sandbox             no namespaces, no seccomp filter, galley's own user\n"
-          "  --no-cgroups             no cgroups: memory caps by an RSS watchdog, SIGSTOP freezing\n"
-          "  --python PATH            interpreter for python3.x functions\n"
-          "  --node PATH              interpreter for nodejs functions\n"
-          "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
-          "  --ready-file FILE        write the API's URL to FILE once listening (removed at exit)\n"
-          "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
-          "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
-          "  --auth sigv4|none        require SigV4-signed Lambda API requests (default none)\n"
-          "  --credentials KEY:SECRET   a key pair --auth sigv4 accepts (repeatable)\n"
-          "  --credentials-file FILE  more of them, one KEY:SECRET a line\n"
-          "  --log-level LEVEL        debug, info, warn or error (default info)\n",
-          f);
-}
 
 static int is_executable_file(const char *p)
 {
@@ -196,28 +138,6 @@ static char *resolve_runtimes_dir(const char *given)
         }
     }
     return realpath(GALLEY_SOURCE_RUNTIMES_DIR, NULL);
-}
-
-static int parse_listen(const char *s, serve_opts_t *o)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
-        return -EINVAL;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return -EINVAL;
-    memcpy(o->host, s, (size_t)(colon - s));
-    o->host[colon - s] = '\0';
-    if (o->host[0] == '[') { /* [::1] */
-        size_t l = strlen(o->host);
-        if (o->host[l - 1] == ']') {
-            memmove(o->host, o->host + 1, l - 2);
-            o->host[l - 2] = '\0';
-        }
-    }
-    o->port = (int)port;
-    return 0;
 }
 
 static void on_retire(gl_fn_t *old_fn, gl_fn_t *new_fn, void *data)
@@ -344,160 +264,6 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
 }
 
 
-enum {
-    O_LISTEN = 1, O_STATE, O_TEMPLATE, O_IDLE, O_PYTHON, O_NODE, O_RUNTIMES, O_REGION,
-    O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
-    O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
-    O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY,
-};
-
-static const struct option longopts[] = {
-    {"listen", required_argument, NULL, O_LISTEN},
-    {"state-dir", required_argument, NULL, O_STATE},
-    {"template", required_argument, NULL, O_TEMPLATE},
-    {"idle-timeout", required_argument, NULL, O_IDLE},
-    {"python", required_argument, NULL, O_PYTHON},
-    {"node", required_argument, NULL, O_NODE},
-    {"runtimes-dir", required_argument, NULL, O_RUNTIMES},
-    {"region", required_argument, NULL, O_REGION},
-    {"account-id", required_argument, NULL, O_ACCOUNT},
-    {"log-level", required_argument, NULL, O_LOGLEVEL},
-    {"parameter-overrides", required_argument, NULL, O_PARAM},
-    {"account-concurrency", required_argument, NULL, O_CONCURRENCY},
-    {"run-as", required_argument, NULL, O_RUN_AS},
-    {"isolate-network", no_argument, NULL, O_ISOLATE_NET},
-    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
-    {"no-cgroups", no_argument, NULL, O_NO_CGROUPS},
-    {"no-watch", no_argument, NULL, O_NO_WATCH},
-    {"async-time-scale", required_argument, NULL, O_ASYNC_SCALE},
-    {"help", no_argument, NULL, O_HELP},
-    {"auth", required_argument, NULL, O_AUTH},
-    {"credentials", required_argument, NULL, O_CREDENTIALS},
-    {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
-    {"ready-file", required_argument, NULL, O_READY},
-    {NULL, 0, NULL, 0},
-};
-
-/* An option with a value to check: 0, or 2 (the exit code) after saying what was wrong. */
-static int parse_value(int c, const char *arg, serve_opts_t *o)
-{
-    char *end;
-    switch (c) {
-    case O_LISTEN:
-        if (parse_listen(arg, o) < 0) {
-            fprintf(stderr, "galley: --listen wants ADDR:PORT, got '%s'\n", arg);
-            return 2;
-        }
-        return 0;
-    case O_IDLE:
-        o->idle_timeout_s = strtod(arg, &end);
-        if (*end || o->idle_timeout_s < 0) {
-            fprintf(stderr, "galley: --idle-timeout wants seconds, got '%s'\n", arg);
-            return 2;
-        }
-        return 0;
-    case O_CONCURRENCY: {
-        unsigned long n = strtoul(arg, &end, 10);
-        if (*end || n < 1 || n > 100000) {
-            fprintf(stderr, "galley: --account-concurrency wants 1..100000, got '%s'\n", arg);
-            return 2;
-        }
-        o->account_concurrency = (unsigned)n;
-        return 0;
-    }
-    case O_ASYNC_SCALE:
-        o->async_time_scale = strtod(arg, &end);
-        if (*end || !(o->async_time_scale >= 1e-3 && o->async_time_scale <= 1e6)) {
-            fprintf(stderr, "galley: --async-time-scale wants 0.001..1000000, got '%s'\n", arg);
-            return 2;
-        }
-        return 0;
-    case O_AUTH:
-        if (strcmp(arg, "sigv4") != 0 && strcmp(arg, "none") != 0) {
-            fprintf(stderr, "galley: --auth wants sigv4 or none, got '%s'\n", arg);
-            return 2;
-        }
-        o->auth_sigv4 = !strcmp(arg, "sigv4");
-        return 0;
-    case O_CREDENTIALS:
-        if (o->ncredentials == sizeof(o->credentials) / sizeof(o->credentials[0])) {
-            fprintf(stderr, "galley: more than 16 --credentials: use --credentials-file\n");
-            return 2;
-        }
-        o->credentials[o->ncredentials++] = arg;
-        return 0;
-    case O_LOGLEVEL: {
-        enum gl_log_level lvl;
-        if (gl_log_parse_level(arg, &lvl) < 0) {
-            fprintf(stderr, "galley: unknown log level '%s'\n", arg);
-            return 2;
-        }
-        gl_log_set_level(lvl);
-        return 0;
-    }
-    }
-    return 0;
-}
-
-/* Fill o from argv (argv[0] is "serve"). -1 to go on, else the exit code (0 after --help). */
-static int parse_opts(int argc, char **argv, serve_opts_t *o)
-{
-    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
-                        .idle_timeout_s = 600, .account_id = DEFAULT_ACCOUNT};
-    o->region = getenv("AWS_REGION");
-    if (!o->region || !*o->region)
-        o->region = getenv("AWS_DEFAULT_REGION");
-    if (!o->region || !*o->region)
-        o->region = "us-east-1";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_LISTEN:
-        case O_IDLE:
-        case O_CONCURRENCY:
-        case O_ASYNC_SCALE:
-        case O_LOGLEVEL:
-        case O_AUTH:
-        case O_CREDENTIALS:
-            if (parse_value(c, optarg, o) != 0)
-                return 2;
-            break;
-        case O_STATE: o->state_dir = optarg; break;
-        case O_TEMPLATE: o->template_path = optarg; break;
-        case O_CREDENTIALS_FILE: o->credentials_file = optarg; break;
-        case O_RUN_AS: o->run_as = optarg; break;
-        case O_ISOLATE_NET: o->isolate_network = 1; break;
-        case O_NO_SANDBOX: o->no_sandbox = 1; break;
-        case O_NO_CGROUPS: o->no_cgroups = 1; break;
-        case O_NO_WATCH: o->no_watch = 1; break;
-        case O_PYTHON: o->python = optarg; break;
-        case O_NODE: o->node = optarg; break;
-        case O_RUNTIMES: o->runtimes_dir = optarg; break;
-        case O_READY: o->ready_file = optarg; break;
-        case O_REGION: o->region = optarg; break;
-        case O_ACCOUNT: o->account_id = optarg; break;
-        case O_PARAM:
-            if (o->noverrides < sizeof(o->overrides) / sizeof(o->overrides[0]))
-                o->overrides[o->noverrides++] = optarg;
-            break;
-        case O_HELP: serve_usage(stdout); return 0;
-        default: serve_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "galley: unexpected argument '%s'\n", argv[optind]);
-        serve_usage(stderr);
-        return 2;
-    }
-    if (o->auth_sigv4 != (o->ncredentials > 0 || o->credentials_file != NULL)) {
-        fprintf(stderr, "galley: %s\n", o->auth_sigv4 ? "--auth sigv4 needs --credentials or "
-                "--credentials-file" : "--credentials need --auth sigv4");
-        return 2;
-    }
-    return -1;
-}
-
 /* SIGPIPE off (a client gone mid-reply is an error return, not a death), and the descriptor
  * limit raised: each environment holds about six (listener, connection, pipes, pidfd, log
  * stream), so lift the soft limit to the hard one so a busy daemon does not run out. */
@@ -583,14 +349,15 @@ static int open_cgroups(daemon_t *d, const serve_opts_t *o)
 static int open_sandbox(daemon_t *d, serve_opts_t *o)
 {
     gl_err_t err = {0};
-    if (o->no_sandbox && !o->run_as) {
+    if (o->no_sandbox && !o->run_as && !o->uid_count) {
         snprintf(o->self_ids, sizeof(o->self_ids), "%u:%u", (unsigned)geteuid(),
                  (unsigned)getegid());
         o->run_as = o->self_ids; /* no sandbox: functions run as galley's own user */
     }
     gl_sbx_opts_t sbxopts = {.no_namespaces = o->no_sandbox, .no_seccomp = o->no_sandbox,
                              .isolate_network = o->isolate_network, .run_as = o->run_as,
-                             .hide_dir = d->state};
+                             .hide_dir = d->state, .uid_first = o->uid_first,
+                             .uid_count = o->uid_count};
     if (gl_sbx_open(&d->sbx, &sbxopts, &err) < 0) {
         gl_log_error("sandbox: %s", err.msg);
         return -1;
@@ -750,7 +517,7 @@ static void close_daemon(daemon_t *d)
 int gl_serve(int argc, char **argv)
 {
     serve_opts_t o;
-    int rc = parse_opts(argc, argv, &o);
+    int rc = gl_serve_parse_opts(argc, argv, &o);
     if (rc >= 0)
         return rc;
     daemon_t d = {.loop = uv_default_loop()};

@@ -68,6 +68,13 @@ typedef struct gl_http_handler {
     size_t (*body_limit)(gl_http_req_t *req, void *data);
     /** A complete request, or one whose body crossed the limit (req->body_too_large). */
     void (*on_request)(gl_http_req_t *req, void *data);
+    /**
+     * May be NULL (every connection is served). Runs once per accepted connection, before
+     * anything is read from it: fd is the connected socket (borrowed: do not close it). Return
+     * 0 to serve the connection, anything else to refuse it: it is closed unread and unanswered
+     * (a reset), before any request on it reaches on_request.
+     */
+    int (*on_accept)(int fd, void *data);
 } gl_http_handler_t;
 
 /** A timeout that never fires. */
@@ -121,6 +128,20 @@ size_t gl_http_server_conn_count(const gl_http_server_t *s);
 /** 1 once req's connection is gone (a handler without on_abort still holds req: its reply,
  *  which then only frees it, is still due). */
 int gl_http_req_gone(const gl_http_req_t *req);
+/**
+ * The uid owning the other end of a connected TCP socket whose peer is in the same network
+ * namespace (loopback): one NETLINK_SOCK_DIAG query by the connection's 4-tuple (TCP has no
+ * SO_PEERCRED). 0, or a negative errno (-ENOENT: the peer socket is not in this namespace;
+ * -EPROTONOSUPPORT/-ENOENT when the kernel lacks inet_diag).
+ */
+int gl_http_peer_uid(int fd, uid_t *uid);
+/** Whether gl_http_peer_uid works on this host (a loopback connection to itself, looked up):
+ *  0, or a negative errno with err saying what failed. */
+int gl_http_peer_probe(gl_err_t *err);
+
+/** 1 when the peer of a request still waiting for its reply has shut down its sending side
+ *  (or the connection is gone): a reply may still reach it, but it sends nothing more. */
+int gl_http_req_peer_done(const gl_http_req_t *req);
 
 /** Value of a request header by lowercase name, or NULL. */
 const char *gl_http_req_header(const gl_http_req_t *req, const char *lname);

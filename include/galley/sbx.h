@@ -31,7 +31,21 @@ typedef struct gl_sbx_opts {
     const char *run_as;    /* "user", "uid" or "uid:gid"; NULL = "nobody" when root, else self */
     const char *hide_dir;  /* a host directory the function must not see (the state dir) */
     int no_seccomp;        /* debugging only */
+    /* --uid-range FIRST:COUNT: each environment runs as a uid of its own from this range (its
+     * gid the same number), so its Runtime API can tell its processes from everyone else's and
+     * RLIMIT_NPROC is its own. count 0: GL_SBX_UID_RANGE_* when galley is root and run_as is
+     * NULL; none otherwise. A root daemon given both run_as and a range refuses to start. */
+    uint32_t uid_first;
+    uint32_t uid_count;
 } gl_sbx_opts_t;
+
+#define GL_SBX_UID_RANGE_FIRST 100000u
+#define GL_SBX_UID_RANGE_COUNT 65536u
+#define GL_SBX_UID_RANGE_MAX (1u << 20)
+
+/** Parse "FIRST:COUNT" (FIRST >= 1, 1 <= COUNT <= GL_SBX_UID_RANGE_MAX, the range below
+ *  uid 4294967295). 0 or -EINVAL. */
+int gl_sbx_parse_uid_range(const char *text, uint32_t *first, uint32_t *count);
 
 /** Detect and prepare; logs (gl_log_info/warn) once what the sandbox will and will not do. */
 int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err);
@@ -44,6 +58,26 @@ int gl_sbx_has_mount_ns(const gl_sbx_t *s);
  *  served on the listener gl_sbx_spawn hands back (spec->rapi_fd). s may be NULL (0). */
 int gl_sbx_isolates_network(const gl_sbx_t *s);
 
+/** Who one environment's processes run as. */
+typedef struct gl_sbx_user {
+    uid_t uid;
+    gid_t gid;
+    int own; /* taken from the uid range: no other environment has it until released */
+} gl_sbx_user_t;
+
+/**
+ * The user for a new environment: the next free uid of the range (round robin, so a released
+ * uid is the last to come back), or, without a range, the one user every environment shares
+ * (--run-as, or galley's own when it is not root; s NULL: galley's own). Loop thread only: the
+ * range's allocation map is the one part of gl_sbx_t that changes after open. -EAGAIN (with
+ * err) when every uid of the range is taken. Pass out to gl_sbx_user_release once the
+ * environment's processes are all gone.
+ */
+int gl_sbx_user_acquire(const gl_sbx_t *s, gl_sbx_user_t *out, gl_err_t *err);
+void gl_sbx_user_release(const gl_sbx_t *s, const gl_sbx_user_t *u);
+/** 1 when every environment gets a uid of its own (a range is in use). s may be NULL (0). */
+int gl_sbx_user_per_env(const gl_sbx_t *s);
+
 /** The port of the Runtime API listener inside an isolated network namespace: Lambda's. */
 #define GL_SBX_RAPI_PORT 9001
 
@@ -52,6 +86,8 @@ typedef struct gl_sbx_spec {
     char *const *argv;
     char *const *envp;
     const char *cwd;       /* as seen by the child */
+    uid_t uid;             /* the environment's user (gl_sbx_user_acquire) when the sandbox */
+    gid_t gid;             /* switches user; 0: the sandbox's shared run-as user */
     int stdout_fd;         /* child's ends of the output pipes */
     int stderr_fd;
     /* file system; host paths, bound read-only when there is a mount namespace */

@@ -87,6 +87,11 @@ const char *gl_http_req_header(const gl_http_req_t *req, const char *lname)
     return NULL;
 }
 
+int gl_http_req_peer_done(const gl_http_req_t *req)
+{
+    return !req->conn || req->conn->closing || req->conn->peer_eof;
+}
+
 /* ---- llhttp callbacks ---- */
 
 /* Stop parsing with our own error. llhttp reports a failing *_complete callback under its

@@ -8,12 +8,14 @@
  * always goes through uv close callbacks: the server is freed by whichever close callback
  * (listener, sweep or last connection) runs last, and only then is on_closed called. Accepting
  * never stops: past max_conns a connection is answered 503 and closed, so the listen backlog
- * never fills silently. Parsing, deadlines and replies live in conn.c and reply.c.
+ * never fills silently. The handler's on_accept hook may refuse a connection before anything
+ * is read from it (the Runtime API's peer check): it is reset. Parsing, deadlines and replies live in conn.c and reply.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "galley/log.h"
@@ -125,6 +127,25 @@ static void refuse(gl_http_server_t *s, gl_http_conn_t *c)
         gl_http_conn_refuse(c);
 }
 
+/* The handler's accept hook refused c (or its descriptor could not be had): reset it unread. */
+static int refused_by_hook(gl_http_server_t *s, gl_http_conn_t *c)
+{
+    uv_os_fd_t fd;
+    struct linger reset = {1, 0};
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0) {
+        gl_http_conn_close(c);
+        return 1;
+    }
+    if (s->handler.on_accept(fd, s->data) == 0)
+        return 0;
+    /* A reset, not a FIN: the peer learns at once that nothing will be served, and no request
+     * bytes are ever read from it. */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    gl_http_conn_close(c);
+    return 1;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     gl_http_server_t *s = listener->data;
@@ -159,6 +180,8 @@ static void on_connection(uv_stream_t *listener, int status)
         gl_http_conn_close(c);
         return;
     }
+    if (s->handler.on_accept && refused_by_hook(s, c))
+        return;
     /* Replies are written whole in one uv_write; Nagle would only delay them. */
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->nconns > s->limits.max_conns)

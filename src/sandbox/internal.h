@@ -14,6 +14,7 @@
 
 #include <linux/filter.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -31,14 +32,25 @@ typedef struct sbx_entries {
     size_t n;
 } sbx_entries_t;
 
+/* The uid range (--uid-range): one bit per uid, set while an environment holds it. The only
+ * mutable part of a gl_sbx_t after open (loop thread only), hence a pointer from the const
+ * struct. */
+typedef struct sbx_uids {
+    uint32_t first, count;
+    uint32_t cursor; /* where the next search starts: round robin */
+    uint32_t used;
+    unsigned char *bits;
+} sbx_uids_t;
+
 struct gl_sbx {
     unsigned long clone_ns; /* CLONE_NEW* flags each environment gets (0: none) */
     int userns;             /* clone_ns includes CLONE_NEWUSER: the parent writes the maps */
     int mount_ns;           /* environments get the /var/task layout */
     int isolate_network;
     int switch_user; /* root daemon: setgroups/setgid/setuid to uid/gid */
-    uid_t uid;
+    uid_t uid; /* the shared run-as user, when there is no range */
     gid_t gid;
+    sbx_uids_t *uids; /* per-environment uids, or NULL */
     uid_t outer_uid; /* the daemon's ids, mapped into a user namespace */
     gid_t outer_gid;
     sbx_entries_t top;         /* the host's "/" minus what the layout builds itself */
@@ -95,8 +107,11 @@ rlim_t sbx_rlimit_value(rlim_t want, rlim_t hard);
 void sbx_check_rlimits(void);
 int sbx_child_rlimits(sbx_child_t *c);
 
-/* user.c: run_as parsing for the daemon, and the child's switch. */
+/* user.c: run_as parsing for the daemon, the uid range, and the child's switch. */
 int sbx_resolve_user(const char *run_as, uid_t *uid, gid_t *gid, gl_err_t *err);
+/* At open, for a root daemon: the range asked for (or the default when run_as is NULL). */
+int sbx_open_users(gl_sbx_t *s, const gl_sbx_opts_t *opts, gl_err_t *err);
+void sbx_free_users(gl_sbx_t *s);
 int sbx_child_switch_user(sbx_child_t *c);
 
 /* seccomp.c: the filter built once with libseccomp, exported as BPF; the child loads it. */

@@ -3,7 +3,8 @@
  * sbx.c: the daemon-wide sandbox (struct gl_sbx): what gl_sbx_open learns once at start
  * (which namespaces the kernel grants, whether to switch user and to whom, the host's
  * directories the new root reproduces, where the state dir would show) and the seccomp
- * program it builds. After open the struct is only read, by the parent and by every child.
+ * program it builds. After open the struct is only read, by the parent and by every child,
+ * except the uid range's allocation map (user.c), which the loop thread alone changes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,6 +77,28 @@ static void probe_namespaces(gl_sbx_t *s, const gl_sbx_opts_t *opts, int root)
     s->isolate_network = opts->isolate_network;
 }
 
+/* Who functions run as, and what that leaves unprotected: without a uid of their own, the
+ * Runtime API cannot tell one environment's processes from another's. */
+static void log_users(const gl_sbx_t *s)
+{
+    if (s->uids) {
+        gl_log_info("sandbox: each environment runs as a uid of its own from %u:%u; its Runtime "
+                    "API serves only that uid",
+                    (unsigned)s->uids->first, (unsigned)s->uids->count);
+        return;
+    }
+    uid_t uid = s->switch_user ? s->uid : s->outer_uid;
+    if (s->switch_user)
+        gl_log_info("sandbox: run-as uid %u gid %u", (unsigned)s->uid, (unsigned)s->gid);
+    if (s->isolate_network)
+        return; /* each Runtime API is reachable only from its environment's namespace */
+    gl_log_warn("sandbox: every environment runs as uid %u (%s): any process of that uid, another "
+                "environment's included, can take an environment's events and post its "
+                "responses; per-environment uids need galley to run as root without --run-as "
+                "(or use --isolate-network)",
+                (unsigned)uid, s->switch_user ? "--run-as" : "galley's own user");
+}
+
 int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
 {
     gl_sbx_opts_t defaults = {0};
@@ -91,6 +114,10 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
     s->outer_gid = getegid();
     int root = s->outer_uid == 0;
 
+    if (root && (rc = sbx_open_users(s, opts, err)) < 0)
+        goto fail;
+    /* With a range too: the shared user is what a spawn without an environment's own uid
+     * (spec->uid 0) runs as, never root. */
     if (root) {
         const char *run_as = opts->run_as ? opts->run_as : "nobody";
         if ((rc = sbx_resolve_user(run_as, &s->uid, &s->gid, err)) < 0) {
@@ -100,10 +127,10 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
             s->uid = s->gid = 65534;
         }
         /* "--run-as 0:0" (what --no-sandbox passes) keeps galley's own user. */
-        s->switch_user = s->uid != s->outer_uid || s->gid != s->outer_gid;
-    } else if (opts->run_as) {
-        gl_log_warn("sandbox: --run-as %s ignored: galley is not root, functions run as uid %u",
-                    opts->run_as, (unsigned)s->outer_uid);
+        s->switch_user = s->uids || s->uid != s->outer_uid || s->gid != s->outer_gid;
+    } else if (!root && (opts->run_as || opts->uid_count)) {
+        gl_log_warn("sandbox: %s ignored: galley is not root, functions run as uid %u",
+                    opts->run_as ? "--run-as" : "--uid-range", (unsigned)s->outer_uid);
     }
 
     if (opts->no_namespaces)
@@ -138,8 +165,7 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
                 s->switch_user ? "functions run as a separate user"
                                : "functions run as galley's user",
                 s->seccomp.len ? "on" : "off");
-    if (s->switch_user)
-        gl_log_info("sandbox: run-as uid %u gid %u", (unsigned)s->uid, (unsigned)s->gid);
+    log_users(s);
     sbx_check_rlimits();
     *out = s;
     return 0;
@@ -155,6 +181,7 @@ void gl_sbx_close(gl_sbx_t *s)
     sbx_free_entries(&s->top);
     sbx_free_entries(&s->var);
     free(s->hide);
+    sbx_free_users(s);
     free(s->seccomp.filter);
     free(s);
 }

@@ -207,6 +207,8 @@ static void maybe_free(gl_env_t *env)
         }
         free(env->tmp_dir);
     }
+    /* Every process of the environment is gone: its uid may serve another one. */
+    gl_sbx_user_release(env->sched->opts.sbx, &env->user);
     gl_fn_unref(env->fn);
     free(env);
     gl_pool_on_env_freed(pool, was_provisioned, initialized);
@@ -451,10 +453,28 @@ static int on_spawned(gl_env_t *env, gl_env_state_t from, void *arg)
 }
 
 /* arg: the invoke, which the scheduler gives only to an environment that takes work. */
+/*
+ * A parked /next whose runtime shut its connection down (EOF) will never read an event: a
+ * runtime that gave up on it calls /next again on a new connection. The event waits for that
+ * one rather than being lost there, since a second /next during the invoke is refused. The
+ * abandoned request is answered (its connection closes) and 1 returned.
+ */
+static int drop_abandoned_next(gl_env_t *env)
+{
+    gl_http_req_t *req = env->parked;
+    if (!gl_http_req_peer_done(req))
+        return 0;
+    env->parked = NULL;
+    req->on_abort = NULL;
+    gl_rapi_reply_error(req, 400, "InvalidRequest",
+                        "The /next connection was shut down before an event came");
+    return 1;
+}
+
 static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
 {
     env->invoke = arg;
-    if (from == GL_ENV_IDLE && env->parked) {
+    if (from == GL_ENV_IDLE && env->parked && !drop_abandoned_next(env)) {
         set_state(env, GL_ENV_INVOKING, GL_ENV_EV_ASSIGN);
         start_invoke(env);
     } else {
@@ -469,9 +489,11 @@ static int on_next(gl_env_t *env, gl_env_state_t from, void *arg)
 {
     gl_http_req_t *req = arg;
     if (from == GL_ENV_INVOKING) {
-        /* As the emulator does: a /next while the invoke is unanswered gets it again. */
-        env->parked = req;
-        gl_env_deliver(env);
+        /* The event went to the runtime's /next already: a second one never gets it again
+         * (only the runtime may hold an event, and only once); the invoke's deadline runs on. */
+        gl_rapi_reply_error(req, 403, "InvalidStateTransition",
+                            "State transition from Running to Ready failed for runtime. "
+                            "Error: State transition is not allowed");
         return 0;
     }
     if (from == GL_ENV_IDLE && env->parked) {
@@ -710,7 +732,7 @@ json_t *gl_env_json(const gl_env_t *env)
                           "function", env->fn->cfg.name, "version", env->fn->version, "status",
                           status, "state", state_names[env->state], "pid", (int)env->pid,
                           "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
-                          "invokes", (int)env->invokes, "runtime_api_port", env->rapi_port);
+                          "invokes", (int)env->invokes, "uid", (int)env->user.uid);
     json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
     return o;
 }

@@ -4,17 +4,21 @@
  * listener (the handler's data is the gl_env_t). Owns the router (one route table: path
  * pattern, method, handler), the entry points it calls (checks of request ids and states with
  * the emulator's status codes and bodies, the bodies the caller gets for runtime errors, the
- * events they feed to the state machine in env.c), and the delivery of an invoke to the
- * runtime's parked /next. The APIs galley does not implement (Extensions, Telemetry, Logs)
+ * events they feed to the state machine in env.c), the delivery of an invoke to the
+ * runtime's parked /next, and the peer check at accept: a connection whose socket is not
+ * owned by the environment's user is reset unread. The APIs galley does not implement (Extensions, Telemetry, Logs)
  * are answered here as the runtime interface emulator does; when they come, their rows and
  * handlers join the table.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/log.h"
 #include "galley/rapi.h"
+#include "galley/sbx.h"
 #include "internal.h"
 
 void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
@@ -200,8 +204,8 @@ void gl_env_deliver(gl_env_t *env)
     gl_env_log_start(env, inv);
     gl_http_reply(req, 200, h, n, inv->payload.data ? inv->payload.data : "{}",
                   inv->payload.data ? inv->payload.len : 2);
-    /* The deadline is the caller's: a first delivery arms it; a redelivery (a second /next
-     * while INVOKING) leaves the running one alone, or a runtime could cancel its timeout. */
+    /* The deadline is the caller's, armed when the invoke was assigned; an event is delivered
+     * once (a second /next while INVOKING is refused in env.c). */
 }
 
 /* ---- the router ---- */
@@ -370,9 +374,58 @@ static size_t body_limit(gl_http_req_t *req, void *data)
     return GL_RAPI_MAX_RESPONSE;
 }
 
+/*
+ * The peer check, once per accepted connection: only the environment's own processes may be
+ * its runtime. On the host's loopback anyone can connect, so the connecting socket's owner
+ * (gl_http_peer_uid) must be the environment's uid; with per-environment uids
+ * (gl_sbx_user_per_env) that excludes every other environment and host process. A listener
+ * in the environment's own network namespace (--isolate-network) is reachable from nowhere
+ * else, and the daemon's netlink socket could not see the peer there: no check
+ * (s->rapi_peer_check is 0, as on a host whose kernel does not answer sock_diag, said at start).
+ */
+void gl_env_rapi_prepare(gl_sched_t *s)
+{
+    gl_err_t err = {0};
+    if (gl_sbx_isolates_network(s->opts.sbx))
+        return; /* not needed: nothing outside an environment reaches its listener */
+    if (gl_http_peer_probe(&err) == 0) {
+        s->rapi_peer_check = 1;
+        return;
+    }
+    gl_log_warn("runtime API: cannot check who connects (%s): any local process can take an "
+                "environment's events and post its responses; --isolate-network keeps each "
+                "Runtime API inside its environment",
+                err.msg);
+}
+
+static int on_accept(int fd, void *data)
+{
+    gl_env_t *env = data;
+    uid_t uid = (uid_t)-1;
+    int rc;
+
+    if (!env->sched->rapi_peer_check)
+        return 0;
+    if ((rc = gl_http_peer_uid(fd, &uid)) == 0 && uid == env->user.uid)
+        return 0;
+    /* Once per environment: a hostile function can connect as often as it likes. */
+    if (env->rapi_refused++ == 0) {
+        if (rc < 0)
+            gl_log_error("env=%.8s fn=%s: refused a Runtime API connection: its owner cannot "
+                         "be checked (sock_diag: %s)",
+                         env->id, env->fn->cfg.name, strerror(-rc));
+        else
+            gl_log_warn("env=%.8s fn=%s: refused a Runtime API connection from uid %u (the "
+                        "environment runs as uid %u)",
+                        env->id, env->fn->cfg.name, (unsigned)uid, (unsigned)env->user.uid);
+    }
+    return -EACCES;
+}
+
 static const gl_http_handler_t handler = {
     .body_limit = body_limit,
     .on_request = on_request,
+    .on_accept = on_accept,
 };
 
 const gl_http_handler_t *gl_rapi_handler(void) { return &handler; }

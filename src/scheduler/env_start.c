@@ -4,8 +4,9 @@
  * cgroup, the paths and variables the runtime sees (Lambda's /var/task, /var/runtime,
  * /var/lang and /tmp inside a mount namespace; the real paths without one), and the spawn
  * into the sandbox. gl_env_start is its steps in order (allocate and link, Runtime API
- * listener, /tmp, spawn); every failure fails the invoke that asked for the environment with
- * Lambda's error and releases what was made, through one path: the SPAWN_FAILED event.
+ * listener, the environment's user, /tmp, spawn); every failure fails the invoke that asked
+ * for the environment with Lambda's error and releases what was made, through one path: the
+ * SPAWN_FAILED event.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -255,7 +256,7 @@ static gl_env_t *env_new(gl_pool_t *pool, gl_invoke_t *inv)
 /*
  * Step 2: the Runtime API listener. In a network namespace of its own the runtime cannot
  * reach the host's loopback: the sandbox makes the listener inside the namespace, on Lambda's
- * 127.0.0.1:9001, and it is served once the spawn hands it over (step 4).
+ * 127.0.0.1:9001, and it is served once the spawn hands it over (step 5).
  */
 static int open_listener(gl_env_t *env, const char *rid, start_error_t *e)
 {
@@ -274,7 +275,19 @@ static int open_listener(gl_env_t *env, const char *rid, start_error_t *e)
     return 0;
 }
 
-/* Step 3: without a mount namespace, /tmp is a directory of the environment's own. */
+/* Step 3: the user the environment runs as: a uid of its own from the sandbox's range (the
+ * Runtime API serves only that uid), or the user every environment shares. */
+static int take_user(gl_env_t *env, const char *rid, start_error_t *e)
+{
+    gl_err_t err = {0};
+    int rc = gl_sbx_user_acquire(env->sched->opts.sbx, &env->user, &err);
+    if (rc < 0)
+        snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, err.msg);
+    return rc;
+}
+
+/* Step 4: without a mount namespace, /tmp is a directory of the environment's own, owned by
+ * its user. */
 static int make_tmp(gl_env_t *env, const char *rid, start_error_t *e)
 {
     gl_sched_t *s = env->sched;
@@ -284,7 +297,9 @@ static int make_tmp(gl_env_t *env, const char *rid, start_error_t *e)
         return 0;
     snprintf(tmpname, sizeof(tmpname), "%.16s/tmp", env->id);
     env->tmp_dir = gl_path_join(s->run_root, tmpname);
-    if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0) {
+    if (!env->tmp_dir || (rc = gl_mkdir_p(env->tmp_dir, 0700)) < 0 ||
+        (env->user.own && chown(env->tmp_dir, env->user.uid, env->user.gid) < 0 &&
+         (rc = -errno) < 0)) {
         snprintf(e->msg, sizeof(e->msg),
                  "RequestId: %s Error: create /tmp for the environment: %s", rid, strerror(-rc));
         return rc;
@@ -304,7 +319,7 @@ static void kill_unwatched(gl_env_t *env)
     env->reaped = 1;
 }
 
-/* Step 4: the runtime's process in the sandbox, its cgroup, output pipes and exit watch. */
+/* Step 5: the runtime's process in the sandbox, its cgroup, output pipes and exit watch. */
 static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
 {
     gl_sched_t *s = env->sched;
@@ -341,6 +356,8 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
         .argv = l.argv,
         .envp = envb.items,
         .cwd = l.task_root,
+        .uid = env->user.own ? env->user.uid : 0,
+        .gid = env->user.own ? env->user.gid : 0,
         .stdout_fd = out_fds[1],
         .stderr_fd = err_fds[1],
         .code_dir = env->fn->cfg.code_dir,
@@ -393,14 +410,14 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
             gl_invoke_fail(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
-    if ((rc = open_listener(env, rid, &e)) < 0 || (rc = make_tmp(env, rid, &e)) < 0 ||
-        (rc = spawn(env, rid, &e)) < 0) {
+    if ((rc = open_listener(env, rid, &e)) < 0 || (rc = take_user(env, rid, &e)) < 0 ||
+        (rc = make_tmp(env, rid, &e)) < 0 || (rc = spawn(env, rid, &e)) < 0) {
         /* The one cleanup path: the invoke fails with e, the environment is torn down. */
         gl_env_handle(env, GL_ENV_EV_SPAWN_FAILED, &(gl_env_failure_t){e.type, e.msg});
         return rc;
     }
-    gl_log_debug("env=%.8s fn=%s pid=%d started (runtime API on port %d)", env->id,
-                 env->fn->cfg.name, (int)env->pid, env->rapi_port);
+    gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid, env->rapi_port);
     gl_env_log(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
                     "arn:aws:lambda:%s::runtime:galley-%s",
                env->fn->cfg.runtime, pool->sched->opts.region, env->fn->cfg.runtime);

@@ -33,6 +33,7 @@ struct gl_sched {
     uv_loop_t *loop;
     gl_sched_opts_t opts;      /* strings are the scheduler's own copies */
     gl_http_handler_t rapi;
+    int rapi_peer_check;       /* env_rapi.c's peer check works here (gl_env_rapi_prepare) */
     char *logs_root;           /* <state>/logs */
     char *run_root;            /* <state>/run: per-environment /tmp directories */
     gl_pool_t *pools;          /* every pool with at least one environment or current fn */
@@ -82,6 +83,8 @@ struct gl_env {
     gl_logs_lines_t out_lines, err_lines;
     gl_http_server_t *rapi;
     int rapi_port;
+    gl_sbx_user_t user;        /* who its processes run as: its Runtime API serves only them */
+    unsigned rapi_refused;     /* connections refused by the peer check */
     uv_timer_t timer;          /* the one deadline of the current state */
     gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
     gl_http_req_t *parked;     /* the runtime's pending /next */
@@ -157,6 +160,9 @@ void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix);
 void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
 
 /* env_rapi.c */
+/** Once, in gl_sched_new: whether the Runtime API's peer check can run (sock_diag answers);
+ *  says at start when it cannot, and what that leaves open. */
+void gl_env_rapi_prepare(gl_sched_t *s);
 /** Answer the parked /next with the assigned invoke (its START line, once). */
 void gl_env_deliver(gl_env_t *env);
 

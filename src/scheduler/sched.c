@@ -46,6 +46,7 @@ int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts,
     s->opts.account_id = dup_or_null(opts->account_id);
     s->rapi = *opts->rapi;
     s->opts.rapi = &s->rapi;
+    gl_env_rapi_prepare(s);
     if (!s->opts.account_concurrency)
         s->opts.account_concurrency = 1000;
     if (!s->opts.init_timeout_ms)

@@ -6,7 +6,8 @@ http.client, checked from the caller's side with boto3.
 Covered: the Lambda-Runtime-* headers of /next (request id = the caller's x-amzn-RequestId,
 deadline = now + Timeout, invoked ARN, trace id, client context for sync invokes only), a
 second /response for the same id (403, the caller keeps the first), a second /next during
-an invoke (same event, deadline kept), a wrong id (400
+an invoke (403, never the event again, deadline kept), a second /next beside a parked one
+(403), a wrong id (400
 InvalidRequestID), /error and /init/error out of turn (403), /error with an empty body, a 7 MB
 /response (413 to the runtime, Function.ResponseSizeTooLarge to the caller), a runtime that
 takes its event and hangs (Sandbox.Timedout, its process group gone), and the daemon serving
@@ -83,11 +84,29 @@ while True:
     elif MODE == "huge" and step == "huge":
         seen["huge"] = post(rid, "response", b'"' + b"x" * (7 * 1024 * 1024) + b'"')
     elif MODE == "renext":
-        # /next again while the invoke is unanswered: the same event, and the clock still runs.
-        status, again, _ = call("GET", "invocation/next")
+        # /next again while the invoke is unanswered: refused, never the same event again, and
+        # the clock still runs.
+        status, again, data = call("GET", "invocation/next")
+        kind = json.loads(data).get("errorType") if status == 403 else "-"
         with open(os.path.join(OUT_DIR, "renext"), "w") as f:
-            f.write("%s %s" % (status, again.get("lambda-runtime-aws-request-id") == rid))
+            f.write("%s %s %s %s" % (status, kind, again.get("lambda-runtime-aws-request-id") == rid,
+                                     rid.encode() in data))
         time.sleep(300)
+    elif MODE == "twonext" and step == "park":
+        # A /next parked in a thread, then a second one beside it: refused at once; the parked
+        # one gets the next event.
+        post(rid, "response", b'"parked"')
+        import threading
+        box = {}
+        parked = threading.Thread(target=lambda: box.update(r=call("GET", "invocation/next")))
+        parked.start()
+        time.sleep(1)
+        status, _, data = call("GET", "invocation/next")
+        seen["second"] = {"status": status, "raw": data.decode(errors="replace")}
+        parked.join(30)
+        status, headers, data = box["r"]
+        seen["parked_event"] = json.loads(data)
+        post(headers["lambda-runtime-aws-request-id"], "response", json.dumps({"seen": seen}))
     elif MODE == "hang":
         child = subprocess.Popen(["/bin/sleep", "300"])
         with open(os.path.join(OUT_DIR, "hang.pids"), "w") as f:
@@ -120,6 +139,7 @@ def served(daemon_factory, tmp_path):
         "Huge": fn("huge"),
         "Hang": fn("hang", timeout=1),
         "Renext": fn("renext", timeout=1),
+        "Twonext": fn("twonext", timeout=10),
     })
     # These runtimes report what they saw into a host directory, so they run outside the
     # sandbox: the Runtime API's behaviour is the same either way (test_sandbox.py covers it).
@@ -279,7 +299,22 @@ def test_next_again_while_invoking_still_times_out(served):
     r = invoke(served.client(read_timeout=30), "rapi-renext")
     assert time.monotonic() - t0 < 10
     assert json.loads(r["Body"])["errorType"] == "Sandbox.Timedout"
-    assert (served.out_dir / "renext").read_text() == "200 True"
+    assert (served.out_dir / "renext").read_text() == "403 InvalidStateTransition False False"
+
+
+def test_second_concurrent_next_is_refused(served):
+    """Issue 9: a /next beside a parked one is refused (403 InvalidStateTransition, as the
+    emulator answers a /next out of turn); the parked one gets the next event, once."""
+    c = served.client()
+    r1 = invoke(c, "rapi-twonext", json.dumps({"step": "park"}))
+    assert r1["Body"] == b'"parked"'
+    r2 = invoke(c, "rapi-twonext", json.dumps({"step": "take"}))
+    assert "FunctionError" not in r2
+    seen = json.loads(r2["Body"])["seen"]
+    assert seen["second"]["status"] == 403
+    assert json.loads(seen["second"]["raw"])["errorType"] == "InvalidStateTransition"
+    assert "take" not in seen["second"]["raw"]
+    assert seen["parked_event"] == {"step": "take"}
 
 
 def test_hanging_runtime_times_out_and_daemon_carries_on(served):

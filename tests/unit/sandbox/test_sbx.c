@@ -279,6 +279,36 @@ static void test_user_rlimits_no_new_privs(void **state)
     result_free(&r);
 }
 
+static void use_user(gl_sbx_spec_t *spec, void *arg)
+{
+    const gl_sbx_user_t *u = arg;
+    spec->uid = u->uid;
+    spec->gid = u->gid;
+}
+
+/* Issue 9: an environment with a uid of its own from the range runs as it (uid, gid and
+ * groups), and its RLIMIT_NPROC counts only its processes; without one (spec->uid 0) the
+ * shared user applies, never root. */
+static void test_environment_runs_as_its_own_uid(void **state)
+{
+    fixture_t *f = sandbox_fixture(state);
+    gl_sbx_user_t u;
+    gl_err_t err = {0};
+    if (!gl_sbx_user_per_env(f->sbx))
+        skip();
+    assert_int_equal(gl_sbx_user_acquire(f->sbx, &u, &err), 0);
+    assert_true(u.own && u.uid >= GL_SBX_UID_RANGE_FIRST);
+    char *argv[] = {"/bin/sh", "-c", "id -u; id -g; id -G", NULL};
+    result_t r;
+    run_ok(f, f->sbx, argv, &r, use_user, &u);
+    char want[64];
+    snprintf(want, sizeof(want), "%u\n%u\n%u\n", (unsigned)u.uid, (unsigned)u.gid,
+             (unsigned)u.gid);
+    assert_string_equal(r.out.data, want);
+    result_free(&r);
+    gl_sbx_user_release(f->sbx, &u);
+}
+
 /* Python with ctypes: each refused call's errno, then what must keep working. */
 static const char *const syscalls_py =
     "import ctypes, mmap, os, socket, threading\n"
@@ -745,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_tmp_is_private_tmpfs_of_given_size),
         cmocka_unit_test(test_state_dir_hidden),
         cmocka_unit_test(test_user_rlimits_no_new_privs),
+        cmocka_unit_test(test_environment_runs_as_its_own_uid),
         cmocka_unit_test(test_seccomp_refuses_and_allows),
         cmocka_unit_test(test_isolate_network_has_only_loopback),
         cmocka_unit_test(test_isolate_network_passes_runtime_api_listener),
