@@ -5,12 +5,21 @@
  * directory of the scratch space, removed after each run. The limit is 1 MiB here so bombs
  * are refused quickly. A refusal must say why and leave nothing behind; nothing may be
  * written outside the destination (the scratch directory must hold only it afterwards).
+ *
+ * An input that does not start with "PK" describes entries instead, and the harness writes
+ * them as a zip with libarchive first, so that mutations reach entry names, types, modes and
+ * link targets rather than stopping in the zip structure. Each entry: type (byte % 6: file,
+ * directory, symlink, hard link, fifo, character device), mode (2 bytes, little endian),
+ * name length (1 byte), name, data length (1 byte), data (a link's target).
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "fuzz_util.h"
 #include "galley/archive.h"
@@ -39,15 +48,83 @@ static int scratch_entries(void)
     return n;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static uint8_t built[1u << 20];
+
+/* Take n bytes of the description (fewer at its end). */
+static const uint8_t *take(const uint8_t **p, size_t *left, size_t n, size_t *got)
+{
+    const uint8_t *at = *p;
+    *got = n < *left ? n : *left;
+    *p += *got;
+    *left -= *got;
+    return at;
+}
+
+static void add_entry(struct archive *a, const uint8_t **p, size_t *left)
+{
+    static const unsigned types[] = {AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFREG, AE_IFIFO, AE_IFCHR};
+    uint8_t type = (*p)[0] % 6;
+    unsigned mode = ((*p)[1] | (*p)[2] << 8) & 07777;
+    size_t namelen, datalen, n;
+    const uint8_t *head = take(p, left, 4, &n);
+    const uint8_t *name = take(p, left, head[3], &namelen);
+    const uint8_t *dl = take(p, left, 1, &n);
+    const uint8_t *body = take(p, left, n ? dl[0] : 0, &datalen);
+    char *path = strndup((const char *)name, namelen);
+    char *target = strndup((const char *)body, datalen);
+    struct archive_entry *e = archive_entry_new();
+    if (!path || !target || !e)
+        abort();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, types[type]);
+    archive_entry_set_perm(e, mode);
+    if (type == 2)
+        archive_entry_set_symlink(e, target);
+    else if (type == 3)
+        archive_entry_set_hardlink(e, target);
+    if (type == 0)
+        archive_entry_set_size(e, (la_int64_t)datalen);
+    if (archive_write_header(a, e) == ARCHIVE_OK && type == 0)
+        archive_write_data(a, body, datalen);
+    archive_entry_free(e);
+    free(path);
+    free(target);
+}
+
+/* The zip an entry description stands for, in built[]; its length, 0 when none was made. */
+static size_t build_zip(const uint8_t *p, size_t left)
+{
+    struct archive *a = archive_write_new();
+    size_t used = 0;
+    if (!a || archive_write_set_format_zip(a) != ARCHIVE_OK ||
+        archive_write_open_memory(a, built, sizeof(built), &used) != ARCHIVE_OK)
+        abort();
+    for (int n = 0; left >= 4 && n < 64; n++)
+        add_entry(a, &p, &left);
+    if (archive_write_close(a) != ARCHIVE_OK)
+        used = 0;
+    archive_write_free(a);
+    return used;
+}
+
+/* Unpack and check what the unpacking left in the scratch directory. */
+static void unpack(const uint8_t *zip, size_t len)
 {
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    int rc = gl_archive_unzip(data, size, dest, 1u << 20, &res, &err);
+    int rc = gl_archive_unzip(zip, len, dest, 1u << 20, &res, &err);
     if (rc < 0 && (err.msg[0] == '\0' || res.status == GL_ARCHIVE_OK || access(dest, F_OK) == 0))
         abort(); /* a refusal without a reason, or one that left a partial tree */
     if (scratch_entries() > (rc == 0))
         abort(); /* something was written beside the destination */
     gl_rm_rf(dest);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 2 && data[0] == 'P' && data[1] == 'K')
+        unpack(data, size);
+    else
+        unpack(built, build_zip(data, size));
     return 0;
 }
