@@ -33,7 +33,8 @@ static int run_file(const char *path)
         gl_buf_free(&b);
         return -1;
     }
-    memcpy(copy, b.data, b.len);
+    if (b.len)
+        memcpy(copy, b.data, b.len);
     LLVMFuzzerTestOneInput(copy, b.len);
     free(copy);
     gl_buf_free(&b);
