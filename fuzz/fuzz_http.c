@@ -11,7 +11,8 @@
  * handler caps bodies at 4 KiB so the 413 path is reached, and answers each request with its
  * method, path and body length. After the client's EOF the connection must close within a
  * bounded number of loop turns (after its deadline fires at most once): otherwise the run
- * aborts as a hang.
+ * aborts as a hang. Everything the server writes is parsed as HTTP responses (llhttp in
+ * response mode): a malformed answer is a finding too.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +31,8 @@ static uv_loop_t loop;
 static gl_http_server_t *server;
 static gl_http_req_t *deferred; /* a request whose reply waits a loop turn */
 static int defer_replies;
+static llhttp_t client;          /* parses what the server wrote */
+static llhttp_settings_t client_settings;
 
 static size_t on_body_limit(gl_http_req_t *req, void *data) { return 4096; }
 
@@ -103,8 +106,15 @@ static void turn(int peer)
     char sink[4096];
     uv_run(&loop, UV_RUN_NOWAIT);
     reply_deferred();
-    while (read(peer, sink, sizeof(sink)) > 0)
-        ;
+    ssize_t n;
+    while ((n = read(peer, sink, sizeof(sink))) > 0) {
+        llhttp_errno_t e = llhttp_execute(&client, sink, (size_t)n);
+        if (e != HPE_OK) {
+            fprintf(stderr, "fuzz_http: the server wrote a malformed response: %s (%s)\n",
+                    llhttp_errno_name(e), llhttp_get_error_reason(&client));
+            abort();
+        }
+    }
 }
 
 static void send_all(int peer, const uint8_t *data, size_t size, size_t step)
@@ -149,6 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     size_t step = (mode & 0x3f) ? (mode & 0x3f) : size;
     defer_replies = (mode & 0x40) != 0;
+    llhttp_settings_init(&client_settings);
+    llhttp_init(&client, HTTP_RESPONSE, &client_settings);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         abort();
     gl_http_conn_t *c = open_conn(sv[0]);
@@ -157,6 +169,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gl_http_conn_timed_out(c);
     shutdown(sv[1], SHUT_WR);
     wait_closed(sv[1]);
+    turn(sv[1]);
+    if (llhttp_finish(&client) != HPE_OK) {
+        fprintf(stderr, "fuzz_http: the server closed in the middle of a response\n");
+        abort();
+    }
     close(sv[1]);
     deferred = NULL;
     return 0;

@@ -3,10 +3,13 @@
  * fuzz_template.c: SAM / CloudFormation template loading (src/template: libyaml events into
  * the tree, intrinsics, Globals, Parameters, every property's checks) through
  * gl_template_load on a file in the scratch directory, with one parameter override.
- * A refusal must say why (err.msg); an accepted function must have a name and a code dir.
+ * A refusal must say why (err.msg); an accepted function must have a name Lambda accepts
+ * (1-64 of [a-zA-Z0-9-_]: it names directories of the state dir) and a code dir.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz_util.h"
 #include "galley/template.h"
@@ -34,9 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    for (size_t i = 0; i < t.nfns; i++)
-        if (!t.fns[i].cfg.name || !t.fns[i].cfg.code_dir)
+    for (size_t i = 0; i < t.nfns; i++) {
+        const char *name = t.fns[i].cfg.name;
+        if (!name || !*name || strlen(name) > 64 ||
+            name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")] ||
+            !t.fns[i].cfg.code_dir) {
+            fprintf(stderr, "fuzz_template: accepted function name '%s'\n", name ? name : "");
             abort();
+        }
+    }
     gl_template_free(&t);
     return 0;
 }

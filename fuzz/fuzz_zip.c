@@ -4,7 +4,10 @@
  * types, modes, links, the unpacked-size limit) with gl_archive_unzip from memory into a
  * directory of the scratch space, removed after each run. The limit is 1 MiB here so bombs
  * are refused quickly. A refusal must say why and leave nothing behind; nothing may be
- * written outside the destination (the scratch directory must hold only it afterwards).
+ * written outside the destination (the scratch directory must hold only it afterwards). An
+ * unpacked tree holds only files, directories and symbolic links; no mode above 0755 (no
+ * set-id bits, nothing writable by others); every link that resolves stays inside, and every
+ * hard-linked file has all its names inside.
  *
  * An input that does not start with "PK" describes entries instead, and the harness writes
  * them as a zip with libarchive first, so that mutations reach entry names, types, modes and
@@ -12,10 +15,14 @@
  * directory, symlink, hard link, fifo, character device), mode (2 bytes, little endian),
  * name length (1 byte), name, data length (1 byte), data (a link's target).
  */
+#define _GNU_SOURCE
 #include <dirent.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -107,6 +114,60 @@ static size_t build_zip(const uint8_t *p, size_t left)
     return used;
 }
 
+static char dest_real[PATH_MAX];
+static size_t dest_real_len;
+/* Files with more than one name, once per name met: inode and link count. */
+static struct {
+    ino_t ino;
+    nlink_t nlink;
+} linked[256];
+static size_t nlinked;
+
+static void fail(const char *what, const char *path)
+{
+    fprintf(stderr, "fuzz_zip: %s: %s\n", what, path);
+    abort();
+}
+
+static int check_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    char real[PATH_MAX];
+    if (S_ISLNK(st->st_mode)) {
+        if (realpath(path, real) &&
+            (strncmp(real, dest_real, dest_real_len) != 0 ||
+             (real[dest_real_len] != '/' && real[dest_real_len] != '\0')))
+            fail("symbolic link resolves outside the code directory", path);
+        return 0;
+    }
+    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+        fail("special file unpacked", path);
+    if (st->st_mode & 07022)
+        fail("mode above 0755", path);
+    if (S_ISREG(st->st_mode) && st->st_nlink > 1 && nlinked < sizeof(linked) / sizeof(linked[0]))
+        linked[nlinked].ino = st->st_ino, linked[nlinked++].nlink = st->st_nlink;
+    return 0;
+}
+
+/* The tree a successful unpack left: see the file's opening comment. */
+static void check_tree(void)
+{
+    nlinked = 0;
+    if (!realpath(dest, dest_real))
+        fail("code directory missing after success", dest);
+    dest_real_len = strlen(dest_real);
+    if (nftw(dest, check_entry, 16, FTW_PHYS) != 0)
+        fail("cannot walk", dest);
+    if (nlinked == sizeof(linked) / sizeof(linked[0]))
+        return; /* too many to tell */
+    for (size_t i = 0; i < nlinked; i++) {
+        size_t names = 0;
+        for (size_t k = 0; k < nlinked; k++)
+            names += linked[k].ino == linked[i].ino;
+        if (names != linked[i].nlink) /* the walk meets every name inside once */
+            fail("hard link to a file outside the code directory", dest);
+    }
+}
+
 /* Unpack and check what the unpacking left in the scratch directory. */
 static void unpack(const uint8_t *zip, size_t len)
 {
@@ -117,6 +178,8 @@ static void unpack(const uint8_t *zip, size_t len)
         abort(); /* a refusal without a reason, or one that left a partial tree */
     if (scratch_entries() > (rc == 0))
         abort(); /* something was written beside the destination */
+    if (rc == 0)
+        check_tree();
     gl_rm_rf(dest);
 }
 
