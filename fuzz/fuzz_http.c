@@ -8,12 +8,16 @@
  * Input: byte 0 picks how the rest is cut into writes (1..64 bytes at a time, or one write),
  * whether replies are deferred by a loop turn (pipelined input then waits in conn->pending)
  * and whether the connection's deadline fires before the client shuts down its side. The
- * handler caps bodies at 4 KiB so the 413 path is reached, and answers each request with its
- * method, path and body length. After the client's EOF the connection must close within a
+ * handler caps bodies at 4 KiB so the 413 path is reached. A request to a path ending in
+ * /invocations first goes through the Invoke API's own checks (src/api/invoke.c: the
+ * invocation and log types, X-Amz-Client-Context, the JSON payload, the trace header), which
+ * answer bad ones with Lambda's errors; every other request is answered with its method,
+ * path and body length. After the client's EOF the connection must close within a
  * bounded number of loop turns (after its deadline fires at most once): otherwise the run
  * aborts as a hang. Everything the server writes is parsed as HTTP responses (llhttp in
  * response mode): a malformed answer is a finding too.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +28,9 @@
 
 #include "fuzz_util.h"
 #include "internal.h"
+
+/* The Invoke API's request checks are statics: reach them as the unit tests do. */
+#include "../src/api/invoke.c"
 
 #define TURNS 2000
 
@@ -36,9 +43,32 @@ static llhttp_settings_t client_settings;
 
 static size_t on_body_limit(gl_http_req_t *req, void *data) { return 4096; }
 
+/* Invoke's checks in the order gl_api_invoke makes them: 0, or -1 after they replied. */
+static int invoke_checks(gl_http_req_t *req)
+{
+    const char *type, *log_type;
+    char *cc = NULL, *trace;
+    size_t n = strlen(req->path);
+    if (n < 12 || strcmp(req->path + n - 12, "/invocations") != 0)
+        return 0;
+    if (check_types(req, 0, &type, &log_type) < 0 || client_context(req, &cc) < 0)
+        return -1;
+    if (check_payload(req) < 0) {
+        free(cc);
+        return -1;
+    }
+    if (!(trace = trace_header(req)) || strlen(trace) >= 512)
+        abort();
+    free(trace);
+    free(cc);
+    return 0;
+}
+
 static void answer(gl_http_req_t *req)
 {
     char text[160];
+    if (!req->body_too_large && invoke_checks(req) < 0)
+        return;
     int n = snprintf(text, sizeof(text), "%s %.64s %zu%s", req->method_name, req->path,
                      req->body.len, req->body_too_large ? " too large" : "");
     const char *h = gl_http_req_header(req, "content-type");
