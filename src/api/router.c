@@ -283,9 +283,10 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     return 0;
 }
 
-static void on_http_closed(void *arg)
+void gl_api_maybe_free(gl_api_t *api)
 {
-    gl_api_t *api = arg;
+    if (!api->http_closed || api->uploads)
+        return;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
     free(api);
@@ -293,9 +294,18 @@ static void on_http_closed(void *arg)
         cb(cb_arg);
 }
 
+static void on_http_closed(void *arg)
+{
+    gl_api_t *api = arg;
+    api->http_closed = 1;
+    gl_api_maybe_free(api); /* else the last upload's after-work callback frees it */
+}
+
 void gl_api_close(gl_api_t *api, void (*on_closed)(void *arg), void *arg)
 {
     api->on_closed = on_closed;
     api->on_closed_arg = arg;
+    api->closing = 1;
+    gl_api_uploads_cancel(api);
     gl_http_server_close(api->http, on_http_closed, api);
 }
