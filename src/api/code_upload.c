@@ -2,7 +2,8 @@
 /*
  * code_upload.c: the code upload of CreateFunction and UpdateFunctionCode, off the loop
  * thread. Owns gl_api_upload_t: one per upload in progress, linked in api->uploads from the
- * moment it is accepted until its after-work callback has run.
+ * moment it is accepted until its after-work callback has run. While the API runs it also
+ * deletes replaced code directories on the work queue (gl_fn_set_code_remover).
  *
  * The slow part (base64 decode, SHA-256, unzip with its size check, the zip's copy on disk,
  * and removing a failed upload's files) runs on libuv's work queue; the registry update and
@@ -310,8 +311,50 @@ int gl_api_upload_conflict(gl_api_t *api, gl_http_req_t *req, const char *name)
     return -1;
 }
 
+/* A replaced code directory, deleted on the work queue (gl_fn_set_code_remover). */
+typedef struct removal {
+    uv_work_t work;
+    char *dir;
+} removal_t;
+
+static void on_remove_work(uv_work_t *w)
+{
+    removal_t *r = w->data;
+    gl_rm_rf(r->dir);
+}
+
+static void on_removed(uv_work_t *w, int status)
+{
+    removal_t *r = w->data;
+    if (status < 0)
+        gl_rm_rf(r->dir); /* cancelled: the daemon is stopping, delete it now */
+    free(r->dir);
+    free(r);
+}
+
+static void remove_code_later(char *dir, void *arg)
+{
+    uv_loop_t *loop = arg;
+    removal_t *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->dir = dir;
+        r->work.data = r;
+        if (uv_queue_work(loop, &r->work, on_remove_work, on_removed) == 0)
+            return;
+    }
+    gl_rm_rf(dir);
+    free(dir);
+    free(r);
+}
+
+void gl_api_code_removal_start(gl_api_t *api)
+{
+    gl_fn_set_code_remover(remove_code_later, api->loop);
+}
+
 void gl_api_uploads_cancel(gl_api_t *api)
 {
+    gl_fn_set_code_remover(NULL, NULL); /* from now on at once: the loop is about to end */
     /* Uploads not yet started end at once (after-work with UV_ECANCELED); running ones
      * stop unzipping before their next entry, remove what they made, and find api->closing
      * set. */

@@ -138,7 +138,10 @@ int gl_api_upload_in_progress(const gl_api_t *api, const char *name);
 /** -1 after replying 409 ResourceConflictException ("An update is in progress") when an
  *  upload of name is in progress, else 0. */
 int gl_api_upload_conflict(gl_api_t *api, gl_http_req_t *req, const char *name);
-/** gl_api_close: cancel the uploads not started yet (the others finish, storing nothing). */
+/** gl_api_start: replaced code directories are deleted on the work queue from now on. */
+void gl_api_code_removal_start(gl_api_t *api);
+/** gl_api_close: cancel the uploads not started yet (the others finish, storing nothing), and
+ *  delete replaced code directories at once again. */
 void gl_api_uploads_cancel(gl_api_t *api);
 /** Free api and run its on_closed once it is closed and no upload is left (router.c). */
 void gl_api_maybe_free(gl_api_t *api);

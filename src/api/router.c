@@ -279,6 +279,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         free(api);
         return rc;
     }
+    gl_api_code_removal_start(api);
     *out = api;
     return 0;
 }
