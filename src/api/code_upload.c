@@ -183,10 +183,6 @@ static void unlink_upload(gl_api_upload_t *u)
 
 static void upload_free(gl_api_upload_t *u)
 {
-    if (u->req) {
-        u->req->on_abort = NULL;
-        u->req->data = NULL;
-    }
     json_decref(u->body);
     gl_fn_config_free(&u->cfg);
     free(u->fn_dir);
@@ -208,6 +204,25 @@ static int adopt_code(gl_api_upload_t *u)
     return u->cfg.code_sha256 && u->cfg.revision_id ? 0 : -ENOMEM;
 }
 
+/* The waiting request, detached from the upload (NULL when its client has gone). */
+static gl_http_req_t *take_req(gl_api_upload_t *u)
+{
+    gl_http_req_t *req = u->req;
+    if (req) {
+        req->on_abort = NULL;
+        req->data = NULL;
+    }
+    u->req = NULL;
+    return req;
+}
+
+static void reply_failure(gl_api_upload_t *u, gl_aws_err_t type, const char *msg)
+{
+    gl_http_req_t *req = take_req(u);
+    if (req)
+        gl_http_reply_aws_error(req, type, "%s", msg);
+}
+
 /* Back on the loop: store and answer, or answer the failure; then forget the upload. */
 static void on_after_work(uv_work_t *w, int status)
 {
@@ -221,23 +236,14 @@ static void on_after_work(uv_work_t *w, int status)
         /* Cancelled, or the daemon is stopping: the scheduler is gone, store nothing. */
         if (status == 0 && u->rc == 0)
             gl_api_discard_code(u->code_dir);
+        reply_failure(u, GL_AWS_SERVICE, "The service is stopping: the code was not stored");
     } else if (u->rc < 0) {
-        if (u->req)
-            gl_http_reply_aws_error(u->req, u->fail_type, "%s", u->fail_msg);
-        u->req = NULL;
+        reply_failure(u, u->fail_type, u->fail_msg);
     } else if (adopt_code(u) < 0) {
         gl_api_discard_code(u->cfg.code_dir);
-        if (u->req)
-            gl_http_reply_aws_error(u->req, GL_AWS_SERVICE, "out of memory");
-        u->req = NULL;
+        reply_failure(u, GL_AWS_SERVICE, "out of memory");
     } else {
-        gl_http_req_t *req = u->req;
-        if (req) {
-            req->on_abort = NULL;
-            req->data = NULL;
-        }
-        u->req = NULL;
-        gl_api_put_and_reply(api, req, &u->cfg, u->status, 1,
+        gl_api_put_and_reply(api, take_req(u), &u->cfg, u->status, 1,
                              json_is_true(json_object_get(u->body, "Publish")));
     }
     upload_free(u);
