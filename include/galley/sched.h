@@ -39,6 +39,9 @@ struct gl_invoke {
     int want_tail;
     /* outputs, valid in done */
     int function_error;          /* send X-Amz-Function-Error: Unhandled */
+    char *service_error;         /* malloc'd: the service failed, not the function (an
+                                    environment that could not be resumed); the Invoke API
+                                    answers 500 ServiceException with this message */
     gl_buf_t result;             /* response bytes or error JSON */
     char *content_type;          /* of the runtime's response, or NULL for application/json */
     char *log_tail;              /* base64 of the last 4 KB of this invoke's log, when want_tail */

@@ -324,6 +324,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_http_server_close(api->http, NULL, NULL);
         goto fail;
     }
+    gl_api_code_removal_start(api);
     *out = api;
     return 0;
 fail:
@@ -333,9 +334,10 @@ fail:
     return rc;
 }
 
-static void on_http_closed(void *arg)
+void gl_api_maybe_free(gl_api_t *api)
 {
-    gl_api_t *api = arg;
+    if (!api->http_closed || api->uploads)
+        return;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
     gl_api_auth_free(api);
@@ -345,9 +347,18 @@ static void on_http_closed(void *arg)
         cb(cb_arg);
 }
 
+static void on_http_closed(void *arg)
+{
+    gl_api_t *api = arg;
+    api->http_closed = 1;
+    gl_api_maybe_free(api); /* else the last upload's after-work callback frees it */
+}
+
 void gl_api_close(gl_api_t *api, void (*on_closed)(void *arg), void *arg)
 {
     api->on_closed = on_closed;
     api->on_closed_arg = arg;
+    api->closing = 1;
+    gl_api_uploads_cancel(api);
     gl_http_server_close(api->http, on_http_closed, api);
 }
