@@ -35,6 +35,7 @@ static const gl_cli_command_t commands[] = {
     {"warm", gl_cli_warm, "start and initialize N environments of a function"},
     {"idle-timeout", gl_cli_idle_timeout, "show or set a function's idle timeout"},
     {"fault", gl_cli_fault, "show, inject or clear a function's fault"},
+    {"debug", gl_cli_debug, "start a function's next environment under its runtime's debugger"},
     {"help", help, "print the commands, or a command's options (galley help COMMAND)"},
     {"version", version, "print galley's version (also --version)"},
 };
