@@ -90,6 +90,9 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
     envp_set(b, "LD_LIBRARY_PATH", l->ld_path);
+    /* The environment's uid has no passwd entry: without HOME, os.homedir() (which the AWS
+     * SDK for JavaScript asks for its shared config) throws. /tmp is its own and writable. */
+    envp_set(b, "HOME", l->tmp);
     if (strncmp(c->runtime, "nodejs", 6) == 0)
         envp_set(b, "NODE_PATH", l->node_path);
     /* The API's endpoint and credentials as Lambda gives a role's, --endpoint-env. */
