@@ -142,6 +142,56 @@ def test_python_pdb_console_from_cli(daemon_factory):
     assert r.returncode == 0 and json.loads(r.stdout)["Port"] is None
 
 
+# A stand-in for debugpy in the function's code: the bootstrap must pick it (the function
+# provides it) and call listen(("127.0.0.1", PORT)) then wait_for_client().
+FAKE_DEBUGPY = """import socket
+_server = None
+calls = []
+def listen(address):
+    global _server
+    calls.append(["listen", list(address)])
+    _server = socket.socket()
+    _server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    _server.bind(address)
+    _server.listen(1)
+def wait_for_client():
+    conn, _ = _server.accept()
+    calls.append(["wait_for_client"])
+    conn.sendall(b"attached\\n")
+    conn.close()
+"""
+USES_DEBUGPY = """import sys
+def handler(event, context):
+    return {"calls": sys.modules["debugpy"].calls}
+"""
+
+
+def test_python_debugpy_from_the_function(daemon_factory):
+    port = free_port()
+    d = daemon_factory(extra_args=["--debug", f"dpy:{port}"])
+    c = d.client()
+    c.create_function(FunctionName="dpy", Runtime="python3.12", Role=ROLE, Timeout=1,
+                      Handler="app.handler",
+                      Code={"ZipFile": zip_files({"app.py": USES_DEBUGPY,
+                                                  "debugpy/__init__.py": FAKE_DEBUGPY})})
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=c.invoke(FunctionName="dpy")))
+    t.start()
+    try:
+        conn = []
+        assert wait_until(lambda: conn.append(connect(port)) or conn[-1], timeout=20), \
+            d.daemon_log()
+        with conn[-1] as s:
+            time.sleep(1.5)  # attached later than the 1 s timeout: the init waits
+            assert s.recv(100) == b"attached\n"
+    finally:
+        t.join(timeout=30)
+    r = result["r"]
+    assert "FunctionError" not in r
+    assert json.loads(r["Payload"].read()) == {
+        "calls": [["listen", ["127.0.0.1", port]], ["wait_for_client"]]}
+
+
 def test_control_api_errors(daemon_factory):
     d = daemon_factory()
     c = d.client()
