@@ -147,3 +147,27 @@ def test_bad_endpoint_env_is_refused(tmp_path, arg, said):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert said in r.stderr
+
+
+REACH_PY = """import os, socket, urllib.parse
+def handler(event, context):
+    url = urllib.parse.urlsplit(os.environ["AWS_ENDPOINT_URL_LAMBDA"])
+    try:
+        socket.create_connection((url.hostname, url.port), timeout=5).close()
+        return {"url": url.geturl(), "reached": True}
+    except OSError as e:
+        return {"url": url.geturl(), "reached": False, "error": e.__class__.__name__}
+"""
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="network namespaces need root here")
+def test_isolated_network_cannot_reach_the_endpoint(daemon_factory):
+    # Documented: the variable is still set (no SDK call goes to AWS by accident), but the
+    # environment's own loopback has no daemon on it; galley says so at start.
+    d = daemon_factory(extra_args=["--isolate-network"])
+    c = d.client()
+    create(c, "reach", REACH_PY)
+    out = invoke(c, "reach")
+    assert out["url"] == d.url
+    assert out["reached"] is False and out["error"] == "ConnectionRefusedError"
+    assert "--isolate-network: functions cannot reach " + d.url in d.daemon_log()
