@@ -36,7 +36,8 @@
 
 static const char reset_usage[] =
     "usage: galley reset [--endpoint URL]\n"
-    "  stop every environment, clear injected faults and idle timeout overrides\n" ENDPOINT_HELP;
+    "  stop every environment, clear injected faults, idle timeout overrides and debuggers\n"
+    ENDPOINT_HELP;
 static const char cold_usage[] =
     "usage: galley cold NAME[:Q] [--qualifier Q] [--endpoint URL]\n"
     "  make the next invoke cold: idle environments stop now, busy ones after their invoke\n"

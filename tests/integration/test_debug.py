@@ -87,6 +87,15 @@ def connect(port):
         return None
 
 
+def first_client(d, port):
+    """A connection to the debugger's port once it listens. The first client is the one the
+    debugger serves: no probe connection first."""
+    conn = []
+    assert wait_until(lambda: conn.append(connect(port)) or conn[-1], timeout=20), \
+        d.daemon_log()
+    return conn[-1]
+
+
 def read_until_prompt(f, timeout=20):
     deadline, seen = time.monotonic() + timeout, ""
     while "(Pdb)" not in seen and time.monotonic() < deadline:
@@ -117,11 +126,7 @@ def test_python_pdb_console_from_cli(daemon_factory):
     t = threading.Thread(target=call)
     t.start()
     try:
-        # The console's first client is the debugging one: no probe connection first.
-        conn = []
-        assert wait_until(lambda: conn.append(connect(port)) or conn[-1], timeout=20), \
-            d.daemon_log()
-        with conn[-1] as s:
+        with first_client(d, port) as s:
             seen = read_until_prompt(s)
             assert "(Pdb)" in seen and "app.py" in seen, seen
             # Held at the breakpoint past the function's 1 s timeout, and a second invoke
@@ -178,10 +183,7 @@ def test_python_debugpy_from_the_function(daemon_factory):
     t = threading.Thread(target=lambda: result.update(r=c.invoke(FunctionName="dpy")))
     t.start()
     try:
-        conn = []
-        assert wait_until(lambda: conn.append(connect(port)) or conn[-1], timeout=20), \
-            d.daemon_log()
-        with conn[-1] as s:
+        with first_client(d, port) as s:
             time.sleep(1.5)  # attached later than the 1 s timeout: the init waits
             assert s.recv(100) == b"attached\n"
     finally:
