@@ -198,8 +198,9 @@ static int plan_gdbserver(gl_env_t *env, layout_t *l)
     l->exe = strdup(gdbserver);
     free(l->argv[0]);
     l->argv[0] = strdup(gdbserver);
-    if (asprintf(&l->argv[1], "127.0.0.1:%d", env->debug_port) < 0)
-        l->argv[1] = NULL;
+    char *address = NULL;
+    if (asprintf(&address, "127.0.0.1:%d", env->debug_port) >= 0)
+        l->argv[1] = address;
     return l->exe && l->argv[0] && l->argv[1] ? 0 : -ENOMEM;
 }
 
@@ -228,9 +229,12 @@ static int plan_layout(gl_env_t *env, layout_t *l)
                  c->runtime + 6, l->runtime_dir, l->runtime_dir, l->task_root);
         int i = 0;
         l->argv[i++] = strdup(l->exe);
-        if (!py && env->debug_port && asprintf(&l->argv[i++], "--inspect=127.0.0.1:%d",
-                                               env->debug_port) < 0)
-            return -ENOMEM;
+        if (!py && env->debug_port) { /* Node's inspector; Python's is in its bootstrap */
+            char *inspect = NULL;
+            if (asprintf(&inspect, "--inspect=127.0.0.1:%d", env->debug_port) < 0)
+                return -ENOMEM;
+            l->argv[i++] = inspect;
+        }
         l->argv[i] = gl_path_join(l->runtime_dir, "bootstrap");
         return 0;
     }
