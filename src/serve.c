@@ -287,6 +287,33 @@ static int is_writable_dir_of(const char *path)
     return ok;
 }
 
+/* One line saying which AWS SDK each runtime offers its functions: boto3 from the Python
+ * interpreter's own site-packages (where it finds it without importing it), the AWS SDK for
+ * JavaScript v3 from <runtimes>/nodejs/node_modules (scripts/install-deps --node-sdk). */
+static void log_sdks(const daemon_t *d)
+{
+    char boto3[PATH_MAX] = "", *cmd = NULL, *js = gl_path_join(d->runtimes, "nodejs/node_modules/"
+                                                              "@aws-sdk/client-lambda");
+    if (d->python && asprintf(&cmd, "'%s' -c \"import importlib.util as u; s = "
+                                    "u.find_spec('boto3'); print(s.origin if s else '')\" "
+                                    "2>/dev/null", d->python) >= 0) {
+        FILE *p = popen(cmd, "re");
+        if (p && !fgets(boto3, sizeof(boto3), p))
+            boto3[0] = '\0';
+        if (p)
+            pclose(p);
+        boto3[strcspn(boto3, "\r\n")] = '\0';
+    }
+    free(cmd);
+    int has_js = js && access(js, R_OK) == 0;
+    gl_log_info("AWS SDK: python3.x functions: %s%s%s; nodejs functions: %s%s",
+                boto3[0] ? "boto3 at " : "none (no boto3 for ",
+                boto3[0] ? boto3 : d->python ? d->python : "python3", boto3[0] ? "" : ")",
+                has_js ? "@aws-sdk/client-lambda at " : "none (scripts/install-deps --node-sdk)",
+                has_js ? js : "");
+    free(js);
+}
+
 /* Interpreters, the runtimes directory and the state directory, once. */
 static int resolve_paths(daemon_t *d, const serve_opts_t *o)
 {
@@ -315,6 +342,7 @@ static int resolve_paths(daemon_t *d, const serve_opts_t *o)
     gl_log_info("python: %s, node: %s, runtimes: %s, state: %s",
                 d->python ? d->python : "(none)", d->node ? d->node : "(none)", d->runtimes,
                 d->state);
+    log_sdks(d);
     return 0;
 }
 
@@ -441,6 +469,76 @@ static int start_api(daemon_t *d, const serve_opts_t *o)
     return 0;
 }
 
+/* The first key pair --auth sigv4 accepts, "KEY:SECRET" into out: --credentials, else the
+ * first line of --credentials-file that is not a comment. */
+static int first_credential(const serve_opts_t *o, char *out, size_t len)
+{
+    if (o->ncredentials) {
+        snprintf(out, len, "%s", o->credentials[0]);
+        return 0;
+    }
+    FILE *f = o->credentials_file ? fopen(o->credentials_file, "re") : NULL;
+    int rc = -1;
+    while (f && rc < 0 && fgets(out, (int)len, f)) {
+        out[strcspn(out, "\r\n")] = '\0';
+        char *p = out + strspn(out, " \t");
+        if (*p && *p != '#' && strchr(p, ':')) {
+            memmove(out, p, strlen(p) + 1);
+            rc = 0;
+        }
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/*
+ * What every environment is given, once the API listens: the Lambda API's endpoint as the
+ * sandbox sees it (the listen address; a wildcard one as loopback), credentials as Lambda
+ * gives a role's (under --auth sigv4 the first configured key, so the function's calls are
+ * accepted; fixed fake ones otherwise), --endpoint-env; and the --debug functions.
+ */
+static int configure_environments(daemon_t *d, const serve_opts_t *o)
+{
+    char endpoint[320], key[512] = "", id[300], secret[300];
+    const char *host = !strcmp(o->host, "0.0.0.0") ? "127.0.0.1"
+                       : !strcmp(o->host, "::") ? "::1" : o->host;
+    int v6 = strchr(host, ':') != NULL, rc = 0;
+    snprintf(endpoint, sizeof(endpoint), "AWS_ENDPOINT_URL_LAMBDA=http://%s%s%s:%d",
+             v6 ? "[" : "", host, v6 ? "]" : "", d->port);
+    const char *vars[40] = {endpoint}, **v = vars + 1;
+    char *colon = o->auth_sigv4 && first_credential(o, key, sizeof(key)) == 0
+                      ? strchr(key, ':') : NULL;
+    if (colon) {
+        *colon = '\0';
+        snprintf(id, sizeof(id), "AWS_ACCESS_KEY_ID=%s", key);
+        snprintf(secret, sizeof(secret), "AWS_SECRET_ACCESS_KEY=%s", colon + 1);
+        *v++ = id;
+        *v++ = secret;
+    } else {
+        *v++ = "AWS_ACCESS_KEY_ID=" SERVE_FAKE_KEY_ID;
+        *v++ = "AWS_SECRET_ACCESS_KEY=" SERVE_FAKE_SECRET;
+        *v++ = "AWS_SESSION_TOKEN=" SERVE_FAKE_TOKEN;
+    }
+    for (size_t i = 0; i < o->nendpoint_env; i++)
+        *v++ = o->endpoint_env[i];
+    *v = NULL;
+    if (gl_sched_set_env(d->sched, vars) < 0)
+        rc = -1;
+    if (o->isolate_network)
+        gl_log_warn("--isolate-network: functions cannot reach %s (or any --endpoint-env on "
+                    "the host): their network namespace has only its own loopback",
+                    endpoint + strlen("AWS_ENDPOINT_URL_LAMBDA="));
+    for (size_t i = 0; i < o->ndebug; i++) {
+        gl_sched_set_debug(d->sched, o->debug_fn[i], o->debug_port[i]);
+        gl_log_info("debug: %s's next environment starts with its debugger on 127.0.0.1:%d",
+                    o->debug_fn[i], o->debug_port[i]);
+    }
+    if (rc < 0)
+        gl_log_error("environment variables: out of memory");
+    return rc;
+}
+
 /* Hot reload: after the template is loaded, and after the last step that can fail; a failure
  * only costs the reloads. */
 static void start_reload(daemon_t *d, const serve_opts_t *o)
@@ -542,6 +640,8 @@ int gl_serve(int argc, char **argv)
     if (open_async(&d, &o) < 0)
         goto out;
     if (start_api(&d, &o) < 0)
+        goto out;
+    if (configure_environments(&d, &o) < 0)
         goto out;
     start_reload(&d, &o);
     start_signals(&d);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/api.h"
 #include "galley/log.h"
 #include "galley/sbx.h"
 #include "serve_internal.h"
@@ -44,6 +45,10 @@ static void serve_usage(FILE *f)
           "  --auth sigv4|none        require SigV4-signed Lambda API requests (default none)\n"
           "  --credentials KEY:SECRET   a key pair --auth sigv4 accepts (repeatable)\n"
           "  --credentials-file FILE  more of them, one KEY:SECRET a line\n"
+          "  --endpoint-env NAME=URL  a variable every function gets, e.g.\n"
+          "                           AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 (repeatable)\n"
+          "  --debug FUNCTION[:PORT]  start FUNCTION's environments with its runtime's debugger\n"
+          "                           on 127.0.0.1:PORT (default 9229; repeatable)\n"
           "  --log-level LEVEL        debug, info, warn or error (default info)\n",
           f);
 }
@@ -75,6 +80,7 @@ enum {
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
     O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
     O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY, O_UID_RANGE,
+    O_ENDPOINT_ENV, O_DEBUG,
 };
 
 static const struct option longopts[] = {
@@ -102,8 +108,54 @@ static const struct option longopts[] = {
     {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
     {"ready-file", required_argument, NULL, O_READY},
     {"uid-range", required_argument, NULL, O_UID_RANGE},
+    {"endpoint-env", required_argument, NULL, O_ENDPOINT_ENV},
+    {"debug", required_argument, NULL, O_DEBUG},
     {NULL, 0, NULL, 0},
 };
+
+/* --endpoint-env NAME=URL: a variable name ([A-Za-z_][A-Za-z0-9_]*) and a value. */
+static int parse_endpoint_env(const char *arg, serve_opts_t *o)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : 0;
+    int ok = n > 0 && n < 128 && eq[1] && !(arg[0] >= '0' && arg[0] <= '9');
+    for (size_t i = 0; ok && i < n; i++)
+        ok = arg[i] == '_' || (arg[i] >= 'A' && arg[i] <= 'Z') ||
+             (arg[i] >= 'a' && arg[i] <= 'z') || (arg[i] >= '0' && arg[i] <= '9');
+    if (!ok) {
+        fprintf(stderr, "galley: --endpoint-env wants NAME=URL, got '%s'\n", arg);
+        return 2;
+    }
+    if (o->nendpoint_env == sizeof(o->endpoint_env) / sizeof(o->endpoint_env[0])) {
+        fprintf(stderr, "galley: more than 32 --endpoint-env\n");
+        return 2;
+    }
+    o->endpoint_env[o->nendpoint_env++] = arg;
+    return 0;
+}
+
+/* --debug FUNCTION[:PORT]: a function name (1..64 characters) and a port (1..65535). */
+static int parse_debug(const char *arg, serve_opts_t *o)
+{
+    const char *colon = strrchr(arg, ':');
+    size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+    long port = GL_API_DEBUG_PORT;
+    char *end = NULL;
+    if (colon)
+        port = strtol(colon + 1, &end, 10);
+    if (n < 1 || n > 64 || (colon && (!colon[1] || *end)) || port < 1 || port > 65535) {
+        fprintf(stderr, "galley: --debug wants FUNCTION[:PORT] (PORT 1..65535), got '%s'\n",
+                arg);
+        return 2;
+    }
+    if (o->ndebug == sizeof(o->debug_port) / sizeof(o->debug_port[0])) {
+        fprintf(stderr, "galley: more than 16 --debug\n");
+        return 2;
+    }
+    snprintf(o->debug_fn[o->ndebug], sizeof(o->debug_fn[0]), "%.*s", (int)n, arg);
+    o->debug_port[o->ndebug++] = (int)port;
+    return 0;
+}
 
 /* An option with a value to check: 0, or 2 (the exit code) after saying what was wrong. */
 static int parse_value(int c, const char *arg, serve_opts_t *o)
@@ -160,6 +212,8 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             return 2;
         }
         return 0;
+    case O_ENDPOINT_ENV: return parse_endpoint_env(arg, o);
+    case O_DEBUG: return parse_debug(arg, o);
     case O_LOGLEVEL: {
         enum gl_log_level lvl;
         if (gl_log_parse_level(arg, &lvl) < 0) {
@@ -195,6 +249,8 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_AUTH:
         case O_CREDENTIALS:
         case O_UID_RANGE:
+        case O_ENDPOINT_ENV:
+        case O_DEBUG:
             if (parse_value(c, optarg, o) != 0)
                 return 2;
             break;

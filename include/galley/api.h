@@ -23,6 +23,8 @@ struct gl_sched;
 #define GL_API_CONTROL_TOKEN_HEADER "X-Galley-Control-Token"
 #define GL_API_CONTROL_TOKEN_FILE "run/control-token"
 #define GL_API_CONTROL_TOKEN_LEN 64 /* hex characters: 32 random bytes */
+/* A debugger's port when none is given (serve --debug F, galley debug F): Node's inspector's. */
+#define GL_API_DEBUG_PORT 9229
 
 /** A fresh random control token, written to <state_dir>/GL_API_CONTROL_TOKEN_FILE (the run
  *  directory made or tightened to 0700, the file replaced atomically with mode 0600) and

@@ -90,6 +90,16 @@ static void arm(gl_env_t *env, uint64_t ms)
     uv_timer_start(&env->timer, on_timer, ms, 0);
 }
 
+/* A deadline of the function's (init, invoke, idle): none while a debugger holds the
+ * environment, which may sit at a breakpoint for as long as the developer likes. */
+static void arm_limit(gl_env_t *env, uint64_t ms)
+{
+    if (env->debug_port)
+        uv_timer_stop(&env->timer);
+    else
+        arm(env, ms);
+}
+
 static void maybe_free(gl_env_t *env);
 
 static void on_rapi_closed(void *arg)
@@ -127,8 +137,8 @@ static void kill_all(gl_env_t *env)
 
 static void freeze(gl_env_t *env)
 {
-    if (!env->cg || env->frozen || env->reaped)
-        return;
+    if (!env->cg || env->frozen || env->reaped || env->debug_port)
+        return; /* a debugger's connection would stall */
     int rc = gl_cg_freeze_request(env->cg);
     if (rc < 0)
         gl_log_debug("env=%.8s: freeze: %s", env->id, strerror(-rc));
@@ -382,7 +392,7 @@ static void go_idle(gl_env_t *env, gl_env_event_t ev)
         return;
     }
     if (!env->provisioned) /* provisioned ones stay until their config goes */
-        arm(env, gl_env_idle_timeout(env));
+        arm_limit(env, gl_env_idle_timeout(env));
     else
         uv_timer_stop(&env->timer);
     if (env->parked)
@@ -422,12 +432,12 @@ static void start_invoke(gl_env_t *env)
          * invoke with Runtime.ExitError. */
         snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
         gl_env_log_start(env, inv);
-        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
         kill_all(env);
         return;
     }
     gl_env_deliver(env);
-    arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+    arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     if (inv->fault == GL_FAULT_TIMEOUT)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
 }
@@ -461,7 +471,7 @@ static int on_spawned(gl_env_t *env, gl_env_state_t from, void *arg)
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_INITIALIZING, GL_ENV_EV_SPAWNED);
-    arm(env, env->sched->opts.init_timeout_ms);
+    arm_limit(env, env->sched->opts.init_timeout_ms);
     return 0;
 }
 
@@ -492,7 +502,7 @@ static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
         start_invoke(env);
     } else {
         /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
-        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     }
     return 0;
 }
@@ -551,7 +561,7 @@ static int on_answered(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_eve
     if (should_stop_when_idle(env))
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
     else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
-        arm(env, gl_env_idle_timeout(env));
+        arm_limit(env, gl_env_idle_timeout(env));
     return 0;
 }
 

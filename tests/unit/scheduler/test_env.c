@@ -1062,6 +1062,49 @@ static void test_close_idle_only(void **state)
     assert_int_equal(kill(pid, 0), -1);
 }
 
+/*
+ * The daemon's variables (gl_sched_set_env) reach the runtime; under a debugger
+ * (gl_sched_set_debug) the function's timeout does not apply, GALLEY_DEBUG_PORT says the port,
+ * and a second concurrent invoke is refused: one environment holds the port.
+ */
+static void test_env_vars_and_debug(void **state)
+{
+    fx_t *fx = *state;
+    if (access("/usr/bin/gdbserver", X_OK) == 0)
+        skip(); /* a provided runtime would start under gdbserver, waiting for gdb */
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "time.sleep(1.5)\n"
+          "respond(rid, {k: os.environ.get(k) for k in\n"
+          "              ['AWS_ENDPOINT_URL_LAMBDA', 'FOO', 'GALLEY_DEBUG_PORT', 'HOME']})\n"
+          "next_event()\n",
+          1, 600000, 0);
+    const char *vars[] = {"AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:1", "FOO=a=b", NULL};
+    assert_int_equal(gl_sched_set_env(fx->sched, vars), 0);
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 0);
+    gl_sched_set_debug(fx->sched, FN_NAME, 45678);
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 45678);
+    submit(fx, 0, "{}");
+    gl_invoke_t *second = gl_invoke_new(fx->fn);
+    assert_non_null(second);
+    assert_int_equal(gl_sched_submit(fx->sched, second), -EAGAIN);
+    assert_string_equal(second->throttle_reason, GL_THROTTLE_RESERVED);
+    gl_invoke_free(second);
+    RUN_UNTIL(fx, fx->results[0].done, WAIT_MS);
+    result_t *r = &fx->results[0];
+    assert_false(r->function_error); /* 1.5 s in a function with a 1 s timeout */
+    assert_non_null(r->json);
+    assert_string_equal(json_string_value(json_object_get(r->json, "AWS_ENDPOINT_URL_LAMBDA")),
+                        "http://127.0.0.1:1");
+    assert_string_equal(json_string_value(json_object_get(r->json, "FOO")), "a=b");
+    assert_string_equal(json_string_value(json_object_get(r->json, "GALLEY_DEBUG_PORT")),
+                        "45678");
+    assert_non_null(json_string_value(json_object_get(r->json, "HOME")));
+    gl_sched_set_debug(fx->sched, FN_NAME, 0); /* recycles the environment */
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 0);
+    close_when_gone(fx);
+}
+
 int main(void)
 {
     /* Orphaned grandchildren of runtimes become ours, so the tests can see and reap them. */
@@ -1089,6 +1132,7 @@ int main(void)
         T(test_failed_thaw_fails_invoke_at_once),
         T(test_dropped_next_connection),
         T(test_close_idle_only),
+        T(test_env_vars_and_debug),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
