@@ -19,6 +19,7 @@ typedef struct serve_opts {
     const char *python;
     const char *node;
     const char *runtimes_dir;
+    const char *url_host;     /* --url-host: Function URL listeners bind it (NULL: 127.0.0.1) */
     const char *ready_file;   /* --ready-file: the URL written there once listening */
     const char *region;
     const char *account_id;

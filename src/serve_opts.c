@@ -38,6 +38,7 @@ static void serve_usage(FILE *f)
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --url-host ADDR          address Function URL listeners bind (default 127.0.0.1)\n"
           "  --ready-file FILE        write the API's URL to FILE once listening (removed at exit)\n"
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
@@ -75,6 +76,7 @@ enum {
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
     O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
     O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY, O_UID_RANGE,
+    O_URL_HOST,
 };
 
 static const struct option longopts[] = {
@@ -102,6 +104,7 @@ static const struct option longopts[] = {
     {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
     {"ready-file", required_argument, NULL, O_READY},
     {"uid-range", required_argument, NULL, O_UID_RANGE},
+    {"url-host", required_argument, NULL, O_URL_HOST},
     {NULL, 0, NULL, 0},
 };
 
@@ -210,6 +213,7 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_NODE: o->node = optarg; break;
         case O_RUNTIMES: o->runtimes_dir = optarg; break;
         case O_READY: o->ready_file = optarg; break;
+        case O_URL_HOST: o->url_host = optarg; break;
         case O_REGION: o->region = optarg; break;
         case O_ACCOUNT: o->account_id = optarg; break;
         case O_PARAM:

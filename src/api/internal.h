@@ -23,6 +23,7 @@ struct gl_api {
     gl_http_server_t *http;
     struct gl_api_auth *auth;   /* who may call (auth.c) */
     char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
+    struct gl_web *web; /* Function URL listeners (include/galley/web.h) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
 };
@@ -105,6 +106,13 @@ void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_
 /* Get/PutFunctionRecursionConfig (recursion_config.c). */
 void gl_api_get_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Function URLs (function_url.c): Create/Get/Update/Delete by method, the list; a deleted
+ * alias or function takes its URL along (key: the alias, or "$LATEST"). */
+void gl_api_function_url(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_function_urls(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+int gl_api_function_url_forget(gl_api_t *api, const char *fn_name, const char *key);
+void gl_api_function_urls_restore(gl_api_t *api);
 
 /* TagResource, UntagResource, ListTags (tags.c); the Tags of CreateFunction/GetFunction. */
 void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
