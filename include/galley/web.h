@@ -2,7 +2,7 @@
 /*
  * web.h: the HTTP front ends that turn plain web requests into Lambda events: Function URLs
  * (one loopback listener per URL config, so the function sees exactly the client's path as
- * rawPath). A request becomes a payload format 2.0 event, the function's answer becomes the
+ * rawPath) and a SAM template's Api/HttpApi events (one listener, API Gateway's routing). A request becomes a payload format 2.0 event, the function's answer becomes the
  * HTTP response as Lambda maps it, with the config's CORS and AuthType applied.
  *
  * The api module owns one gl_web_t and opens and closes URLs as their configs change
@@ -37,6 +37,15 @@ int gl_web_url_open(gl_web_t *w, const char *fn_name, const char *qualifier,
 void gl_web_url_close(gl_web_t *w, const char *fn_name, const char *qualifier);
 /** Stop serving every URL of fn_name (the function was deleted). */
 void gl_web_url_close_function(gl_web_t *w, const char *fn_name);
+/**
+ * Serve a SAM template's HTTP events on host:port (port 0: a free one, in *bound):
+ * routes is [{"Type": "Api"|"HttpApi", "Method", "Path", "Function"}] (copied). Api routes get
+ * payload 1.0 events, HttpApi ones 2.0, matched as API Gateway matches them; an unknown route
+ * is API Gateway's 403 {"message":"Missing Authentication Token"} when any route is a REST
+ * one, else 404 {"message":"Not Found"}.
+ */
+int gl_web_api_start(gl_web_t *w, const char *host, int port, const json_t *routes, int *bound,
+                     gl_err_t *err);
 /** Close every listener; on_closed(arg) runs once all are closed and w is freed. */
 void gl_web_close(gl_web_t *w, void (*on_closed)(void *arg), void *arg);
 

@@ -386,3 +386,31 @@ void gl_api_function_urls_restore(gl_api_t *api)
             restore_function(api, fns[i]->cfg.name);
     free(fns);
 }
+
+struct gl_web *gl_api_web(gl_api_t *api)
+{
+    return api->web;
+}
+
+int gl_api_template_function_url(gl_api_t *api, const char *fn_name, const json_t *config,
+                                 char *url, size_t len, gl_err_t *err)
+{
+    char now[40], id[33];
+    int port = 0, rc;
+    gl_fmt_iso8601(gl_now_ms(), now, sizeof(now));
+    gl_random_hex(id, 16);
+    json_t *cfg = json_deep_copy(config);
+    if (!cfg)
+        return gl_err_set(err, ENOMEM, "out of memory");
+    json_object_set_new(cfg, "CreationTime", json_string(now));
+    json_object_set_new(cfg, "LastModifiedTime", json_string(now));
+    json_object_set_new(cfg, "UrlId", json_string(id));
+    if ((rc = gl_web_url_open(api->web, fn_name, NULL, cfg, &port, err)) == 0) {
+        json_object_set_new(cfg, "Port", json_integer(port));
+        snprintf(url, len, "http://%s:%d/", gl_web_host(api->web), port);
+        if (store(api, fn_name, LATEST, json_incref(cfg)) < 0)
+            rc = gl_err_set(err, EIO, "storing the function URL config");
+    }
+    json_decref(cfg);
+    return rc;
+}

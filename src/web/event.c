@@ -91,7 +91,7 @@ static json_t *headers_and_cookies(const gl_web_in_t *in, json_t *cookies)
     return h;
 }
 
-static const char *header(const gl_web_in_t *in, const char *name)
+const char *gl_web_in_header(const gl_web_in_t *in, const char *name)
 {
     for (size_t i = 0; i < in->nheaders; i++)
         if (!strcmp(in->headers[i].name, name))
@@ -106,8 +106,8 @@ static json_t *request_context(const gl_web_in_t *in)
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    const char *host = header(in, "host");
-    const char *ua = header(in, "user-agent");
+    const char *host = gl_web_in_header(in, "host");
+    const char *ua = gl_web_in_header(in, "user-agent");
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, "
                      "s:I}",
                      "accountId", in->account, "apiId", in->url_id, "domainName",
@@ -119,9 +119,9 @@ static json_t *request_context(const gl_web_in_t *in)
 }
 
 /* body and isBase64Encoded: text as is, anything else base64. */
-static void set_body(json_t *ev, const gl_web_in_t *in)
+void gl_web_event_body(json_t *ev, const gl_web_in_t *in)
 {
-    int text = gl_web_is_text_type(header(in, "content-type"));
+    int text = gl_web_is_text_type(gl_web_in_header(in, "content-type"));
     if (in->body_len > 0) {
         char *b64 = NULL;
         if (text)
@@ -159,6 +159,6 @@ json_t *gl_web_event_v2(const gl_web_in_t *in)
     if (in->query[0])
         json_object_set_new(ev, "queryStringParameters", query_params(in->query));
     json_object_set_new(ev, "requestContext", request_context(in));
-    set_body(ev, in);
+    gl_web_event_body(ev, in);
     return ev;
 }

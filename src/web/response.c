@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "galley/util.h"
 #include "internal.h"
@@ -102,4 +103,43 @@ void gl_web_resp_free(gl_web_resp_t *r)
     json_decref(r->cookies);
     free(r->body);
     memset(r, 0, sizeof(*r));
+}
+
+/* multiValueHeaders: each value of each name, after headers' (API Gateway sends both). */
+static void add_multi(gl_web_resp_t *r, const json_t *multi)
+{
+    const char *k;
+    json_t *list, *v;
+    size_t i;
+    json_object_foreach((json_t *)multi, k, list) {
+        json_array_foreach(list, i, v) {
+            if (!json_is_string(v))
+                continue;
+            if (!strcasecmp(k, "set-cookie"))
+                json_array_append(r->cookies, v);
+            else if (i == json_array_size(list) - 1)
+                json_object_set(r->headers, k, v); /* one value per name: the last */
+        }
+    }
+}
+
+int gl_web_response_map_v1(const char *result, size_t len, gl_web_resp_t *out)
+{
+    json_t *v = json_loadb(result, len, JSON_DECODE_ANY, NULL);
+    int rc = -EINVAL;
+    const json_t *body = json_object_get(v, "body");
+    memset(out, 0, sizeof(*out));
+    if (json_is_object(v) && json_is_integer(json_object_get(v, "statusCode")) &&
+        (!body || json_is_null(body) || json_is_string(body))) {
+        json_t *copy = json_deep_copy(v);
+        json_object_del(copy, "cookies"); /* payload 1.0 has none: multiValueHeaders does it */
+        char *text = json_dumps(copy, JSON_COMPACT);
+        rc = text ? gl_web_response_map(text, strlen(text), out) : -ENOMEM;
+        if (rc == 0 && json_is_object(json_object_get(v, "multiValueHeaders")))
+            add_multi(out, json_object_get(v, "multiValueHeaders"));
+        free(text);
+        json_decref(copy);
+    }
+    json_decref(v);
+    return rc;
 }

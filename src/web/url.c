@@ -24,9 +24,8 @@
 #include "internal.h"
 
 #define URL_BODY_LIMIT (6u * 1024 * 1024)
-#define MAX_HEADERS 64
 
-typedef struct url {
+struct url {
     struct url *next;
     gl_web_t *w;
     char *fn_name;
@@ -34,26 +33,8 @@ typedef struct url {
     json_t *config;      /* AuthType, Cors, InvokeMode, UrlId */
     gl_http_server_t *http;
     int port;
-} url_t;
-
-struct gl_web {
-    uv_loop_t *loop;
-    gl_registry_t *reg;
-    struct gl_sched *sched;
-    char *host;
-    url_t *urls;
-    /* private */
-    unsigned closing;    /* listeners asked to close and not closed yet */
-    int close_requested;
-    void (*on_closed)(void *arg);
-    void *on_closed_arg;
 };
 
-static void reply_message(gl_http_req_t *req, int status, const char *msg)
-{
-    gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
-    gl_http_reply_json(req, status, &h, 1, json_pack("{s:s}", "Message", msg));
-}
 
 /* AWS_IAM: a SigV4 Authorization header or presigned query; its signature is not checked. */
 static int signed_request(const gl_http_req_t *req)
@@ -63,68 +44,6 @@ static int signed_request(const gl_http_req_t *req)
         strstr(auth, "SignedHeaders=") && strstr(auth, "Signature="))
         return 1;
     return strstr(req->query, "X-Amz-Signature=") && strstr(req->query, "X-Amz-Credential=");
-}
-
-/* Headers of a response: hdrs' members, one Set-Cookie per cookie, the request id. */
-static size_t response_headers(gl_http_req_t *req, const json_t *hdrs, const json_t *cors,
-                               const json_t *cookies, gl_http_header_t *out)
-{
-    size_t n = 0, i;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)hdrs, k, v)
-        if (n < MAX_HEADERS - 2 && !json_object_get(cors, k))
-            out[n++] = (gl_http_header_t){k, json_string_value(v)};
-    json_object_foreach((json_t *)cors, k, v)
-        if (n < MAX_HEADERS - 2)
-            out[n++] = (gl_http_header_t){k, json_string_value(v)};
-    json_array_foreach(cookies, i, v)
-        if (n < MAX_HEADERS - 1)
-            out[n++] = (gl_http_header_t){"Set-Cookie", json_string_value(v)};
-    out[n++] = (gl_http_header_t){"x-amzn-RequestId", req->request_id};
-    return n;
-}
-
-/* One request waiting for its invoke. */
-typedef struct call {
-    gl_http_req_t *req;
-    json_t *cors;   /* the CORS headers its response gets */
-} call_t;
-
-static void call_free(call_t *c)
-{
-    json_decref(c->cors);
-    free(c);
-}
-
-static void on_client_gone(gl_http_req_t *req)
-{
-    gl_invoke_t *inv = req->data;
-    call_free(inv->data);
-    inv->done = NULL;
-    inv->data = NULL;
-}
-
-static void on_invoke_done(gl_invoke_t *inv)
-{
-    call_t *c = inv->data;
-    gl_http_req_t *req = c->req;
-    gl_web_resp_t r;
-    gl_http_header_t h[MAX_HEADERS];
-    req->on_abort = NULL;
-    req->data = NULL;
-    if (inv->function_error) {
-        reply_message(req, 502, "Internal Server Error");
-    } else if (gl_web_response_map(inv->result.data, inv->result.len, &r) < 0) {
-        reply_message(req, 500, "Internal Server Error");
-    } else {
-        size_t n = response_headers(req, r.headers, c->cors, r.cookies, h);
-        gl_http_reply_owned(req, r.status, h, n, r.body, r.body_len);
-        r.body = NULL;
-        gl_web_resp_free(&r);
-    }
-    call_free(c);
-    gl_invoke_free(inv);
 }
 
 /* The event of req as its URL's function sees it. NULL on ENOMEM. */
@@ -147,54 +66,18 @@ static json_t *event_of(const url_t *u, gl_http_req_t *req)
     return gl_web_event_v2(&in);
 }
 
-/* BUFFERED (and, until streaming lands, RESPONSE_STREAM): one invoke, one response. */
-static void invoke_buffered(url_t *u, gl_http_req_t *req, gl_fn_t *fn, json_t *cors)
-{
-    call_t *c = calloc(1, sizeof(*c));
-    gl_invoke_t *inv = c ? gl_invoke_new(fn) : NULL;
-    json_t *ev = inv ? event_of(u, req) : NULL;
-    char *payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
-    if (!payload) {
-        free(c);
-        gl_invoke_free(inv);
-        json_decref(cors);
-        reply_message(req, 500, "Internal Server Error");
-        return;
-    }
-    char arn[512];
-    gl_registry_fn_arn(u->w->reg, fn->cfg.name, u->qualifier, arn, sizeof(arn));
-    memcpy(inv->request_id, req->request_id, sizeof(inv->request_id));
-    inv->invoked_arn = strdup(arn);
-    gl_buf_append(&inv->payload, payload, strlen(payload));
-    free(payload);
-    c->req = req;
-    c->cors = cors;
-    inv->done = on_invoke_done;
-    inv->data = c;
-    req->data = inv;
-    req->on_abort = on_client_gone;
-    if (gl_sched_submit(u->w->sched, inv) < 0) {
-        req->on_abort = NULL;
-        req->data = NULL;
-        call_free(c);
-        gl_invoke_free(inv);
-        reply_message(req, 429, "Rate Exceeded.");
-    }
-}
-
 static void on_request(gl_http_req_t *req, void *data)
 {
     url_t *u = data;
     gl_uuid4(req->request_id);
     if (req->body_too_large) {
-        reply_message(req, 413, "Request must be smaller than 6291456 bytes for the "
+        gl_web_reply_message(req, "Message", 413, "Request must be smaller than 6291456 bytes for the "
                                 "InvokeFunction operation");
         return;
     }
     const char *auth = json_string_value(json_object_get(u->config, "AuthType"));
     if (auth && !strcmp(auth, "AWS_IAM") && !signed_request(req)) {
-        reply_message(req, 403, "Forbidden");
+        gl_web_reply_message(req, "Message", 403, "Forbidden");
         return;
     }
     const json_t *cors_cfg = json_object_get(u->config, "Cors");
@@ -203,8 +86,8 @@ static void on_request(gl_http_req_t *req, void *data)
                     gl_http_req_header(req, "access-control-request-method");
     json_t *cors = gl_web_cors_headers(cors_cfg, origin, preflight);
     if (preflight) {
-        gl_http_header_t h[MAX_HEADERS];
-        size_t n = response_headers(req, NULL, cors, NULL, h);
+        gl_http_header_t h[GL_WEB_MAX_HEADERS];
+        size_t n = gl_web_response_headers(req, NULL, cors, NULL, h);
         gl_http_reply(req, 200, h, n, NULL, 0);
         json_decref(cors);
         return;
@@ -213,11 +96,14 @@ static void on_request(gl_http_req_t *req, void *data)
                                       gl_registry_route_draw());
     if (!fn) {
         json_decref(cors);
-        reply_message(req, 404, "Not Found");
+        gl_web_reply_message(req, "Message", 404, "Not Found");
         return;
     }
+    json_t *ev = event_of(u, req);
+    char arn[512];
+    gl_registry_fn_arn(u->w->reg, fn->cfg.name, u->qualifier, arn, sizeof(arn));
     /* The seam for InvokeMode RESPONSE_STREAM: a streaming invoke goes here. */
-    invoke_buffered(u, req, fn, cors);
+    gl_web_invoke(u->w, req, fn, arn, ev, cors, GL_WEB_URL);
 }
 
 static size_t body_limit(gl_http_req_t *req, void *data)
@@ -324,11 +210,13 @@ int gl_web_url_open(gl_web_t *w, const char *fn_name, const char *qualifier,
     return 0;
 }
 
-static void on_url_closed(void *arg)
+void gl_web_closing(gl_web_t *w)
 {
-    url_t *u = arg;
-    gl_web_t *w = u->w;
-    url_free(u);
+    w->closing++;
+}
+
+void gl_web_closed(gl_web_t *w)
+{
     if (--w->closing == 0 && w->close_requested) {
         void (*cb)(void *) = w->on_closed;
         void *cb_arg = w->on_closed_arg;
@@ -339,11 +227,19 @@ static void on_url_closed(void *arg)
     }
 }
 
+static void on_url_closed(void *arg)
+{
+    url_t *u = arg;
+    gl_web_t *w = u->w;
+    url_free(u);
+    gl_web_closed(w);
+}
+
 static void unlink_and_close(url_t **p)
 {
     url_t *u = *p;
     *p = u->next;
-    u->w->closing++;
+    gl_web_closing(u->w);
     gl_http_server_close(u->http, on_url_closed, u);
 }
 
@@ -370,13 +266,9 @@ void gl_web_close(gl_web_t *w, void (*on_closed)(void *arg), void *arg)
     w->on_closed = on_closed;
     w->on_closed_arg = arg;
     w->close_requested = 1;
-    w->closing++; /* held until every listener is asked to close */
+    gl_web_closing(w); /* held until every listener is asked to close */
     while (w->urls)
         unlink_and_close(&w->urls);
-    if (--w->closing == 0) {
-        free(w->host);
-        free(w);
-        if (on_closed)
-            on_closed(arg);
-    }
+    gl_web_api_close(w);
+    gl_web_closed(w);
 }

@@ -96,12 +96,50 @@ static void test_bodies(void **state)
     json_decref(ev);
 }
 
+static void test_v1(void **state)
+{
+    (void)state;
+    gl_http_header_t h[] = {{"x-rep", "one"}, {"x-rep", "two"}, {"content-type", "text/plain"}};
+    gl_web_in_t in = {.method = "PUT", .path = "/items/7", .query = "a=1&a=2", .headers = h,
+                      .nheaders = 3, .body = "hi", .body_len = 2, .source_ip = "127.0.0.1",
+                      .request_id = "rid", .url_id = "api", .account = "123456789012",
+                      .time_ms = 1700000000123};
+    json_t *params = json_pack("{s:s}", "id", "7");
+    json_t *ev = gl_web_event_v1(&in, "/items/{id}", params);
+    assert_string_equal(str(ev, "resource"), "/items/{id}");
+    assert_string_equal(str(ev, "path"), "/items/7");
+    assert_string_equal(str(ev, "httpMethod"), "PUT");
+    assert_string_equal(str(json_object_get(ev, "headers"), "x-rep"), "two");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(ev, "multiValueHeaders"),
+                                                     "x-rep")), 2);
+    assert_string_equal(str(json_object_get(ev, "queryStringParameters"), "a"), "2");
+    assert_int_equal(json_array_size(json_object_get(
+                         json_object_get(ev, "multiValueQueryStringParameters"), "a")), 2);
+    assert_string_equal(str(json_object_get(ev, "pathParameters"), "id"), "7");
+    assert_true(json_is_null(json_object_get(ev, "stageVariables")));
+    json_t *rc = json_object_get(ev, "requestContext");
+    assert_string_equal(str(rc, "resourcePath"), "/items/{id}");
+    assert_string_equal(str(rc, "stage"), "Prod");
+    assert_string_equal(str(json_object_get(rc, "identity"), "sourceIp"), "127.0.0.1");
+    assert_string_equal(str(ev, "body"), "hi");
+    json_decref(ev);
+    in.query = "";
+    in.body_len = 0;
+    ev = gl_web_event_v1(&in, "/items/{id}", NULL);
+    assert_true(json_is_null(json_object_get(ev, "queryStringParameters")));
+    assert_true(json_is_null(json_object_get(ev, "pathParameters")));
+    assert_true(json_is_null(json_object_get(ev, "body")));
+    json_decref(ev);
+    json_decref(params);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_query_headers_cookies),
         cmocka_unit_test(test_no_query_no_cookies),
         cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

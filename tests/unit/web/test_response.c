@@ -3,6 +3,7 @@
  * test_response.c: a function's result as a Function URL's response (src/web/response.c)
  * and the CORS headers of a URL config (src/web/cors.c).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,12 +103,34 @@ static void test_cors(void **state)
     json_decref(cors);
 }
 
+static void test_v1(void **state)
+{
+    (void)state;
+    gl_web_resp_t r;
+    const char *ok = "{\"statusCode\": 202, \"headers\": {\"x-a\": \"b\"}, "
+                     "\"multiValueHeaders\": {\"Set-Cookie\": [\"a=1\", \"b=2\"], "
+                     "\"x-m\": [\"1\", \"2\"]}, \"body\": \"done\"}";
+    assert_int_equal(gl_web_response_map_v1(ok, strlen(ok), &r), 0);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(header(&r, "x-a"), "b");
+    assert_string_equal(header(&r, "x-m"), "2");
+    assert_int_equal(json_array_size(r.cookies), 2);
+    assert_string_equal(r.body, "done");
+    gl_web_resp_free(&r);
+    /* A REST API needs a statusCode and a string body: anything else is its 502. */
+    assert_int_equal(gl_web_response_map_v1("\"text\"", 6, &r), -EINVAL);
+    assert_int_equal(gl_web_response_map_v1("{\"a\": 1}", 8, &r), -EINVAL);
+    const char *obj_body = "{\"statusCode\": 200, \"body\": {\"a\": 1}}";
+    assert_int_equal(gl_web_response_map_v1(obj_body, strlen(obj_body), &r), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_structured),
         cmocka_unit_test(test_inferred),
         cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
