@@ -59,11 +59,11 @@ static void split_cookies(json_t *arr, const char *header)
     }
 }
 
-static json_t *query_params(const char *query)
+void gl_web_query_foreach(const char *query, void (*fn)(const char *k, const char *v, void *arg),
+                          void *arg)
 {
-    json_t *q = json_object();
     const char *p = query;
-    while (q && *p) {
+    while (*p) {
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         const char *eq = memchr(p, '=', n);
@@ -71,12 +71,32 @@ static json_t *query_params(const char *query)
         char *k = NULL, *v = NULL;
         if (kn > 0 && gl_url_decode(p, kn, &k) == 0 &&
             gl_url_decode(eq ? eq + 1 : "", eq ? n - kn - 1 : 0, &v) == 0)
-            join_value(q, k, v);
+            fn(k, v, arg);
         free(k);
         free(v);
         p += n + (amp ? 1 : 0);
     }
+}
+
+static void on_param(const char *k, const char *v, void *arg)
+{
+    join_value(arg, k, v);
+}
+
+static json_t *query_params(const char *query)
+{
+    json_t *q = json_object();
+    if (q)
+        gl_web_query_foreach(query, on_param, q);
     return q;
+}
+
+void gl_web_clf_time(int64_t ms, char *out, size_t len)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, len, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
 static json_t *headers_and_cookies(const gl_web_in_t *in, json_t *cookies)
@@ -102,10 +122,7 @@ const char *gl_web_in_header(const gl_web_in_t *in, const char *name)
 static json_t *request_context(const gl_web_in_t *in)
 {
     char when[64];
-    time_t secs = (time_t)(in->time_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    gl_web_clf_time(in->time_ms, when, sizeof(when));
     const char *host = gl_web_in_header(in, "host");
     const char *ua = gl_web_in_header(in, "user-agent");
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, "

@@ -8,7 +8,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "galley/util.h"
 #include "internal.h"
@@ -34,34 +33,25 @@ static json_t *or_null(json_t *obj)
     return json_null();
 }
 
+static void on_param(const char *k, const char *v, void *arg)
+{
+    json_t **both = arg;
+    add_value(both[0], both[1], k, v);
+}
+
 static void set_query(json_t *ev, const char *query)
 {
-    json_t *one = json_object(), *many = json_object();
-    const char *p = query;
-    while (one && many && *p) {
-        const char *amp = strchr(p, '&');
-        size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        size_t kn = eq ? (size_t)(eq - p) : n;
-        char *k = NULL, *v = NULL;
-        if (kn > 0 && gl_url_decode(p, kn, &k) == 0 &&
-            gl_url_decode(eq ? eq + 1 : "", eq ? n - kn - 1 : 0, &v) == 0)
-            add_value(one, many, k, v);
-        free(k);
-        free(v);
-        p += n + (amp ? 1 : 0);
-    }
-    json_object_set_new(ev, "queryStringParameters", or_null(one));
-    json_object_set_new(ev, "multiValueQueryStringParameters", or_null(many));
+    json_t *both[2] = {json_object(), json_object()};
+    if (both[0] && both[1])
+        gl_web_query_foreach(query, on_param, both);
+    json_object_set_new(ev, "queryStringParameters", or_null(both[0]));
+    json_object_set_new(ev, "multiValueQueryStringParameters", or_null(both[1]));
 }
 
 static json_t *request_context(const gl_web_in_t *in, const char *resource)
 {
     char when[64];
-    time_t secs = (time_t)(in->time_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    gl_web_clf_time(in->time_ms, when, sizeof(when));
     const char *host = gl_web_in_header(in, "host");
     const char *ua = gl_web_in_header(in, "user-agent");
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s?}, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "

@@ -75,6 +75,11 @@ typedef struct gl_web_in {
 
 /** The payload format 2.0 event of in (new reference), or NULL on ENOMEM. */
 json_t *gl_web_event_v2(const gl_web_in_t *in);
+/** Call fn with each decoded key and value of a raw query string. */
+void gl_web_query_foreach(const char *query, void (*fn)(const char *k, const char *v, void *arg),
+                          void *arg);
+/** API Gateway's request time, "14/Nov/2023:22:13:20 +0000". */
+void gl_web_clf_time(int64_t ms, char *out, size_t len);
 /** The value of in's header name (lowercase), or NULL. */
 const char *gl_web_in_header(const gl_web_in_t *in, const char *name);
 /** Set ev's body and isBase64Encoded from in (text for text types, else base64). */
