@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "galley/err.h"
+#include "galley/http.h"
 #include "galley/registry.h"
 
 struct gl_sched;
@@ -23,6 +24,10 @@ typedef struct gl_web gl_web_t;
 /** A front end whose URL listeners bind host (loopback by default). */
 int gl_web_new(gl_web_t **out, uv_loop_t *loop, gl_registry_t *reg, struct gl_sched *sched,
                const char *host, gl_err_t *err);
+/** How AWS_IAM URLs check a signature (--auth sigv4): verify returns 0 for a request signed
+ *  by a known key. Without one, any well-formed SigV4 Authorization header passes. */
+void gl_web_set_verifier(gl_web_t *w, int (*verify)(void *arg, const gl_http_req_t *req),
+                         void *arg);
 /** The host URL listeners bind, as it appears in a FunctionUrl. */
 const char *gl_web_host(const gl_web_t *w);
 /**

@@ -90,6 +90,10 @@ int gl_api_sigv4_enabled(const gl_api_t *api);
 void gl_api_verify_sigv4(gl_api_t *api, gl_http_req_t *req,
                          void (*next)(gl_api_t *api, gl_http_req_t *req));
 
+/** A Function URL's AWS_IAM check under --auth sigv4 (the web module's verifier): 0 when req
+ *  is signed by a configured key, else -1. The body is hashed on the loop (at most 6 MB). */
+int gl_api_url_verify(void *arg, const gl_http_req_t *req);
+
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

@@ -339,6 +339,8 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_http_server_close(api->http, NULL, NULL);
         goto fail;
     }
+    if (gl_api_sigv4_enabled(api))
+        gl_web_set_verifier(api->web, gl_api_url_verify, api);
     gl_api_function_urls_restore(api);
     *out = api;
     return 0;

@@ -27,6 +27,8 @@ struct gl_web {
     char *host;
     url_t *urls;
     gl_web_api_t *api;   /* NULL until gl_web_api_start */
+    int (*verify)(void *arg, const gl_http_req_t *req); /* AWS_IAM signatures, or NULL */
+    void *verify_arg;
     /* private */
     unsigned closing;    /* listeners asked to close and not closed yet */
     int close_requested;

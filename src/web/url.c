@@ -2,14 +2,15 @@
 /*
  * url.c: Function URL listeners. Each URL config is served on a loopback listener of its own
  * (http://<host>:<port>/), so every path on it belongs to the function and reaches it as
- * rawPath unchanged. A request is checked (AuthType AWS_IAM wants a SigV4 signature), a CORS
- * preflight is answered from the config, anything else becomes a payload 2.0 event
- * (event.c) invoked through the scheduler, and the result becomes the response (response.c)
+ * rawPath unchanged. A request is checked (AuthType AWS_IAM wants a SigV4 signature, verified
+ * by the API's keys under --auth sigv4), a CORS preflight is answered from the config,
+ * anything else becomes a payload 2.0 event (event.c) invoked through the scheduler
+ * (invoke.c), and the result becomes the response (response.c)
  * with the config's CORS headers (cors.c). A function error is 502, a throttle 429, a body
  * over 6 MB 413, each with Lambda's {"Message": ...} body.
  *
- * InvokeMode RESPONSE_STREAM is served buffered here: the streaming path will replace
- * invoke_buffered for such URLs (see on_request) once the scheduler can stream a response.
+ * InvokeMode RESPONSE_STREAM is served buffered here: a streaming invoke will take over such
+ * URLs at the seam marked in on_request once the scheduler can stream a response.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +37,8 @@ struct url {
 };
 
 
-/* AWS_IAM: a SigV4 Authorization header or presigned query; its signature is not checked. */
+/* AWS_IAM without --auth sigv4: a SigV4 Authorization header or presigned query, its
+ * signature not checked. */
 static int signed_request(const gl_http_req_t *req)
 {
     const char *auth = gl_http_req_header(req, "authorization");
@@ -76,7 +78,8 @@ static void on_request(gl_http_req_t *req, void *data)
         return;
     }
     const char *auth = json_string_value(json_object_get(u->config, "AuthType"));
-    if (auth && !strcmp(auth, "AWS_IAM") && !signed_request(req)) {
+    if (auth && !strcmp(auth, "AWS_IAM") &&
+        (u->w->verify ? u->w->verify(u->w->verify_arg, req) < 0 : !signed_request(req))) {
         gl_web_reply_message(req, "Message", 403, "Forbidden");
         return;
     }
@@ -128,6 +131,13 @@ int gl_web_new(gl_web_t **out, uv_loop_t *loop, gl_registry_t *reg, struct gl_sc
     w->sched = sched;
     *out = w;
     return 0;
+}
+
+void gl_web_set_verifier(gl_web_t *w, int (*verify)(void *arg, const gl_http_req_t *req),
+                         void *arg)
+{
+    w->verify = verify;
+    w->verify_arg = arg;
 }
 
 const char *gl_web_host(const gl_web_t *w)

@@ -250,3 +250,38 @@ def test_invoke_mode(daemon_factory):
     # A RESPONSE_STREAM URL is served buffered for now.
     st, h, body, _ = get(out["updated"][2] + "s")
     assert st == 200 and json.loads(body)["rawPath"] == "/s"
+
+
+def test_aws_iam_checks_signatures_under_auth_sigv4(daemon_factory):
+    """With --auth sigv4 an AWS_IAM URL verifies the signature with the daemon's keys."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+    import boto3
+    key, secret = "AKIDURLTEST", "url-test-secret"
+    d = daemon_factory(extra_args=["--auth", "sigv4", "--credentials", f"{key}:{secret}"])
+    c = boto3.client("lambda", endpoint_url=d.url, region_name="us-east-1",
+                     aws_access_key_id=key, aws_secret_access_key=secret,
+                     config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    create(c, "iam")
+    url = c.create_function_url_config(FunctionName="iam", AuthType="AWS_IAM")["FunctionUrl"]
+
+    def signed(secret_key):
+        req = AWSRequest(method="POST", url=url + "signed?a=1", data=b'{"x":1}',
+                         headers={"Content-Type": "application/json"})
+        SigV4Auth(Credentials(key, secret_key), "lambda", "us-east-1").add_auth(req)
+        return get(url + "signed?a=1", dict(req.headers.items()), "POST", b'{"x":1}')
+
+    st, h, out, _ = signed(secret)
+    assert st == 200 and json.loads(out)["body"] == '{"x":1}'
+    st, h, out, _ = signed("wrong-secret")
+    assert (st, json.loads(out)) == (403, {"Message": "Forbidden"})
+    assert get(url + "signed")[0] == 403
+
+
+def test_throttled_url_is_429(web):
+    d, c, url = web
+    c.put_function_concurrency(FunctionName="site", ReservedConcurrentExecutions=0)
+    st, h, out, _ = get(url + "x")
+    assert (st, json.loads(out)) == (429, {"Message": "Rate Exceeded."})
