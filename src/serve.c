@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include "galley/registry.h"
 #include "galley/sched.h"
 #include "galley/template.h"
+#include "galley/web.h"
 #include "galley/watch.h"
 
 #include "serve.h"
@@ -52,6 +54,9 @@ typedef struct daemon {
     char token[GL_API_CONTROL_TOKEN_LEN + 1]; /* the control API's (run/control-token) */
     uv_signal_t sigterm, sigint;
     int stopping;
+    json_t *http_routes; /* the template's Api/HttpApi events, each with its "Function" */
+    json_t *http_urls;   /* function name -> the template's FunctionUrlConfig */
+    gl_buf_t web_banner; /* their URLs and route table, printed after "listening on" */
 } daemon_t;
 
 static int is_executable_file(const char *p)
@@ -223,6 +228,22 @@ static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
     return 0;
 }
 
+/* A template function's HTTP side, served once the API is up (start_web). */
+static void keep_http(daemon_t *d, const gl_template_fn_t *f)
+{
+    size_t i;
+    json_t *r;
+    if (f->url_config && (d->http_urls || (d->http_urls = json_object())))
+        json_object_set(d->http_urls, f->cfg.name, f->url_config);
+    json_array_foreach(f->routes, i, r) {
+        if (!d->http_routes && !(d->http_routes = json_array()))
+            return;
+        json_t *copy = json_deep_copy(r);
+        json_object_set_new(copy, "Function", json_string(f->cfg.name));
+        json_array_append_new(d->http_routes, copy);
+    }
+}
+
 static int load_template(daemon_t *d, const serve_opts_t *o)
 {
     const char *path = o->template_path;
@@ -247,6 +268,7 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
     size_t loaded = 0;
     for (size_t i = 0; i < tpl.nfns; i++) {
         gl_template_fn_t *f = &tpl.fns[i];
+        keep_http(d, f);
         if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
             gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
             gl_template_free(&tpl);
@@ -461,7 +483,7 @@ static int start_api(daemon_t *d, const serve_opts_t *o)
                            .auth_sigv4 = o->auth_sigv4, .credentials = o->credentials,
                            .ncredentials = o->ncredentials,
                            .credentials_file = o->credentials_file,
-                           .state_dir = d->state};
+                           .state_dir = d->state, .url_host = o->url_host};
     if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
         gl_log_error("Lambda API on %s:%d: %s", o->host, o->port, err.msg);
         return -1;
@@ -537,6 +559,59 @@ static int configure_environments(daemon_t *d, const serve_opts_t *o)
     if (rc < 0)
         gl_log_error("environment variables: out of memory");
     return rc;
+}
+
+static void banner(daemon_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void banner(daemon_t *d, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        gl_buf_append(&d->web_banner, line, strlen(line));
+    if (n > 1)
+        gl_log_info("%.*s", n - 1, line); /* also in the log, for whoever reads that */
+}
+
+/* The template's HTTP side: each FunctionUrlConfig's URL, then the Api/HttpApi routes on
+ * --api-listen (a taken default port moves to a free one), each printed. */
+static int start_web(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    const char *name;
+    json_t *cfg, *r;
+    size_t i;
+    int bound = 0;
+    json_object_foreach(d->http_urls, name, cfg) {
+        char url[320];
+        if (gl_api_template_function_url(d->api, name, cfg, url, sizeof(url), &err) < 0) {
+            gl_log_error("template: %s: FunctionUrlConfig: %s", name, err.msg);
+            return -1;
+        }
+        banner(d, "galley function URL of %s: %s\n", name, url);
+    }
+    if (!d->http_routes)
+        return 0;
+    int rc = gl_web_api_start(gl_api_web(d->api), o->api_host, o->api_port, d->http_routes,
+                              &bound, &err);
+    if (rc < 0 && !o->api_listen_given) {
+        gl_log_warn("API events on %s:%d: %s; taking a free port", o->api_host, o->api_port,
+                    err.msg);
+        rc = gl_web_api_start(gl_api_web(d->api), o->api_host, 0, d->http_routes, &bound, &err);
+    }
+    if (rc < 0) {
+        gl_log_error("API events on %s:%d: %s", o->api_host, o->api_port, err.msg);
+        return -1;
+    }
+    banner(d, "galley API events on http://%s:%d:\n", o->api_host, bound);
+    json_array_foreach(d->http_routes, i, r)
+        banner(d, "  %-7s %-7s %-32s -> %s\n", json_string_value(json_object_get(r, "Type")),
+               json_string_value(json_object_get(r, "Method")),
+               json_string_value(json_object_get(r, "Path")),
+               json_string_value(json_object_get(r, "Function")));
+    return 0;
 }
 
 /* Hot reload: after the template is loaded, and after the last step that can fail; a failure
@@ -639,7 +714,7 @@ int gl_serve(int argc, char **argv)
     /* The async queue before the API, which enqueues Event invokes into it. */
     if (open_async(&d, &o) < 0)
         goto out;
-    if (start_api(&d, &o) < 0)
+    if (start_api(&d, &o) < 0 || start_web(&d, &o) < 0)
         goto out;
     if (configure_environments(&d, &o) < 0)
         goto out;
@@ -647,6 +722,10 @@ int gl_serve(int argc, char **argv)
     start_signals(&d);
     gl_async_start(d.async);
     announce(&d, &o);
+    if (d.web_banner.len) {
+        fwrite(d.web_banner.data, 1, d.web_banner.len, stdout);
+        fflush(stdout);
+    }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(d.loop) == 0 ? 0 : 1;
@@ -657,5 +736,8 @@ int gl_serve(int argc, char **argv)
         unlink(o.ready_file);
 out:
     close_daemon(&d);
+    json_decref(d.http_routes);
+    json_decref(d.http_urls);
+    gl_buf_free(&d.web_banner);
     return rc;
 }

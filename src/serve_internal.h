@@ -19,6 +19,10 @@ typedef struct serve_opts {
     const char *python;
     const char *node;
     const char *runtimes_dir;
+    char api_host[256];       /* --api-listen: the template's HTTP events (default :3000) */
+    int api_port;
+    int api_listen_given;     /* a taken default port moves; a given one is an error */
+    const char *url_host;     /* --url-host: Function URL listeners bind it (NULL: 127.0.0.1) */
     const char *ready_file;   /* --ready-file: the URL written there once listening */
     const char *region;
     const char *account_id;

@@ -39,6 +39,8 @@ static void serve_usage(FILE *f)
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --api-listen ADDR:PORT   the template's Api/HttpApi events (default 127.0.0.1:3000)\n"
+          "  --url-host ADDR          address Function URL listeners bind (default 127.0.0.1)\n"
           "  --ready-file FILE        write the API's URL to FILE once listening (removed at exit)\n"
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
@@ -53,26 +55,32 @@ static void serve_usage(FILE *f)
           f);
 }
 
-static int parse_listen(const char *s, serve_opts_t *o)
+/* ADDR:PORT into host (hostlen bytes) and *port_out. */
+static int parse_addr(const char *s, char *host, size_t hostlen, int *port_out)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+    if (!colon || colon == s || (size_t)(colon - s) >= hostlen)
         return -EINVAL;
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535)
         return -EINVAL;
-    memcpy(o->host, s, (size_t)(colon - s));
-    o->host[colon - s] = '\0';
-    if (o->host[0] == '[') { /* [::1] */
-        size_t l = strlen(o->host);
-        if (o->host[l - 1] == ']') {
-            memmove(o->host, o->host + 1, l - 2);
-            o->host[l - 2] = '\0';
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    if (host[0] == '[') { /* [::1] */
+        size_t l = strlen(host);
+        if (host[l - 1] == ']') {
+            memmove(host, host + 1, l - 2);
+            host[l - 2] = '\0';
         }
     }
-    o->port = (int)port;
+    *port_out = (int)port;
     return 0;
+}
+
+static int parse_listen(const char *s, serve_opts_t *o)
+{
+    return parse_addr(s, o->host, sizeof(o->host), &o->port);
 }
 
 enum {
@@ -81,6 +89,7 @@ enum {
     O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
     O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY, O_UID_RANGE,
     O_ENDPOINT_ENV, O_DEBUG,
+    O_URL_HOST, O_API_LISTEN,
 };
 
 static const struct option longopts[] = {
@@ -110,6 +119,8 @@ static const struct option longopts[] = {
     {"uid-range", required_argument, NULL, O_UID_RANGE},
     {"endpoint-env", required_argument, NULL, O_ENDPOINT_ENV},
     {"debug", required_argument, NULL, O_DEBUG},
+    {"url-host", required_argument, NULL, O_URL_HOST},
+    {"api-listen", required_argument, NULL, O_API_LISTEN},
     {NULL, 0, NULL, 0},
 };
 
@@ -167,6 +178,13 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             fprintf(stderr, "galley: --listen wants ADDR:PORT, got '%s'\n", arg);
             return 2;
         }
+        return 0;
+    case O_API_LISTEN:
+        if (parse_addr(arg, o->api_host, sizeof(o->api_host), &o->api_port) < 0) {
+            fprintf(stderr, "galley: --api-listen wants ADDR:PORT, got '%s'\n", arg);
+            return 2;
+        }
+        o->api_listen_given = 1;
         return 0;
     case O_IDLE:
         o->idle_timeout_s = strtod(arg, &end);
@@ -230,7 +248,8 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
 /* Fill o from argv (argv[0] is "serve"). -1 to go on, else the exit code (0 after --help). */
 int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
 {
-    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
+    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .api_host = "127.0.0.1",
+                        .api_port = 3000, .state_dir = ".galley",
                         .idle_timeout_s = 600, .account_id = DEFAULT_ACCOUNT};
     o->region = getenv("AWS_REGION");
     if (!o->region || !*o->region)
@@ -242,6 +261,7 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case O_LISTEN:
+        case O_API_LISTEN:
         case O_IDLE:
         case O_CONCURRENCY:
         case O_ASYNC_SCALE:
@@ -266,6 +286,7 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_NODE: o->node = optarg; break;
         case O_RUNTIMES: o->runtimes_dir = optarg; break;
         case O_READY: o->ready_file = optarg; break;
+        case O_URL_HOST: o->url_host = optarg; break;
         case O_REGION: o->region = optarg; break;
         case O_ACCOUNT: o->account_id = optarg; break;
         case O_PARAM:

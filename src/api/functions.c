@@ -25,6 +25,7 @@
 #include "galley/log.h"
 #include "galley/util.h"
 #include "galley/sched.h"
+#include "galley/web.h"
 #include "internal.h"
 
 #define LIST_PAGE_MAX 50
@@ -421,6 +422,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
     }
     if (api->async)
         gl_async_forget_function(api->async, ref->name); /* every qualifier's config */
+    gl_web_url_close_function(api->web, ref->name); /* its settings went with it */
     gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }

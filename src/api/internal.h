@@ -23,6 +23,7 @@ struct gl_api {
     gl_http_server_t *http;
     struct gl_api_auth *auth;   /* who may call (auth.c) */
     char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
+    struct gl_web *web; /* Function URL listeners (include/galley/web.h) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
     struct gl_api_upload *uploads; /* code uploads in progress (code_upload.c) */
@@ -92,6 +93,10 @@ int gl_api_sigv4_enabled(const gl_api_t *api);
 void gl_api_verify_sigv4(gl_api_t *api, gl_http_req_t *req,
                          void (*next)(gl_api_t *api, gl_http_req_t *req));
 
+/** A Function URL's AWS_IAM check under --auth sigv4 (the web module's verifier): 0 when req
+ *  is signed by a configured key, else -1. The body is hashed on the loop (at most 6 MB). */
+int gl_api_url_verify(void *arg, const gl_http_req_t *req);
+
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
@@ -108,6 +113,13 @@ void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_
 /* Get/PutFunctionRecursionConfig (recursion_config.c). */
 void gl_api_get_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Function URLs (function_url.c): Create/Get/Update/Delete by method, the list; a deleted
+ * alias or function takes its URL along (key: the alias, or "$LATEST"). */
+void gl_api_function_url(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_function_urls(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+int gl_api_function_url_forget(gl_api_t *api, const char *fn_name, const char *key);
+void gl_api_function_urls_restore(gl_api_t *api);
 
 /* TagResource, UntagResource, ListTags (tags.c); the Tags of CreateFunction/GetFunction. */
 void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
