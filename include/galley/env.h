@@ -19,6 +19,10 @@
  * STOPPING: signalled, waiting for the process to exit.
  * DEAD: exited and reaped; handles closing.
  */
+/* Descriptors the daemon holds per idle environment (its Runtime API listener and connection,
+ * stdout/stderr pipes, pidfd, log file): what `galley serve` divides its limit by. */
+#define GL_ENV_FDS_EACH 6u
+
 #define GL_ENV_STATE_MAP(XX)                                                                       \
     XX(STARTING, "starting")                                                                       \
     XX(INITIALIZING, "initializing")                                                               \
