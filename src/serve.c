@@ -264,13 +264,14 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
 }
 
 
-/* SIGPIPE off (a client gone mid-reply is an error return, not a death), and the descriptor
- * limit raised: each environment holds about six (listener, connection, pipes, pidfd, log
- * stream), so lift the soft limit to the hard one so a busy daemon does not run out. */
 /* Descriptors the daemon keeps for itself (listeners, clients, state files) when it says
  * how many environments its limit allows. */
 #define SERVE_FDS_RESERVED 256u
 
+/* SIGPIPE off (a client gone mid-reply is an error return, not a death), and the descriptor
+ * limit raised: each environment holds about six (listener, connection, pipes, pidfd, log
+ * stream), so lift the soft limit to the hard one so a busy daemon does not run out, and say
+ * how many environments that allows. */
 static void prepare_process(void)
 {
     signal(SIGPIPE, SIG_IGN);
