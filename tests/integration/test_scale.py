@@ -143,10 +143,7 @@ def test_many_functions_each_invoked(daemon_factory, tmp_path):
         status, body, _ = invoke(d, f"f{i}")
         assert status == 200 and body["invocations"] == 1
     c.put_function_concurrency(FunctionName="f150", ReservedConcurrentExecutions=0)
-    status, _ = None, None
-    try:
+    with pytest.raises(urllib.error.HTTPError) as e:
         invoke(d, "f150")
-    except urllib.error.HTTPError as e:
-        status = e.code
-        assert json.loads(e.read())["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-    assert status == 429
+    assert e.value.code == 429
+    assert json.loads(e.value.read())["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
