@@ -286,17 +286,29 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
 }
 
 
+/* Descriptors the daemon keeps for itself (listeners, clients, state files) when it says
+ * how many environments its limit allows. */
+#define SERVE_FDS_RESERVED 256u
+
 /* SIGPIPE off (a client gone mid-reply is an error return, not a death), and the descriptor
  * limit raised: each environment holds about six (listener, connection, pipes, pidfd, log
- * stream), so lift the soft limit to the hard one so a busy daemon does not run out. */
+ * stream), so lift the soft limit to the hard one so a busy daemon does not run out, and say
+ * how many environments that allows. */
 static void prepare_process(void)
 {
     signal(SIGPIPE, SIG_IGN);
     struct rlimit nofile;
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &nofile) != 0)
+        return;
+    if (nofile.rlim_cur < nofile.rlim_max) {
         nofile.rlim_cur = nofile.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &nofile);
+        if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+            getrlimit(RLIMIT_NOFILE, &nofile);
     }
+    unsigned long lim = nofile.rlim_cur == RLIM_INFINITY ? 1ul << 20 : (unsigned long)nofile.rlim_cur;
+    unsigned long spare = lim > SERVE_FDS_RESERVED ? lim - SERVE_FDS_RESERVED : 0;
+    gl_log_info("descriptor limit %lu allows about %lu environments (%u descriptors each)", lim,
+                spare / GL_ENV_FDS_EACH, GL_ENV_FDS_EACH);
 }
 
 /* Whether the directory that would hold path exists and is writable (errno says why not). */

@@ -10,6 +10,10 @@
 
 #include "galley/http.h"
 
+/* Descriptors the daemon holds per idle environment (its Runtime API listener and connection,
+ * stdout/stderr pipes, pidfd, log file): what `galley serve` divides its limit by. */
+#define GL_ENV_FDS_EACH 6u
+
 /*
  * STARTING: forked, exec not yet confirmed (brief; spawn is synchronous today).
  * INITIALIZING: runtime running its init, no /next yet.

@@ -488,10 +488,13 @@ static void feed(gl_http_conn_t *c, const char *data, size_t len, int from_pendi
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    gl_http_conn_t *c = h->data;
-    /* One buffer per server is enough: on_read consumes or copies it before the next read. */
-    buf->base = c->server->readbuf;
-    buf->len = sizeof(c->server->readbuf);
+    /* One buffer for every server is enough: all run on the loop's thread, and on_read
+     * consumes or copies it before the next read. Not one per server: each environment's
+     * Runtime API is a server, and 64 KiB each was most of an idle environment's memory. */
+    static char readbuf[GL_HTTP_READ_BUF];
+    (void)h;
+    buf->base = readbuf;
+    buf->len = sizeof(readbuf);
 }
 
 /* The peer is done sending (EOF), or the connection failed (n < 0 otherwise). */

@@ -115,7 +115,6 @@ struct gl_http_server {
     void *on_closed_arg;
     time_t date_sec;          /* the second date_str was formatted for */
     char date_str[40];        /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-    char readbuf[GL_HTTP_READ_BUF]; /* shared: every read is consumed before the next */
 };
 
 /* conn.c */

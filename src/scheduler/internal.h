@@ -27,8 +27,21 @@ typedef struct gl_fn_usage {
     gl_fault_t fault;          /* injected by a test harness */
     unsigned fault_count;
     int debug_port;            /* gl_sched_set_debug; 0: none */
-    struct gl_fn_usage *next;
+    struct gl_fn_usage *next;  /* in gl_usage_map_t.list */
+    struct gl_fn_usage *hnext; /* in its bucket */
+    uint32_t hash;
 } gl_fn_usage_t;
+
+/* usage.c: usage entries by function name (a hash, O(1) per submit), also listed for walks. */
+typedef struct gl_usage_map {
+    gl_fn_usage_t *list;
+    gl_fn_usage_t **buckets;
+    size_t nbuckets, count;
+} gl_usage_map_t;
+
+gl_fn_usage_t *gl_usage_find(const gl_usage_map_t *m, const char *name);
+gl_fn_usage_t *gl_usage_get(gl_usage_map_t *m, const char *name); /* made if missing; NULL: ENOMEM */
+void gl_usage_map_free(gl_usage_map_t *m);
 
 struct gl_sched {
     uv_loop_t *loop;
@@ -42,7 +55,7 @@ struct gl_sched {
     unsigned running;          /* invokes assigned to an environment and not yet complete */
     unsigned running_unreserved; /* of which, of functions without a reservation */
     long total_reserved;
-    gl_fn_usage_t *usage;      /* one per function name seen or reserved */
+    gl_usage_map_t usage;      /* one per function name seen or reserved */
     char **env_vars;           /* gl_sched_set_env: NULL-terminated, owned */
     int closing;
     uv_timer_t grace_timer;

@@ -155,12 +155,7 @@ static void finish_close(gl_sched_t *s)
 {
     while (s->pools)
         pool_free(s, s->pools);
-    while (s->usage) {
-        gl_fn_usage_t *u = s->usage;
-        s->usage = u->next;
-        free(u->name);
-        free(u);
-    }
+    gl_usage_map_free(&s->usage);
     if (s->grace_timer_open) {
         s->grace_timer_open = 0;
         uv_close((uv_handle_t *)&s->grace_timer, on_grace_closed);
@@ -255,21 +250,7 @@ void gl_pool_on_env_freed(gl_pool_t *pool, int was_provisioned, int initialized)
 
 static gl_fn_usage_t *usage_of(gl_sched_t *s, const char *name, int create)
 {
-    for (gl_fn_usage_t *u = s->usage; u; u = u->next)
-        if (strcmp(u->name, name) == 0)
-            return u;
-    if (!create)
-        return NULL;
-    gl_fn_usage_t *u = calloc(1, sizeof(*u));
-    if (!u || !(u->name = strdup(name))) {
-        free(u);
-        return NULL;
-    }
-    u->reserved = -1;
-    u->idle_timeout_ms = -1;
-    u->next = s->usage;
-    s->usage = u;
-    return u;
+    return create ? gl_usage_get(&s->usage, name) : gl_usage_find(&s->usage, name);
 }
 
 void gl_sched_set_reserved(gl_sched_t *s, const char *name, int n)
@@ -291,10 +272,8 @@ void gl_sched_set_reserved(gl_sched_t *s, const char *name, int n)
 
 int gl_sched_reserved(const gl_sched_t *s, const char *name)
 {
-    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
-        if (strcmp(u->name, name) == 0)
-            return u->reserved;
-    return -1;
+    const gl_fn_usage_t *u = gl_usage_find(&s->usage, name);
+    return u ? u->reserved : -1;
 }
 
 unsigned gl_sched_unreserved(const gl_sched_t *s)
@@ -370,10 +349,8 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
 
 uint64_t gl_sched_idle_timeout(const gl_sched_t *s, const char *name)
 {
-    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
-        if (strcmp(u->name, name) == 0 && u->idle_timeout_ms >= 0)
-            return (uint64_t)u->idle_timeout_ms;
-    return s->opts.idle_timeout_ms;
+    const gl_fn_usage_t *u = gl_usage_find(&s->usage, name);
+    return u && u->idle_timeout_ms >= 0 ? (uint64_t)u->idle_timeout_ms : s->opts.idle_timeout_ms;
 }
 
 unsigned gl_sched_recycle(gl_sched_t *s, gl_fn_t *fn)
@@ -423,7 +400,7 @@ void gl_sched_set_debug(gl_sched_t *s, const char *name, int port)
 
 int gl_sched_debug_port(const gl_sched_t *s, const char *name)
 {
-    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
+    for (const gl_fn_usage_t *u = s->usage.list; u; u = u->next)
         if (strcmp(u->name, name) == 0)
             return u->debug_port;
     return 0;
@@ -475,12 +452,11 @@ void gl_sched_inject(gl_sched_t *s, const char *name, gl_fault_t kind, unsigned 
 
 unsigned gl_sched_pending_fault(const gl_sched_t *s, const char *name, gl_fault_t *kind)
 {
-    for (const gl_fn_usage_t *u = s->usage; u; u = u->next) {
-        if (strcmp(u->name, name) == 0 && u->fault_count) {
-            if (kind)
-                *kind = u->fault;
-            return u->fault_count;
-        }
+    const gl_fn_usage_t *u = gl_usage_find(&s->usage, name);
+    if (u && u->fault_count) {
+        if (kind)
+            *kind = u->fault;
+        return u->fault_count;
     }
     if (kind)
         *kind = GL_FAULT_NONE;
@@ -542,7 +518,7 @@ void gl_pool_on_env_warm(gl_env_t *env, int ok)
 
 void gl_sched_reset(gl_sched_t *s)
 {
-    for (gl_fn_usage_t *u = s->usage; u; u = u->next) {
+    for (gl_fn_usage_t *u = s->usage.list; u; u = u->next) {
         u->idle_timeout_ms = -1;
         u->fault = GL_FAULT_NONE;
         u->fault_count = 0;

@@ -39,6 +39,10 @@ AWS_ENV = {
 }
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running scale tests (still run by ctest)")
+
+
 def descendants(pid):
     """Every live process whose ancestry reaches pid (by /proc), pid itself excluded."""
     parents = {}
