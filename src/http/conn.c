@@ -41,6 +41,7 @@ void gl_http_req_free(gl_http_req_impl_t *r)
         return;
     gl_buf_free(&r->strs);
     gl_buf_free(&r->pub.body);
+    gl_buf_free(&r->trailers);
     free(r);
 }
 
@@ -63,6 +64,9 @@ static void req_reset(gl_http_req_impl_t *r)
     r->body_limit = 0;
     r->replied = 0;
     r->owner_frees = 0;
+    r->streaming = r->want_drain = r->stream_body = 0;
+    r->on_chunk = NULL;
+    gl_buf_free(&r->trailers);
 }
 
 void gl_http_req_release(gl_http_conn_t *c, gl_http_req_impl_t *r)
@@ -177,7 +181,21 @@ static int on_url_complete(llhttp_t *p)
 static int header_bytes(llhttp_t *p, const char *at, size_t len, int lower)
 {
     gl_http_conn_t *c = p->data;
-    return c->in_headers ? add_head_bytes(c, at, len, lower) : 0;
+    gl_http_req_impl_t *r = c->req;
+
+    if (c->in_headers)
+        return add_head_bytes(c, at, len, lower);
+    if (!r || !r->stream_body)
+        return 0;
+    if (r->trailers.len + len > GL_HTTP_MAX_HEADER_BYTES)
+        return fail(c, 431, "Request trailer fields too large");
+    if (gl_buf_append(&r->trailers, at, len) < 0)
+        return fail(c, 503, "out of memory");
+    if (lower)
+        for (char *s = r->trailers.data + r->trailers.len - len; *s; s++)
+            if (*s >= 'A' && *s <= 'Z')
+                *s = (char)(*s + ('a' - 'A'));
+    return 0;
 }
 
 /* End a header's name (slot 0) or value (slot 1, trailing blanks trimmed): its offset goes to
@@ -189,8 +207,10 @@ static int end_header_item(llhttp_t *p, int slot)
     size_t off;
     int rc;
 
-    if (!c->in_headers)
-        return 0;
+    if (!c->in_headers) /* a trailer of a streamed body: NUL-terminate it */
+        return r && r->stream_body && gl_buf_append(&r->trailers, "", 1) < 0
+                   ? fail(c, 503, "out of memory")
+                   : 0;
     if (slot == 0 && r->pub.nheaders >= GL_HTTP_MAX_HEADERS)
         return fail(c, 431, "Too many request header fields");
     while (slot == 1 && r->strs.len > r->mark &&
@@ -270,6 +290,11 @@ static int on_headers_complete(llhttp_t *p)
                                           : GL_HTTP_DEFAULT_BODY_LIMIT;
     if (c->closing)
         return fail(c, 0, "connection closed by the handler");
+    if (r->stream_body) { /* the handler takes each piece as it comes, and times it */
+        gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE);
+        q->content_length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+        goto expect;
+    }
 
     if (p->flags & F_CHUNKED) {
         q->content_length = 0;
@@ -285,6 +310,7 @@ static int on_headers_complete(llhttp_t *p)
         if (gl_buf_reserve(&q->body, want) < 0)
             return fail(c, 503, "out of memory");
     }
+expect:
     if (c->expect_continue && p->http_major == 1 && p->http_minor >= 1 &&
         ((p->flags & F_CHUNKED) || q->content_length > 0))
         gl_http_send_continue(c);
@@ -296,6 +322,12 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     gl_http_conn_t *c = p->data;
     gl_http_req_impl_t *r = c->req;
 
+    if (r && r->stream_body) {
+        if (p->flags & F_CHUNKED)
+            r->pub.content_length += len;
+        r->on_chunk(&r->pub, at, len);
+        return c->closing ? fail(c, 0, "connection closed by the handler") : 0;
+    }
     if (c->discarding) {
         c->discarded += len;
         if (c->discarded > GL_HTTP_DISCARD_CAP)
@@ -348,6 +380,7 @@ static void dispatch(gl_http_conn_t *c)
 
     c->req = NULL;
     c->dispatch_pending = 0;
+    c->body_paused = 0;
     c->inflight = r;
     c->busy = 1;
     gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE); /* the handler takes its time */
@@ -374,6 +407,8 @@ static gl_http_req_impl_t *take_for_error(gl_http_conn_t *c)
 {
     gl_http_req_impl_t *r = c->req;
 
+    if (r)
+        gl_http_req_stream_abort(r); /* it will not reach on_request */
     if (!r) {
         if (!(r = calloc(1, sizeof(*r)))) {
             gl_http_conn_close(c);
@@ -549,7 +584,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 /* Read unless too much input is already waiting (or being dropped). */
 static void update_reading(gl_http_conn_t *c)
 {
-    int want = !c->closing && c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
+    int want = !c->closing && !c->body_paused && c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
                !(c->ignore_input && c->discarded > GL_HTTP_DISCARD_CAP);
 
     if (want && !c->reading) {
@@ -563,6 +598,8 @@ static void update_reading(gl_http_conn_t *c)
         c->reading = 0;
     }
 }
+
+void gl_http_conn_update_reading(gl_http_conn_t *c) { update_reading(c); }
 
 void gl_http_conn_start(gl_http_conn_t *c)
 {
@@ -717,5 +754,7 @@ void gl_http_conn_close(gl_http_conn_t *c)
         }
         /* Without on_abort the handler still holds r: its reply frees it. */
     }
+    if (c->req)
+        gl_http_req_stream_abort(c->req); /* a streamed body cut short */
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
