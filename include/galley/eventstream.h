@@ -14,12 +14,10 @@
 #include <stdint.h>
 
 #include "galley/buf.h"
+#include "galley/crc32.h"
 
 /** The largest payload one message may carry (botocore refuses more than 16 MiB total). */
 #define GL_ES_MAX_PAYLOAD (16u * 1024u * 1024u - 1024u)
-
-/** CRC-32 (IEEE 802.3, as zlib's crc32): pass 0 to start, the previous value to continue. */
-uint32_t gl_crc32(uint32_t crc, const void *buf, size_t len);
 
 /**
  * Append one event message to out: headers :event-type, :content-type and :message-type

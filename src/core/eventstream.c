@@ -1,38 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * eventstream.c: the encoder of AWS event-stream messages (include/galley/eventstream.h) and a
- * table-driven CRC-32, so the framing needs no library beyond libc.
+ * eventstream.c: the encoder of AWS event-stream messages (include/galley/eventstream.h).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "galley/eventstream.h"
-
-static uint32_t crc_table[256];
-static int crc_ready;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-    crc_ready = 1;
-}
-
-uint32_t gl_crc32(uint32_t crc, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-
-    if (!crc_ready)
-        crc_init(); /* idempotent: a race at worst fills the table twice with the same values */
-    crc = ~crc;
-    while (len--)
-        crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
 
 static unsigned char *put32(unsigned char *p, uint32_t v)
 {
