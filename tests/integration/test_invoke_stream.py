@@ -55,6 +55,18 @@ exports.http = awslambda.streamifyResponse(async (event, stream) => {
   stream.end();
 });
 
+exports.slow = awslambda.streamifyResponse(async (event, stream) => {
+  stream.write('before the deadline\n');
+  await sleep(5000);
+  stream.end();
+});
+
+exports.crash = awslambda.streamifyResponse(async (event, stream) => {
+  stream.write('before the crash\n');
+  await sleep(100);
+  process.exit(3);
+});
+
 exports.plain = async (event) => {
   console.log('plain says hi');
   return { echo: event };
@@ -93,9 +105,9 @@ def daemon(tmp_path_factory):
     d = Daemon(tmp_path_factory.mktemp("stream"))
     d.start()
     c = d.client()
-    for name in ("three", "big", "boom", "http", "plain"):
+    for name in ("three", "big", "boom", "http", "plain", "slow", "crash"):
         c.create_function(FunctionName=name, Runtime="nodejs20.x", Handler=f"index.{name}",
-                          Role=ROLE, Timeout=60, MemorySize=512,
+                          Role=ROLE, Timeout=2 if name == "slow" else 60, MemorySize=512,
                           Code={"ZipFile": zip_files({"index.js": NODE})})
     yield d
     d.stop()
@@ -160,6 +172,25 @@ def test_error_after_first_piece(daemon):
     details = json.loads(out["complete"]["ErrorDetails"])
     assert details["errorType"] == "Error"
     assert details["errorMessage"] == "broke mid-stream"
+
+
+def test_timeout_and_crash_after_first_piece(daemon):
+    out = run_boto3_script(PYTHON, daemon.url, with_reader("""
+        r, chunks, complete, times = read("slow", {})
+        out["slow"] = [b"".join(chunks).decode(), complete]
+        r, chunks, complete, times = read("crash", {})
+        out["crash"] = [b"".join(chunks).decode(), complete]
+        r, chunks, complete, times = read("three", {})
+        out["after"] = len(b"".join(chunks).splitlines())
+    """))
+    text, complete = out["slow"]
+    assert text == "before the deadline\n"
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 2.00 seconds" in complete["ErrorDetails"]
+    text, complete = out["crash"]
+    assert text == "before the crash\n"
+    assert complete["ErrorCode"] == "Runtime.ExitError"
+    assert out["after"] == 3  # the daemon and the other functions are unaffected
 
 
 def test_not_streaming_is_one_chunk_with_tail(daemon):
