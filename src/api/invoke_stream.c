@@ -17,12 +17,16 @@
 #include "galley/sched.h"
 #include "internal.h"
 
-typedef struct stream {
+typedef struct stream stream_t;
+static void drop(stream_t *st);
+static void on_client_gone(gl_http_req_t *req);
+
+struct stream {
     gl_http_req_t *req;  /* NULL once the client left */
     gl_invoke_t *inv;
     int started;         /* the 200 and its headers were sent */
     gl_buf_t msg;        /* one encoded event at a time */
-} stream_t;
+};
 
 /* Send the head once. 0, or -1 when the client is gone. */
 static int start(stream_t *st)
@@ -57,10 +61,15 @@ static int send_event(stream_t *st, const char *type, const char *ct, const void
 static int on_chunk(gl_invoke_t *inv, const char *buf, size_t len)
 {
     stream_t *st = inv->data;
+    gl_http_req_t *req = st ? st->req : NULL;
     int rc = 0;
 
-    if (!st || !st->req || start(st) < 0)
+    if (!req)
         return 0;
+    /* A write that fails closes the connection at once: with on_abort off meanwhile, st stays
+     * valid here and the request is ours to end (which frees it) below. */
+    req->on_abort = NULL;
+    rc = start(st);
     while (len > 0 && rc >= 0) { /* pieces come from one socket read: one event each */
         size_t n = len < GL_ES_MAX_PAYLOAD ? len : GL_ES_MAX_PAYLOAD;
         int r = send_event(st, "PayloadChunk", "application/octet-stream", buf, n);
@@ -68,6 +77,12 @@ static int on_chunk(gl_invoke_t *inv, const char *buf, size_t len)
         buf += n;
         len -= n;
     }
+    if (gl_http_req_gone(req)) {
+        gl_http_reply_end(req);
+        drop(st);
+        return 0;
+    }
+    req->on_abort = on_client_gone;
     return rc == 1;
 }
 
@@ -121,17 +136,25 @@ static void on_done(gl_invoke_t *inv)
     gl_invoke_free(inv);
 }
 
-static void on_client_gone(gl_http_req_t *req)
+/* The invoke no longer answers anyone: it runs on, its streamed bytes are dropped. */
+static void drop(stream_t *st)
 {
-    stream_t *st = req->data;
     gl_invoke_t *inv = st->inv;
 
     inv->done = NULL;
     inv->data = NULL;
     inv->on_chunk = NULL;
-    gl_invoke_stream_resume(inv); /* let the runtime finish; its bytes are dropped */
     gl_buf_free(&st->msg);
     free(st);
+}
+
+static void on_client_gone(gl_http_req_t *req)
+{
+    stream_t *st = req->data;
+    gl_invoke_t *inv = st->inv;
+
+    drop(st);
+    gl_invoke_stream_resume(inv); /* let the runtime finish */
 }
 
 int gl_api_stream_attach(gl_invoke_t *inv, gl_http_req_t *req)
@@ -154,10 +177,7 @@ int gl_api_stream_attach(gl_invoke_t *inv, gl_http_req_t *req)
 
 void gl_api_stream_detach(gl_invoke_t *inv, gl_http_req_t *req)
 {
-    free(inv->data);
-    inv->data = NULL;
-    inv->done = NULL;
-    inv->on_chunk = NULL;
+    drop(inv->data);
     req->data = NULL;
     req->on_abort = NULL;
     req->on_drain = NULL;
