@@ -110,7 +110,12 @@ def daemon(tmp_path_factory):
                           Role=ROLE, Timeout=2 if name == "slow" else 60, MemorySize=512,
                           Code={"ZipFile": zip_files({"index.js": NODE})})
     yield d
-    d.stop()
+    rc = d.stop()
+    log = d.daemon_log()
+    # As daemon_factory does: a sanitizer build's reports fail the module.
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert marker not in log, log[-4000:]
+    assert rc == 0, log[-2000:]
 
 
 def test_pieces_arrive_as_written(daemon):
