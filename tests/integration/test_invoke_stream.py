@@ -4,8 +4,10 @@ Node function streaming three pieces 300 ms apart reaches the client piece by pi
 before the function wrote the last), 50 MB arrive intact, an error thrown after the first piece
 ends the stream with InvokeComplete's ErrorCode, a function that does not stream answers as one
 PayloadChunk, an unknown function is a plain 404 before any stream, Tail logs come in
-InvokeComplete; a plain Invoke of a streaming function gets the whole body; the JS SDK v3 reads
-the same stream when npm can install it."""
+InvokeComplete; a timeout or crash after the first piece ends it with InvokeComplete's
+ErrorCode; a client that stops reading pauses the function instead of filling galley's memory;
+a plain Invoke of a streaming function gets the whole body; the JS SDK v3 reads the same stream
+when npm can install it."""
 import base64
 import hashlib
 import json
@@ -249,6 +251,57 @@ def test_http_integration_prelude_and_plain_invoke(daemon):
     assert out["plain_ct"] == "text/plain"
     assert out["plain_err"][0] == "Unhandled"
     assert json.loads(out["plain_err"][1])["errorMessage"] == "broke mid-stream"
+
+
+def test_over_200_mb_ends_with_an_error(daemon):
+    out = run_boto3_script(PYTHON, daemon.url, """
+        r = c.invoke_with_response_stream(FunctionName="big", Payload=json.dumps({"mb": 201}))
+        n, complete = 0, None
+        for ev in r["EventStream"]:
+            if "PayloadChunk" in ev:
+                n += len(ev["PayloadChunk"]["Payload"])
+            elif "InvokeComplete" in ev:
+                complete = ev["InvokeComplete"]
+        out.update(n=n, complete=complete)
+    """, timeout=300)
+    assert 190 * 1024 * 1024 < out["n"] <= 200 * 1024 * 1024
+    assert out["complete"]["ErrorCode"] == "Function.ResponseSizeTooLarge"
+    assert "209715200 bytes" in out["complete"]["ErrorDetails"]
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_slow_reader_is_not_buffered(daemon):
+    """Backpressure: a client that stops reading a 150 MB stream for 3 s does not make galley
+    hold the stream (the runtime is paused instead), and then still gets every byte."""
+    import http.client
+    import time
+    port = int(daemon.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("POST", "/2021-11-15/functions/big/response-streaming-invocations",
+                 body=json.dumps({"mb": 150}))
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "application/vnd.amazon.eventstream"
+    got = len(resp.read(1 << 20))
+    before = rss_kb(daemon.proc.pid)
+    time.sleep(3)  # the function could stream all 150 MB meanwhile
+    during = rss_kb(daemon.proc.pid)
+    while True:
+        chunk = resp.read1(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    conn.close()
+    assert during - before < 40 * 1024, f"galley grew by {during - before} kB while not read"
+    # Event-stream framing: about 100 bytes per piece on top of the payload.
+    assert 150 * 1024 * 1024 < got < 151 * 1024 * 1024
 
 
 JS_CLIENT = r"""
