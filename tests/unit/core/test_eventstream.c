@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_eventstream.c: src/core/eventstream.c: CRC-32 check values, and messages compared byte
+ * test_eventstream.c: src/core/eventstream.c and crc32.c: CRC-32 check values (and zlib's
+ * value for a longer buffer at several alignments), and messages compared byte
  * for byte with vectors made by hand (struct + zlib.crc32) that botocore's EventStreamBuffer
  * decodes to the headers and payloads InvokeWithResponseStream's shapes expect.
  */
@@ -26,6 +27,15 @@ static void test_crc32_check_values(void **state)
     assert_int_equal(gl_crc32(0, fox, strlen(fox)), 0x414FA339u);
     /* Continuing a CRC gives the CRC of the concatenation. */
     assert_int_equal(gl_crc32(gl_crc32(0, "12345", 5), "6789", 4), 0xCBF43926u);
+    /* The eight-byte steps agree with zlib (python3 -c 'zlib.crc32(bytes(range(256))*4)') at
+     * every alignment and tail length. */
+    unsigned char buf[1024 + 16];
+    for (size_t i = 0; i < 1024; i++)
+        buf[i + 3] = (unsigned char)i;
+    assert_int_equal(gl_crc32(0, buf + 3, 1024), 0xB70B4C26u);
+    for (size_t split = 0; split < 20; split++)
+        assert_int_equal(gl_crc32(gl_crc32(0, buf + 3, split), buf + 3 + split, 1024 - split),
+                         0xB70B4C26u);
 }
 
 static size_t unhex(const char *hex, unsigned char *out)
