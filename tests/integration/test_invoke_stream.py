@@ -269,6 +269,79 @@ def test_over_200_mb_ends_with_an_error(daemon):
     assert "209715200 bytes" in out["complete"]["ErrorDetails"]
 
 
+C_HANDLER = r"""
+#include <string.h>
+#include <unistd.h>
+#include "galley/runtime.h"
+
+static int handler(const gl_rt_invocation_t *inv, gl_rt_response_t *resp, void *user_data)
+{
+    (void)user_data;
+    gl_rt_stream_t *s = gl_rt_stream_begin("text/plain");
+    if (!s)
+        return gl_rt_set_error(resp, "NoStream", "gl_rt_stream_begin failed");
+    gl_rt_stream_write(s, "one\n", 4);
+    usleep(300 * 1000);
+    gl_rt_stream_write(s, "two\n", 4);
+    if (strstr(inv->payload, "fail"))
+        gl_rt_stream_fail(s, "Custom.Failure", "failed after %d pieces", 2);
+    return 0; /* an open stream is finished by the library */
+}
+
+int main(void) { return gl_rt_run(handler, NULL) == 0 ? 0 : 1; }
+"""
+
+
+def build_c_stream(tmp_path):
+    """The handler above linked against the build's libgalley_runtime.a (with the sanitizer
+    runtimes when the library needs them); None when it cannot be built here."""
+    from conftest import BUILD, ROOT
+    lib = BUILD / "libgalley_runtime.a"
+    cc = shutil.which("cc")
+    if not cc or not lib.exists():
+        return None
+    (tmp_path / "h.c").write_text(C_HANDLER)
+    for extra in ([], ["-fsanitize=address,undefined"]):
+        res = subprocess.run([cc, "-O1", *extra, "-I", str(ROOT / "include"), str(tmp_path / "h.c"),
+                              str(lib), "-o", str(tmp_path / "bootstrap")],
+                             capture_output=True, text=True, timeout=120)
+        if res.returncode == 0:
+            return (tmp_path / "bootstrap").read_bytes()
+    return None
+
+
+def test_c_runtime_streams(daemon, tmp_path):
+    binary = build_c_stream(tmp_path)
+    if binary is None:
+        pytest.skip("no C compiler or libgalley_runtime.a in the build dir")
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, binary)
+    daemon.client().create_function(FunctionName="cstream", Runtime="provided.al2023",
+                                    Handler="x", Role=ROLE, Code={"ZipFile": buf.getvalue()})
+    out = run_boto3_script(PYTHON, daemon.url, with_reader("""
+        r, chunks, complete, times = read("cstream", {})
+        out["ok"] = [[ch.decode() for ch in chunks], complete,
+                     r["ResponseMetadata"]["HTTPHeaders"]["content-type"],
+                     int((times[-1] - times[0]) * 1000)]
+        r, chunks, complete, times = read("cstream", {"fail": 1})
+        out["fail"] = [b"".join(chunks).decode(), complete]
+    """))
+    chunks, complete, ctype, spread_ms = out["ok"]
+    assert "".join(chunks) == "one\ntwo\n"
+    assert len(chunks) == 2 and spread_ms >= 200  # two pieces, 300 ms apart, as written
+    assert complete == {} and ctype == "application/vnd.amazon.eventstream"
+    text, complete = out["fail"]
+    assert text == "one\ntwo\n"
+    assert complete["ErrorCode"] == "Custom.Failure"
+    assert json.loads(complete["ErrorDetails"]) == {
+        "errorMessage": "failed after 2 pieces", "errorType": "Custom.Failure", "stackTrace": []}
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
