@@ -205,8 +205,8 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     wreq_t *wr;
     char *p;
 
-    assert(!r->replied && "gl_http_reply: a request takes exactly one reply");
-    if (r->replied) { /* release builds: refuse rather than corrupt the connection */
+    assert(!r->replied && !r->streaming && "gl_http_reply: a request takes exactly one reply");
+    if (r->replied || r->streaming) { /* release builds: refuse, not corrupt the connection */
         free(owned);
         return -EALREADY;
     }
