@@ -19,6 +19,10 @@
  *   the phase is NONE: a long-pending request (an invoke, a parked /next) never times out.
  * - EOF is a half-close: a request already dispatched is still answered, then the connection
  *   closes. Only a reset (or the server closing) aborts a pending request.
+ * - A body the handler takes as a stream (stream.c) goes to its on_chunk piece by piece, with
+ *   no limit and no body timeout, while the request is still being parsed; its trailers are
+ *   kept; if it never completes (reset, malformed), the handler hears on_abort instead of
+ *   on_request. gl_http_req_pause_body stops reading (body_paused) until resumed or dispatch.
  * Replies are formatted and written in reply.c; the listener lives in server.c.
  */
 #include <assert.h>
@@ -407,9 +411,9 @@ static gl_http_req_impl_t *take_for_error(gl_http_conn_t *c)
 {
     gl_http_req_impl_t *r = c->req;
 
-    if (r)
+    if (r) {
         gl_http_req_stream_abort(r); /* it will not reach on_request */
-    if (!r) {
+    } else {
         if (!(r = calloc(1, sizeof(*r)))) {
             gl_http_conn_close(c);
             return NULL;
@@ -584,7 +588,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 /* Read unless too much input is already waiting (or being dropped). */
 static void update_reading(gl_http_conn_t *c)
 {
-    int want = !c->closing && !c->body_paused && c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
+    int want = !c->closing && !c->body_paused &&
+               c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
                !(c->ignore_input && c->discarded > GL_HTTP_DISCARD_CAP);
 
     if (want && !c->reading) {
