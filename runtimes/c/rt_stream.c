@@ -64,7 +64,8 @@ gl_rt_stream_t *gl_rt_stream_begin(const char *content_type)
     }
     n = snprintf(head, sizeof head,
                  "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nContent-Type: %s\r\n"
-                 "Transfer-Encoding: chunked\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+                 "Transfer-Encoding: chunked\r\n"
+                 "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
                  "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
                  "\r\n\r\n",
                  cur.path, cur.conn->hostport, USER_AGENT, content_type);
