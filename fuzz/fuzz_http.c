@@ -54,7 +54,7 @@ static int invoke_checks(gl_http_req_t *req)
     size_t n = strlen(req->path);
     if (n < 12 || strcmp(req->path + n - 12, "/invocations") != 0)
         return 0;
-    if (check_types(req, 0, &type, &log_type) < 0 || client_context(req, &cc) < 0)
+    if (check_types(req, 0, 0, &type, &log_type) < 0 || client_context(req, &cc) < 0)
         return -1;
     if (check_payload(req) < 0) {
         free(cc);

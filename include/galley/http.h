@@ -56,6 +56,9 @@ struct gl_http_req {
      * waiting for the reply: no abort then.
      */
     void (*on_abort)(gl_http_req_t *req);
+    /** A streamed reply's queue fell back below the low-water mark after a write returned 1
+     *  (gl_http_reply_write); may be NULL. */
+    void (*on_drain)(gl_http_req_t *req);
     /* private */
     gl_http_conn_t *conn;
 };
@@ -173,5 +176,38 @@ int gl_http_reply_aws_error_ex(gl_http_req_t *req, gl_aws_err_t type, json_t *ex
                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /** The same reply for an error a callee filled in (e->type, e->msg as is). */
 int gl_http_reply_aws_err(gl_http_req_t *req, const gl_aws_error_t *e);
+
+/*
+ * Streamed replies (stream.c): the head now, the body as it is produced, in HTTP/1.1 chunked
+ * transfer encoding. Between _start and _end the request is still the handler's (on_abort runs
+ * if the client goes away); _end consumes it as gl_http_reply does. Writes are sent in order,
+ * each copied. A request streamed this way takes no other reply.
+ */
+/** Send the status line and headers (Transfer-Encoding: chunked added). 0 or a negative errno
+ *  (the connection is gone: on_abort has run or runs, the request is still to be ended). */
+int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *headers,
+                        size_t nheaders);
+/** Queue len bytes as one chunk (len 0 sends nothing). 0; 1 when the unsent bytes passed the
+ *  high-water mark (GL_HTTP_STREAM_HIGH_WATER): pause the producer until req->on_drain; or a
+ *  negative errno when the connection is gone. */
+int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len);
+/** End the chunked body (and the reply); req must not be touched after it. */
+int gl_http_reply_end(gl_http_req_t *req);
+#define GL_HTTP_STREAM_HIGH_WATER (1024u * 1024u)
+
+/*
+ * Streamed request bodies (stream.c). Called from the handler's body_limit callback (headers
+ * complete), gl_http_req_stream_body makes the body go to on_chunk as it arrives instead of
+ * req->body (no body limit is applied: the handler counts; no body timeout either); trailers
+ * are kept for gl_http_req_trailer. The request then reaches on_request as usual, with an empty
+ * body, once the message is complete. Should the connection fail or the body turn out
+ * malformed first, req->on_abort (when set) runs, and the request never reaches on_request.
+ */
+void gl_http_req_stream_body(gl_http_req_t *req,
+                             void (*on_chunk)(gl_http_req_t *req, const char *buf, size_t len));
+/** Stop (1) or resume (0) reading a streamed body: backpressure toward its sender. */
+void gl_http_req_pause_body(gl_http_req_t *req, int pause);
+/** Value of a trailer of a streamed body by lowercase name, or NULL. */
+const char *gl_http_req_trailer(const gl_http_req_t *req, const char *lname);
 
 #endif

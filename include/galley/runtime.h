@@ -124,6 +124,30 @@ int gl_rt_respond_printf(gl_rt_response_t *resp, const char *content_type, const
 int gl_rt_set_error(gl_rt_response_t *resp, const char *error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Response streaming (Lambda-Runtime-Function-Response-Mode: streaming). From inside a handler,
+ * gl_rt_stream_begin opens a chunked POST of the invocation's response; each gl_rt_stream_write
+ * sends one chunk at once (the caller of InvokeWithResponseStream sees it as it is written);
+ * gl_rt_stream_finish ends it, gl_rt_stream_fail ends it with an error (sent as the trailers
+ * Lambda-Runtime-Function-Error-Type and Lambda-Runtime-Function-Error-Body, base64 of the
+ * same JSON document as a handler error). A handler that returns with its stream still open has
+ * it finished for it (or failed with resp's error when it returns non-zero); once a stream was
+ * begun, resp's body is ignored. Writes block while the Runtime API (and so the client) is
+ * slow to take the bytes: that is the backpressure.
+ */
+typedef struct gl_rt_stream gl_rt_stream_t;
+/** Begin streaming the current invocation's response; content_type NULL means
+ *  "application/octet-stream". NULL with errno set: EINVAL outside a handler or when already
+ *  begun, else the connection's error. */
+gl_rt_stream_t *gl_rt_stream_begin(const char *content_type);
+/** Send len bytes as one chunk (len 0 sends nothing). 0 or a negative errno. */
+int gl_rt_stream_write(gl_rt_stream_t *s, const void *buf, size_t len);
+/** End the stream successfully. The Runtime API's status (202), or a negative errno. */
+int gl_rt_stream_finish(gl_rt_stream_t *s);
+/** End the stream with an error; error_type NULL means "Unhandled". Status or negative errno. */
+int gl_rt_stream_fail(gl_rt_stream_t *s, const char *error_type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /**
  * Write src[0..len) as the inside of a JSON string (no surrounding quotes) into dst, escaping
  * '"', '\\' and control characters; bytes >= 0x80 are copied as they are. dst is always

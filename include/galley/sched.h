@@ -37,6 +37,12 @@ struct gl_invoke {
     char *trace_id;              /* X-Ray header value, or NULL */
     char *cognito_identity;      /* JSON text, or NULL */
     int want_tail;
+    /* response streaming: stream asks for the runtime's streamed bytes as they come: each piece
+     * goes to on_chunk (NULL once the caller left: pieces are dropped); on_chunk returns 1 to
+     * pause the runtime until gl_invoke_stream_resume. Without stream a streamed response is
+     * collected into result (6 MB, as Invoke's). */
+    int stream;
+    int (*on_chunk)(gl_invoke_t *inv, const char *buf, size_t len);
     /* outputs, valid in done */
     int function_error;          /* send X-Amz-Function-Error: Unhandled */
     char *service_error;         /* malloc'd: the service failed, not the function (an
@@ -46,6 +52,8 @@ struct gl_invoke {
     char *content_type;          /* of the runtime's response, or NULL for application/json */
     char *log_tail;              /* base64 of the last 4 KB of this invoke's log, when want_tail */
     char *error_type;            /* for REPORT/metrics: "Runtime.ExitError", ... or NULL */
+    int streamed;                /* the runtime answered in streaming mode */
+    uint64_t streamed_bytes;     /* bytes it streamed */
     int cold;                    /* this invoke started its environment */
     char env_id[33];             /* the environment that ran it ("" if none started) */
     double duration_ms, init_duration_ms;
@@ -60,6 +68,7 @@ struct gl_invoke {
     struct gl_fn_usage *usage;    /* its function's running count, while counted */
     const char *throttle_reason;  /* set when gl_sched_submit returned -EAGAIN: Lambda's Reason */
     int fault;                    /* gl_fault_t injected into this invoke by a harness */
+    gl_http_req_t *stream_src;    /* the runtime's streaming /response while it is read */
 };
 
 typedef struct gl_sched_opts {
@@ -95,6 +104,11 @@ void gl_invoke_free(gl_invoke_t *inv);
  * 429 TooManyRequestsException.
  */
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
+/** Resume reading a streaming invoke's runtime after on_chunk asked for a pause. */
+void gl_invoke_stream_resume(gl_invoke_t *inv);
+
+/** Lambda's limit on a streamed response (200 MB); a plain Invoke keeps 6 MB. */
+#define GL_STREAM_MAX_RESPONSE (200ull * 1024 * 1024)
 
 /**
  * cb(arg) runs each time a running invoke completes and its concurrency slot frees, before

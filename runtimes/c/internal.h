@@ -15,6 +15,7 @@
 #define RT_MAX_HEADERS 100
 /* Bodies of replies to /response, /error and /init/error are small JSON documents. */
 #define RT_MAX_SMALL_BODY (64 * 1024)
+#define USER_AGENT "galley-runtime-c/0.1"
 
 /* One client connection to the Runtime API. Zero-initialise, then rt_conn_init. */
 typedef struct rt_conn {
@@ -69,6 +70,21 @@ int rt_http_request(rt_conn_t *c, const char *method, const char *path,
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *rt_reply_header(const rt_reply_t *r, const char *name);
+
+/* The pieces of rt_http_request that a streamed response (rt_stream.c) uses on its own. */
+struct iovec;
+/** Connect c (c->fd) to the Runtime API. 0 or a negative errno. */
+int rt_conn_open(rt_conn_t *c);
+/** Write every byte of iov. 0 or a negative errno. */
+int rt_send_all(int fd, struct iovec *iov, int iovcnt);
+/** Read one reply (body up to max_body). 0 or a negative errno; *got_bytes: any byte came. */
+int rt_read_reply(rt_conn_t *c, size_t max_body, rt_reply_t *r, int *got_bytes);
+
+/* rt_stream.c: the invocation handle_one is running (its /response path), or NULL after it. */
+void rt_stream_set_current(rt_conn_t *c, const char *response_path);
+/** After the handler: 1 when it streamed (the stream was finished here if it had not been,
+ *  failed with resp's error when hrc != 0), *status the Runtime API's answer; 0 when not. */
+int rt_stream_after_handler(int hrc, const gl_rt_response_t *resp, int *status);
 void rt_reply_free(rt_reply_t *r);
 
 #endif

@@ -27,7 +27,6 @@
 
 #include "internal.h"
 
-#define USER_AGENT "galley-runtime-c/0.1"
 #define MAX_INTERIM_REPLIES 4
 
 void rt_log(const char *fmt, ...)
@@ -90,7 +89,7 @@ void rt_conn_close(rt_conn_t *c)
     c->rpos = c->rlen = 0;
 }
 
-static int conn_open(rt_conn_t *c)
+int rt_conn_open(rt_conn_t *c)
 {
     struct addrinfo hints, *res = NULL, *ai;
     int rc, fd = -1, one = 1;
@@ -415,7 +414,7 @@ static int parse_content_length(const rt_reply_t *r, int64_t *out)
 }
 
 /* Read one reply. *got_bytes becomes 1 once any byte of it arrived (then no retry is safe). */
-static int read_reply(rt_conn_t *c, size_t max_body, rt_reply_t *r, int *got_bytes)
+int rt_read_reply(rt_conn_t *c, size_t max_body, rt_reply_t *r, int *got_bytes)
 {
     int rc, http10 = 0, keep_alive;
     const char *te, *conn_hdr;
@@ -512,7 +511,7 @@ static int read_reply(rt_conn_t *c, size_t max_body, rt_reply_t *r, int *got_byt
     return 0;
 }
 
-static int send_all(int fd, struct iovec *iov, int iovcnt)
+int rt_send_all(int fd, struct iovec *iov, int iovcnt)
 {
     struct msghdr msg;
     ssize_t n;
@@ -573,7 +572,7 @@ static int send_request(rt_conn_t *c, const char *method, const char *path,
     iov[0].iov_len = len;
     iov[1].iov_base = (void *)body;
     iov[1].iov_len = body_len;
-    return send_all(c->fd, iov, body_len ? 2 : 1);
+    return rt_send_all(c->fd, iov, body_len ? 2 : 1);
 }
 
 static int is_drop(int rc)
@@ -590,7 +589,7 @@ int rt_http_request(rt_conn_t *c, const char *method, const char *path,
     memset(reply, 0, sizeof *reply);
     for (int attempt = 0; attempt < 2; attempt++) {
         got_bytes = 0;
-        if (c->fd < 0 && (rc = conn_open(c)) < 0) {
+        if (c->fd < 0 && (rc = rt_conn_open(c)) < 0) {
             rt_log("cannot connect to the Runtime API at %s: %s", c->hostport, strerror(-rc));
             return rc;
         }
@@ -600,7 +599,7 @@ int rt_http_request(rt_conn_t *c, const char *method, const char *path,
             rt_log("request head for %s too large", path);
             return rc;
         }
-        if (rc == 0 && (rc = read_reply(c, max_body, reply, &got_bytes)) == 0)
+        if (rc == 0 && (rc = rt_read_reply(c, max_body, reply, &got_bytes)) == 0)
             return 0;
         /* Whatever failed, the connection's position in the stream is unknown now. */
         rt_conn_close(c);

@@ -289,9 +289,13 @@ static int handle_one(const rt_reply_t *next, int too_large, gl_rt_handler_fn ha
     current_deadline_ms = inv.deadline_ms;
 
     memset(&resp, 0, sizeof resp);
+    snprintf(path, sizeof path, API_PREFIX "/invocation/%s/response", enc);
+    rt_stream_set_current(&conn, path);
     hrc = handler(&inv, &resp, user_data);
     current_deadline_ms = -1;
-    if (hrc == 0) {
+    if (rt_stream_after_handler(hrc, &resp, &status)) {
+        what = "streamed response";
+    } else if (hrc == 0) {
         snprintf(path, sizeof path, API_PREFIX "/invocation/%s/response", enc);
         what = "response";
         status = post_response(path, &resp);

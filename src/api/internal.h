@@ -40,6 +40,7 @@ typedef void (*gl_api_handler_fn)(gl_api_t *api, gl_http_req_t *req, const gl_ap
 #define GL_API_OP_SLASH 1u /* one trailing '/' after the pattern is tolerated */
 #define GL_API_OP_EVENT 2u /* an Invoke that is always asynchronous (InvokeAsync) */
 #define GL_API_OP_CONTROL 4u /* galley's control API: needs the control token (auth.c) */
+#define GL_API_OP_STREAM 8u /* InvokeWithResponseStream: the answer is an event stream */
 
 /** One row of the route table (router.c): one Lambda (or galley) operation. */
 struct gl_api_op {
@@ -160,6 +161,11 @@ void gl_api_put_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_a
 
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+struct gl_invoke;
+/* InvokeWithResponseStream's answer (invoke_stream.c): attach before submitting (0, or -1 out
+ * of memory), detach when the submit was refused. */
+int gl_api_stream_attach(struct gl_invoke *inv, gl_http_req_t *req);
+void gl_api_stream_detach(struct gl_invoke *inv, gl_http_req_t *req);
 
 /* Control plane (functions.c; ListFunctions in list_functions.c): bodies are JSON, replies
  * are JSON or AWS errors. */

@@ -157,14 +157,22 @@ static void invoke_event(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *r
 }
 
 /* X-Amz-Invocation-Type and X-Amz-Log-Type as Lambda checks them: 0 with *type set (the
- * default filled in), or -1 after replying 400. */
-static int check_types(gl_http_req_t *req, int legacy_async, const char **type,
+ * default filled in), or -1 after replying 400. InvokeWithResponseStream (stream) has no Event. */
+static int check_types(gl_http_req_t *req, int legacy_async, int stream, const char **type,
                        const char **log_type)
 {
     *type = legacy_async ? "Event" : gl_http_req_header(req, "x-amz-invocation-type");
     *log_type = gl_http_req_header(req, "x-amz-log-type");
     if (!*type || !**type)
         *type = "RequestResponse";
+    if (stream && strcmp(*type, "RequestResponse") && strcmp(*type, "DryRun")) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.64s' at 'invocationType' "
+                                "failed to satisfy constraint: Member must satisfy enum value "
+                                "set: [RequestResponse, DryRun]",
+                                *type);
+        return -1;
+    }
     if (strcmp(*type, "RequestResponse") && strcmp(*type, "Event") && strcmp(*type, "DryRun")) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at 'invocationType' "
@@ -226,7 +234,7 @@ static int answer_api_fault(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn
 /* The RequestResponse path: a gl_invoke_t for the scheduler, whose completion replies.
  * Takes cc (the client context JSON, may be NULL). */
 static void invoke_sync(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t *fn,
-                        char *cc, int want_tail)
+                        char *cc, int want_tail, int stream)
 {
     gl_invoke_t *inv = gl_invoke_new(fn);
     if (!inv) {
@@ -248,11 +256,21 @@ static void invoke_sync(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *re
     }
     inv->client_context = cc;
     inv->want_tail = want_tail;
-    inv->done = on_sync_done;
-    inv->data = req;
-    req->data = inv;
-    req->on_abort = on_client_gone;
+    if (stream) {
+        if (gl_api_stream_attach(inv, req) < 0) {
+            gl_invoke_free(inv);
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+            return;
+        }
+    } else {
+        inv->done = on_sync_done;
+        inv->data = req;
+        req->data = inv;
+        req->on_abort = on_client_gone;
+    }
     if (gl_sched_submit(api->sched, inv) < 0) {
+        if (stream)
+            gl_api_stream_detach(inv, req);
         req->on_abort = NULL;
         req->data = NULL;
         gl_metrics_record_throttle(gl_metrics_default(), fn->cfg.name, fn->version);
@@ -267,8 +285,9 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     const gl_fn_ref_t *ref = &rt->ref;
     int legacy_async = !!(rt->op->flags & GL_API_OP_EVENT);
+    int stream = !!(rt->op->flags & GL_API_OP_STREAM);
     const char *type, *log_type;
-    if (check_types(req, legacy_async, &type, &log_type) < 0)
+    if (check_types(req, legacy_async, stream, &type, &log_type) < 0)
         return;
     gl_fn_t *fn = gl_api_resolve_routed(api, req, ref);
     if (!fn)
@@ -294,5 +313,5 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
         invoke_event(api, req, ref, fn);
         return;
     }
-    invoke_sync(api, req, ref, fn, cc, log_type && !strcmp(log_type, "Tail"));
+    invoke_sync(api, req, ref, fn, cc, log_type && !strcmp(log_type, "Tail"), stream);
 }

@@ -54,6 +54,8 @@ static const gl_api_op_t ops[] = {
      gl_api_delete_function},
     {"2015-03-31", F "/invocations", 0, "POST", "Invoke", 0, invoke_limit, 256, "InvokeFunction",
      gl_api_invoke},
+    {"2021-11-15", F "/response-streaming-invocations", GL_API_OP_STREAM, "POST",
+     "InvokeWithResponseStream", 0, invoke_limit, 256, "InvokeFunction", gl_api_invoke},
     {"2015-03-31", F "/configuration", 0, "GET", "GetFunctionConfiguration", 0, NULL, 256, NULL,
      gl_api_get_function_configuration},
     {"2015-03-31", F "/configuration", 0, "PUT", "UpdateFunctionConfiguration", 0, NULL, 140,

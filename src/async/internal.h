@@ -16,6 +16,7 @@
 
 #include "galley/async.h"
 #include "galley/buf.h"
+#include "galley/crc32.h"
 #include "galley/err.h"
 #include "galley/sched.h"
 #include "galley/util.h"
@@ -74,7 +75,6 @@ size_t gl_journal_segment_count(const gl_journal_t *j);
 uint64_t gl_journal_active_seq(const gl_journal_t *j);
 void gl_journal_close(gl_journal_t *j);
 
-uint32_t gl_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- config.c: FunctionEventInvokeConfig store ---- */
 

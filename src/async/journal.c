@@ -42,33 +42,6 @@ struct gl_journal {
     size_t nsegments;
 };
 
-/* ---- CRC-32 (IEEE 802.3, reflected) ---- */
-
-static uint32_t crc_table[256];
-static int crc_ready;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-    crc_ready = 1;
-}
-
-uint32_t gl_crc32(uint32_t crc, const void *data, size_t len)
-{
-    if (!crc_ready)
-        crc_init();
-    const unsigned char *p = data;
-    crc = ~crc;
-    while (len--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
 static void put_u32(unsigned char *p, uint32_t v)
 {
     p[0] = v & 0xff;

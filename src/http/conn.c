@@ -19,6 +19,10 @@
  *   the phase is NONE: a long-pending request (an invoke, a parked /next) never times out.
  * - EOF is a half-close: a request already dispatched is still answered, then the connection
  *   closes. Only a reset (or the server closing) aborts a pending request.
+ * - A body the handler takes as a stream (stream.c) goes to its on_chunk piece by piece, with
+ *   no limit and no body timeout, while the request is still being parsed; its trailers are
+ *   kept; if it never completes (reset, malformed), the handler hears on_abort instead of
+ *   on_request. gl_http_req_pause_body stops reading (body_paused) until resumed or dispatch.
  * Replies are formatted and written in reply.c; the listener lives in server.c.
  */
 #include <assert.h>
@@ -41,6 +45,7 @@ void gl_http_req_free(gl_http_req_impl_t *r)
         return;
     gl_buf_free(&r->strs);
     gl_buf_free(&r->pub.body);
+    gl_buf_free(&r->trailers);
     free(r);
 }
 
@@ -63,6 +68,9 @@ static void req_reset(gl_http_req_impl_t *r)
     r->body_limit = 0;
     r->replied = 0;
     r->owner_frees = 0;
+    r->streaming = r->want_drain = r->stream_body = 0;
+    r->on_chunk = NULL;
+    gl_buf_free(&r->trailers);
 }
 
 void gl_http_req_release(gl_http_conn_t *c, gl_http_req_impl_t *r)
@@ -177,7 +185,21 @@ static int on_url_complete(llhttp_t *p)
 static int header_bytes(llhttp_t *p, const char *at, size_t len, int lower)
 {
     gl_http_conn_t *c = p->data;
-    return c->in_headers ? add_head_bytes(c, at, len, lower) : 0;
+    gl_http_req_impl_t *r = c->req;
+
+    if (c->in_headers)
+        return add_head_bytes(c, at, len, lower);
+    if (!r || !r->stream_body)
+        return 0;
+    if (r->trailers.len + len > GL_HTTP_MAX_HEADER_BYTES)
+        return fail(c, 431, "Request trailer fields too large");
+    if (gl_buf_append(&r->trailers, at, len) < 0)
+        return fail(c, 503, "out of memory");
+    if (lower)
+        for (char *s = r->trailers.data + r->trailers.len - len; *s; s++)
+            if (*s >= 'A' && *s <= 'Z')
+                *s = (char)(*s + ('a' - 'A'));
+    return 0;
 }
 
 /* End a header's name (slot 0) or value (slot 1, trailing blanks trimmed): its offset goes to
@@ -189,8 +211,10 @@ static int end_header_item(llhttp_t *p, int slot)
     size_t off;
     int rc;
 
-    if (!c->in_headers)
-        return 0;
+    if (!c->in_headers) /* a trailer of a streamed body: NUL-terminate it */
+        return r && r->stream_body && gl_buf_append(&r->trailers, "", 1) < 0
+                   ? fail(c, 503, "out of memory")
+                   : 0;
     if (slot == 0 && r->pub.nheaders >= GL_HTTP_MAX_HEADERS)
         return fail(c, 431, "Too many request header fields");
     while (slot == 1 && r->strs.len > r->mark &&
@@ -270,6 +294,11 @@ static int on_headers_complete(llhttp_t *p)
                                           : GL_HTTP_DEFAULT_BODY_LIMIT;
     if (c->closing)
         return fail(c, 0, "connection closed by the handler");
+    if (r->stream_body) { /* the handler takes each piece as it comes, and times it */
+        gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE);
+        q->content_length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+        goto expect;
+    }
 
     if (p->flags & F_CHUNKED) {
         q->content_length = 0;
@@ -285,6 +314,7 @@ static int on_headers_complete(llhttp_t *p)
         if (gl_buf_reserve(&q->body, want) < 0)
             return fail(c, 503, "out of memory");
     }
+expect:
     if (c->expect_continue && p->http_major == 1 && p->http_minor >= 1 &&
         ((p->flags & F_CHUNKED) || q->content_length > 0))
         gl_http_send_continue(c);
@@ -296,6 +326,12 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     gl_http_conn_t *c = p->data;
     gl_http_req_impl_t *r = c->req;
 
+    if (r && r->stream_body) {
+        if (p->flags & F_CHUNKED)
+            r->pub.content_length += len;
+        r->on_chunk(&r->pub, at, len);
+        return c->closing ? fail(c, 0, "connection closed by the handler") : 0;
+    }
     if (c->discarding) {
         c->discarded += len;
         if (c->discarded > GL_HTTP_DISCARD_CAP)
@@ -348,6 +384,7 @@ static void dispatch(gl_http_conn_t *c)
 
     c->req = NULL;
     c->dispatch_pending = 0;
+    c->body_paused = 0;
     c->inflight = r;
     c->busy = 1;
     gl_http_conn_set_phase(c, GL_HTTP_PHASE_NONE); /* the handler takes its time */
@@ -374,7 +411,9 @@ static gl_http_req_impl_t *take_for_error(gl_http_conn_t *c)
 {
     gl_http_req_impl_t *r = c->req;
 
-    if (!r) {
+    if (r) {
+        gl_http_req_stream_abort(r); /* it will not reach on_request */
+    } else {
         if (!(r = calloc(1, sizeof(*r)))) {
             gl_http_conn_close(c);
             return NULL;
@@ -552,7 +591,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 /* Read unless too much input is already waiting (or being dropped). */
 static void update_reading(gl_http_conn_t *c)
 {
-    int want = !c->closing && c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
+    int want = !c->closing && !c->body_paused &&
+               c->pending.len - c->pending_off < GL_HTTP_PENDING_CAP &&
                !(c->ignore_input && c->discarded > GL_HTTP_DISCARD_CAP);
 
     if (want && !c->reading) {
@@ -566,6 +606,8 @@ static void update_reading(gl_http_conn_t *c)
         c->reading = 0;
     }
 }
+
+void gl_http_conn_update_reading(gl_http_conn_t *c) { update_reading(c); }
 
 void gl_http_conn_start(gl_http_conn_t *c)
 {
@@ -720,5 +762,7 @@ void gl_http_conn_close(gl_http_conn_t *c)
         }
         /* Without on_abort the handler still holds r: its reply frees it. */
     }
+    if (c->req)
+        gl_http_req_stream_abort(c->req); /* a streamed body cut short */
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }

@@ -56,6 +56,11 @@ typedef struct gl_http_req_impl {
     size_t body_limit;
     unsigned replied : 1;     /* a reply was made (exactly-once check) */
     unsigned owner_frees : 1; /* detached; the server frees it once its callers returned */
+    unsigned streaming : 1;   /* gl_http_reply_start was called: the reply is under way */
+    unsigned want_drain : 1;  /* a write returned 1: on_drain is due */
+    unsigned stream_body : 1; /* the body goes to on_chunk (gl_http_req_stream_body) */
+    void (*on_chunk)(gl_http_req_t *req, const char *buf, size_t len);
+    gl_buf_t trailers;        /* "name\0value\0..." of a streamed body */
 } gl_http_req_impl_t;
 
 #define GL_HTTP_IMPL(r) ((gl_http_req_impl_t *)(r))
@@ -94,6 +99,7 @@ struct gl_http_conn {
     unsigned peer_eof : 1;    /* the client shut down its side; answer, then close */
     unsigned reading : 1;
     unsigned closing : 1;
+    unsigned body_paused : 1; /* gl_http_req_pause_body: reading stops */
 };
 
 struct gl_http_server {
@@ -134,6 +140,11 @@ void gl_http_req_free(gl_http_req_impl_t *r);
 /** Give a replied request back to its connection for reuse, or free it. */
 void gl_http_req_release(gl_http_conn_t *c, gl_http_req_impl_t *r);
 
+/** Start or stop reading as the connection's state wants. */
+void gl_http_conn_update_reading(gl_http_conn_t *c);
+/** A streamed-body request is going away before its dispatch: tell its handler (on_abort). */
+void gl_http_req_stream_abort(gl_http_req_impl_t *r);
+
 /* server.c */
 /** Unlink and free c (from its close callback); may free a closing server. */
 void gl_http_server_conn_closed(gl_http_server_t *s, gl_http_conn_t *c);
@@ -150,5 +161,12 @@ int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type
 int gl_http_reply_timeout(gl_http_req_t *req, const char *msg);
 /** Send the interim "100 Continue" on c. */
 void gl_http_send_continue(gl_http_conn_t *c);
+/** Bytes a head takes (gl_http_format_head's buffer size). */
+size_t gl_http_head_cap(int status, const gl_http_header_t *headers, size_t nheaders,
+                        const char **content_type);
+/** Format a status line and headers into p (room from gl_http_head_cap); chunked: send
+ *  Transfer-Encoding: chunked instead of Content-Length. Returns the end. */
+char *gl_http_format_head(gl_http_conn_t *c, char *p, int status, const gl_http_header_t *headers,
+                          size_t nheaders, const char *content_type, size_t len, int chunked);
 
 #endif

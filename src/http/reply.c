@@ -114,6 +114,49 @@ static char *put_field(char *p, const char *s, size_t n)
     return p;
 }
 
+size_t gl_http_head_cap(int status, const gl_http_header_t *headers, size_t nheaders,
+                        const char **content_type)
+{
+    size_t headcap = 128 + strlen(gl_http_reason(status));
+
+    for (size_t i = 0; i < nheaders; i++) {
+        headcap += strlen(headers[i].name) + strlen(headers[i].value) + 4;
+        if (*content_type && strcasecmp(headers[i].name, "content-type") == 0)
+            *content_type = NULL;
+    }
+    if (*content_type)
+        headcap += 16 + strlen(*content_type);
+    return headcap;
+}
+
+char *gl_http_format_head(gl_http_conn_t *c, char *p, int status, const gl_http_header_t *headers,
+                          size_t nheaders, const char *content_type, size_t len, int chunked)
+{
+    p += snprintf(p, 16, "HTTP/1.1 %03d ", status);
+    p = puts_(p, gl_http_reason(status));
+    p = put(p, "\r\n", 2);
+    for (size_t i = 0; i < nheaders; i++) {
+        p = put_field(p, headers[i].name, strlen(headers[i].name));
+        p = put(p, ": ", 2);
+        p = put_field(p, headers[i].value, strlen(headers[i].value));
+        p = put(p, "\r\n", 2);
+    }
+    if (content_type) {
+        p = puts_(p, "Content-Type: ");
+        p = puts_(p, content_type);
+        p = put(p, "\r\n", 2);
+    }
+    if (chunked)
+        p = puts_(p, "Transfer-Encoding: chunked\r\n");
+    else if (status != 204)
+        p += snprintf(p, 48, "Content-Length: %zu\r\n", len);
+    p = puts_(p, "Date: ");
+    p = puts_(p, server_date(c->server));
+    p = puts_(p, c->close_after_reply ? "\r\nConnection: close\r\n\r\n"
+                                      : "\r\nConnection: keep-alive\r\n\r\n");
+    return p;
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     wreq_t *wr = (wreq_t *)w;
@@ -156,15 +199,14 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
 {
     gl_http_req_impl_t *r = GL_HTTP_IMPL(req);
     gl_http_conn_t *c = req->conn;
-    const char *reason;
     size_t headcap, copy;
-    int close, send_body, rc;
+    int send_body, rc;
     uv_buf_t bufs[2];
     wreq_t *wr;
     char *p;
 
-    assert(!r->replied && "gl_http_reply: a request takes exactly one reply");
-    if (r->replied) { /* release builds: refuse rather than corrupt the connection */
+    assert(!r->replied && !r->streaming && "gl_http_reply: a request takes exactly one reply");
+    if (r->replied || r->streaming) { /* release builds: refuse, not corrupt the connection */
         free(owned);
         return -EALREADY;
     }
@@ -185,20 +227,11 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     c->replied = 1;
     if (c->server->closing)
         c->close_after_reply = 1;
-    close = c->close_after_reply;
     send_body = req->method != HTTP_HEAD && status != 204 && status != 304 &&
                 (status < 100 || status >= 200) && len > 0;
     if (status < 100 || status > 999)
         status = 500;
-    reason = gl_http_reason(status);
-    headcap = 128 + strlen(reason);
-    for (size_t i = 0; i < nheaders; i++) {
-        headcap += strlen(headers[i].name) + strlen(headers[i].value) + 4;
-        if (content_type && strcasecmp(headers[i].name, "content-type") == 0)
-            content_type = NULL;
-    }
-    if (content_type)
-        headcap += 16 + strlen(content_type);
+    headcap = gl_http_head_cap(status, headers, nheaders, &content_type);
     copy = (send_body && !owned) ? len : 0;
     if (!(wr = malloc(sizeof(*wr) + headcap + copy))) {
         free(owned);
@@ -209,27 +242,7 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     wr->conn = c;
     wr->owned = owned;
     wr->is_continue = 0;
-
-    p = wr->head;
-    p += snprintf(p, 16, "HTTP/1.1 %03d ", status);
-    p = puts_(p, reason);
-    p = put(p, "\r\n", 2);
-    for (size_t i = 0; i < nheaders; i++) {
-        p = put_field(p, headers[i].name, strlen(headers[i].name));
-        p = put(p, ": ", 2);
-        p = put_field(p, headers[i].value, strlen(headers[i].value));
-        p = put(p, "\r\n", 2);
-    }
-    if (content_type) {
-        p = puts_(p, "Content-Type: ");
-        p = puts_(p, content_type);
-        p = put(p, "\r\n", 2);
-    }
-    if (status != 204)
-        p += snprintf(p, 48, "Content-Length: %zu\r\n", len);
-    p = puts_(p, "Date: ");
-    p = puts_(p, server_date(c->server));
-    p = puts_(p, close ? "\r\nConnection: close\r\n\r\n" : "\r\nConnection: keep-alive\r\n\r\n");
+    p = gl_http_format_head(c, wr->head, status, headers, nheaders, content_type, len, 0);
     assert((size_t)(p - wr->head) <= headcap);
 
     bufs[0] = uv_buf_init(wr->head, (unsigned)(p - wr->head));

@@ -230,6 +230,8 @@ static void on_init_error(gl_env_t *env, gl_http_req_t *req, const char *id)
 
 static void on_response(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
+    if (gl_env_stream_end(env, req) == 0)
+        return; /* a streamed response, answered */
     if (req->body_too_large)
         gl_env_rapi_response_too_large(env, req, id);
     else
@@ -369,8 +371,15 @@ static void on_request(gl_http_req_t *req, void *data)
 
 static size_t body_limit(gl_http_req_t *req, void *data)
 {
-    (void)req;
-    (void)data;
+    const char *raw = NULL;
+    size_t rawlen = 0;
+    char id[128];
+
+    /* A streaming /response is read piece by piece (env_stream.c): no limit here. */
+    if (strcmp(req->method_name, "POST") == 0 &&
+        match(RUNTIME "invocation/{id}/response", req->path, &raw, &rawlen) &&
+        decode_id(raw, rawlen, id, sizeof(id)) == 0 && gl_env_stream_begin(data, req, id))
+        return SIZE_MAX;
     return GL_RAPI_MAX_RESPONSE;
 }
 

@@ -103,6 +103,9 @@ struct gl_env {
     uv_timer_t timer;          /* the one deadline of the current state */
     gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
     gl_http_req_t *parked;     /* the runtime's pending /next */
+    gl_http_req_t *stream_req; /* the runtime's streaming /response being read (env_stream.c) */
+    char stream_id[GL_UUID_LEN + 1]; /* the invoke it answers */
+    int stream_over;           /* it passed its size limit: the rest is dropped */
     char last_request_id[GL_UUID_LEN + 1];
     gl_cg_t *cg;               /* the environment's cgroup, or NULL */
     unsigned oom_kills;        /* gl_cg_oom_kills when the current invoke started */
@@ -204,6 +207,14 @@ void gl_pool_on_env_freed(gl_pool_t *pool, int was_provisioned, int initialized)
 void gl_pool_on_env_warm(gl_env_t *env, int ok);
 /** A provisioned environment's init failed: the config's status becomes FAILED. */
 void gl_pool_on_env_provision_failed(gl_pool_t *pool, const char *reason);
+
+/* env_stream.c */
+/** From the Runtime API's body_limit: a /response in streaming mode for the current invoke
+ *  becomes a streamed body (returns 1; its chunks go to the invoke), else 0. */
+int gl_env_stream_begin(gl_env_t *env, gl_http_req_t *req, const char *request_id);
+/** The streamed /response is complete (on_request): the invoke's outcome from its trailers.
+ *  Returns 0 when req was this environment's stream (answered), -1 when it was not. */
+int gl_env_stream_end(gl_env_t *env, gl_http_req_t *req);
 
 /* invoke.c */
 void gl_invoke_complete(gl_invoke_t *inv);

@@ -65,6 +65,31 @@ static int wait_readable(int fd)
     return poll(&p, 1, IO_TIMEOUT_MS) == 1 ? 0 : -1;
 }
 
+/* A chunked body, kept raw (sizes, trailers and all) up to the blank line after the last
+ * chunk: enough for the small bodies these tests stream. */
+static int read_chunked_body(int fd, recorded_t *r, const char *have, size_t hlen)
+{
+    size_t cap = 65536, len = hlen;
+    ssize_t n;
+
+    if (!(r->body = calloc(1, cap + 1)) || hlen > cap)
+        return -1;
+    memcpy(r->body, have, hlen);
+    for (;;) {
+        r->body[len] = '\0';
+        char *last = strstr(r->body, "\r\n0\r\n");
+        if (!last && strncmp(r->body, "0\r\n", 3) == 0)
+            last = r->body - 2;
+        if (last && strstr(last + 2, "\r\n\r\n"))
+            break;
+        if (len >= cap || wait_readable(fd) < 0 || (n = recv(fd, r->body + len, cap - len, 0)) <= 0)
+            return -1;
+        len += (size_t)n;
+    }
+    r->body_len = len;
+    return 0;
+}
+
 /* Read one request into r. Returns 0, or -1 on EOF/timeout/garbage. */
 static int read_request(int fd, recorded_t *r)
 {
@@ -87,6 +112,8 @@ static int read_request(int fd, recorded_t *r)
     if (sscanf(buf, "%15s %511s", r->method, r->path) != 2)
         return -1;
     snprintf(r->head, sizeof r->head, "%.8000s", buf);
+    if (strcasestr(buf, "\r\nTransfer-Encoding: chunked"))
+        return read_chunked_body(fd, r, end + 4, len - (size_t)(end + 4 - buf));
     if ((cl = strcasestr(buf, "\r\nContent-Length:")))
         clen = strtoul(cl + 17, NULL, 10);
     r->body = calloc(1, clen + 1);
@@ -529,6 +556,61 @@ static void test_init_error(void **state)
     fake_free(f);
 }
 
+/* "stream-ok": three chunks, finished by returning; "stream-fail": one chunk, then an error
+ * (trailers); "stream-explicit": finished by the handler itself. */
+static int stream_handler(const gl_rt_invocation_t *inv, gl_rt_response_t *resp, void *user_data)
+{
+    (void)user_data;
+    gl_rt_stream_t *s = gl_rt_stream_begin("text/plain");
+    if (!s || gl_rt_stream_begin(NULL) != NULL) /* one stream per invocation */
+        return gl_rt_set_error(resp, "Setup", "no stream");
+    gl_rt_stream_write(s, "a", 1);
+    if (inv->payload_len == 11 && memcmp(inv->payload, "stream-fail", 11) == 0)
+        return gl_rt_set_error(resp, "ValueError", "mid-stream");
+    gl_rt_stream_write(s, "bc", 2);
+    gl_rt_stream_write(s, "", 0);
+    gl_rt_stream_write(s, "def", 3);
+    if (inv->payload_len == 15 && memcmp(inv->payload, "stream-explicit", 15) == 0)
+        assert_int_equal(gl_rt_stream_finish(s), 202);
+    return 0;
+}
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    int64_t dl = now_ms() + 60000;
+    step_t steps[] = {
+        {make_next(0, "s-1", dl, "", "stream-ok"), 0},
+        {ACCEPTED, 0},
+        {make_next(1, "s-2", dl, "", "stream-fail"), 0},
+        {ACCEPTED, 0},
+        {make_next(2, "s-3", dl, "", "stream-explicit"), 0},
+        {ACCEPTED, 0},
+        {BROKEN, 0},
+    };
+    char v[256];
+    fake_t *f = fake_start(steps, sizeof steps / sizeof steps[0]);
+
+    assert_int_equal(gl_rt_stream_begin(NULL), NULL); /* outside a handler */
+    assert_int_equal(gl_rt_run(stream_handler, NULL), -EIO);
+    fake_finish(f);
+    assert_int_equal(f->nrec, 7);
+    assert_string_equal(f->rec[1].path, "/2018-06-01/runtime/invocation/s-1/response");
+    assert_string_equal(req_header(&f->rec[1], "Lambda-Runtime-Function-Response-Mode", v,
+                                   sizeof v), "streaming");
+    assert_string_equal(req_header(&f->rec[1], "Content-Type", v, sizeof v), "text/plain");
+    assert_null(req_header(&f->rec[1], "Content-Length", v, sizeof v));
+    assert_string_equal(f->rec[1].body, "1\r\na\r\n2\r\nbc\r\n3\r\ndef\r\n0\r\n\r\n");
+    /* {"errorMessage":"mid-stream","errorType":"ValueError","stackTrace":[]} in base64 */
+    assert_string_equal(f->rec[3].body,
+                        "1\r\na\r\n0\r\nLambda-Runtime-Function-Error-Type: ValueError\r\n"
+                        "Lambda-Runtime-Function-Error-Body: eyJlcnJvck1lc3NhZ2UiOiJtaWQtc3RyZWFtIiwi"
+                        "ZXJyb3JUeXBlIjoiVmFsdWVFcnJvciIsInN0YWNrVHJhY2UiOltdfQ==\r\n\r\n");
+    assert_string_equal(f->rec[5].body, "1\r\na\r\n2\r\nbc\r\n3\r\ndef\r\n0\r\n\r\n");
+    assert_int_equal(f->rec[5].conn_no, f->rec[1].conn_no); /* one kept-alive connection */
+    fake_free(f);
+}
+
 static void test_json_escape(void **state)
 {
     char out[64];
@@ -553,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_init_error),
         cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_streaming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,8 @@ static const struct expect {
     {"GET", "/2015-03-31/functions/f/", "GetFunction", 256, "f", NULL},
     {"DELETE", "/2015-03-31/functions/f", "DeleteFunction", 256, "f", NULL},
     {"POST", "/2015-03-31/functions/f/invocations", "Invoke", 256, "f", NULL},
+    {"POST", "/2021-11-15/functions/f/response-streaming-invocations", "InvokeWithResponseStream",
+     256, "f", NULL},
     {"GET", "/2015-03-31/functions/f/configuration", "GetFunctionConfiguration", 256, "f", NULL},
     {"PUT", "/2015-03-31/functions/f/configuration", "UpdateFunctionConfiguration", 140, "f",
      NULL},
@@ -276,7 +278,8 @@ static void test_body_limits(void **state)
     const gl_api_op_t *ops = gl_api_ops(&n);
     for (size_t i = 0; i < n; i++) {
         const char *as = ops[i].too_large_as;
-        if (!strcmp(ops[i].name, "Invoke") || !strcmp(ops[i].name, "InvokeAsync"))
+        if (!strcmp(ops[i].name, "Invoke") || !strcmp(ops[i].name, "InvokeAsync") ||
+            !strcmp(ops[i].name, "InvokeWithResponseStream"))
             assert_string_equal(as, "InvokeFunction");
         else if (!strcmp(ops[i].name, "CreateFunction") ||
                  !strcmp(ops[i].name, "UpdateFunctionCode"))

@@ -57,6 +57,10 @@ struct fx {
     gl_http_req_t *held;
     uv_timer_t hold_timer;
     int hold_inited;
+    /* what /sbody's streamed body delivered */
+    char sbody[256];
+    size_t sbody_len;
+    atomic_int sbody_pieces;
     char fail[512];
 };
 
@@ -116,8 +120,24 @@ static void on_hold_timer(uv_timer_t *t)
     fx->held = NULL;
 }
 
+static void on_sbody_chunk(gl_http_req_t *req, const char *buf, size_t len)
+{
+    fx_t *fx = req->data;
+    if (fx->sbody_len + len < sizeof(fx->sbody)) {
+        memcpy(fx->sbody + fx->sbody_len, buf, len);
+        fx->sbody_len += len;
+    }
+    fx->sbody_pieces++;
+}
+
 static size_t body_limit(gl_http_req_t *req, void *data)
 {
+    if (strcmp(req->path, "/sbody") == 0) { /* streamed: the tiny limit must not apply */
+        req->data = data;
+        req->on_abort = on_never_abort;
+        gl_http_req_stream_body(req, on_sbody_chunk);
+        return 4;
+    }
     return strncmp(req->path, "/small", 6) == 0 ? SMALL_LIMIT : 1024 * 1024;
 }
 
@@ -150,6 +170,21 @@ static void on_request(gl_http_req_t *req, void *data)
         uv_timer_start(&s->t, on_slow_timer,
                        strncmp(req->query, "ms=", 3) == 0 ? strtoul(req->query + 3, NULL, 10) : 50,
                        0);
+    } else if (strcmp(p, "/sbody") == 0) {
+        const char *t = gl_http_req_trailer(req, "x-t");
+        char out[400];
+        int n = snprintf(out, sizeof(out), "got=%.*s trailer=%s body=%zu cl=%zu",
+                         (int)fx->sbody_len, fx->sbody, t ? t : "-", req->body.len,
+                         req->content_length);
+        req->on_abort = NULL;
+        gl_http_reply(req, 200, NULL, 0, out, (size_t)n);
+    } else if (strcmp(p, "/stream") == 0) {
+        gl_http_header_t h[] = {{"Content-Type", "text/plain"}};
+        gl_http_reply_start(req, 200, h, 1);
+        gl_http_reply_write(req, "ab", 2);
+        gl_http_reply_write(req, "", 0); /* nothing: an empty chunk would end the body */
+        gl_http_reply_write(req, "cde", 3);
+        gl_http_reply_end(req);
     } else if (strcmp(p, "/never") == 0) {
         req->data = fx;
         req->on_abort = on_never_abort;
@@ -616,6 +651,55 @@ static void c_chunked(fx_t *fx)
 }
 
 static void test_chunked_with_trailers(void **state) { free(run(c_chunked)); }
+
+/* Streamed request bodies (pieces to the handler as they come, trailers kept, no body limit)
+ * and streamed replies (chunked, in order, the connection reused after them). */
+static void c_streaming(fx_t *fx)
+{
+    client_t *c = cconnect(fx);
+    resp_t r;
+    char v[64];
+
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "POST /sbody HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n") == 0);
+    CHECK(fx, wait_for(&fx->sbody_pieces, 1)); /* delivered before the body ended */
+    CHECK(fx, csend(c, "6\r\n world\r\n0\r\nX-T: tv\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    CHECK(fx, strcmp(r.body, "got=hello world trailer=tv body=0 cl=11") == 0);
+    resp_free(&r);
+
+    CHECK(fx, csend(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
+    CHECK(fx, resp_header(&r, "transfer-encoding", v, sizeof(v)) && strcmp(v, "chunked") == 0);
+    CHECK(fx, !resp_header(&r, "content-length", v, sizeof(v)));
+    resp_free(&r);
+    static const char want[] = "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n";
+    while (c->len < sizeof(want) - 1)
+        CHECK(fx, fill(c) == 0);
+    CHECK(fx, memcmp(c->buf, want, sizeof(want) - 1) == 0);
+    memmove(c->buf, c->buf + sizeof(want) - 1, c->len - (sizeof(want) - 1));
+    c->len -= sizeof(want) - 1;
+    CHECK(fx, csend(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200);
+    resp_free(&r);
+    cclose(c);
+
+    /* A streamed body cut short: the handler hears on_abort, never on_request. */
+    c = cconnect(fx);
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "POST /sbody HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n") == 0);
+    CHECK(fx, wait_for(&fx->sbody_pieces, 3));
+    creset(c);
+    CHECK(fx, wait_for(&fx->aborts, 1));
+}
+
+static void test_streaming(void **state)
+{
+    run_want(c_streaming, NULL, (want_t){.requests = IS(3), .aborts = IS(1),
+                                         .conns_at_close = IS(0)});
+}
 
 static void c_expect_continue(fx_t *fx)
 {
@@ -1165,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_chunked_with_trailers),
+        cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_body_over_limit_by_content_length),
         cmocka_unit_test(test_body_over_limit_chunked),
