@@ -22,6 +22,7 @@
 
 #include "galley/archive.h"
 #include "galley/async.h"
+#include "galley/layers.h"
 #include "galley/log.h"
 #include "galley/util.h"
 #include "galley/sched.h"
@@ -199,6 +200,34 @@ static void discard_code(const char *code_dir)
     free(parent);
 }
 
+/* Lambda's answer to an upload the archive module refused (what: the function or layer, for
+ * the daemon's log). */
+gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
+                                  const char *what, char *msg, size_t msglen)
+{
+    switch (res->status) {
+    case GL_ARCHIVE_BAD_ZIP:
+        snprintf(msg, msglen, "Could not unzip uploaded file. Please check your file, then "
+                              "try to upload again.");
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_EMPTY:
+        snprintf(msg, msglen, "Uploaded file must be a non-empty zip");
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_TOO_LARGE:
+        snprintf(msg, msglen, "Unzipped size must be smaller than %llu bytes",
+                 (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_UNSAFE_ENTRY:
+    case GL_ARCHIVE_CONFLICT:
+        snprintf(msg, msglen, "Could not unzip uploaded file: %s", err->msg);
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    default:
+        gl_log_error("api: unpacking code of %s: %s: %s", what, err->msg, strerror(err->code));
+        snprintf(msg, msglen, "Could not store the code: %s", strerror(err->code));
+        return GL_AWS_SERVICE;
+    }
+}
+
 /*
  * Decode, check, unpack and keep the zip of an upload into a new code directory of `name`,
  * then point cfg at it (code_dir, CodeSha256, CodeSize, new RevisionId and LastModified).
@@ -249,33 +278,7 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
         goto out;
     }
     if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
-        switch (res.status) {
-        case GL_ARCHIVE_BAD_ZIP:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg),
-                     "Could not unzip uploaded file. Please check your file, then "
-                     "try to upload again.");
-            break;
-        case GL_ARCHIVE_EMPTY:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Uploaded file must be a non-empty zip");
-            break;
-        case GL_ARCHIVE_TOO_LARGE:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Unzipped size must be smaller than %llu bytes",
-                     (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
-            break;
-        case GL_ARCHIVE_UNSAFE_ENTRY:
-        case GL_ARCHIVE_CONFLICT:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Could not unzip uploaded file: %s", err.msg);
-            break;
-        default:
-            gl_log_error("api: unpacking code of %s: %s: %s", name, err.msg, strerror(err.code));
-            fail_type = GL_AWS_SERVICE;
-            snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
-                     strerror(err.code));
-        }
+        fail_type = gl_api_archive_error(&res, &err, name, fail_msg, sizeof(fail_msg));
         goto out;
     }
     int wr = gl_write_file_atomic(zip_path, zip, zip_len);
@@ -345,9 +348,16 @@ static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name,
                             size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
 {
     const json_t *tags = status == 201 ? json_object_get(body, "Tags") : NULL;
-    if (store_code(api, req, name, b64, b64_len, cfg) == 0)
+    gl_aws_error_t aerr;
+    if (store_code(api, req, name, b64, b64_len, cfg) < 0)
+        return;
+    if (gl_layers_resolve(api->reg, cfg, &aerr) < 0) {
+        discard_code(cfg->code_dir);
+        gl_http_reply_aws_err(req, &aerr);
+    } else {
         put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")),
                       json_is_null(tags) ? NULL : tags);
+    }
 }
 
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
@@ -505,7 +515,8 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0) {
+    if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0 ||
+        (json_object_get(body, "Layers") && gl_layers_resolve(api->reg, &cfg, &aerr) < 0)) {
         gl_http_reply_aws_err(req, &aerr);
         goto out;
     }

@@ -41,6 +41,8 @@ typedef struct layout {
     char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
     char *lang_host;     /* an interpreter's prefix outside /usr, bound at /var/lang */
     const char *tmp;     /* TMPDIR */
+    const char *opt;     /* the layers as the child sees them: /opt, or their merged directory
+                          * itself without a mount namespace */
 } layout_t;
 
 static void envp_set(envp_builder_t *b, const char *name, const char *value)
@@ -69,16 +71,44 @@ static void envp_free(envp_builder_t *b)
     b->n = 0;
 }
 
+/* Lambda's search paths (PATH, LD_LIBRARY_PATH, NODE_PATH; PYTHONPATH when the function has
+ * layers, for an interpreter whose version differs from the runtime's name) with the layers'
+ * directories; the daemon's own LD_LIBRARY_PATH goes last. */
+static void search_paths(gl_env_t *env, envp_builder_t *b, const layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root, *own = getenv("LD_LIBRARY_PATH");
+    char *v = NULL;
+    if (asprintf(&v, "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:%s/bin", l->opt) >= 0)
+        envp_set(b, "PATH", v);
+    free(v);
+    if (asprintf(&v, "/var/lang/lib:/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:%s/lib%s%s", rt, rt,
+                 l->task_root, l->task_root, l->opt, own && *own ? ":" : "", own ? own : "") >= 0)
+        envp_set(b, "LD_LIBRARY_PATH", v);
+    free(v);
+    if (strncmp(c->runtime, "nodejs", 6) == 0 &&
+        asprintf(&v, "%s/nodejs/node%d/node_modules:%s/nodejs/node_modules:%s/node_modules:%s:%s",
+                 l->opt, atoi(c->runtime + 6), l->opt, rt, rt, l->task_root) >= 0) {
+        envp_set(b, "NODE_PATH", v);
+        free(v);
+    }
+    if (strncmp(c->runtime, "python", 6) == 0 && c->opt_dir &&
+        asprintf(&v, "%s/python/lib/%s/site-packages:%s/python:%s", l->opt, c->runtime, l->opt,
+                 rt) >= 0) {
+        envp_set(b, "PYTHONPATH", v);
+        free(v);
+    }
+}
+
 static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
     const gl_sched_opts_t *o = &env->sched->opts;
     char num[32], api[64], group[160], exec_env[96];
     /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
-    envp_set(b, "PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    search_paths(env, b, l);
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
-    envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));
     /* Credentials the daemon has (so functions can reach local services), as Lambda
      * gives a function its role's. */
     envp_set(b, "AWS_ACCESS_KEY_ID", getenv("AWS_ACCESS_KEY_ID"));
@@ -168,6 +198,7 @@ static int plan_layout(gl_env_t *env, layout_t *l)
     l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
     l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
     l->tmp = l->inside ? "/tmp" : env->tmp_dir;
+    l->opt = l->inside || !c->opt_dir ? "/opt" : c->opt_dir;
     if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
         int py = c->runtime[0] == 'p';
         l->runtime_host = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
@@ -363,6 +394,7 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
         .code_dir = env->fn->cfg.code_dir,
         .runtime_dir = l.runtime_host,
         .lang_dir = l.lang_host,
+        .opt_dir = env->fn->cfg.opt_dir,
         .tmp_mb = (unsigned)env->fn->cfg.ephemeral_mb,
         .cgroup_fd = env->cg ? gl_cg_clone_fd(env->cg) : -1,
         .before_release = env->cg ? attach_to_cgroup : NULL,
