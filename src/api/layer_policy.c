@@ -77,7 +77,7 @@ static json_t *statement(const json_t *body, const char *resource)
     if (!strcmp(principal, "*"))
         who = json_string("*");
     else if (strlen(principal) == 12)
-        who = json_pack("{s:s+}", "AWS", "arn:aws:iam::", principal, ":root");
+        who = json_pack("{s:s++}", "AWS", "arn:aws:iam::", principal, ":root");
     else
         who = json_pack("{s:s}", "AWS", principal);
     json_t *st = json_pack("{s:O,s:s,s:o,s:s,s:s}", "Sid", json_object_get(body, "StatementId"),
