@@ -70,6 +70,11 @@ void gl_layer_arn(const struct gl_registry *r, const char *name, long version, c
  */
 int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr);
 
+/** A template function's /opt (cfg->opt_dir) from its layers' directories (json array, may be
+ *  NULL): one layer is its own directory, so edits show at once; several are merged at
+ *  <state>/layers/.template/<name>. 0, or a negative errno with err set. */
+int gl_layers_template_dir(struct gl_registry *r, const char *name, const json_t *dirs,
+                           gl_fn_config_t *cfg, gl_err_t *err);
 /** Merge dirs[0..n) into dest (which must not exist) so a later one's files win; hard links,
  *  copies where linking fails. Built beside dest and renamed in. 0 or a negative errno. */
 int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);

@@ -310,3 +310,38 @@ out:
     free(dest);
     return rc;
 }
+
+int gl_layers_template_dir(gl_registry_t *r, const char *name, const json_t *dirs,
+                           gl_fn_config_t *cfg, gl_err_t *err)
+{
+    const char *list[GL_LAYERS_MAX * 4];
+    size_t n = json_array_size(dirs);
+    char *dest = NULL;
+    int rc;
+    free(cfg->opt_dir);
+    cfg->opt_dir = NULL;
+    if (n == 0)
+        return 0;
+    if (n == 1) {
+        cfg->opt_dir = strdup(json_string_value(json_array_get(dirs, 0)));
+        return cfg->opt_dir ? 0 : gl_err_set(err, ENOMEM, "out of memory");
+    }
+    if (n > sizeof(list) / sizeof(list[0]))
+        return gl_err_set(err, E2BIG, "%s: too many layers", name);
+    for (size_t i = 0; i < n; i++)
+        list[i] = json_string_value(json_array_get(dirs, i));
+    if (asprintf(&dest, "%s/layers/.template/%s", r->state_dir, name) < 0)
+        return gl_err_set(err, ENOMEM, "out of memory");
+    gl_rm_rf(dest);
+    *strrchr(dest, '/') = '\0';
+    rc = gl_mkdir_p(dest, 0755);
+    dest[strlen(dest)] = '/';
+    if (rc < 0)
+        gl_err_set(err, -rc, "create %s", dest);
+    else if ((rc = gl_layers_merge(list, n, dest, err)) == 0) {
+        cfg->opt_dir = dest;
+        dest = NULL; /* moved into cfg */
+    }
+    free(dest);
+    return rc;
+}

@@ -270,3 +270,64 @@ def test_aws_cli(daemon_factory, tmp_path):
     assert listed[0]["LayerName"] == "tools"
     d.cli("delete-layer-version", "--layer-name", "tools", "--version-number", "1")
     assert json.loads(d.cli("list-layers").stdout)["Layers"] == []
+
+
+SAM = """AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Layers:
+      - !Ref DepsLayer
+Resources:
+  DepsLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: deps
+      ContentUri: deps/
+      CompatibleRuntimes: [python3.12]
+  OverLayer:
+    Type: AWS::Lambda::LayerVersion
+    Properties:
+      Content: over/
+  One:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+  Two:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Layers:
+        - !Ref OverLayer
+"""
+
+
+def test_sam_layers_and_hot_reload(daemon_factory, tmp_path):
+    import time
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(PY_APP)
+    (tmp_path / "deps" / "python").mkdir(parents=True)
+    (tmp_path / "deps" / "python" / "greet.py").write_text("def hello():\n    return 'v1'\n")
+    (tmp_path / "deps" / "python" / "shared.py").write_text("WHO = 'deps'\n")
+    (tmp_path / "over" / "python").mkdir(parents=True)
+    (tmp_path / "over" / "python" / "shared.py").write_text("WHO = 'over'\n")
+    tpl = tmp_path / "template.yaml"
+    tpl.write_text(SAM)
+    d = daemon_factory(template=tpl)
+    c = d.client()
+    conf = c.get_function(FunctionName="One")["Configuration"]
+    assert conf["Layers"] == [{"Arn": f"{ACCOUNT_ARN}:layer:deps:1", "CodeSize": 0}]
+    assert [lay["Arn"] for lay in c.get_function(FunctionName="Two")["Configuration"][
+        "Layers"]] == [f"{ACCOUNT_ARN}:layer:deps:1", f"{ACCOUNT_ARN}:layer:OverLayer:1"]
+    assert invoke(c, "One") == {"greet": "v1", "shared": "deps"}
+    assert invoke(c, "Two") == {"greet": "v1", "shared": "over"}
+    # Editing the layer's directory reloads the function using it.
+    (tmp_path / "deps" / "python" / "greet.py").write_text("def hello():\n    return 'v2'\n")
+    deadline = time.monotonic() + 10
+    while "reloading One: python/greet.py changed" not in d.daemon_log():
+        assert time.monotonic() < deadline, d.daemon_log()
+        time.sleep(0.1)
+    assert invoke(c, "One")["greet"] == "v2"
