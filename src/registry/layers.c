@@ -198,7 +198,8 @@ json_t *gl_layer_versions(gl_registry_t *r, const char *name)
     }
     if (d)
         closedir(d);
-    qsort(nums, n, sizeof(*nums), cmp_desc);
+    if (n)
+        qsort(nums, n, sizeof(*nums), cmp_desc);
     for (size_t i = 0; arr && i < n; i++) {
         json_t *rec = gl_layer_get(r, name, nums[i]);
         if (rec)
@@ -228,7 +229,8 @@ json_t *gl_layer_names(gl_registry_t *r)
             gl_layer_parse_name(list[i]->d_name, name) == 0 && strcmp(name, list[i]->d_name) == 0)
             names[k++] = list[i]->d_name;
     }
-    qsort(names, k, sizeof(*names), cmp_str);
+    if (k)
+        qsort(names, k, sizeof(*names), cmp_str);
     for (size_t i = 0; arr && i < k; i++) {
         json_t *versions = gl_layer_versions(r, names[i]);
         if (json_array_size(versions))

@@ -331,3 +331,23 @@ def test_sam_layers_and_hot_reload(daemon_factory, tmp_path):
         assert time.monotonic() < deadline, d.daemon_log()
         time.sleep(0.1)
     assert invoke(c, "One")["greet"] == "v2"
+
+
+def test_no_sandbox_paths_name_the_merged_directory(daemon_factory):
+    d = daemon_factory(extra_args=["--no-sandbox"])
+    assert "layers are not at /opt" in d.daemon_log()
+    c = d.client()
+    base = publish(c, "base", {"python/greet.py": "def hello():\n    return 'base'\n",
+                               "python/shared.py": "WHO = 'base'\n",
+                               "nodejs/node_modules/greet/index.js":
+                                   "exports.hello = () => 'node-layer';\n"})
+    c.create_function(FunctionName="py", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                      Code={"ZipFile": zip_files({"app.py": PY_APP})},
+                      Layers=[base["LayerVersionArn"]])
+    assert invoke(c, "py") == {"greet": "base", "shared": "base"}
+    c.create_function(FunctionName="node", Runtime="nodejs20.x", Handler="index.handler",
+                      Role=ROLE, Code={"ZipFile": zip_files({"index.js": NODE_APP})},
+                      Layers=[base["LayerVersionArn"]])
+    out = invoke(c, "node")
+    assert out["greet"] == "node-layer"
+    assert "/layers/.merged/" in out["path"].split(":")[0]
