@@ -60,8 +60,9 @@ static int add_layer(const char *file, const char *dir, const char *id, const js
     char *path = content_dir(file, dir, id, json_object_get(props, key), key);
     if (!path)
         return 0;
-    snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:%s:layer:%s:1", ctx->region, ctx->account_id,
-             name);
+    snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:%s:layer:%s:1",
+             ctx && ctx->region ? ctx->region : "us-east-1",
+             ctx && ctx->account_id ? ctx->account_id : "123456789012", name);
     int rc = json_object_set_new(layers, id, json_pack("{s:s,s:s}", "Arn", arn, "Dir", path));
     free(path);
     return rc < 0 ? -ENOMEM : 0;
