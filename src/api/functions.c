@@ -200,10 +200,10 @@ static void discard_code(const char *code_dir)
     free(parent);
 }
 
-/* Lambda's answer to an upload the archive module refused (what: the function or layer, for
- * the daemon's log). */
+/* Lambda's answer to an upload the archive module refused (kind "function" or "layer", what
+ * its name). */
 gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
-                                  const char *what, char *msg, size_t msglen)
+                                  const char *kind, const char *what, char *msg, size_t msglen)
 {
     switch (res->status) {
     case GL_ARCHIVE_BAD_ZIP:
@@ -222,8 +222,9 @@ gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t
         snprintf(msg, msglen, "Could not unzip uploaded file: %s", err->msg);
         return GL_AWS_INVALID_PARAMETER_VALUE;
     default:
-        gl_log_error("api: unpacking code of %s: %s: %s", what, err->msg, strerror(err->code));
-        snprintf(msg, msglen, "Could not store the code: %s", strerror(err->code));
+        gl_log_error("api: unpacking code of %s %s: %s: %s", kind, what, err->msg,
+                     strerror(err->code));
+        snprintf(msg, msglen, "Could not store the %s's code: %s", kind, strerror(err->code));
         return GL_AWS_SERVICE;
     }
 }
@@ -278,7 +279,8 @@ static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const
         goto out;
     }
     if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
-        fail_type = gl_api_archive_error(&res, &err, name, fail_msg, sizeof(fail_msg));
+        fail_type = gl_api_archive_error(&res, &err, "function", name, fail_msg,
+                                         sizeof(fail_msg));
         goto out;
     }
     int wr = gl_write_file_atomic(zip_path, zip, zip_len);

@@ -165,7 +165,7 @@ void gl_api_get_layer_policy(gl_api_t *api, gl_http_req_t *req, const gl_api_rou
 void gl_api_remove_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 /** Lambda's error for an upload the archive module refused: the type, and msg filled. */
 gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
-                                  const char *what, char *msg, size_t msglen);
+                                  const char *kind, const char *what, char *msg, size_t msglen);
 
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

@@ -188,7 +188,7 @@ static void publish(gl_api_t *api, gl_http_req_t *req, const char *name, const j
     json_t *rec = NULL;
     if (gl_layer_publish(api->reg, name, zip, len, body, &rec, &res, &err) < 0) {
         char msg[512];
-        gl_aws_err_t type = gl_api_archive_error(&res, &err, name, msg, sizeof(msg));
+        gl_aws_err_t type = gl_api_archive_error(&res, &err, "layer", name, msg, sizeof(msg));
         gl_http_reply_aws_error(req, type, "%s", msg);
         return;
     }
