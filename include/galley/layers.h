@@ -70,6 +70,9 @@ void gl_layer_arn(const struct gl_registry *r, const char *name, long version, c
  */
 int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr);
 
+/** UpdateFunctionCode: the new code plus the layers already merged (which may include
+ *  versions deleted since) within the unzipped limit; 0 or -EINVAL with aerr set. */
+int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr);
 /** A template function's /opt (cfg->opt_dir) from its layers' directories (json array, may be
  *  NULL): one layer is its own directory, so edits show at once; several are merged at
  *  <state>/layers/.template/<name>. 0, or a negative errno with err set. */

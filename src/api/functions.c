@@ -353,7 +353,10 @@ static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name,
     gl_aws_error_t aerr;
     if (store_code(api, req, name, b64, b64_len, cfg) < 0)
         return;
-    if (gl_layers_resolve(api->reg, cfg, &aerr) < 0) {
+    /* A new function's layers are looked up; new code keeps the layers it had (deleted
+     * versions included, as on Lambda) and is only measured against them. */
+    if ((status == 201 ? gl_layers_resolve(api->reg, cfg, &aerr)
+                       : gl_layers_check_size(cfg, &aerr)) < 0) {
         discard_code(cfg->code_dir);
         gl_http_reply_aws_err(req, &aerr);
     } else {

@@ -259,6 +259,26 @@ static char *merged_path(gl_registry_t *r, const json_t *layers)
     return p;
 }
 
+/* The limit on code plus layers, unzipped; -EINVAL with aerr set past it. */
+static int check_total(uint64_t bytes, gl_aws_error_t *aerr)
+{
+    if (bytes <= GL_ARCHIVE_MAX_UNPACKED)
+        return 0;
+    return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+                            "Function code combined with layers exceeds the maximum allowed "
+                            "size of %llu bytes. The actual size is %llu bytes.",
+                            (unsigned long long)GL_ARCHIVE_MAX_UNPACKED,
+                            (unsigned long long)bytes);
+}
+
+int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr)
+{
+    if (!cfg->opt_dir)
+        return 0;
+    return check_total(gl_layers_tree_bytes(cfg->code_dir) + gl_layers_tree_bytes(cfg->opt_dir),
+                       aerr);
+}
+
 int gl_layers_resolve(gl_registry_t *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr)
 {
     json_t *layers = cfg->extra ? json_object_get(cfg->extra, "Layers") : NULL;
@@ -275,15 +295,8 @@ int gl_layers_resolve(gl_registry_t *r, gl_fn_config_t *cfg, gl_aws_error_t *aer
                                 "Cannot reference more than %d layers.", GL_LAYERS_MAX);
     if ((rc = look_up(r, layers, dirs, &bytes, aerr)) < 0)
         goto out;
-    bytes += gl_layers_tree_bytes(cfg->code_dir);
-    if (bytes > GL_ARCHIVE_MAX_UNPACKED) {
-        rc = gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
-                              "Function code combined with layers exceeds the maximum allowed "
-                              "size of %llu bytes. The actual size is %llu bytes.",
-                              (unsigned long long)GL_ARCHIVE_MAX_UNPACKED,
-                              (unsigned long long)bytes);
+    if ((rc = check_total(bytes + gl_layers_tree_bytes(cfg->code_dir), aerr)) < 0)
         goto out;
-    }
     struct stat st;
     if (!(dest = merged_path(r, layers))) {
         rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "out of memory");

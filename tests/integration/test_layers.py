@@ -205,6 +205,9 @@ def test_python_and_node_import_from_layers(daemon_factory, tmp_path):
     assert invoke(c, "py", ver)["greet"] == "one"
     assert c.get_function(FunctionName="py", Qualifier=ver)["Configuration"]["Layers"][1][
         "Arn"] == one["LayerVersionArn"]
+    # New code for a function whose layers include a deleted version: the layers stay.
+    c.update_function_code(FunctionName="py", ZipFile=zip_files({"app.py": PY_APP}))
+    assert invoke(c, "py")["greet"] == "base"
 
     # Kept across a restart: the layers and the functions using them.
     d.stop()
