@@ -73,6 +73,9 @@ int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t
 /** UpdateFunctionCode: the new code plus the layers already merged (which may include
  *  versions deleted since) within the unzipped limit; 0 or -EINVAL with aerr set. */
 int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+/** At open: remove the merged directories no loaded function or version uses (a list of
+ *  layers that was replaced, a merge cut short). */
+void gl_layers_gc(struct gl_registry *r);
 /** A template function's /opt (cfg->opt_dir) from its layers' directories (json array, may be
  *  NULL): one layer is its own directory, so edits show at once; several are merged at
  *  <state>/layers/.template/<name>. 0, or a negative errno with err set. */

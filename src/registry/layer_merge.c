@@ -6,6 +6,7 @@
  * /opt (a later layer's file replaces an earlier one's, as Lambda extracts them in order).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -357,4 +358,47 @@ int gl_layers_template_dir(gl_registry_t *r, const char *name, const json_t *dir
     }
     free(dest);
     return rc;
+}
+
+/* Does a loaded snapshot's /opt end in .merged/<name>? (By name: the state dir may be
+ * reached through a symbolic link in one path and not in the other.) */
+static int uses(const gl_fn_t *fn, const char *name)
+{
+    const char *o = fn->cfg.opt_dir, *slash = o ? strrchr(o, '/') : NULL;
+    return slash && !strcmp(slash + 1, name) && slash - o >= 7 &&
+           !strncmp(slash - 7, ".merged", 7);
+}
+
+static int in_use(gl_registry_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (uses(r->by_name[i], name))
+            return 1;
+    for (size_t i = 0; i < r->ns; i++)
+        for (size_t j = 0; j < r->sets[i]->nv; j++)
+            if (uses(r->sets[i]->versions[j].fn, name))
+                return 1;
+    return 0;
+}
+
+void gl_layers_gc(gl_registry_t *r)
+{
+    char *root = NULL;
+    if (asprintf(&root, "%s/" MERGED_DIR, r->state_dir) < 0)
+        return;
+    DIR *d = opendir(root);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *path = NULL;
+        if (e->d_name[0] == '.' || asprintf(&path, "%s/%s", root, e->d_name) < 0)
+            continue;
+        if (!in_use(r, e->d_name)) {
+            gl_log_debug("layers: removing %s (no function uses it)", path);
+            gl_rm_rf(path);
+        }
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(root);
 }

@@ -77,7 +77,8 @@ static void envp_free(envp_builder_t *b)
 static void search_paths(gl_env_t *env, envp_builder_t *b, const layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
-    const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root, *own = getenv("LD_LIBRARY_PATH");
+    const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root;
+    const char *own = getenv("LD_LIBRARY_PATH");
     char *v = NULL;
     if (asprintf(&v, "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:%s/bin", l->opt) >= 0)
         envp_set(b, "PATH", v);

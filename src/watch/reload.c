@@ -168,8 +168,9 @@ int gl_reload_start(gl_reload_t **out, uv_loop_t *loop, gl_registry_t *reg, gl_s
     for (size_t i = 0; i < n; i++) {
         if (!fns[i]->from_template || !fns[i]->cfg.code_dir)
             continue;
+        const char *opt = fns[i]->cfg.opt_dir;
         if ((rc = add_name(r, fns[i]->cfg.code_dir, fns[i]->cfg.name)) < 0 ||
-            (fns[i]->cfg.opt_dir && (rc = add_name(r, fns[i]->cfg.opt_dir, fns[i]->cfg.name)) < 0)) {
+            (opt && (rc = add_name(r, opt, fns[i]->cfg.name)) < 0)) {
             rc = gl_err_set(err, ENOMEM, "out of memory");
             goto fail;
         }

@@ -209,9 +209,13 @@ def test_python_and_node_import_from_layers(daemon_factory, tmp_path):
     c.update_function_code(FunctionName="py", ZipFile=zip_files({"app.py": PY_APP}))
     assert invoke(c, "py")["greet"] == "base"
 
-    # Kept across a restart: the layers and the functions using them.
+    # Kept across a restart: the layers and the functions using them. The merge of a list no
+    # function uses any more ([base, over]) is removed then.
+    merged = state / "layers" / ".merged"
+    assert len(list(merged.iterdir())) == 4
     d.stop()
     d = daemon_factory(state_dir=state)
+    assert len(list(merged.iterdir())) == 3
     c = d.client()
     assert [v["Version"] for v in c.list_layer_versions(LayerName="base")["LayerVersions"]] == [1]
     assert invoke(c, "py") == {"greet": "base", "shared": "base"}
