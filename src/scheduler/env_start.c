@@ -191,6 +191,16 @@ static int place_interpreter(layout_t *l, const char *host)
     return 0;
 }
 
+/* Is dir/name a regular file? */
+static int is_file(const char *dir, const char *name)
+{
+    char *path = gl_path_join(dir, name);
+    struct stat st;
+    int yes = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    return yes;
+}
+
 /* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
 static int plan_layout(gl_env_t *env, layout_t *l)
 {
@@ -210,15 +220,14 @@ static int plan_layout(gl_env_t *env, layout_t *l)
         l->argv[1] = gl_path_join(l->runtime_dir, "bootstrap");
         return 0;
     }
-    /* provided: the bootstrap in the code root (Lambda also looks in /opt). */
+    /* provided: the bootstrap in the code root, else in the layers (/opt), as Lambda looks. */
     l->runtime_dir = strdup(l->task_root);
-    char *host = gl_path_join(c->code_dir, "bootstrap");
-    struct stat st;
-    int rc = host && stat(host, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -ENOENT;
-    free(host);
-    l->exe = gl_path_join(l->task_root, "bootstrap");
+    int in_opt = !is_file(c->code_dir, "bootstrap");
+    if (in_opt && (!c->opt_dir || !is_file(c->opt_dir, "bootstrap")))
+        return -ENOENT;
+    l->exe = gl_path_join(in_opt ? l->opt : l->task_root, "bootstrap");
     l->argv[0] = l->exe ? strdup(l->exe) : NULL;
-    return rc;
+    return 0;
 }
 
 static void layout_free(layout_t *l)
@@ -364,8 +373,9 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
     if ((rc = plan_layout(env, &l)) == -ENOENT) {
         e->type = "Runtime.InvalidEntrypoint";
         snprintf(e->msg, sizeof(e->msg),
-                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]", rid,
-                 env->fn->cfg.code_dir);
+                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap "
+                 "%s/bootstrap]",
+                 rid, env->fn->cfg.code_dir, env->fn->cfg.opt_dir ? env->fn->cfg.opt_dir : "/opt");
         goto out;
     } else if (rc < 0) {
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, strerror(-rc));

@@ -358,3 +358,34 @@ def test_no_sandbox_paths_name_the_merged_directory(daemon_factory):
     out = invoke(c, "node")
     assert out["greet"] == "node-layer"
     assert "/layers/.merged/" in out["path"].split(":")[0]
+
+
+SH_BOOTSTRAP = """#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  headers=$(mktemp)
+  curl -sS -D "$headers" -o /dev/null "$api/next"
+  id=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$headers" | tr -d '\\r' | cut -d' ' -f2)
+  rm -f "$headers"
+  curl -sS -o /dev/null -X POST "$api/$id/response" -d '{"bootstrap": "'"$0"'"}'
+done
+"""
+
+
+def test_provided_bootstrap_from_a_layer(daemon_factory):
+    d = daemon_factory()
+    c = d.client()
+    rt = publish(c, "shell-runtime", {"bootstrap": (SH_BOOTSTRAP, 0o755)})["LayerVersionArn"]
+    code = {"ZipFile": zip_files({"README": "code without a bootstrap\n"})}
+    c.create_function(FunctionName="sh", Runtime="provided.al2023", Handler="x", Role=ROLE,
+                      Code=code, Layers=[rt])
+    assert invoke(c, "sh") == {"bootstrap": "/opt/bootstrap"}
+    # Neither in the code nor in a layer: Lambda's error names both places.
+    c.create_function(FunctionName="none", Runtime="provided.al2023", Handler="x", Role=ROLE,
+                      Code=code)
+    r = c.invoke(FunctionName="none", Payload=b"{}")
+    body = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "Couldn't find valid bootstrap(s): [" in body["errorMessage"]
+    assert "/bootstrap /opt/bootstrap]" in body["errorMessage"]
