@@ -286,11 +286,19 @@ static void get_by_arn(gl_api_t *api, gl_http_req_t *req)
     free(arn);
 }
 
-/* The list filters: -1 after replying for an architecture Lambda does not have. */
+/* The list filters: -1 after replying for a runtime or architecture Lambda does not have. */
 static int filters(gl_http_req_t *req, char **runtime, char **arch)
 {
     *runtime = gl_query_get(req->query, "CompatibleRuntime");
     *arch = gl_query_get(req->query, "CompatibleArchitecture");
+    if (*runtime && gl_runtime_classify(*runtime) == GL_RUNTIME_UNKNOWN) {
+        gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
+                                "1 validation error detected: Value '%.64s' at "
+                                "'compatibleRuntime' failed to satisfy constraint: Member must "
+                                "satisfy enum value set",
+                                *runtime);
+        return -1;
+    }
     if (*arch && strcmp(*arch, "x86_64") && strcmp(*arch, "arm64")) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.64s' at "

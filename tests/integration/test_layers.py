@@ -112,6 +112,13 @@ def test_publish_get_list_delete(daemon_factory):
                  "your file, then try to upload again.", 400]
     e = err(c.get_layer_version_by_arn, Arn=f"{ACCOUNT_ARN}:layer:nope:1")
     assert e[0] == "ResourceNotFoundException"
+    e = err(c.list_layer_versions, LayerName="libx", CompatibleArchitecture="sparc")
+    assert e[0] == "ValidationException" and "'compatibleArchitecture'" in e[1]
+    e = err(c.publish_layer_version, LayerName="bad.name", Content={"ZipFile": zip_bytes})
+    assert e[0] == "ValidationException" and "'layerName'" in e[1]
+    e = err(c.publish_layer_version, LayerName="libx", Content={"ZipFile": zip_bytes},
+            Description="x" * 257)
+    assert e[0] == "ValidationException" and "'description'" in e[1]
 
 
 def test_permissions_stored_not_enforced(daemon_factory):
