@@ -24,6 +24,7 @@
 
 #include "galley/api.h"
 #include "galley/cgroup.h"
+#include "galley/layers.h"
 #include "galley/async.h"
 #include "galley/log.h"
 #include "galley/metrics.h"
@@ -269,7 +270,8 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
     for (size_t i = 0; i < tpl.nfns; i++) {
         gl_template_fn_t *f = &tpl.fns[i];
         keep_http(d, f);
-        if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
+        if (gl_layers_template_dir(d->reg, f->cfg.name, f->layer_dirs, &f->cfg, &err) < 0 ||
+            gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
             gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
             gl_template_free(&tpl);
             return -1;

@@ -34,6 +34,7 @@ typedef struct gl_fn_config {
     char *revision_id;   /* UUID, new on every change */
     json_t *extra;       /* owned object: other FunctionConfiguration members kept verbatim
                             (TracingConfig, Layers, Architectures, ...), or NULL */
+    char *opt_dir;       /* the function's layers merged (layers.h), bound at /opt; or NULL */
 } gl_fn_config_t;
 
 typedef struct gl_fn {

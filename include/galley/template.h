@@ -2,7 +2,8 @@
 /*
  * template.h: loading functions from a SAM / CloudFormation template (libyaml).
  *
- * Understands AWS::Serverless::Function and AWS::Lambda::Function, Globals.Function,
+ * Understands AWS::Serverless::Function and AWS::Lambda::Function, their layers
+ * (AWS::Serverless::LayerVersion, AWS::Lambda::LayerVersion, local directories), Globals.Function,
  * Parameters with defaults, the pseudo parameters, and !Ref / !Sub / !GetAtt-free Fn:: forms
  * (Fn::Sub, Ref, Fn::Join, Fn::If is not supported and is warned about). Properties that
  * galley does not support are warned about with gl_log_warn, never silently misread.
@@ -36,6 +37,8 @@ typedef struct gl_template_fn {
                                  alias at it when loaded; NULL when not set */
     json_t *url_config;       /* FunctionUrlConfig {AuthType, InvokeMode, Cors?}, or NULL */
     json_t *routes;           /* Events of Type Api/HttpApi: [{Type, Method, Path}], or NULL */
+    json_t *layer_dirs;       /* the directories of its Layers (the template's own layers), in
+                                 order; cfg.extra's Layers names them; NULL or [] when none */
 } gl_template_fn_t;
 
 typedef struct gl_template {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "galley/archive.h"
+#include "galley/layers.h"
 #include "galley/log.h"
 #include "galley/util.h"
 #include "internal.h"
@@ -233,6 +234,18 @@ static void reply_failure(gl_api_upload_t *u, gl_aws_err_t type, const char *msg
         gl_http_reply_aws_error(req, type, "%s", msg);
 }
 
+/* A new function's layers are looked up; new code keeps the layers it had (deleted versions
+ * included, as on Lambda) and is only measured against them. -1 after replying. */
+static int check_layers(gl_api_upload_t *u)
+{
+    gl_aws_error_t aerr;
+    if ((u->status == 201 ? gl_layers_resolve(u->api->reg, &u->cfg, &aerr)
+                          : gl_layers_check_size(&u->cfg, &aerr)) == 0)
+        return 0;
+    reply_failure(u, aerr.type, aerr.msg);
+    return -1;
+}
+
 /* Back on the loop: store and answer, or answer the failure; then forget the upload. */
 static void on_after_work(uv_work_t *w, int status)
 {
@@ -252,6 +265,8 @@ static void on_after_work(uv_work_t *w, int status)
     } else if (adopt_code(u) < 0) {
         gl_api_discard_code(u->cfg.code_dir);
         reply_failure(u, GL_AWS_SERVICE, "out of memory");
+    } else if (check_layers(u) < 0) {
+        gl_api_discard_code(u->cfg.code_dir);
     } else {
         /* CreateFunction (201) also stores its Tags. */
         const json_t *tags = u->status == 201 ? json_object_get(u->body, "Tags") : NULL;

@@ -22,6 +22,7 @@
 
 #include "galley/archive.h"
 #include "galley/async.h"
+#include "galley/layers.h"
 #include "galley/log.h"
 #include "galley/util.h"
 #include "galley/sched.h"
@@ -168,6 +169,35 @@ static int check_revision(gl_http_req_t *req, const json_t *body, const gl_fn_t 
         return -1;
     }
     return 0;
+}
+
+/* Lambda's answer to an upload the archive module refused (kind "function" or "layer", what
+ * its name). */
+gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
+                                  const char *kind, const char *what, char *msg, size_t msglen)
+{
+    switch (res->status) {
+    case GL_ARCHIVE_BAD_ZIP:
+        snprintf(msg, msglen, "Could not unzip uploaded file. Please check your file, then "
+                              "try to upload again.");
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_EMPTY:
+        snprintf(msg, msglen, "Uploaded file must be a non-empty zip");
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_TOO_LARGE:
+        snprintf(msg, msglen, "Unzipped size must be smaller than %llu bytes",
+                 (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    case GL_ARCHIVE_UNSAFE_ENTRY:
+    case GL_ARCHIVE_CONFLICT:
+        snprintf(msg, msglen, "Could not unzip uploaded file: %s", err->msg);
+        return GL_AWS_INVALID_PARAMETER_VALUE;
+    default:
+        gl_log_error("api: unpacking code of %s %s: %s: %s", kind, what, err->msg,
+                     strerror(err->code));
+        snprintf(msg, msglen, "Could not store the %s's code: %s", kind, strerror(err->code));
+        return GL_AWS_SERVICE;
+    }
 }
 
 /* Swap cfg in and answer with the new configuration (with "Publish": true, the version
@@ -358,7 +388,8 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0) {
+    if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0 ||
+        (json_object_get(body, "Layers") && gl_layers_resolve(api->reg, &cfg, &aerr) < 0)) {
         gl_http_reply_aws_err(req, &aerr);
         goto out;
     }

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "galley/api.h"
+#include "galley/archive.h"
 #include "galley/http.h"
 #include "galley/registry.h"
 
@@ -61,8 +62,8 @@ struct gl_api_route {
     const gl_api_op_t *op;
     const char *fn_seg;   /* the raw (percent-encoded) {FunctionName} in req->path, or NULL */
     size_t fn_len;
-    const char *param;    /* the raw second parameter ({Name}, {Control}): always the path's
-                           * last segment, so NUL-terminated; NULL when none */
+    const char *param;    /* the raw parameter ending the path ({Name}, {Control}): the last
+                           * segment, so NUL-terminated; NULL when none */
     gl_fn_ref_t ref;      /* the parsed FunctionName, when fn_seg is set */
 };
 
@@ -158,6 +159,29 @@ void gl_api_forget_qualifier(gl_api_t *api, const char *fn_name, const char *qua
 /* Get/PutRuntimeManagementConfig (runtime_management.c). */
 void gl_api_get_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Layers (layers.c, layer_policy.c): the nine layer operations. */
+typedef struct gl_api_layer_target {
+    char name[141];  /* the layer's name (a layer ARN in the path reduced to it) */
+    long version;    /* {VersionNumber}, 0 when the path has none */
+    int foreign;     /* an ARN of another region or account: nothing there locally */
+    const char *sid; /* the raw {StatementId}, or NULL */
+} gl_api_layer_target_t;
+/** Read {LayerName} (and {VersionNumber}, {StatementId}) of req's path; -1 after replying. */
+int gl_api_layer_target(gl_api_t *api, gl_http_req_t *req, gl_api_layer_target_t *t);
+/** The record of the version the path names (new reference), or NULL after replying. */
+json_t *gl_api_layer_record(gl_api_t *api, gl_http_req_t *req, gl_api_layer_target_t *t);
+void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_layer_versions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_layers(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_add_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_layer_policy(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_remove_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+/** Lambda's error for an upload the archive module refused: the type, and msg filled. */
+gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
+                                  const char *kind, const char *what, char *msg, size_t msglen);
 
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

@@ -25,6 +25,8 @@
 
 #define GALLEY GL_API_GALLEY_PREFIX
 #define F "/functions/{FunctionName}"
+#define L "/layers/{LayerName}"
+#define LV L "/versions/{VersionNumber}"
 #define SLASH GL_API_OP_SLASH
 #define EVENT GL_API_OP_EVENT
 #define CONTROL GL_API_OP_CONTROL
@@ -132,6 +134,21 @@ static const gl_api_op_t ops[] = {
      gl_api_function_url},
     {"2021-10-31", F "/urls", 0, "GET", "ListFunctionUrlConfigs", 0, NULL, 140, NULL,
      gl_api_list_function_urls},
+    /* Layers: {LayerName} is read by layers.c (a name or a layer ARN), so fn_max is 0. */
+    {"2018-10-31", "/layers", SLASH, "GET", "ListLayers", 0, NULL, 0, NULL, gl_api_list_layers},
+    {"2018-10-31", L "/versions", SLASH, "POST", "PublishLayerVersion", CODE_REQUEST_LIMIT, NULL,
+     0, "PublishLayerVersion", gl_api_publish_layer_version},
+    {"2018-10-31", L "/versions", SLASH, "GET", "ListLayerVersions", 0, NULL, 0, NULL,
+     gl_api_list_layer_versions},
+    {"2018-10-31", LV, 0, "GET", "GetLayerVersion", 0, NULL, 0, NULL, gl_api_get_layer_version},
+    {"2018-10-31", LV, 0, "DELETE", "DeleteLayerVersion", 0, NULL, 0, NULL,
+     gl_api_delete_layer_version},
+    {"2018-10-31", LV "/policy", 0, "POST", "AddLayerVersionPermission", 0, NULL, 0, NULL,
+     gl_api_add_layer_permission},
+    {"2018-10-31", LV "/policy", 0, "GET", "GetLayerVersionPolicy", 0, NULL, 0, NULL,
+     gl_api_get_layer_policy},
+    {"2018-10-31", LV "/policy/{StatementId}", 0, "DELETE", "RemoveLayerVersionPermission", 0,
+     NULL, 0, NULL, gl_api_remove_layer_permission},
     /* galley's own endpoints: a prefix no Lambda path can start with; CONTROL rows need the
      * control token (auth.c). */
     {NULL, GALLEY "/environments", CONTROL, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
@@ -148,6 +165,8 @@ static const gl_api_op_t ops[] = {
 
 #undef GALLEY
 #undef F
+#undef L
+#undef LV
 #undef SLASH
 #undef EVENT
 #undef CONTROL
@@ -190,7 +209,7 @@ static int match_path(const gl_api_op_t *op, const char *path, gl_api_route_t *r
         if (captures++ == 0) {
             rt->fn_seg = p;
             rt->fn_len = seg;
-        } else {
+        } else if (!p[seg]) { /* only the path's last segment: NUL-terminated */
             rt->param = p;
         }
         p += seg;

@@ -44,7 +44,7 @@ int gl_fn_config_copy(gl_fn_config_t *dst, const gl_fn_config_t *src)
         dup_str(&dst->description, src->description) || dup_str(&dst->code_dir, src->code_dir) ||
         dup_str(&dst->code_sha256, src->code_sha256) ||
         dup_str(&dst->last_modified, src->last_modified) ||
-        dup_str(&dst->revision_id, src->revision_id))
+        dup_str(&dst->revision_id, src->revision_id) || dup_str(&dst->opt_dir, src->opt_dir))
         goto nomem;
     if (src->env_vars && !(dst->env_vars = json_deep_copy(src->env_vars)))
         goto nomem;
@@ -67,6 +67,7 @@ void gl_fn_config_free(gl_fn_config_t *c)
     free(c->code_sha256);
     free(c->last_modified);
     free(c->revision_id);
+    free(c->opt_dir);
     json_decref(c->env_vars);
     json_decref(c->extra);
     memset(c, 0, sizeof(*c));

@@ -10,6 +10,7 @@
  * Reading it back trusts nothing: every member is type-checked and the code directory must be
  * a plain child name of the function's directory.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,11 +125,34 @@ json_t *gl_fn_config_to_state(const gl_fn_config_t *c, const char *fn_dir)
     rc |= set_str(o, "RevisionId", c->revision_id);
     if (c->extra)
         rc |= json_object_set(o, "Extra", c->extra);
+    if (c->opt_dir && strrchr(c->opt_dir, '/'))
+        rc |= set_str(o, "LayersDir", strrchr(c->opt_dir, '/') + 1);
     if (rc) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+/* The merged layers of a function: <state>/layers/.merged/<LayersDir>, where fn_dir is
+ * <state>/functions/<name>; LayersDir must be one plain hex name. */
+static int load_layers_dir(const json_t *s, const char *fn_dir, gl_fn_config_t *c, gl_err_t *err)
+{
+    const char *name = json_string_value(json_object_get(s, "LayersDir"));
+    if (!name)
+        return 0;
+    if (strlen(name) != 64 || strspn(name, "0123456789abcdef") != 64)
+        return gl_err_set(err, EINVAL, "bad LayersDir '%.80s'", name);
+    if (asprintf(&c->opt_dir, "%s/../../layers/.merged/%s", fn_dir, name) < 0) {
+        c->opt_dir = NULL;
+        return gl_err_set(err, ENOMEM, "out of memory");
+    }
+    char *real = realpath(c->opt_dir, NULL);
+    if (real) {
+        free(c->opt_dir);
+        c->opt_dir = real;
+    }
+    return 0;
 }
 
 /* Copy string member key into *dst; required members must be present. */
@@ -228,6 +252,8 @@ int gl_fn_config_from_state(const json_t *s, const char *fn_dir, gl_fn_config_t 
         rc = gl_err_set(err, ENOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = load_layers_dir(s, fn_dir, c, err)) < 0)
+        goto fail;
     free(code_name);
     return 0;
 fail:

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "galley/layers.h"
 #include "galley/log.h"
 #include "galley/registry.h"
 #include "galley/util.h"
@@ -302,6 +303,7 @@ int gl_registry_open(gl_registry_t **out, const gl_registry_opts_t *opts, gl_err
     }
     if ((rc = load_all(r, err)) < 0)
         goto fail;
+    gl_layers_gc(r); /* merged layers no function uses any more */
     *out = r;
     return 0;
 fail:

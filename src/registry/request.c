@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "galley/layers.h"
 #include "galley/registry.h"
 
 #define ENV_MAX_BYTES 4096
@@ -364,15 +365,23 @@ static const char *enum_member(check_t *c, const json_t *obj, const char *key, c
     return s;
 }
 
-/* Layers: stored and echoed in the response shape; galley does not mount layers. */
+#define LAYER_ARN_PATTERN                                                                          \
+    "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|"              \
+    "(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+
+/* Layers: version ARNs, at most 5, kept as [{"Arn", "CodeSize"}]; the caller resolves them
+ * (gl_layers_resolve: they exist, their sizes, the merged /opt). [] removes them. */
 static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
 {
     json_t *layers = json_array();
-    size_t i;
+    char printed[800] = "";
+    size_t i, used = 0;
+    int bad = 0;
     json_t *arn;
+    gl_layer_ref_t ref;
     if (!json_is_array(v))
         bad_type(c, "Layers", "an array");
-    else if (json_array_size(v) > 5)
+    else if (json_array_size(v) > GL_LAYERS_MAX)
         gl_violation_add(
             &c->schema,
             "Value '[%zu items]' at 'layers' failed to satisfy constraint: Member must "
@@ -384,9 +393,20 @@ static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
             bad_type(c, "Layers", "an array of strings");
             break;
         }
-        json_array_append_new(layers,
-                              json_pack("{s:s,s:i}", "Arn", json_string_value(arn), "CodeSize", 0));
+        const char *s = json_string_value(arn);
+        bad |= gl_layer_parse_arn(s, 1, &ref) < 0;
+        if (used < sizeof(printed))
+            used += (size_t)snprintf(printed + used, sizeof(printed) - used, "%s%.200s",
+                                     i ? ", " : "", s);
+        json_array_append_new(layers, json_pack("{s:s,s:i}", "Arn", s, "CodeSize", 0));
     }
+    if (bad)
+        gl_violation_add(&c->schema,
+                         "Value '[%s]' at 'layers' failed to satisfy constraint: Member must "
+                         "satisfy constraint: [Member must have length less than or equal to "
+                         "140, Member must have length greater than or equal to 1, Member must "
+                         "satisfy regular expression pattern: " LAYER_ARN_PATTERN "]",
+                         printed);
     if (json_array_size(layers))
         return set_extra(cfg, "Layers", layers);
     json_decref(layers);

@@ -149,8 +149,10 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
         if ((rc = resolve_hide(s, opts->hide_dir, err)) < 0)
             goto fail;
     } else {
-        gl_log_warn("sandbox: no mount namespace: functions see the host's files, and /tmp is a "
-                    "plain directory whose size galley checks after each invoke");
+        gl_log_warn("sandbox: no mount namespace: functions see the host's files, /tmp is a "
+                    "plain directory whose size galley checks after each invoke, and layers are "
+                    "not at /opt: PATH, LD_LIBRARY_PATH, NODE_PATH and PYTHONPATH name their "
+                    "merged directory instead");
     }
 
     if (opts->no_seccomp) {

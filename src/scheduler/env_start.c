@@ -41,18 +41,9 @@ typedef struct layout {
     char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
     char *lang_host;     /* an interpreter's prefix outside /usr, bound at /var/lang */
     const char *tmp;     /* TMPDIR */
-    char node_path[512]; /* NODE_PATH, as Lambda's: layers, the runtime's SDK, the code */
-    char *ld_path;       /* LD_LIBRARY_PATH */
+    const char *opt;     /* the layers as the child sees them: /opt, or their merged directory
+                          * itself without a mount namespace */
 } layout_t;
-
-/* Lambda's LD_LIBRARY_PATH. /var/lang/lib first also matters to galley: an interpreter bound
- * at /var/lang (pyenv's) may find its libpython only by an absolute RUNPATH the environment's
- * user cannot traverse, and would otherwise load the system's (Debian's, whose frozen site
- * module looks for dist-packages, so the interpreter's own site-packages and boto3 go
- * missing). */
-#define LAMBDA_LD_LIBRARY_PATH \
-    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:" \
-    "/opt/lib"
 
 static void envp_set(envp_builder_t *b, const char *name, const char *value)
 {
@@ -80,21 +71,51 @@ static void envp_free(envp_builder_t *b)
     b->n = 0;
 }
 
+/* Lambda's search paths (PATH, LD_LIBRARY_PATH, NODE_PATH; PYTHONPATH when the function has
+ * layers, for an interpreter whose version differs from the runtime's name) with the layers'
+ * directories; the daemon's own LD_LIBRARY_PATH goes last. /var/lang/lib first also matters
+ * to galley: an interpreter bound at /var/lang (pyenv's) may find its libpython only by an
+ * absolute RUNPATH the environment's user cannot traverse, and would otherwise load the
+ * system's, whose site module misses the interpreter's own site-packages (and boto3). */
+static void search_paths(gl_env_t *env, envp_builder_t *b, const layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root;
+    const char *own = getenv("LD_LIBRARY_PATH");
+    char *v = NULL;
+    if (asprintf(&v, "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:%s/bin", l->opt) >= 0)
+        envp_set(b, "PATH", v);
+    free(v);
+    if (asprintf(&v, "/var/lang/lib:/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:%s/lib%s%s", rt, rt,
+                 l->task_root, l->task_root, l->opt, own && *own ? ":" : "", own ? own : "") >= 0)
+        envp_set(b, "LD_LIBRARY_PATH", v);
+    free(v);
+    if (strncmp(c->runtime, "nodejs", 6) == 0 &&
+        asprintf(&v, "%s/nodejs/node%d/node_modules:%s/nodejs/node_modules:%s/node_modules:%s:%s",
+                 l->opt, atoi(c->runtime + 6), l->opt, rt, rt, l->task_root) >= 0) {
+        envp_set(b, "NODE_PATH", v);
+        free(v);
+    }
+    if (strncmp(c->runtime, "python", 6) == 0 && c->opt_dir &&
+        asprintf(&v, "%s/python/lib/%s/site-packages:%s/python:%s", l->opt, c->runtime, l->opt,
+                 rt) >= 0) {
+        envp_set(b, "PYTHONPATH", v);
+        free(v);
+    }
+}
+
 static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
     const gl_sched_opts_t *o = &env->sched->opts;
     char num[32], api[64], group[160], exec_env[96];
     /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
-    envp_set(b, "PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    search_paths(env, b, l);
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
-    envp_set(b, "LD_LIBRARY_PATH", l->ld_path);
     /* The environment's uid has no passwd entry: without HOME, os.homedir() (which the AWS
      * SDK for JavaScript asks for its shared config) throws. /tmp is its own and writable. */
     envp_set(b, "HOME", l->tmp);
-    if (strncmp(c->runtime, "nodejs", 6) == 0)
-        envp_set(b, "NODE_PATH", l->node_path);
     /* The API's endpoint and credentials as Lambda gives a role's, --endpoint-env. */
     for (size_t i = 0; env->sched->env_vars && env->sched->env_vars[i]; i++) {
         const char *kv = env->sched->env_vars[i], *eq = strchr(kv, '=');
@@ -204,6 +225,16 @@ static int plan_gdbserver(gl_env_t *env, layout_t *l)
     return l->exe && l->argv[0] && l->argv[1] ? 0 : -ENOMEM;
 }
 
+/* Is dir/name a regular file? */
+static int is_file(const char *dir, const char *name)
+{
+    char *path = gl_path_join(dir, name);
+    struct stat st;
+    int yes = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    return yes;
+}
+
 /* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
 static int plan_layout(gl_env_t *env, layout_t *l)
 {
@@ -212,21 +243,13 @@ static int plan_layout(gl_env_t *env, layout_t *l)
     l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
     l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
     l->tmp = l->inside ? "/tmp" : env->tmp_dir;
-    const char *daemon_ld = getenv("LD_LIBRARY_PATH");
-    if (!l->inside)
-        l->ld_path = daemon_ld ? strdup(daemon_ld) : NULL;
-    else if (asprintf(&l->ld_path, "%s%s%s", LAMBDA_LD_LIBRARY_PATH, daemon_ld ? ":" : "",
-                      daemon_ld ? daemon_ld : "") < 0)
-        l->ld_path = NULL;
+    l->opt = l->inside || !c->opt_dir ? "/opt" : c->opt_dir;
     if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
         int py = c->runtime[0] == 'p';
         l->runtime_host = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
         l->runtime_dir = l->inside ? strdup("/var/runtime") : strdup(l->runtime_host);
         if (place_interpreter(l, py ? o->python : o->node) < 0)
             return -ENOMEM;
-        snprintf(l->node_path, sizeof(l->node_path),
-                 "/opt/nodejs/node%.2s/node_modules:/opt/nodejs/node_modules:%s/node_modules:%s:%s",
-                 c->runtime + 6, l->runtime_dir, l->runtime_dir, l->task_root);
         int i = 0;
         l->argv[i++] = strdup(l->exe);
         if (!py && env->debug_port) { /* Node's inspector; Python's is in its bootstrap */
@@ -238,17 +261,16 @@ static int plan_layout(gl_env_t *env, layout_t *l)
         l->argv[i] = gl_path_join(l->runtime_dir, "bootstrap");
         return 0;
     }
-    /* provided: the bootstrap in the code root (Lambda also looks in /opt). */
+    /* provided: the bootstrap in the code root, else in the layers (/opt), as Lambda looks. */
     l->runtime_dir = strdup(l->task_root);
-    char *host = gl_path_join(c->code_dir, "bootstrap");
-    struct stat st;
-    int rc = host && stat(host, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -ENOENT;
-    free(host);
-    l->exe = gl_path_join(l->task_root, "bootstrap");
+    int in_opt = !is_file(c->code_dir, "bootstrap");
+    if (in_opt && (!c->opt_dir || !is_file(c->opt_dir, "bootstrap")))
+        return -ENOENT;
+    l->exe = gl_path_join(in_opt ? l->opt : l->task_root, "bootstrap");
     l->argv[0] = l->exe ? strdup(l->exe) : NULL;
-    if (rc == 0 && env->debug_port)
-        rc = plan_gdbserver(env, l);
-    return rc;
+    if (env->debug_port)
+        return plan_gdbserver(env, l);
+    return l->exe && l->argv[0] ? 0 : -ENOMEM;
 }
 
 static void layout_free(layout_t *l)
@@ -260,7 +282,6 @@ static void layout_free(layout_t *l)
     free(l->runtime_dir);
     free(l->runtime_host);
     free(l->lang_host);
-    free(l->ld_path);
 }
 
 static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
@@ -396,8 +417,9 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
     if ((rc = plan_layout(env, &l)) == -ENOENT) {
         e->type = "Runtime.InvalidEntrypoint";
         snprintf(e->msg, sizeof(e->msg),
-                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap]", rid,
-                 env->fn->cfg.code_dir);
+                 "RequestId: %s Error: Couldn't find valid bootstrap(s): [%s/bootstrap "
+                 "%s/bootstrap]",
+                 rid, env->fn->cfg.code_dir, env->fn->cfg.opt_dir ? env->fn->cfg.opt_dir : "/opt");
         goto out;
     } else if (rc < 0) {
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, strerror(-rc));
@@ -427,6 +449,7 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
         .code_dir = env->fn->cfg.code_dir,
         .runtime_dir = l.runtime_host,
         .lang_dir = l.lang_host,
+        .opt_dir = env->fn->cfg.opt_dir,
         .tmp_mb = (unsigned)env->fn->cfg.ephemeral_mb,
         .cgroup_fd = env->cg ? gl_cg_clone_fd(env->cg) : -1,
         .before_release = env->cg ? attach_to_cgroup : NULL,

@@ -42,8 +42,23 @@ typedef struct gl_template_eval {
     const gl_template_ctx_t *ctx;
     json_t *params;    /* borrowed: parameter name -> value (string, or array of strings) */
     json_t *resources; /* borrowed: the Resources object, to recognise Ref to a resource */
+    json_t *refs;      /* borrowed, may be NULL: logical id -> {"Arn", ...}: resources whose
+                          Ref galley can give (the template's layers: their version ARN) */
     const char *resource; /* logical id being evaluated, for messages */
 } gl_template_eval_t;
+
+/* The template's layers (layers.c): AWS::Serverless::LayerVersion (ContentUri) and
+ * AWS::Lambda::LayerVersion (Content), local directories only. */
+/** Read every layer resource of resources into *layers (new reference): logical id ->
+ *  {"Arn": version 1's ARN, "Dir": absolute directory}. 0, or a negative errno with err set. */
+int gl_template_layers(const char *file, const char *dir, json_t *resources,
+                       const gl_template_ctx_t *ctx, json_t **layers, gl_err_t *err);
+/** A function's resolved Layers (may be NULL) into cfg->extra's Layers and *dirs (new
+ *  reference, the directories in order); an ARN that is not one of layers is warned about and
+ *  left out. 0 or a negative errno with err set. */
+int gl_template_fn_layers(const char *file, const char *id, const json_t *value,
+                          const json_t *layers, gl_fn_config_t *cfg, json_t **dirs,
+                          gl_err_t *err);
 
 /**
  * Work out the parameter values: each Parameters entry's Default, then ctx->overrides

@@ -151,6 +151,10 @@ static int lookup(const gl_template_eval_t *ev, const char *name, const char *pa
         *out = json_incref(param);
         return GL_TEMPLATE_VALUE;
     }
+    if (ev->refs && (param = json_object_get(json_object_get(ev->refs, name), "Arn"))) {
+        *out = json_incref(param);
+        return GL_TEMPLATE_VALUE;
+    }
     if (json_object_get(ev->resources, name))
         return unsupported(ev, path, "a reference to resource", name);
     return gl_err_set(err, EINVAL, "%s: resource %s: property %s refers to %s, which is neither "

@@ -28,6 +28,7 @@ struct loader {
     const char *file;
     char *dir; /* absolute directory of the template: relative code paths start here */
     json_t *root, *lines, *params, *resources, *globals_fn;
+    json_t *layers; /* the template's layers: logical id -> {"Arn", "Dir"} (layers.c) */
     const gl_template_ctx_t *ctx;
     gl_template_t *out;
     size_t cap;
@@ -38,10 +39,11 @@ static const char *const serverless_props[] = {
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "InlineCode", "PackageType",
     "ImageUri", "Tags", "AutoPublishAlias", "ProvisionedConcurrencyConfig", "Events",
-    "FunctionUrlConfig", NULL};
+    "FunctionUrlConfig", "Layers", NULL};
 static const char *const lambda_props[] = {
     "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
-    "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags", NULL};
+    "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags", "Layers",
+    NULL};
 
 /* "file:line: resource Id: ..." with the line of the property when the template has it. */
 static int fail_at(struct loader *lo, const char *id, const char *prop, int code,
@@ -377,6 +379,7 @@ static int resolve_properties(struct loader *lo, const char *id, json_t *merged,
                              .ctx = lo->ctx,
                              .params = lo->params,
                              .resources = lo->resources,
+                             .refs = lo->layers,
                              .resource = id};
     return gl_template_resolve(&ev, merged, "", resolved, lo->err);
 }
@@ -417,7 +420,8 @@ static int read_publishing(struct loader *lo, const char *id, int serverless, js
 
 /* Append the function to the output; on success *cfg is moved into it (and zeroed). */
 static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cfg,
-                           const char *alias, int provisioned, json_t *http[2])
+                           const char *alias, int provisioned, json_t *http[2],
+                           json_t *layer_dirs)
 {
     for (size_t i = 0; i < lo->out->nfns; i++) {
         if (!strcmp(lo->out->fns[i].cfg.name, cfg->name))
@@ -442,6 +446,7 @@ static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cf
     f->url_config = http[0]; /* moved in */
     f->routes = http[1];
     http[0] = http[1] = NULL;
+    f->layer_dirs = json_incref(layer_dirs);
     f->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg)); /* moved into the output */
     lo->out->nfns++;
@@ -450,7 +455,7 @@ static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cf
 
 static int add_function(struct loader *lo, const char *id, json_t *res, int serverless)
 {
-    json_t *merged = NULL, *resolved = NULL;
+    json_t *merged = NULL, *resolved = NULL, *layer_dirs = NULL;
     gl_fn_config_t cfg = {0};
     const char *code_rel, *alias;
     int provisioned, rc;
@@ -465,7 +470,9 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
         goto out;
     }
     if ((rc = read_config(lo, id, serverless, resolved, code_rel, &cfg)) < 0 ||
-        (rc = read_publishing(lo, id, serverless, resolved, &alias, &provisioned)) < 0)
+        (rc = read_publishing(lo, id, serverless, resolved, &alias, &provisioned)) < 0 ||
+        (rc = gl_template_fn_layers(lo->file, id, json_object_get(resolved, "Layers"),
+                                    lo->layers, &cfg, &layer_dirs, lo->err)) < 0)
         goto out;
     if (serverless &&
         ((rc = gl_template_read_url_config(lo->file, id,
@@ -474,7 +481,7 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
          (rc = gl_template_read_events(lo->file, id, json_object_get(resolved, "Events"),
                                        &http[1], lo->err)) < 0))
         goto out;
-    if ((rc = append_function(lo, id, &cfg, alias, provisioned, http)) < 0)
+    if ((rc = append_function(lo, id, &cfg, alias, provisioned, http, layer_dirs)) < 0)
         goto out;
     rc = 0;
 out:
@@ -483,6 +490,7 @@ out:
     gl_fn_config_free(&cfg);
     json_decref(merged);
     json_decref(resolved);
+    json_decref(layer_dirs);
     return rc;
 }
 
@@ -501,6 +509,9 @@ static int load_resources(struct loader *lo)
     lo->resources = json_object_get(lo->root, "Resources");
     if (!json_is_object(lo->resources))
         return fail_at(lo, NULL, NULL, EINVAL, "the template has no Resources mapping");
+    if ((rc = gl_template_layers(lo->file, lo->dir, lo->resources, lo->ctx, &lo->layers,
+                                 lo->err)) < 0)
+        return rc;
     json_object_foreach(lo->resources, id, res) {
         const char *type = json_string_value(json_object_get(res, "Type"));
         if (!json_is_object(res) || !type)
@@ -545,6 +556,7 @@ out:
     if (rc < 0)
         gl_template_free(out);
     json_decref(lo.params);
+    json_decref(lo.layers);
     json_decref(lo.lines);
     json_decref(lo.root);
     free(lo.dir);
@@ -562,6 +574,7 @@ void gl_template_free(gl_template_t *t)
         free(t->fns[i].auto_publish_alias);
         json_decref(t->fns[i].url_config);
         json_decref(t->fns[i].routes);
+        json_decref(t->fns[i].layer_dirs);
         gl_fn_config_free(&t->fns[i].cfg);
     }
     free(t->fns);

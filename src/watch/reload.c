@@ -3,7 +3,8 @@
  * reload.c: gl_reload_t, hot reload of template functions.
  *
  * Owns the gl_watch_t over the template functions' code directories and, per directory, the
- * names of the functions whose code it is (several functions may share one). It holds no
+ * names of the functions whose code it is (several functions may share one); a template
+ * function's layer directory (its /opt, layers.h) is watched the same way. It holds no
  * reference on any snapshot: at each change it looks the functions up again in the registry
  * and recycles every current snapshot ($LATEST and published versions) whose code is that
  * directory, so what it recycles is always what the next invoke would run. Created
@@ -91,7 +92,8 @@ static unsigned recycle_function(gl_reload_t *r, const char *name, const char *d
     if (gl_registry_list_versions(r->reg, name, &fns, &n) < 0)
         return 0; /* gone */
     for (size_t i = 0; i < n; i++)
-        if (fns[i]->cfg.code_dir && strcmp(fns[i]->cfg.code_dir, dir) == 0)
+        if ((fns[i]->cfg.code_dir && strcmp(fns[i]->cfg.code_dir, dir) == 0) ||
+            (fns[i]->cfg.opt_dir && strcmp(fns[i]->cfg.opt_dir, dir) == 0))
             envs += gl_sched_recycle(r->sched, fns[i]);
     free(fns);
     return envs;
@@ -166,7 +168,9 @@ int gl_reload_start(gl_reload_t **out, uv_loop_t *loop, gl_registry_t *reg, gl_s
     for (size_t i = 0; i < n; i++) {
         if (!fns[i]->from_template || !fns[i]->cfg.code_dir)
             continue;
-        if ((rc = add_name(r, fns[i]->cfg.code_dir, fns[i]->cfg.name)) < 0) {
+        const char *opt = fns[i]->cfg.opt_dir;
+        if ((rc = add_name(r, fns[i]->cfg.code_dir, fns[i]->cfg.name)) < 0 ||
+            (opt && (rc = add_name(r, opt, fns[i]->cfg.name)) < 0)) {
             rc = gl_err_set(err, ENOMEM, "out of memory");
             goto fail;
         }

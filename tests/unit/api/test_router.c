@@ -93,6 +93,18 @@ static const struct expect {
      256, "f", NULL},
     {"PUT", "/2021-07-20/functions/f/runtime-management-config", "PutRuntimeManagementConfig",
      256, "f", NULL},
+    {"GET", "/2018-10-31/layers", "ListLayers", 0, NULL, NULL},
+    {"GET", "/2018-10-31/layers/", "ListLayers", 0, NULL, NULL},
+    {"POST", "/2018-10-31/layers/l/versions", "PublishLayerVersion", 0, "l", NULL},
+    {"GET", "/2018-10-31/layers/l/versions", "ListLayerVersions", 0, "l", NULL},
+    {"GET", "/2018-10-31/layers/l/versions/3", "GetLayerVersion", 0, "l", "3"},
+    {"DELETE", "/2018-10-31/layers/l/versions/3", "DeleteLayerVersion", 0, "l", "3"},
+    {"POST", "/2018-10-31/layers/l/versions/3/policy", "AddLayerVersionPermission", 0, "l",
+     NULL},
+    {"GET", "/2018-10-31/layers/l/versions/3/policy", "GetLayerVersionPolicy", 0, "l",
+     NULL},
+    {"DELETE", "/2018-10-31/layers/l/versions/3/policy/s", "RemoveLayerVersionPermission", 0, "l",
+     "s"},
     {"GET", "/_galley/environments", "GalleyEnvironments", 0, NULL, NULL},
     {"POST", "/_galley/reset", "GalleyReset", 0, NULL, NULL},
     {"POST", "/_galley/functions/f/cold", "GalleyFunctionControl", 140, "f", "cold"},
@@ -282,7 +294,8 @@ static void test_body_limits(void **state)
             !strcmp(ops[i].name, "InvokeWithResponseStream"))
             assert_string_equal(as, "InvokeFunction");
         else if (!strcmp(ops[i].name, "CreateFunction") ||
-                 !strcmp(ops[i].name, "UpdateFunctionCode"))
+                 !strcmp(ops[i].name, "UpdateFunctionCode") ||
+                 !strcmp(ops[i].name, "PublishLayerVersion"))
             assert_string_equal(as, ops[i].name);
         else
             assert_null(as);

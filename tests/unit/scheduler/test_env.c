@@ -856,7 +856,8 @@ static void test_missing_bootstrap(void **state)
     assert_int_equal(r->done, 1);
     assert_platform_error(r, "Runtime.InvalidEntrypoint");
     char want[256];
-    snprintf(want, sizeof(want), "Couldn't find valid bootstrap(s): [%s/bootstrap]", fx->code_dir);
+    snprintf(want, sizeof(want), "Couldn't find valid bootstrap(s): [%s/bootstrap /opt/bootstrap]",
+             fx->code_dir);
     assert_error_message(r, want);
     close_when_gone(fx);
 }

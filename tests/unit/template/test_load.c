@@ -319,9 +319,69 @@ static void test_unsupported_property_warns_but_loads(void **state)
     assert_string_equal(t.fns[0].cfg.name, "Fn");
     assert_int_equal(t.fns[0].cfg.timeout_s, 3); /* the !If property is skipped: default */
     assert_string_equal(t.fns[0].cfg.code_dir, tmp_dir);
-    assert_contains(warnings, "resource Fn: property Layers is not supported");
+    assert_contains(warnings, "resource Fn: layer arn:aws:lambda:us-east-1:1:layer:x:1 is not a "
+                              "layer of this template");
     assert_contains(warnings, "resource Fn: property Policies is not supported");
     assert_contains(warnings, "resource Fn: property Timeout uses Fn::If");
+    gl_template_free(&t);
+}
+
+/* The template's layers: Ref gives version 1's ARN, Globals' Layers come first, the
+ * directories follow the list's order; an S3 layer is left out with a warning. */
+static void test_layers(void **state)
+{
+    (void)state;
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/deps", tmp_dir);
+    assert_int_equal(gl_mkdir_p(dir, 0755), 0);
+    snprintf(dir, sizeof(dir), "%s/more", tmp_dir);
+    assert_int_equal(gl_mkdir_p(dir, 0755), 0);
+    const char *path = write_template("Globals:\n"
+                                      "  Function:\n"
+                                      "    Layers: [!Ref Deps]\n"
+                                      "Resources:\n"
+                                      "  Deps:\n"
+                                      "    Type: AWS::Serverless::LayerVersion\n"
+                                      "    Properties:\n"
+                                      "      LayerName: deps-layer\n"
+                                      "      ContentUri: deps/\n"
+                                      "  More:\n"
+                                      "    Type: AWS::Lambda::LayerVersion\n"
+                                      "    Properties:\n"
+                                      "      Content: more\n"
+                                      "  Remote:\n"
+                                      "    Type: AWS::Serverless::LayerVersion\n"
+                                      "    Properties:\n"
+                                      "      ContentUri: s3://bucket/layer.zip\n"
+                                      "  Fn:\n"
+                                      "    Type: AWS::Serverless::Function\n"
+                                      "    Properties:\n"
+                                      "      Runtime: python3.12\n"
+                                      "      Handler: app.handler\n"
+                                      "      Layers: [!Ref More]\n");
+    gl_template_ctx_t ctx = {.region = "eu-west-1", .account_id = "111122223333"};
+    gl_template_t t;
+    gl_err_t err = {0};
+    capture_start();
+    int rc = gl_template_load(path, &ctx, &t, &err);
+    const char *warnings = capture_end();
+    assert_int_equal(rc, 0);
+    assert_int_equal(t.nfns, 1);
+    json_t *layers = json_object_get(t.fns[0].cfg.extra, "Layers");
+    assert_int_equal(json_array_size(layers), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(layers, 0), "Arn")),
+                        "arn:aws:lambda:eu-west-1:111122223333:layer:deps-layer:1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(layers, 1), "Arn")),
+                        "arn:aws:lambda:eu-west-1:111122223333:layer:More:1");
+    assert_int_equal(json_array_size(t.fns[0].layer_dirs), 2);
+    char want[160];
+    char *real = realpath(tmp_dir, NULL);
+    snprintf(want, sizeof(want), "%s/deps", real);
+    assert_string_equal(json_string_value(json_array_get(t.fns[0].layer_dirs, 0)), want);
+    snprintf(want, sizeof(want), "%s/more", real);
+    assert_string_equal(json_string_value(json_array_get(t.fns[0].layer_dirs, 1)), want);
+    free(real);
+    assert_contains(warnings, "layer Remote: ContentUri is not a local directory");
     gl_template_free(&t);
 }
 
@@ -360,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_malformed_yaml),
         cmocka_unit_test(test_bad_references),
         cmocka_unit_test(test_unsupported_property_warns_but_loads),
+        cmocka_unit_test(test_layers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * layers.h: Lambda layers: published layer versions kept by the registry, layer version ARNs,
+ * and the one directory a function's layers are merged into and bound at /opt.
+ *
+ * State dir layout: <state>/layers/<name>/next.json (the number the next publish gets, so a
+ * number is never reused), <state>/layers/<name>/<N>/layer.json (what GetLayerVersion shows,
+ * the unpacked size and the version's permission statements), <N>/layer.zip (as uploaded) and
+ * <N>/content/ (unpacked once). A function's layers are merged, in order, into
+ * <state>/layers/.merged/<sha256 of the ARN list>/ with hard links (copies where a link is
+ * refused), shared by every snapshot with the same list; the merge holds its own links, so a
+ * deleted layer version's files stay for the function versions that still use them.
+ */
+#ifndef GALLEY_LAYERS_H
+#define GALLEY_LAYERS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "galley/archive.h"
+#include "galley/err.h"
+#include "galley/fn.h"
+
+struct gl_registry;
+
+#define GL_LAYER_NAME_MAX 140
+#define GL_LAYERS_MAX 5
+
+/** A layer version ARN arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>. */
+typedef struct gl_layer_ref {
+    char region[64];
+    char account[13];
+    char name[GL_LAYER_NAME_MAX + 1];
+    long version; /* 0 when the ARN has none (a layer ARN) */
+} gl_layer_ref_t;
+
+/** Parse a layer ARN; versioned 1: the version is required, 0: it must be absent.
+ *  0, or -EINVAL when arn does not match Lambda's pattern. */
+int gl_layer_parse_arn(const char *arn, int versioned, gl_layer_ref_t *out);
+/** A LayerName parameter (a name or an unversioned layer ARN) to a bare name (out holds
+ *  GL_LAYER_NAME_MAX + 1). 0, or -EINVAL when it is neither. */
+int gl_layer_parse_name(const char *param, char *out);
+
+/** PublishLayerVersion: unpack zip as the next version of name. meta holds the request's
+ *  Description, CompatibleRuntimes, CompatibleArchitectures, LicenseInfo (borrowed). *out
+ *  (new reference) is the stored record. 0, or a negative errno with res/err saying why. */
+int gl_layer_publish(struct gl_registry *r, const char *name, const void *zip, size_t len,
+                     const json_t *meta, json_t **out, gl_archive_result_t *res, gl_err_t *err);
+/** The stored record of name:version (new reference), NULL when unknown or deleted. */
+json_t *gl_layer_get(struct gl_registry *r, const char *name, long version);
+/** Replace the stored record (after a permission change). */
+int gl_layer_save(struct gl_registry *r, const char *name, long version, const json_t *rec,
+                  gl_err_t *err);
+/** Records of name's versions, newest first (new reference; [] when none). */
+json_t *gl_layer_versions(struct gl_registry *r, const char *name);
+/** Names of layers with at least one version, sorted (new reference). */
+json_t *gl_layer_names(struct gl_registry *r);
+/** DeleteLayerVersion: 0 also when it never existed (Lambda answers 204 either way). */
+int gl_layer_delete(struct gl_registry *r, const char *name, long version);
+/** "arn:aws:lambda:<region>:<account>:layer:<name>[:<version>]" (version 0: none). */
+void gl_layer_arn(const struct gl_registry *r, const char *name, long version, char *out,
+                  size_t outlen);
+
+/**
+ * The Layers of cfg (cfg->extra "Layers", [{"Arn"}] as the request gave them) checked as
+ * Lambda does: every version exists, no layer twice, code plus layers unpacked within 250 MB.
+ * Fills each CodeSize, merges the layers into their shared directory and sets cfg->opt_dir
+ * (NULL when there are none). 0, or -EINVAL/-EIO with aerr set.
+ */
+int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+
+/** UpdateFunctionCode: the new code plus the layers already merged (which may include
+ *  versions deleted since) within the unzipped limit; 0 or -EINVAL with aerr set. */
+int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+/** At open: remove the merged directories no loaded function or version uses (a list of
+ *  layers that was replaced, a merge cut short). */
+void gl_layers_gc(struct gl_registry *r);
+/** A template function's /opt (cfg->opt_dir) from its layers' directories (json array, may be
+ *  NULL): one layer is its own directory, so edits show at once; several are merged at
+ *  <state>/layers/.template/<name>. 0, or a negative errno with err set. */
+int gl_layers_template_dir(struct gl_registry *r, const char *name, const json_t *dirs,
+                           gl_fn_config_t *cfg, gl_err_t *err);
+/** Merge dirs[0..n) into dest (which must not exist) so a later one's files win; hard links,
+ *  copies where linking fails. Built beside dest and renamed in. 0 or a negative errno. */
+int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
+/** Bytes of regular files under dir (symbolic links not followed); 0 when absent. */
+uint64_t gl_layers_tree_bytes(const char *dir);
+
+#endif
