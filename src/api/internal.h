@@ -23,6 +23,8 @@ struct gl_api {
     gl_http_server_t *http;
     struct gl_api_auth *auth;   /* who may call (auth.c) */
     char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
+    json_t *csc;     /* code signing configs by id (code_signing.c) */
+    char *csc_path;  /* <state>/code-signing/configs.json; NULL: kept in memory only */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
 };
@@ -142,6 +144,23 @@ void gl_api_forget_qualifier(gl_api_t *api, const char *fn_name, const char *qua
 /* Get/PutRuntimeManagementConfig (runtime_management.c). */
 void gl_api_get_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_runtime_management(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Code signing configs (code_signing.c) and a function's link to one (code_signing_fn.c). */
+#define GL_API_CSC_SETTING "CodeSigningConfigArn" /* the registry setting of the link */
+int gl_api_csc_open(gl_api_t *api, const char *state_dir, gl_err_t *err);
+void gl_api_csc_free(gl_api_t *api);
+/** The stored id of the config arn names, or NULL after replying a ValidationException for a
+ *  malformed ARN or not_found (GL_AWS_RESOURCE_NOT_FOUND or _CODE_SIGNING_CONFIG_NOT_FOUND). */
+const char *gl_api_csc_id(gl_api_t *api, gl_http_req_t *req, const char *arn, int not_found);
+void gl_api_create_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_update_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_cscs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_csc_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_put_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
