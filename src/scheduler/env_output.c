@@ -124,6 +124,12 @@ static int read_max_memory_mb(pid_t pid)
     return (int)((kb + 1023) / 1024);
 }
 
+/* Milliseconds to two decimals, as the text lines print them. */
+static double round2(double ms)
+{
+    return round(ms * 100.0) / 100.0;
+}
+
 /*
  * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
  * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
@@ -149,12 +155,24 @@ void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix)
     char init_part[64] = "";
     if (inv->cold)
         snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
-    gl_env_log(env, "END RequestId: %s", inv->request_id);
-    gl_env_log(env,
-                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                  "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
-                  inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
-                  env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
+    gl_env_platform(env, "platform.runtimeDone",
+                    gl_env_status_record(json_pack("{s:s}", "requestId", inv->request_id),
+                                         status_suffix),
+                    "END RequestId: %s", inv->request_id);
+    json_t *metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(inv->duration_ms),
+                                "billedDurationMs", (json_int_t)ceil(inv->duration_ms),
+                                "memorySizeMB", env->fn->cfg.memory_mb, "maxMemoryUsedMB",
+                                inv->max_memory_mb);
+    if (metrics && inv->cold)
+        json_object_set_new(metrics, "initDurationMs", json_real(round2(env->init_duration_ms)));
+    gl_env_platform(env, "platform.report",
+                    gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", inv->request_id,
+                                                   "metrics", metrics),
+                                         status_suffix),
+                    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                    "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
+                    inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
+                    env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
     if (inv->want_tail) {
         size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
         gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
@@ -174,7 +192,10 @@ void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv)
     if (inv->started_ns)
         return;
     inv->started_ns = gl_mono_ns();
-    gl_env_log(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+    gl_env_platform(env, "platform.start",
+                    json_pack("{s:s,s:s}", "requestId", inv->request_id, "version",
+                              env->fn->version),
+                    "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
 }
 
 /* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */
