@@ -82,3 +82,19 @@ void gl_api_delete_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_
     gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }
+
+int gl_api_csc_check_create(gl_api_t *api, gl_http_req_t *req, const json_t *body)
+{
+    const json_t *v = json_object_get(body, GL_API_CSC_SETTING);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: member "
+                                "CodeSigningConfigArn must be a string");
+        return -1;
+    }
+    return gl_api_csc_id(api, req, json_string_value(v), GL_AWS_CODE_SIGNING_CONFIG_NOT_FOUND)
+               ? 0
+               : -1;
+}

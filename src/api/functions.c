@@ -310,8 +310,10 @@ out:
 /* Swap cfg in and answer with the new configuration (with "Publish": true, the version
  * published from it); on failure undo an upload. */
 static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
-                          int new_code, int publish, const json_t *tags)
+                          int new_code, int publish, const json_t *create_body)
 {
+    const json_t *tags = json_object_get(create_body, "Tags");
+    const char *csc = json_string_value(json_object_get(create_body, GL_API_CSC_SETTING));
     gl_fn_t *fn = NULL;
     gl_err_t err = {0};
     char *code_dir = new_code && cfg->code_dir ? strdup(cfg->code_dir) : NULL;
@@ -322,9 +324,15 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
             discard_code(code_dir);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
                                 err.msg, strerror(err.code));
-    } else if (tags && gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
+    } else if (tags && !json_is_null(tags) &&
+               gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
         gl_log_error("api: tags of %s: %s", fn->cfg.name, err.msg);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s", err.msg);
+    } else if (csc && gl_registry_set_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING,
+                                              json_string(csc), &err) < 0) {
+        gl_log_error("api: code signing config of %s: %s", fn->cfg.name, err.msg);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the code signing config: %s",
+                                err.msg);
     } else if (publish) {
         gl_fn_t *ver = NULL;
         gl_aws_error_t aerr;
@@ -344,10 +352,9 @@ static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
 static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
                             size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
 {
-    const json_t *tags = status == 201 ? json_object_get(body, "Tags") : NULL;
     if (store_code(api, req, name, b64, b64_len, cfg) == 0)
         put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")),
-                      json_is_null(tags) ? NULL : tags);
+                      status == 201 ? body : NULL);
 }
 
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
@@ -389,6 +396,8 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
+    if (gl_api_csc_check_create(api, req, body) < 0)
+        goto out;
     if (!(cfg.name = strdup(ref.name))) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;

@@ -152,6 +152,9 @@ void gl_api_csc_free(gl_api_t *api);
 /** The stored id of the config arn names, or NULL after replying a ValidationException for a
  *  malformed ARN or not_found (GL_AWS_RESOURCE_NOT_FOUND or _CODE_SIGNING_CONFIG_NOT_FOUND). */
 const char *gl_api_csc_id(gl_api_t *api, gl_http_req_t *req, const char *arn, int not_found);
+/** CreateFunction's CodeSigningConfigArn: 0 when absent or a known config, else -1 after
+ *  replying (ValidationException, 404 CodeSigningConfigNotFoundException). */
+int gl_api_csc_check_create(gl_api_t *api, gl_http_req_t *req, const json_t *body);
 void gl_api_create_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_get_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_update_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

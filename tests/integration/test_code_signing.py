@@ -120,6 +120,18 @@ def test_function_link_in_use_and_persistence(daemon_factory, tmp_path):
     c.update_function_code(FunctionName="signed", ZipFile=zip_files({"app.py": PY}))
 
     unknown = arn[:-17] + "0" * 17
+    # CreateFunction's CodeSigningConfigArn links at creation; an unknown one creates nothing.
+    c.create_function(FunctionName="born-signed", Runtime="python3.12", Handler="app.handler",
+                      Role=ROLE, Code={"ZipFile": zip_files({"app.py": PY})},
+                      CodeSigningConfigArn=arn)
+    assert c.get_function_code_signing_config(FunctionName="born-signed")[
+        "CodeSigningConfigArn"] == arn
+    assert error_of(c.create_function, FunctionName="never", Runtime="python3.12",
+                    Handler="app.handler", Role=ROLE, Code={"ZipFile": zip_files({"app.py": PY})},
+                    CodeSigningConfigArn=unknown)[::2] == \
+        ["CodeSigningConfigNotFoundException", 404]
+    assert error_of(c.get_function, FunctionName="never")[0] == "ResourceNotFoundException"
+    c.delete_function(FunctionName="born-signed")
     assert error_of(c.put_function_code_signing_config, FunctionName="plain",
                     CodeSigningConfigArn=unknown)[::2] == \
         ["CodeSigningConfigNotFoundException", 404]
