@@ -235,12 +235,12 @@ const char *gl_api_csc_id(gl_api_t *api, gl_http_req_t *req, const char *arn, in
         return json_object_iter_key(json_object_iter_at(api->csc, id));
     if (not_found == GL_AWS_CODE_SIGNING_CONFIG_NOT_FOUND)
         gl_http_reply_aws_error(req, GL_AWS_CODE_SIGNING_CONFIG_NOT_FOUND,
-                                "Code signing configuration %s not found.", arn);
+                                "The code signing configuration cannot be found. Check that the "
+                                "provided configuration is not deleted: %s.",
+                                arn);
     else
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND,
-                                "The resource you requested does not exist. Code signing "
-                                "configuration: %s",
-                                arn);
+                                "The Lambda code signing configuration %s can not be found.", arn);
     return NULL;
 }
 

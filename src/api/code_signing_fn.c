@@ -68,7 +68,10 @@ void gl_api_get_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_rou
         return;
     const char *arn = json_string_value(
         gl_registry_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING));
-    reply_link(req, fn->cfg.name, arn ? arn : "");
+    if (arn)
+        reply_link(req, fn->cfg.name, arn);
+    else /* as Lambda answers for a function without one: no members */
+        gl_api_reply_json(req, 200, json_object());
 }
 
 void gl_api_delete_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)

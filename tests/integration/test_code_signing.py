@@ -86,8 +86,9 @@ def test_configs_crud_and_errors(daemon_factory, tmp_path):
                    AllowedPublishers={"SigningProfileVersionArns": ["not-an-arn"]})
     assert bad[0] == "ValidationException" and "signingProfileVersionArns.1.member" in bad[1]
     gone = arn[:-17] + "0" * 17
-    assert error_of(c.get_code_signing_config, CodeSigningConfigArn=gone)[::2] == \
-        ["ResourceNotFoundException", 404]
+    assert error_of(c.get_code_signing_config, CodeSigningConfigArn=gone) == [
+        "ResourceNotFoundException",
+        f"The Lambda code signing configuration {gone} can not be found.", 404]
     bad = error_of(c.get_code_signing_config, CodeSigningConfigArn="csc-nope")
     assert bad[0] == "ValidationException" and "'codeSigningConfigArn'" in bad[1]
 
@@ -109,7 +110,7 @@ def test_function_link_in_use_and_persistence(daemon_factory, tmp_path):
     create_fn(c, "signed")
     create_fn(c, "plain")
     none = c.get_function_code_signing_config(FunctionName="plain")
-    assert (none["CodeSigningConfigArn"], none["FunctionName"]) == ("", "plain")
+    assert "CodeSigningConfigArn" not in none and "FunctionName" not in none
 
     r = c.put_function_code_signing_config(FunctionName="signed", CodeSigningConfigArn=arn)
     assert (r["CodeSigningConfigArn"], r["FunctionName"]) == (arn, "signed")
@@ -133,8 +134,10 @@ def test_function_link_in_use_and_persistence(daemon_factory, tmp_path):
     assert error_of(c.get_function, FunctionName="never")[0] == "ResourceNotFoundException"
     c.delete_function(FunctionName="born-signed")
     assert error_of(c.put_function_code_signing_config, FunctionName="plain",
-                    CodeSigningConfigArn=unknown)[::2] == \
-        ["CodeSigningConfigNotFoundException", 404]
+                    CodeSigningConfigArn=unknown) == [
+        "CodeSigningConfigNotFoundException",
+        "The code signing configuration cannot be found. Check that the provided configuration "
+        f"is not deleted: {unknown}.", 404]
     assert error_of(c.put_function_code_signing_config, FunctionName="nope",
                     CodeSigningConfigArn=arn)[::2] == ["ResourceNotFoundException", 404]
     in_use = error_of(c.delete_code_signing_config, CodeSigningConfigArn=arn)
@@ -161,7 +164,7 @@ def test_function_link_in_use_and_persistence(daemon_factory, tmp_path):
     c.put_function_code_signing_config(FunctionName="signed", CodeSigningConfigArn=arn)
     c.delete_function(FunctionName="signed")
     create_fn(c, "signed")
-    assert c.get_function_code_signing_config(FunctionName="signed")["CodeSigningConfigArn"] == ""
+    assert "CodeSigningConfigArn" not in c.get_function_code_signing_config(FunctionName="signed")
     rc, out, err = aws(d, "delete-code-signing-config", "--code-signing-config-arn", arn)
     assert rc == 0, err
     assert c.list_code_signing_configs()["CodeSigningConfigs"] == []
