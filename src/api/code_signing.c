@@ -113,6 +113,28 @@ static void commit_and_reply(gl_api_t *api, gl_http_req_t *req, json_t *next, co
     gl_api_reply_json(req, status, json_pack("{s:o}", "CodeSigningConfig", conf));
 }
 
+const json_t *gl_api_csc_tags(gl_api_t *api, const char *id)
+{
+    return json_object_get(json_object_get(api->csc, id), "Tags");
+}
+
+int gl_api_csc_set_tags(gl_api_t *api, const char *id, json_t *tags, gl_err_t *err)
+{
+    json_t *next = json_deep_copy(api->csc), *conf = json_object_get(next, id);
+    if (!conf) {
+        json_decref(tags);
+        json_decref(next);
+        return gl_err_set(err, next ? ENOENT : ENOMEM, "code signing config %s", id);
+    }
+    if (tags && json_object_size(tags))
+        json_object_set_new(conf, "Tags", tags);
+    else {
+        json_decref(tags);
+        json_object_del(conf, "Tags");
+    }
+    return commit(api, next, err);
+}
+
 /* The request's CodeSigningPolicies (NULL when absent), AllowedPublishers and Description,
  * checked against the model; required: AllowedPublishers must be present (Create). */
 static int check_body(const json_t *body, int required, gl_aws_error_t *aerr)

@@ -155,6 +155,9 @@ const char *gl_api_csc_id(gl_api_t *api, gl_http_req_t *req, const char *arn, in
 /** CreateFunction's CodeSigningConfigArn: 0 when absent or a known config, else -1 after
  *  replying (ValidationException, 404 CodeSigningConfigNotFoundException). */
 int gl_api_csc_check_create(gl_api_t *api, gl_http_req_t *req, const json_t *body);
+/** A config's tags (borrowed; NULL: none), and their replacement (stolen; NULL or {}: none). */
+const json_t *gl_api_csc_tags(gl_api_t *api, const char *id);
+int gl_api_csc_set_tags(gl_api_t *api, const char *id, json_t *tags, gl_err_t *err);
 void gl_api_create_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_get_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_update_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

@@ -13,10 +13,12 @@ import botocore.exceptions
 import pytest
 
 from conftest import AWS_CLI, AWS_ENV, zip_files
+from helpers import current_boto3_python, run_boto3_script
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 PY = "def handler(event, context):\n    return event\n"
 PROFILE = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/galley/abcdef1234"
+PYTHON = current_boto3_python("list_code_signing_configs")
 ARN_RE = r"^arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-[a-z0-9]{17}$"
 
 
@@ -168,3 +170,35 @@ def test_function_link_in_use_and_persistence(daemon_factory, tmp_path):
     rc, out, err = aws(d, "delete-code-signing-config", "--code-signing-config-arn", arn)
     assert rc == 0, err
     assert c.list_code_signing_configs()["CodeSigningConfigs"] == []
+
+
+def test_tags_on_configs(daemon_factory, tmp_path):
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    c = d.client()
+    if PYTHON:  # Tags on CreateCodeSigningConfig are newer than Debian's boto3
+        arn = run_boto3_script(PYTHON, d.url, """
+            out["arn"] = c.create_code_signing_config(
+                AllowedPublishers={"SigningProfileVersionArns": [%r]},
+                Tags={"team": "a"})["CodeSigningConfig"]["CodeSigningConfigArn"]
+        """ % PROFILE)["arn"]
+    else:
+        arn = c.create_code_signing_config(
+            AllowedPublishers={"SigningProfileVersionArns": [PROFILE]})["CodeSigningConfig"][
+            "CodeSigningConfigArn"]
+        c.tag_resource(Resource=arn, Tags={"team": "a"})
+    assert c.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    assert "Tags" not in c.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]
+    c.tag_resource(Resource=arn, Tags={"env": "ci"})
+    c.untag_resource(Resource=arn, TagKeys=["team"])
+    d.stop()
+    d = daemon_factory(state_dir=state)
+    c = d.client()
+    assert c.list_tags(Resource=arn)["Tags"] == {"env": "ci"}
+    gone = arn[:-17] + "0" * 17
+    assert error_of(c.list_tags, Resource=gone) == [
+        "ResourceNotFoundException",
+        f"The Lambda code signing configuration {gone} can not be found.", 404]
+    bad = error_of(c.tag_resource, Resource=arn, Tags={"aws:x": "y"})
+    assert bad[0] == "InvalidParameterValueException"
+
