@@ -7,13 +7,14 @@ logs from the python and nodejs runtimes filtered by ApplicationLogLevel, System
 dropping the platform records, and a custom LogGroup."""
 import base64
 import json
+import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from conftest import zip_files
-from helpers import current_boto3_python, run_boto3_script
+from helpers import current_boto3_python, py_basic_daemon, run_boto3_script
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 PY = """\
@@ -178,3 +179,20 @@ out["node"] = tail("nodejson")
                         config=Config(retries={"total_max_attempts": 1}))
     events = logs.filter_log_events(logGroupName="/custom/galley-group")["events"]
     assert any(json.loads(e["message"]).get("type") == "platform.report" for e in events)
+
+
+def test_template_logging_config(daemon_factory, tmp_path):
+    """A template function's LoggingConfig works as the API's (Debian's boto3 is enough)."""
+    d = py_basic_daemon(daemon_factory, tmp_path, {"Echo": {
+        "Handler": "app.echo", "FunctionName": "tpl-json",
+        "LoggingConfig": {"LogFormat": "JSON", "SystemLogLevel": "WARN"}}})
+    r = d.client().invoke(FunctionName="tpl-json", LogType="Tail", Payload=b"{}")
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert "START RequestId" not in log and "platform.start" not in log  # dropped at WARN
+    # Debian's botocore drops the LoggingConfig it does not know: read the raw answer.
+    with urllib.request.urlopen(f"{d.url}/2015-03-31/functions/tpl-json/configuration",
+                                timeout=30) as resp:
+        conf = json.loads(resp.read())
+    assert conf["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                     "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/tpl-json"}
+
