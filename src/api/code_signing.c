@@ -9,6 +9,7 @@
  * stored and returned only.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,21 @@
 #define PROFILE_RE                                                                                 \
     "^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-[0-9])?:([0-9]{12})?:(.*)$"
 
+/* An unreadable store is moved to <path>.corrupt (kept for a person to look at), not lost to
+ * the next write. */
+static void set_aside(const char *path, const char *why)
+{
+    char aside[PATH_MAX];
+    snprintf(aside, sizeof(aside), "%s.corrupt", path);
+    if (rename(path, aside) == 0)
+        gl_log_warn("api: %s: %s; moved to %s, starting with no code signing configs", path, why,
+                    aside);
+    else
+        gl_log_warn("api: %s: %s; starting with no code signing configs (and it could not be "
+                    "moved aside: %s)",
+                    path, why, strerror(errno));
+}
+
 int gl_api_csc_open(gl_api_t *api, const char *state_dir, gl_err_t *err)
 {
     json_t *j = NULL;
@@ -43,14 +59,13 @@ int gl_api_csc_open(gl_api_t *api, const char *state_dir, gl_err_t *err)
             return gl_err_set(err, ENOMEM, "code signing configs");
         json_error_t jerr;
         j = json_load_file(api->csc_path, 0, &jerr);
-        if (!j && access(api->csc_path, F_OK) == 0)
-            gl_log_warn("api: %s: %s; starting with no code signing configs", api->csc_path,
-                        jerr.text);
         if (j && !json_is_object(j)) {
-            gl_log_warn("api: %s is not a JSON object; ignored", api->csc_path);
             json_decref(j);
             j = NULL;
+            snprintf(jerr.text, sizeof(jerr.text), "not a JSON object");
         }
+        if (!j && access(api->csc_path, F_OK) == 0)
+            set_aside(api->csc_path, jerr.text);
     }
     if (!j && !(j = json_object()))
         return gl_err_set(err, ENOMEM, "code signing configs");
@@ -135,8 +150,8 @@ int gl_api_csc_set_tags(gl_api_t *api, const char *id, json_t *tags, gl_err_t *e
     return commit(api, next, err);
 }
 
-/* The request's CodeSigningPolicies (NULL when absent), AllowedPublishers and Description,
- * checked against the model; required: AllowedPublishers must be present (Create). */
+/* The body's Description, AllowedPublishers and CodeSigningPolicies checked against the
+ * model; with required (Create) AllowedPublishers must be present. */
 static int check_body(const json_t *body, int required, gl_aws_error_t *aerr)
 {
     gl_violations_t v;
@@ -144,8 +159,9 @@ static int check_body(const json_t *body, int required, gl_aws_error_t *aerr)
     const json_t *desc = json_object_get(body, "Description");
     if (desc && !json_is_null(desc) &&
         (!json_is_string(desc) || strlen(json_string_value(desc)) > DESCRIPTION_MAX))
-        gl_violation_add(&v, "Value '%.256s' at 'description' failed to satisfy constraint: "
-                             "Member must have length less than or equal to 256",
+        gl_violation_add(&v,
+                         "Value '%.256s' at 'description' failed to satisfy constraint: "
+                         "Member must have length less than or equal to 256",
                          json_is_string(desc) ? json_string_value(desc) : "");
     const json_t *pub = json_object_get(body, "AllowedPublishers");
     const json_t *arns = json_object_get(pub, "SigningProfileVersionArns");
@@ -157,28 +173,34 @@ static int check_body(const json_t *body, int required, gl_aws_error_t *aerr)
         gl_violation_add(&v, "Value null at 'allowedPublishers.signingProfileVersionArns' failed "
                              "to satisfy constraint: Member must not be null");
     } else if (json_array_size(arns) < 1 || json_array_size(arns) > PROFILES_MAX) {
-        gl_violation_add(&v, "Value at 'allowedPublishers.signingProfileVersionArns' failed to "
-                             "satisfy constraint: Member must have length %s",
+        gl_violation_add(&v,
+                         "Value at 'allowedPublishers.signingProfileVersionArns' failed to "
+                         "satisfy constraint: Member must have length %s",
                          json_array_size(arns) < 1 ? "greater than or equal to 1"
                                                    : "less than or equal to 20");
     } else {
         size_t i;
         json_t *a;
-        json_array_foreach(arns, i, a) if (!json_is_string(a) ||
-                                           !gl_api_matches(PROFILE_RE, json_string_value(a)))
-            gl_violation_add(&v, "Value '%.256s' at 'allowedPublishers.signingProfileVersionArns."
-                                 "%zu.member' failed to satisfy constraint: Member must satisfy "
-                                 "regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9"
-                                 "\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+        json_array_foreach(arns, i, a)
+        {
+            if (json_is_string(a) && gl_api_matches(PROFILE_RE, json_string_value(a)))
+                continue;
+            gl_violation_add(&v,
+                             "Value '%.256s' at 'allowedPublishers.signingProfileVersionArns."
+                             "%zu.member' failed to satisfy constraint: Member must satisfy "
+                             "regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9"
+                             "\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
                              json_is_string(a) ? json_string_value(a) : "", i + 1);
+        }
     }
     const json_t *pol = json_object_get(json_object_get(body, "CodeSigningPolicies"),
                                         "UntrustedArtifactOnDeployment");
     const char *ps = json_string_value(pol);
     if (pol && !json_is_null(pol) && !(ps && (!strcmp(ps, "Warn") || !strcmp(ps, "Enforce"))))
-        gl_violation_add(&v, "Value '%.64s' at 'codeSigningPolicies.untrustedArtifactOnDeployment'"
-                             " failed to satisfy constraint: Member must satisfy enum value set: "
-                             "[Warn, Enforce]",
+        gl_violation_add(&v,
+                         "Value '%.64s' at 'codeSigningPolicies.untrustedArtifactOnDeployment'"
+                         " failed to satisfy constraint: Member must satisfy enum value set: "
+                         "[Warn, Enforce]",
                          ps ? ps : "");
     return gl_violations_report(&v, aerr);
 }
@@ -190,8 +212,8 @@ static void apply_body(json_t *conf, const json_t *body)
     const json_t *desc = json_object_get(body, "Description");
     if (json_is_string(desc))
         json_object_set(conf, "Description", (json_t *)desc);
-    const json_t *arns = json_object_get(json_object_get(body, "AllowedPublishers"),
-                                         "SigningProfileVersionArns");
+    const json_t *arns =
+        json_object_get(json_object_get(body, "AllowedPublishers"), "SigningProfileVersionArns");
     if (json_is_array(arns))
         json_object_set_new(conf, "AllowedPublishers",
                             json_pack("{s:O}", "SigningProfileVersionArns", arns));
@@ -224,8 +246,8 @@ void gl_api_create_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *
     snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:%s:code-signing-config:%s",
              gl_registry_region(api->reg), gl_registry_account(api->reg), id);
     conf = json_pack("{s:s,s:s,s:s,s:{s:s}}", "CodeSigningConfigId", id, "CodeSigningConfigArn",
-                     arn, "Description", "", "CodeSigningPolicies",
-                     "UntrustedArtifactOnDeployment", "Warn");
+                     arn, "Description", "", "CodeSigningPolicies", "UntrustedArtifactOnDeployment",
+                     "Warn");
     if (!conf || !(next = json_deep_copy(api->csc)) || json_object_set_new(next, id, conf) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
@@ -327,8 +349,8 @@ static int linked_functions(gl_api_t *api, const char *arn, gl_fn_t ***out, size
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < all; i++) {
-        const char *v = json_string_value(
-            gl_registry_setting(api->reg, fns[i]->cfg.name, GL_API_CSC_SETTING));
+        const char *v =
+            json_string_value(gl_registry_setting(api->reg, fns[i]->cfg.name, GL_API_CSC_SETTING));
         if (v && !strcmp(v, arn))
             fns[k++] = fns[i];
     }
@@ -345,8 +367,8 @@ void gl_api_delete_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *
     json_t *next = NULL;
     if (!id)
         return;
-    const char *arn = json_string_value(
-        json_object_get(json_object_get(api->csc, id), "CodeSigningConfigArn"));
+    const char *arn =
+        json_string_value(json_object_get(json_object_get(api->csc, id), "CodeSigningConfigArn"));
     if (linked_functions(api, arn, &fns, &n) < 0 || !(next = json_deep_copy(api->csc))) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
     } else if (n > 0) {
@@ -385,7 +407,10 @@ void gl_api_list_cscs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *r
     if (gl_api_max_items(req, &page) < 0 ||
         gl_api_marker(req, marker, sizeof(after) - 1, after) < 0)
         goto out;
-    json_object_foreach(api->csc, id, v) ids[k++] = id;
+    json_object_foreach(api->csc, id, v)
+    {
+        ids[k++] = id;
+    }
     qsort(ids, n, sizeof(*ids), cmp_str);
     while (after[0] && start < n && strcmp(ids[start], after) <= 0)
         start++;
@@ -417,8 +442,8 @@ void gl_api_list_csc_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_r
     if (!id || gl_api_max_items(req, &page) < 0 ||
         gl_api_marker(req, marker, sizeof(after) - 1, after) < 0)
         goto out;
-    const char *csc_arn = json_string_value(
-        json_object_get(json_object_get(api->csc, id), "CodeSigningConfigArn"));
+    const char *csc_arn =
+        json_string_value(json_object_get(json_object_get(api->csc, id), "CodeSigningConfigArn"));
     if (linked_functions(api, csc_arn, &fns, &n) < 0 || !(list = json_array())) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;

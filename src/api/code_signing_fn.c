@@ -15,8 +15,8 @@
 
 static void reply_link(gl_http_req_t *req, const char *fn_name, const char *arn)
 {
-    gl_api_reply_json(req, 200, json_pack("{s:s,s:s}", "CodeSigningConfigArn", arn,
-                                          "FunctionName", fn_name));
+    gl_api_reply_json(req, 200,
+                      json_pack("{s:s,s:s}", "CodeSigningConfigArn", arn, "FunctionName", fn_name));
 }
 
 /* Set (arn) or clear (NULL) fn's link; 0, or -1 after replying a 500. */
@@ -66,8 +66,8 @@ void gl_api_get_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_rou
     gl_fn_t *fn = gl_api_find_function(api, req, rt->ref.name);
     if (!fn)
         return;
-    const char *arn = json_string_value(
-        gl_registry_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING));
+    const char *arn =
+        json_string_value(gl_registry_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING));
     if (arn)
         reply_link(req, fn->cfg.name, arn);
     else /* as Lambda answers for a function without one: no members */
@@ -97,7 +97,7 @@ int gl_api_csc_check_create(gl_api_t *api, gl_http_req_t *req, const json_t *bod
                                 "CodeSigningConfigArn must be a string");
         return -1;
     }
-    return gl_api_csc_id(api, req, json_string_value(v), GL_AWS_CODE_SIGNING_CONFIG_NOT_FOUND)
-               ? 0
-               : -1;
+    const char *id =
+        gl_api_csc_id(api, req, json_string_value(v), GL_AWS_CODE_SIGNING_CONFIG_NOT_FOUND);
+    return id ? 0 : -1;
 }

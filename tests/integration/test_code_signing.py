@@ -202,3 +202,17 @@ def test_tags_on_configs(daemon_factory, tmp_path):
     bad = error_of(c.tag_resource, Resource=arn, Tags={"aws:x": "y"})
     assert bad[0] == "InvalidParameterValueException"
 
+
+
+def test_unreadable_store_is_set_aside(daemon_factory, tmp_path):
+    state = tmp_path / "state"
+    (state / "code-signing").mkdir(parents=True)
+    store = state / "code-signing" / "configs.json"
+    store.write_text("{not json")
+    d = daemon_factory(state_dir=state)
+    c = d.client()
+    assert c.list_code_signing_configs()["CodeSigningConfigs"] == []
+    assert (state / "code-signing" / "configs.json.corrupt").read_text() == "{not json"
+    assert "moved to" in d.daemon_log()
+    c.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [PROFILE]})
+    assert len(json.loads(store.read_text())) == 1
