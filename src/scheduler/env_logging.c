@@ -4,12 +4,15 @@
  * lines go to (LogGroup, else /aws/lambda/<name>), the AWS_LAMBDA_LOG_FORMAT and
  * AWS_LAMBDA_LOG_LEVEL its runtime is given, and the platform records galley writes (START,
  * END, REPORT, INIT_START, INIT_REPORT): Lambda's text lines with LogFormat Text, and with
- * JSON the records {"time","type","record"} Lambda writes, dropped below SystemLogLevel.
+ * JSON the records {"time","type","record"} Lambda writes, dropped below SystemLogLevel
+ * (platform.runtimeDone is DEBUG, the others INFO); and with JSON, the runtime's JSON records
+ * below ApplicationLogLevel dropped, as Lambda filters them whatever the runtime.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "galley/util.h"
 #include "internal.h"
@@ -48,11 +51,38 @@ const char *gl_env_app_log_level(const gl_env_t *env)
     return l ? l : "INFO";
 }
 
-/* Whether a platform record of level INFO passes SystemLogLevel (DEBUG, INFO: yes; WARN: no). */
-static int system_info_kept(const gl_env_t *env)
+/* A level's rank, TRACE 0 to FATAL 5 (logging's WARNING and CRITICAL too), -1 when unknown. */
+static int level_rank(const char *s)
 {
-    const char *l = member(env, "SystemLogLevel");
-    return !l || strcmp(l, "WARN") != 0;
+    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    if (!s)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        if (!strcasecmp(s, names[i]))
+            return i;
+    if (!strcasecmp(s, "WARNING"))
+        return 3;
+    return !strcasecmp(s, "CRITICAL") ? 5 : -1;
+}
+
+int gl_env_app_line_kept(const gl_env_t *env, const char *line, size_t len)
+{
+    int min = level_rank(gl_env_app_log_level(env));
+    if (min <= 0 || len == 0 || line[0] != '{')
+        return 1; /* Text format, TRACE, or not a JSON record: kept as written */
+    json_t *o = json_loadb(line, len, 0, NULL);
+    int rank = json_is_object(o) ? level_rank(json_string_value(json_object_get(o, "level"))) : 2;
+    json_decref(o);
+    return (rank < 0 ? 2 : rank) >= min; /* a missing or unknown level counts as INFO */
+}
+
+/* Whether SystemLogLevel (INFO by default) keeps a record of type: platform.runtimeDone is
+ * DEBUG, the others galley writes INFO. */
+static int system_kept(const gl_env_t *env, const char *type)
+{
+    const char *min = member(env, "SystemLogLevel");
+    int level = strcmp(type, "platform.runtimeDone") ? 2 : 1;
+    return level >= level_rank(min ? min : "INFO");
 }
 
 void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char *fmt, ...)
@@ -64,7 +94,7 @@ void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char
         vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
         gl_env_log(env, "%s", line);
-    } else if (record && system_info_kept(env)) {
+    } else if (record && system_kept(env, type)) {
         char now[40];
         gl_fmt_iso8601(gl_now_ms(), now, sizeof(now));
         json_t *o = json_pack("{s:s,s:s,s:O}", "time", now, "type", type, "record", record);

@@ -41,6 +41,13 @@ void gl_env_log(gl_env_t *env, const char *fmt, ...)
     gl_logs_lines_free(&split);
 }
 
+/* A line the runtime wrote: filtered by ApplicationLogLevel (env_logging.c), then emitted. */
+static void emit_output(const char *line, size_t len, void *arg)
+{
+    if (gl_env_app_line_kept(arg, line, len))
+        emit_line(line, len, arg);
+}
+
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
  * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
 static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
@@ -53,7 +60,7 @@ static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
             break;
-        gl_logs_lines_feed(lines, buf, (size_t)n, emit_line, env);
+        gl_logs_lines_feed(lines, buf, (size_t)n, emit_output, env);
     }
 }
 
@@ -66,8 +73,8 @@ void gl_env_drain_output(gl_env_t *env)
 void gl_env_flush_output(gl_env_t *env)
 {
     gl_env_drain_output(env);
-    gl_logs_lines_flush(&env->out_lines, emit_line, env);
-    gl_logs_lines_flush(&env->err_lines, emit_line, env);
+    gl_logs_lines_flush(&env->out_lines, emit_output, env);
+    gl_logs_lines_flush(&env->err_lines, emit_output, env);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -83,9 +90,9 @@ static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     gl_env_t *env = s->data;
     gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
     if (n > 0) {
-        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_line, env);
+        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_output, env);
     } else if (n < 0) {
-        gl_logs_lines_flush(lines, emit_line, env);
+        gl_logs_lines_flush(lines, emit_output, env);
         uv_read_stop(s);
     }
 }

@@ -150,6 +150,9 @@ int gl_env_log_json(const gl_env_t *env);
 void gl_env_log_group(const gl_env_t *env, char *out, size_t len);
 /** AWS_LAMBDA_LOG_LEVEL: ApplicationLogLevel (INFO by default) with JSON, else NULL. */
 const char *gl_env_app_log_level(const gl_env_t *env);
+/** Whether a line the runtime wrote is kept: with JSON, a JSON record whose "level" (INFO when
+ *  missing or unknown) is below ApplicationLogLevel is not. */
+int gl_env_app_line_kept(const gl_env_t *env, const char *line, size_t len);
 /** Write a platform record: the text line fmt with LogFormat Text, else {"time","type":type,
  *  "record":record} unless SystemLogLevel drops it. record is stolen (may be NULL). */
 void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char *fmt, ...)

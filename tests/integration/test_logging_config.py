@@ -24,6 +24,9 @@ def handler(event, context):
     log.debug("debug-line")
     log.info("info-line")
     log.warning("warn-line")
+    print('{"level": "debug", "msg": "raw-debug"}')
+    print('{"msg": "raw-no-level"}')
+    print("plain-line")
     return {k: os.environ.get(k) for k in
             ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_LOG_GROUP_NAME")}
 """
@@ -62,7 +65,19 @@ def script(body):
 
 
 def records(text):
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """The log's lines, each parsed ({"raw": line} for a line that is not JSON)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append({"raw": line})
+    return out
+
+
+def app_messages(recs):
+    """What the function wrote, in order: the logging records' and JSON prints' messages."""
+    return [r.get("message", r.get("msg", r.get("raw"))) for r in recs if "type" not in r]
 
 
 def test_defaults_and_validation(daemon_factory, tmp_path):
@@ -108,7 +123,8 @@ def test_json_platform_records_and_app_logs(daemon_factory, tmp_path):
 create("pyjson", "python3.12", "app.handler", LoggingConfig={"LogFormat": "JSON"})
 out["info"] = tail("pyjson")
 c.update_function_configuration(FunctionName="pyjson",
-                                LoggingConfig={"ApplicationLogLevel": "DEBUG"})
+                                LoggingConfig={"ApplicationLogLevel": "DEBUG",
+                                               "SystemLogLevel": "DEBUG"})
 out["debug"] = tail("pyjson")
 c.update_function_configuration(FunctionName="pyjson",
                                 LoggingConfig={"SystemLogLevel": "WARN",
@@ -120,13 +136,12 @@ out["text"] = tail("pytext")
     rid, env, log = out["info"]
     assert env == {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO",
                    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/pyjson"}
-    recs = records(log)  # every line is JSON
+    recs = records(log)
     platform = {r["type"]: r for r in recs if "type" in r}
-    assert list(platform) == ["platform.initStart", "platform.start", "platform.runtimeDone",
-                              "platform.report"]
+    # platform.runtimeDone is DEBUG: not at the default SystemLogLevel INFO
+    assert list(platform) == ["platform.initStart", "platform.start", "platform.report"]
     assert all(set(r) == {"time", "type", "record"} for r in platform.values())
     assert platform["platform.start"]["record"] == {"requestId": rid, "version": "$LATEST"}
-    assert platform["platform.runtimeDone"]["record"] == {"requestId": rid, "status": "success"}
     report = platform["platform.report"]["record"]
     assert report["requestId"] == rid and report["status"] == "success"
     assert set(report["metrics"]) == {"durationMs", "billedDurationMs", "memorySizeMB",
@@ -134,28 +149,37 @@ out["text"] = tail("pytext")
     assert report["metrics"]["memorySizeMB"] == 128
     init = platform["platform.initStart"]["record"]
     assert init["functionName"] == "pyjson" and init["phase"] == "init"
-    app = [r for r in recs if "type" not in r]
+    app = [r for r in recs if "logger" in r]
     # Python's levels keep logging's names, as the managed runtime's records do.
     assert [(r["level"], r["message"]) for r in app] == [("INFO", "info-line"),
                                                          ("WARNING", "warn-line")]
     assert all(r["requestId"] == rid and r["logger"] == "app" and r["timestamp"] for r in app)
+    # A JSON line below the level is dropped whoever wrote it; no level counts as INFO; text
+    # lines are kept as written.
+    assert app_messages(recs) == ["info-line", "warn-line", "raw-no-level", "plain-line"]
 
-    _, env, log = out["debug"]
+    rid, env, log = out["debug"]
     assert env["AWS_LAMBDA_LOG_LEVEL"] == "DEBUG"
-    assert [r["message"] for r in records(log) if "type" not in r] == [
-        "debug-line", "info-line", "warn-line"]
+    recs = records(log)
+    assert app_messages(recs) == ["debug-line", "info-line", "warn-line", "raw-debug",
+                                  "raw-no-level", "plain-line"]
+    done = [r for r in recs if r.get("type") == "platform.runtimeDone"]
+    assert [r["record"] for r in done] == [{"requestId": rid, "status": "success"}]
 
     _, env, log = out["warn"]
-    assert [r.get("type") for r in records(log)] == [None]  # only the warning, no platform
-    assert records(log)[0]["message"] == "warn-line"
+    recs = records(log)
+    assert not [r for r in recs if "type" in r]  # no platform record at WARN
+    assert app_messages(recs) == ["warn-line", "plain-line"]
 
     rid, env, log = out["text"]
     assert env == {"AWS_LAMBDA_LOG_FORMAT": None, "AWS_LAMBDA_LOG_LEVEL": None,
                    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/pytext"}
     assert f"START RequestId: {rid} Version: $LATEST" in log
     assert f"END RequestId: {rid}" in log and f"REPORT RequestId: {rid}" in log
-    # Text: no AWS_LAMBDA_LOG_LEVEL, so Python's root logger keeps its WARNING default.
+    # Text: no AWS_LAMBDA_LOG_LEVEL, so Python's root logger keeps its WARNING default; nothing
+    # else is filtered.
     assert "[WARNING]" in log and "warn-line" in log and "info-line" not in log
+    assert "raw-debug" in log and "plain-line" in log
 
 
 def test_node_json_and_custom_group(daemon_factory, tmp_path):
