@@ -220,3 +220,19 @@ def test_template_logging_config(daemon_factory, tmp_path):
     assert conf["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
                                      "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/tpl-json"}
 
+
+
+def test_json_report_status_on_timeout(daemon_factory, tmp_path):
+    d = daemon_factory(state_dir=tmp_path / "state")
+    out = run_boto3_script(PYTHON, d.url, script("""
+c.create_function(FunctionName="slow", Runtime="python3.12", Handler="app.slow", Role="%s",
+                  Timeout=1, LoggingConfig={"LogFormat": "JSON"},
+                  Code={"ZipFile": base64.b64decode(SLOW)})
+r = c.invoke(FunctionName="slow", LogType="Tail", Payload=b"{}")
+out["error"] = r.get("FunctionError")
+out["log"] = base64.b64decode(r["LogResult"]).decode()
+""" % ROLE).replace("ZIPS = ", "SLOW = %r\nZIPS = " % base64.b64encode(zip_files(
+        {"app.py": "import time\ndef slow(event, context):\n    time.sleep(5)\n"})).decode()))
+    assert out["error"] == "Unhandled"
+    report = [r for r in records(out["log"]) if r.get("type") == "platform.report"]
+    assert len(report) == 1 and report[0]["record"]["status"] == "timeout"
