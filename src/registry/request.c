@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "galley/registry.h"
+#include "galley/util.h"
 
 #define ENV_MAX_BYTES 4096
 #define MAX_ERRORS 8
@@ -409,8 +410,7 @@ static int check_logging(check_t *c, const json_t *v, gl_fn_config_t *cfg)
         bad_type(c, "LoggingConfig", "an object");
         return 0;
     }
-    enum_member(c, v, "LogFormat", "loggingConfig.logFormat", formats, 2,
-                                "JSON, Text");
+    enum_member(c, v, "LogFormat", "loggingConfig.logFormat", formats, 2, "JSON, Text");
     const char *a = enum_member(c, v, "ApplicationLogLevel", "loggingConfig.applicationLogLevel",
                                 app, COUNT(app), "TRACE, DEBUG, INFO, WARN, ERROR, FATAL");
     const char *y = enum_member(c, v, "SystemLogLevel", "loggingConfig.systemLogLevel", sys,
@@ -425,6 +425,11 @@ static int check_logging(check_t *c, const json_t *v, gl_fn_config_t *cfg)
                          g, !*g || strlen(g) > 512 ? "have length between 1 and 512"
                                                    : "satisfy regular expression pattern: "
                                                      "[\\.\\-_/#A-Za-z0-9]+");
+    else if (g && !gl_path_plain(g))
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
+               "galley keeps a log group as a directory of the state dir: LogGroup '%.128s' "
+               "must not have empty, '.' or '..' parts.",
+               g);
     const json_t *old = cfg->extra ? json_object_get(cfg->extra, "LoggingConfig") : NULL;
     json_t *merged = json_is_object(old) ? json_deep_copy(old) : json_object();
     if (!merged || json_object_update(merged, (json_t *)v) < 0) {

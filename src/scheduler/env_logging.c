@@ -37,7 +37,7 @@ int gl_env_log_json(const gl_env_t *env)
 void gl_env_log_group(const gl_env_t *env, char *out, size_t len)
 {
     const char *g = member(env, "LogGroup");
-    if (g && *g)
+    if (g && *g && gl_path_plain(g)) /* never outside the logs root */
         snprintf(out, len, "%s", g);
     else
         snprintf(out, len, "/aws/lambda/%s", env->fn->cfg.name);

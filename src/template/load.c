@@ -292,6 +292,12 @@ static int member_in(const json_t *m, const char *key, const char *set)
     return 0;
 }
 
+/* A LogGroup galley can keep as a directory of the state dir (gl_path_plain). */
+static int plain_group(const char *s)
+{
+    return s && *s && gl_path_plain(s);
+}
+
 /* LoggingConfig, with Lambda's rules (levels only with JSON, INFO by default), into extra. */
 static int read_logging(struct loader *lo, const char *id, json_t *lc, json_t **extra)
 {
@@ -300,10 +306,11 @@ static int read_logging(struct loader *lo, const char *id, json_t *lc, json_t **
     if (!json_is_object(lc) || !member_in(lc, "LogFormat", "JSON Text") ||
         !member_in(lc, "ApplicationLogLevel", "TRACE DEBUG INFO WARN ERROR FATAL") ||
         !member_in(lc, "SystemLogLevel", "DEBUG INFO WARN") ||
-        (json_object_get(lc, "LogGroup") && !json_is_string(json_object_get(lc, "LogGroup"))))
+        (json_object_get(lc, "LogGroup") &&
+         !plain_group(json_string_value(json_object_get(lc, "LogGroup")))))
         return fail_at(lo, id, "LoggingConfig", EINVAL, "LoggingConfig must be a mapping with "
                        "LogFormat JSON or Text, ApplicationLogLevel TRACE..FATAL, SystemLogLevel "
-                       "DEBUG, INFO or WARN, and a LogGroup name");
+                       "DEBUG, INFO or WARN, and a LogGroup name without empty, '.' or '..' parts");
     const char *f = json_string_value(json_object_get(lc, "LogFormat"));
     int json_fmt = f && !strcmp(f, "JSON");
     if (!json_fmt && (json_object_get(lc, "ApplicationLogLevel") ||

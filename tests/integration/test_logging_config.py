@@ -92,6 +92,8 @@ out["bad_level"] = error_of(c.update_function_configuration, FunctionName="js",
                             LoggingConfig={"SystemLogLevel": "TRACE"})
 out["bad_group"] = error_of(c.update_function_configuration, FunctionName="js",
                             LoggingConfig={"LogGroup": "no spaces"})
+out["escape"] = error_of(c.update_function_configuration, FunctionName="js",
+                         LoggingConfig={"LogGroup": "/aws/../../../escape"})
 out["debug"] = c.update_function_configuration(
     FunctionName="js", LoggingConfig={"ApplicationLogLevel": "DEBUG"})["LoggingConfig"]
 out["back_to_text"] = c.update_function_configuration(
@@ -111,6 +113,10 @@ out["got"] = c.get_function_configuration(FunctionName="js")["LoggingConfig"]
         "satisfy constraint: Member must satisfy enum value set: [DEBUG, INFO, WARN]", 400]
     assert out["bad_group"][0] == "ValidationException"
     assert "'loggingConfig.logGroup'" in out["bad_group"][1]
+    assert out["escape"] == [
+        "InvalidParameterValueException",
+        "galley keeps a log group as a directory of the state dir: LogGroup "
+        "'/aws/../../../escape' must not have empty, '.' or '..' parts.", 400]
     assert out["debug"] == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG",
                             "SystemLogLevel": "INFO", "LogGroup": "/aws/lambda/js"}
     assert out["back_to_text"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/js"}

@@ -265,6 +265,12 @@ static void test_logging_config(void **state)
                  "satisfy constraint: Member must satisfy regular expression pattern: "
                  "[\\.\\-_/#A-Za-z0-9]+");
 
+    /* The pattern allows "..": galley keeps groups as directories, so it refuses them. */
+    expect_error("{\"LoggingConfig\":{\"LogGroup\":\"/aws/../../../etc\"}}", 1,
+                 GL_AWS_INVALID_PARAMETER_VALUE,
+                 "galley keeps a log group as a directory of the state dir: LogGroup "
+                 "'/aws/../../../etc' must not have empty, '.' or '..' parts.");
+
     gl_fn_config_t cfg = {0};
     res_t r = validate("{\"LoggingConfig\":{\"LogFormat\":\"JSON\"}}", 1, &cfg);
     assert_int_equal(r.rc, 0);
