@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import zip_files
-from helpers import current_boto3_python, py_basic_daemon, run_boto3_script
+from helpers import current_boto3_python, py_basic_daemon, run_boto3_script, run_galley
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 PY = """\
@@ -209,6 +209,11 @@ out["node"] = tail("nodejson")
                         config=Config(retries={"total_max_attempts": 1}))
     events = logs.filter_log_events(logGroupName="/custom/galley-group")["events"]
     assert any(json.loads(e["message"]).get("type") == "platform.report" for e in events)
+    # galley logs finds the function's streams in its custom group.
+    res = run_galley("logs", "nodejson", "--state-dir", str(d.state), "--endpoint", d.url,
+                     timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert '"type":"platform.report"' in res.stdout and "info-line" in res.stdout
 
 
 def test_template_logging_config(daemon_factory, tmp_path):
