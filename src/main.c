@@ -30,11 +30,12 @@ static const gl_cli_command_t commands[] = {
     {"ps", gl_cli_ps, "live execution environments"},
     {"invoke", gl_cli_invoke, "invoke a function and print its response (and log)"},
     {"logs", gl_cli_logs, "print or follow a function's logs"},
-    {"reset", gl_cli_reset, "stop every environment, clear faults and idle timeouts"},
+    {"reset", gl_cli_reset, "stop every environment, clear faults, idle timeouts, debuggers"},
     {"cold", gl_cli_cold, "make a function's next invoke cold"},
     {"warm", gl_cli_warm, "start and initialize N environments of a function"},
     {"idle-timeout", gl_cli_idle_timeout, "show or set a function's idle timeout"},
     {"fault", gl_cli_fault, "show, inject or clear a function's fault"},
+    {"debug", gl_cli_debug, "start a function's next environment under its runtime's debugger"},
     {"help", help, "print the commands, or a command's options (galley help COMMAND)"},
     {"version", version, "print galley's version (also --version)"},
 };

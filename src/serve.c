@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include "galley/registry.h"
 #include "galley/sched.h"
 #include "galley/template.h"
+#include "galley/web.h"
 #include "galley/watch.h"
 
 #include "serve.h"
@@ -52,6 +54,9 @@ typedef struct daemon {
     char token[GL_API_CONTROL_TOKEN_LEN + 1]; /* the control API's (run/control-token) */
     uv_signal_t sigterm, sigint;
     int stopping;
+    json_t *http_routes; /* the template's Api/HttpApi events, each with its "Function" */
+    json_t *http_urls;   /* function name -> the template's FunctionUrlConfig */
+    gl_buf_t web_banner; /* their URLs and route table, printed after "listening on" */
 } daemon_t;
 
 static int is_executable_file(const char *p)
@@ -223,6 +228,22 @@ static int publish_template_alias(daemon_t *d, const gl_template_fn_t *f)
     return 0;
 }
 
+/* A template function's HTTP side, served once the API is up (start_web). */
+static void keep_http(daemon_t *d, const gl_template_fn_t *f)
+{
+    size_t i;
+    json_t *r;
+    if (f->url_config && (d->http_urls || (d->http_urls = json_object())))
+        json_object_set(d->http_urls, f->cfg.name, f->url_config);
+    json_array_foreach(f->routes, i, r) {
+        if (!d->http_routes && !(d->http_routes = json_array()))
+            return;
+        json_t *copy = json_deep_copy(r);
+        json_object_set_new(copy, "Function", json_string(f->cfg.name));
+        json_array_append_new(d->http_routes, copy);
+    }
+}
+
 static int load_template(daemon_t *d, const serve_opts_t *o)
 {
     const char *path = o->template_path;
@@ -247,6 +268,7 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
     size_t loaded = 0;
     for (size_t i = 0; i < tpl.nfns; i++) {
         gl_template_fn_t *f = &tpl.fns[i];
+        keep_http(d, f);
         if (gl_registry_add_template(d->reg, &f->cfg, f->logical_id, &err) < 0) {
             gl_log_error("template %s: %s: %s", path, f->logical_id, err.msg);
             gl_template_free(&tpl);
@@ -287,6 +309,33 @@ static int is_writable_dir_of(const char *path)
     return ok;
 }
 
+/* One line saying which AWS SDK each runtime offers its functions: boto3 from the Python
+ * interpreter's own site-packages (where it finds it without importing it), the AWS SDK for
+ * JavaScript v3 from <runtimes>/nodejs/node_modules (scripts/install-deps --node-sdk). */
+static void log_sdks(const daemon_t *d)
+{
+    char boto3[PATH_MAX] = "", *cmd = NULL, *js = gl_path_join(d->runtimes, "nodejs/node_modules/"
+                                                              "@aws-sdk/client-lambda");
+    if (d->python && asprintf(&cmd, "'%s' -c \"import importlib.util as u; s = "
+                                    "u.find_spec('boto3'); print(s.origin if s else '')\" "
+                                    "2>/dev/null", d->python) >= 0) {
+        FILE *p = popen(cmd, "re");
+        if (p && !fgets(boto3, sizeof(boto3), p))
+            boto3[0] = '\0';
+        if (p)
+            pclose(p);
+        boto3[strcspn(boto3, "\r\n")] = '\0';
+    }
+    free(cmd);
+    int has_js = js && access(js, R_OK) == 0;
+    gl_log_info("AWS SDK: python3.x functions: %s%s%s; nodejs functions: %s%s",
+                boto3[0] ? "boto3 at " : "none (no boto3 for ",
+                boto3[0] ? boto3 : d->python ? d->python : "python3", boto3[0] ? "" : ")",
+                has_js ? "@aws-sdk/client-lambda at " : "none (scripts/install-deps --node-sdk)",
+                has_js ? js : "");
+    free(js);
+}
+
 /* Interpreters, the runtimes directory and the state directory, once. */
 static int resolve_paths(daemon_t *d, const serve_opts_t *o)
 {
@@ -315,6 +364,7 @@ static int resolve_paths(daemon_t *d, const serve_opts_t *o)
     gl_log_info("python: %s, node: %s, runtimes: %s, state: %s",
                 d->python ? d->python : "(none)", d->node ? d->node : "(none)", d->runtimes,
                 d->state);
+    log_sdks(d);
     return 0;
 }
 
@@ -433,11 +483,134 @@ static int start_api(daemon_t *d, const serve_opts_t *o)
                            .auth_sigv4 = o->auth_sigv4, .credentials = o->credentials,
                            .ncredentials = o->ncredentials,
                            .credentials_file = o->credentials_file,
-                           .state_dir = d->state};
+                           .state_dir = d->state, .url_host = o->url_host};
     if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
         gl_log_error("Lambda API on %s:%d: %s", o->host, o->port, err.msg);
         return -1;
     }
+    return 0;
+}
+
+/* The first key pair --auth sigv4 accepts, "KEY:SECRET" into out: --credentials, else the
+ * first line of --credentials-file that is not a comment. */
+static int first_credential(const serve_opts_t *o, char *out, size_t len)
+{
+    if (o->ncredentials) {
+        snprintf(out, len, "%s", o->credentials[0]);
+        return 0;
+    }
+    FILE *f = o->credentials_file ? fopen(o->credentials_file, "re") : NULL;
+    int rc = -1;
+    while (f && rc < 0 && fgets(out, (int)len, f)) {
+        out[strcspn(out, "\r\n")] = '\0';
+        char *p = out + strspn(out, " \t");
+        if (*p && *p != '#' && strchr(p, ':')) {
+            memmove(out, p, strlen(p) + 1);
+            rc = 0;
+        }
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/*
+ * What every environment is given, once the API listens: the Lambda API's endpoint as the
+ * sandbox sees it (the listen address; a wildcard one as loopback), credentials as Lambda
+ * gives a role's (under --auth sigv4 the first configured key, so the function's calls are
+ * accepted; fixed fake ones otherwise), --endpoint-env; and the --debug functions.
+ */
+static int configure_environments(daemon_t *d, const serve_opts_t *o)
+{
+    char endpoint[320], key[512] = "", id[300], secret[300];
+    const char *host = !strcmp(o->host, "0.0.0.0") ? "127.0.0.1"
+                       : !strcmp(o->host, "::") ? "::1" : o->host;
+    int v6 = strchr(host, ':') != NULL, rc = 0;
+    snprintf(endpoint, sizeof(endpoint), "AWS_ENDPOINT_URL_LAMBDA=http://%s%s%s:%d",
+             v6 ? "[" : "", host, v6 ? "]" : "", d->port);
+    const char *vars[40] = {endpoint}, **v = vars + 1;
+    char *colon = o->auth_sigv4 && first_credential(o, key, sizeof(key)) == 0
+                      ? strchr(key, ':') : NULL;
+    if (colon) {
+        *colon = '\0';
+        snprintf(id, sizeof(id), "AWS_ACCESS_KEY_ID=%s", key);
+        snprintf(secret, sizeof(secret), "AWS_SECRET_ACCESS_KEY=%s", colon + 1);
+        *v++ = id;
+        *v++ = secret;
+    } else {
+        *v++ = "AWS_ACCESS_KEY_ID=" SERVE_FAKE_KEY_ID;
+        *v++ = "AWS_SECRET_ACCESS_KEY=" SERVE_FAKE_SECRET;
+        *v++ = "AWS_SESSION_TOKEN=" SERVE_FAKE_TOKEN;
+    }
+    for (size_t i = 0; i < o->nendpoint_env; i++)
+        *v++ = o->endpoint_env[i];
+    *v = NULL;
+    if (gl_sched_set_env(d->sched, vars) < 0)
+        rc = -1;
+    if (o->isolate_network)
+        gl_log_warn("--isolate-network: functions cannot reach %s (or any --endpoint-env on "
+                    "the host): their network namespace has only its own loopback",
+                    endpoint + strlen("AWS_ENDPOINT_URL_LAMBDA="));
+    for (size_t i = 0; i < o->ndebug; i++) {
+        gl_sched_set_debug(d->sched, o->debug_fn[i], o->debug_port[i]);
+        gl_log_info("debug: %s's next environment starts with its debugger on 127.0.0.1:%d",
+                    o->debug_fn[i], o->debug_port[i]);
+    }
+    if (rc < 0)
+        gl_log_error("environment variables: out of memory");
+    return rc;
+}
+
+static void banner(daemon_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void banner(daemon_t *d, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        gl_buf_append(&d->web_banner, line, strlen(line));
+    if (n > 1)
+        gl_log_info("%.*s", n - 1, line); /* also in the log, for whoever reads that */
+}
+
+/* The template's HTTP side: each FunctionUrlConfig's URL, then the Api/HttpApi routes on
+ * --api-listen (a taken default port moves to a free one), each printed. */
+static int start_web(daemon_t *d, const serve_opts_t *o)
+{
+    gl_err_t err = {0};
+    const char *name;
+    json_t *cfg, *r;
+    size_t i;
+    int bound = 0;
+    json_object_foreach(d->http_urls, name, cfg) {
+        char url[320];
+        if (gl_api_template_function_url(d->api, name, cfg, url, sizeof(url), &err) < 0) {
+            gl_log_error("template: %s: FunctionUrlConfig: %s", name, err.msg);
+            return -1;
+        }
+        banner(d, "galley function URL of %s: %s\n", name, url);
+    }
+    if (!d->http_routes)
+        return 0;
+    int rc = gl_web_api_start(gl_api_web(d->api), o->api_host, o->api_port, d->http_routes,
+                              &bound, &err);
+    if (rc < 0 && !o->api_listen_given) {
+        gl_log_warn("API events on %s:%d: %s; taking a free port", o->api_host, o->api_port,
+                    err.msg);
+        rc = gl_web_api_start(gl_api_web(d->api), o->api_host, 0, d->http_routes, &bound, &err);
+    }
+    if (rc < 0) {
+        gl_log_error("API events on %s:%d: %s", o->api_host, o->api_port, err.msg);
+        return -1;
+    }
+    banner(d, "galley API events on http://%s:%d:\n", o->api_host, bound);
+    json_array_foreach(d->http_routes, i, r)
+        banner(d, "  %-7s %-7s %-32s -> %s\n", json_string_value(json_object_get(r, "Type")),
+               json_string_value(json_object_get(r, "Method")),
+               json_string_value(json_object_get(r, "Path")),
+               json_string_value(json_object_get(r, "Function")));
     return 0;
 }
 
@@ -541,12 +714,18 @@ int gl_serve(int argc, char **argv)
     /* The async queue before the API, which enqueues Event invokes into it. */
     if (open_async(&d, &o) < 0)
         goto out;
-    if (start_api(&d, &o) < 0)
+    if (start_api(&d, &o) < 0 || start_web(&d, &o) < 0)
+        goto out;
+    if (configure_environments(&d, &o) < 0)
         goto out;
     start_reload(&d, &o);
     start_signals(&d);
     gl_async_start(d.async);
     announce(&d, &o);
+    if (d.web_banner.len) {
+        fwrite(d.web_banner.data, 1, d.web_banner.len, stdout);
+        fflush(stdout);
+    }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(d.loop) == 0 ? 0 : 1;
@@ -557,5 +736,8 @@ int gl_serve(int argc, char **argv)
         unlink(o.ready_file);
 out:
     close_daemon(&d);
+    json_decref(d.http_routes);
+    json_decref(d.http_urls);
+    gl_buf_free(&d.web_banner);
     return rc;
 }

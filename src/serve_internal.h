@@ -19,6 +19,10 @@ typedef struct serve_opts {
     const char *python;
     const char *node;
     const char *runtimes_dir;
+    char api_host[256];       /* --api-listen: the template's HTTP events (default :3000) */
+    int api_port;
+    int api_listen_given;     /* a taken default port moves; a given one is an error */
+    const char *url_host;     /* --url-host: Function URL listeners bind it (NULL: 127.0.0.1) */
     const char *ready_file;   /* --ready-file: the URL written there once listening */
     const char *region;
     const char *account_id;
@@ -38,7 +42,18 @@ typedef struct serve_opts {
     const char *credentials[16];          /* --credentials ACCESS_KEY:SECRET, repeatable */
     size_t ncredentials;
     const char *credentials_file;         /* --credentials-file FILE */
+    const char *endpoint_env[32];         /* --endpoint-env NAME=URL, repeatable */
+    size_t nendpoint_env;
+    char debug_fn[16][65];                /* --debug FUNCTION[:PORT], repeatable */
+    int debug_port[16];
+    size_t ndebug;
 } serve_opts_t;
+
+/* The credentials functions get without --auth sigv4: a role's shape, no real key. */
+#define SERVE_FAKE_KEY_ID "ASIAGALLEYLOCAL00000"
+#define SERVE_FAKE_SECRET "galleyLocalSecretAccessKeyNotARealOne0000"
+#define SERVE_FAKE_TOKEN "galley-local-session-token"
+
 
 /** Parse `galley serve`'s argv into o (defaults first). -1: go on and serve; otherwise the
  *  exit code (0 after --help, 2 on a bad option, said on stderr). */

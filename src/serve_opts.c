@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/api.h"
 #include "galley/log.h"
 #include "galley/sbx.h"
 #include "serve_internal.h"
@@ -38,36 +39,48 @@ static void serve_usage(FILE *f)
           "  --python PATH            interpreter for python3.x functions\n"
           "  --node PATH              interpreter for nodejs functions\n"
           "  --runtimes-dir DIR       where runtimes/<lang>/bootstrap live\n"
+          "  --api-listen ADDR:PORT   the template's Api/HttpApi events (default 127.0.0.1:3000)\n"
+          "  --url-host ADDR          address Function URL listeners bind (default 127.0.0.1)\n"
           "  --ready-file FILE        write the API's URL to FILE once listening (removed at exit)\n"
           "  --region REGION          region in ARNs (default $AWS_REGION or us-east-1)\n"
           "  --account-id ID          account in ARNs (default " DEFAULT_ACCOUNT ")\n"
           "  --auth sigv4|none        require SigV4-signed Lambda API requests (default none)\n"
           "  --credentials KEY:SECRET   a key pair --auth sigv4 accepts (repeatable)\n"
           "  --credentials-file FILE  more of them, one KEY:SECRET a line\n"
+          "  --endpoint-env NAME=URL  a variable every function gets, e.g.\n"
+          "                           AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 (repeatable)\n"
+          "  --debug FUNCTION[:PORT]  start FUNCTION's environments with its runtime's debugger\n"
+          "                           on 127.0.0.1:PORT (default 9229; repeatable)\n"
           "  --log-level LEVEL        debug, info, warn or error (default info)\n",
           f);
 }
 
-static int parse_listen(const char *s, serve_opts_t *o)
+/* ADDR:PORT into host (hostlen bytes) and *port_out. */
+static int parse_addr(const char *s, char *host, size_t hostlen, int *port_out)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+    if (!colon || colon == s || (size_t)(colon - s) >= hostlen)
         return -EINVAL;
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535)
         return -EINVAL;
-    memcpy(o->host, s, (size_t)(colon - s));
-    o->host[colon - s] = '\0';
-    if (o->host[0] == '[') { /* [::1] */
-        size_t l = strlen(o->host);
-        if (o->host[l - 1] == ']') {
-            memmove(o->host, o->host + 1, l - 2);
-            o->host[l - 2] = '\0';
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    if (host[0] == '[') { /* [::1] */
+        size_t l = strlen(host);
+        if (host[l - 1] == ']') {
+            memmove(host, host + 1, l - 2);
+            host[l - 2] = '\0';
         }
     }
-    o->port = (int)port;
+    *port_out = (int)port;
     return 0;
+}
+
+static int parse_listen(const char *s, serve_opts_t *o)
+{
+    return parse_addr(s, o->host, sizeof(o->host), &o->port);
 }
 
 enum {
@@ -75,6 +88,8 @@ enum {
     O_ACCOUNT, O_LOGLEVEL, O_PARAM, O_CONCURRENCY, O_ASYNC_SCALE, O_RUN_AS, O_ISOLATE_NET,
     O_NO_SANDBOX, O_NO_CGROUPS, O_NO_WATCH, O_HELP,
     O_AUTH, O_CREDENTIALS, O_CREDENTIALS_FILE, O_READY, O_UID_RANGE,
+    O_ENDPOINT_ENV, O_DEBUG,
+    O_URL_HOST, O_API_LISTEN,
 };
 
 static const struct option longopts[] = {
@@ -102,8 +117,56 @@ static const struct option longopts[] = {
     {"credentials-file", required_argument, NULL, O_CREDENTIALS_FILE},
     {"ready-file", required_argument, NULL, O_READY},
     {"uid-range", required_argument, NULL, O_UID_RANGE},
+    {"endpoint-env", required_argument, NULL, O_ENDPOINT_ENV},
+    {"debug", required_argument, NULL, O_DEBUG},
+    {"url-host", required_argument, NULL, O_URL_HOST},
+    {"api-listen", required_argument, NULL, O_API_LISTEN},
     {NULL, 0, NULL, 0},
 };
+
+/* --endpoint-env NAME=URL: a variable name ([A-Za-z_][A-Za-z0-9_]*) and a value. */
+static int parse_endpoint_env(const char *arg, serve_opts_t *o)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : 0;
+    int ok = n > 0 && n < 128 && eq[1] && !(arg[0] >= '0' && arg[0] <= '9');
+    for (size_t i = 0; ok && i < n; i++)
+        ok = arg[i] == '_' || (arg[i] >= 'A' && arg[i] <= 'Z') ||
+             (arg[i] >= 'a' && arg[i] <= 'z') || (arg[i] >= '0' && arg[i] <= '9');
+    if (!ok) {
+        fprintf(stderr, "galley: --endpoint-env wants NAME=URL, got '%s'\n", arg);
+        return 2;
+    }
+    if (o->nendpoint_env == sizeof(o->endpoint_env) / sizeof(o->endpoint_env[0])) {
+        fprintf(stderr, "galley: more than 32 --endpoint-env\n");
+        return 2;
+    }
+    o->endpoint_env[o->nendpoint_env++] = arg;
+    return 0;
+}
+
+/* --debug FUNCTION[:PORT]: a function name (1..64 characters) and a port (1..65535). */
+static int parse_debug(const char *arg, serve_opts_t *o)
+{
+    const char *colon = strrchr(arg, ':');
+    size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+    long port = GL_API_DEBUG_PORT;
+    char *end = NULL;
+    if (colon)
+        port = strtol(colon + 1, &end, 10);
+    if (n < 1 || n > 64 || (colon && (!colon[1] || *end)) || port < 1 || port > 65535) {
+        fprintf(stderr, "galley: --debug wants FUNCTION[:PORT] (PORT 1..65535), got '%s'\n",
+                arg);
+        return 2;
+    }
+    if (o->ndebug == sizeof(o->debug_port) / sizeof(o->debug_port[0])) {
+        fprintf(stderr, "galley: more than 16 --debug\n");
+        return 2;
+    }
+    snprintf(o->debug_fn[o->ndebug], sizeof(o->debug_fn[0]), "%.*s", (int)n, arg);
+    o->debug_port[o->ndebug++] = (int)port;
+    return 0;
+}
 
 /* An option with a value to check: 0, or 2 (the exit code) after saying what was wrong. */
 static int parse_value(int c, const char *arg, serve_opts_t *o)
@@ -115,6 +178,13 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             fprintf(stderr, "galley: --listen wants ADDR:PORT, got '%s'\n", arg);
             return 2;
         }
+        return 0;
+    case O_API_LISTEN:
+        if (parse_addr(arg, o->api_host, sizeof(o->api_host), &o->api_port) < 0) {
+            fprintf(stderr, "galley: --api-listen wants ADDR:PORT, got '%s'\n", arg);
+            return 2;
+        }
+        o->api_listen_given = 1;
         return 0;
     case O_IDLE:
         o->idle_timeout_s = strtod(arg, &end);
@@ -160,6 +230,8 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
             return 2;
         }
         return 0;
+    case O_ENDPOINT_ENV: return parse_endpoint_env(arg, o);
+    case O_DEBUG: return parse_debug(arg, o);
     case O_LOGLEVEL: {
         enum gl_log_level lvl;
         if (gl_log_parse_level(arg, &lvl) < 0) {
@@ -176,7 +248,8 @@ static int parse_value(int c, const char *arg, serve_opts_t *o)
 /* Fill o from argv (argv[0] is "serve"). -1 to go on, else the exit code (0 after --help). */
 int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
 {
-    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .state_dir = ".galley",
+    *o = (serve_opts_t){.host = "127.0.0.1", .port = 3001, .api_host = "127.0.0.1",
+                        .api_port = 3000, .state_dir = ".galley",
                         .idle_timeout_s = 600, .account_id = DEFAULT_ACCOUNT};
     o->region = getenv("AWS_REGION");
     if (!o->region || !*o->region)
@@ -188,6 +261,7 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case O_LISTEN:
+        case O_API_LISTEN:
         case O_IDLE:
         case O_CONCURRENCY:
         case O_ASYNC_SCALE:
@@ -195,6 +269,8 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_AUTH:
         case O_CREDENTIALS:
         case O_UID_RANGE:
+        case O_ENDPOINT_ENV:
+        case O_DEBUG:
             if (parse_value(c, optarg, o) != 0)
                 return 2;
             break;
@@ -210,6 +286,7 @@ int gl_serve_parse_opts(int argc, char **argv, serve_opts_t *o)
         case O_NODE: o->node = optarg; break;
         case O_RUNTIMES: o->runtimes_dir = optarg; break;
         case O_READY: o->ready_file = optarg; break;
+        case O_URL_HOST: o->url_host = optarg; break;
         case O_REGION: o->region = optarg; break;
         case O_ACCOUNT: o->account_id = optarg; break;
         case O_PARAM:

@@ -7,6 +7,7 @@
 #ifndef GALLEY_API_H
 #define GALLEY_API_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -23,6 +24,8 @@ struct gl_sched;
 #define GL_API_CONTROL_TOKEN_HEADER "X-Galley-Control-Token"
 #define GL_API_CONTROL_TOKEN_FILE "run/control-token"
 #define GL_API_CONTROL_TOKEN_LEN 64 /* hex characters: 32 random bytes */
+/* A debugger's port when none is given (serve --debug F, galley debug F): Node's inspector's. */
+#define GL_API_DEBUG_PORT 9229
 
 /** A fresh random control token, written to <state_dir>/GL_API_CONTROL_TOKEN_FILE (the run
  *  directory made or tightened to 0700, the file replaced atomically with mode 0600) and
@@ -48,10 +51,17 @@ typedef struct gl_api_opts {
     size_t ncredentials;
     const char *credentials_file;   /* more of them, one a line ('#' comments), or NULL */
     const char *state_dir;       /* its logs/ is read by the CloudWatch Logs operations */
+    const char *url_host;        /* Function URL listeners bind it; NULL: 127.0.0.1 */
 } gl_api_opts_t;
 
 int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int *bound_port,
                  gl_err_t *err);
+/** The Function URL and API-event front end the API owns (include/galley/web.h). */
+struct gl_web *gl_api_web(gl_api_t *api);
+/** A template function's FunctionUrlConfig (AuthType, InvokeMode, Cors): serve its URL, kept
+ *  in memory like the function, and put it in url. 0, or a negative errno with err set. */
+int gl_api_template_function_url(gl_api_t *api, const char *fn_name, const json_t *config,
+                                 char *url, size_t len, gl_err_t *err);
 /** Stop listening and close every client connection; on_closed runs when done. */
 void gl_api_close(gl_api_t *api, void (*on_closed)(void *arg), void *arg);
 

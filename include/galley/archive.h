@@ -10,6 +10,7 @@
 #ifndef GALLEY_ARCHIVE_H
 #define GALLEY_ARCHIVE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ typedef enum gl_archive_status {
     GL_ARCHIVE_UNSAFE_ENTRY,  /* path or link escapes the destination, or a special file */
     GL_ARCHIVE_CONFLICT,      /* two entries claim one path as a file and a directory */
     GL_ARCHIVE_IO,            /* local failure writing the destination */
+    GL_ARCHIVE_CANCELLED,     /* *stop was set (gl_archive_unzip_stoppable) */
 } gl_archive_status_t;
 
 typedef struct gl_archive_result {
@@ -42,5 +44,13 @@ typedef struct gl_archive_result {
  */
 int gl_archive_unzip(const void *zip, size_t len, const char *dest_dir, uint64_t max_unpacked,
                      gl_archive_result_t *res, gl_err_t *err);
+/**
+ * The same, for a caller on another thread (libuv's work queue): once *stop is non-zero the
+ * unpacking ends before its next entry with -ECANCELED and GL_ARCHIVE_CANCELLED, and what was
+ * unpacked so far is removed. stop may be NULL.
+ */
+int gl_archive_unzip_stoppable(const void *zip, size_t len, const char *dest_dir,
+                               uint64_t max_unpacked, const atomic_int *stop,
+                               gl_archive_result_t *res, gl_err_t *err);
 
 #endif

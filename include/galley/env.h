@@ -47,6 +47,7 @@ typedef enum gl_env_state {
     XX(INIT_TIMEOUT, "init_timeout")                                                               \
     XX(IDLE_TIMEOUT, "idle_timeout")                                                               \
     XX(EXITED, "exited")                                                                           \
+    XX(THAW_FAILED, "thaw_failed") /* a frozen runtime could not be resumed for its invoke */    \
     XX(SHUTDOWN, "shutdown")
 
 typedef enum gl_env_event {

@@ -60,5 +60,12 @@ gl_fn_t *gl_fn_new(gl_fn_config_t *cfg, const char *logical_id, int from_templat
 gl_fn_t *gl_fn_ref(gl_fn_t *fn);
 /** Drop a reference; the last one frees the snapshot (the scheduler must have detached first). */
 void gl_fn_unref(gl_fn_t *fn);
+/**
+ * Who removes the code directory of a snapshot freed with remove_code_on_free: remove(dir,
+ * arg) takes the malloc'd dir and deletes it later (off the loop thread); NULL (the default)
+ * deletes it at once. The API sets one while it runs (a directory of 100,000 files takes
+ * seconds to delete) and clears it when it closes.
+ */
+void gl_fn_set_code_remover(void (*remove)(char *dir, void *arg), void *arg);
 
 #endif

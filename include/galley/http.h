@@ -143,6 +143,9 @@ int gl_http_peer_probe(gl_err_t *err);
  *  (or the connection is gone): a reply may still reach it, but it sends nothing more. */
 int gl_http_req_peer_done(const gl_http_req_t *req);
 
+/** The peer's address of req's connection as text ("127.0.0.1"): 0 or a negative errno. */
+int gl_http_req_peer_ip(const gl_http_req_t *req, char *out, size_t len);
+
 /** Value of a request header by lowercase name, or NULL. */
 const char *gl_http_req_header(const gl_http_req_t *req, const char *lname);
 

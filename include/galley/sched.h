@@ -39,6 +39,9 @@ struct gl_invoke {
     int want_tail;
     /* outputs, valid in done */
     int function_error;          /* send X-Amz-Function-Error: Unhandled */
+    char *service_error;         /* malloc'd: the service failed, not the function (an
+                                    environment that could not be resumed); the Invoke API
+                                    answers 500 ServiceException with this message */
     gl_buf_t result;             /* response bytes or error JSON */
     char *content_type;          /* of the runtime's response, or NULL for application/json */
     char *log_tail;              /* base64 of the last 4 KB of this invoke's log, when want_tail */
@@ -160,8 +163,18 @@ gl_fault_t gl_sched_take_api_fault(gl_sched_t *s, const char *name);
  */
 void gl_sched_warm(gl_sched_t *s, gl_fn_t *fn, unsigned n,
                    void (*done)(unsigned ready, unsigned failed, void *arg), void *arg);
-/** Everything back to the state after start: every environment stopped, faults and idle
- *  timeout overrides cleared (functions, reservations and provisioned configs stay). */
+/** Variables ("NAME=VALUE", NULL-terminated; copied) every environment gets before the
+ *  function's own: the API's endpoint and credentials, --endpoint-env. -ENOMEM or 0. */
+int gl_sched_set_env(gl_sched_t *s, const char *const *vars);
+/** The next environments of the function called name start with their runtime's debugger
+ *  listening on 127.0.0.1:port (0: off), without deadlines or freezing, one at a time; its
+ *  current environments are recycled. */
+void gl_sched_set_debug(gl_sched_t *s, const char *name, int port);
+/** The debugger port set for name, or 0. */
+int gl_sched_debug_port(const gl_sched_t *s, const char *name);
+/** Everything back to the state after start: every environment stopped, faults, idle
+ *  timeout overrides and debugger ports cleared (functions, reservations and provisioned
+ *  configs stay). */
 void gl_sched_reset(gl_sched_t *s);
 
 /** Provisioned environments of fn that finished their init and are alive. */

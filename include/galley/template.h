@@ -10,6 +10,7 @@
 #ifndef GALLEY_TEMPLATE_H
 #define GALLEY_TEMPLATE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "galley/err.h"
@@ -33,6 +34,8 @@ typedef struct gl_template_fn {
                                  on the AutoPublishAlias, 0 when none */
     char *auto_publish_alias; /* AutoPublishAlias (SAM): publish version 1 and point this
                                  alias at it when loaded; NULL when not set */
+    json_t *url_config;       /* FunctionUrlConfig {AuthType, InvokeMode, Cors?}, or NULL */
+    json_t *routes;           /* Events of Type Api/HttpApi: [{Type, Method, Path}], or NULL */
 } gl_template_fn_t;
 
 typedef struct gl_template {

@@ -315,6 +315,19 @@ static int check_signature(gl_api_t *api, const gl_http_req_t *req, const char *
     return 0;
 }
 
+int gl_api_url_verify(void *arg, const gl_http_req_t *req)
+{
+    gl_api_t *api = arg;
+    char hash[GL_SIGV4_HEX_LEN + 1];
+    gl_aws_error_t e;
+    gl_sigv4_sha256_hex(req->body.data ? req->body.data : "", req->body.len, hash);
+    if (check_signature(api, req, hash, &e) < 0) {
+        gl_log_debug("sigv4: function URL %s %s refused: %s", req->method_name, req->path, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static void finish(gl_api_t *api, gl_http_req_t *req, const char *body_hash, next_fn next)
 {
     gl_aws_error_t e;

@@ -8,11 +8,11 @@
  * list_functions.c).
  *
  * Each handler replies exactly once. Validation and the JSON shapes live in the registry
- * module (request.c, fnjson.c); this file decodes bodies, stores uploaded code and talks to
- * the registry. Every upload is unpacked into a fresh code-<revision>/ directory with its zip
- * beside it, and the registry swaps snapshots, so an environment running the old code keeps
- * it until it lets go. Any failure before gl_registry_put removes what the upload created.
- * Template functions share the namespace but are read-only here.
+ * module (request.c, fnjson.c); this file decodes bodies and talks to the registry. Code
+ * uploads are unpacked off the loop thread (code_upload.c) into a fresh code-<revision>/
+ * directory with its zip beside it, and the registry swaps snapshots, so an environment
+ * running the old code keeps it until it lets go. Any failure before gl_registry_put removes
+ * what the upload created. Template functions share the namespace but are read-only here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,9 +25,9 @@
 #include "galley/log.h"
 #include "galley/util.h"
 #include "galley/sched.h"
+#include "galley/web.h"
 #include "internal.h"
 
-#define ZIPPED_MAX 52428800u /* Lambda's direct-upload limit */
 #define LIST_PAGE_MAX 50
 #define ACCOUNT_TOTAL_CODE 80530636800LL
 
@@ -170,191 +170,48 @@ static int check_revision(gl_http_req_t *req, const json_t *body, const gl_fn_t 
     return 0;
 }
 
-static void stamp(gl_fn_config_t *cfg, const char *revision_id)
-{
-    char ts[40];
-    gl_fmt_lambda_time(gl_now_ms(), ts, sizeof(ts));
-    free(cfg->last_modified);
-    cfg->last_modified = strdup(ts);
-    free(cfg->revision_id);
-    cfg->revision_id = strdup(revision_id);
-}
-
-/* Remove an upload that did not make it into the registry. */
-static void discard_code(const char *code_dir)
-{
-    char *zip = gl_registry_code_zip_path(code_dir);
-    if (zip)
-        unlink(zip);
-    free(zip);
-    gl_rm_rf(code_dir);
-    /* A failed create leaves the function's directory empty: remove it too (rmdir refuses
-     * a directory that still holds an existing function's files). */
-    char *parent = strdup(code_dir);
-    char *slash = parent ? strrchr(parent, '/') : NULL;
-    if (slash) {
-        *slash = '\0';
-        rmdir(parent);
-    }
-    free(parent);
-}
-
-/*
- * Decode, check, unpack and keep the zip of an upload into a new code directory of `name`,
- * then point cfg at it (code_dir, CodeSha256, CodeSize, new RevisionId and LastModified).
- * Returns 0, or -1 after replying with Lambda's error (nothing left on disk).
- */
-static int store_code(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
-                      size_t b64_len, gl_fn_config_t *cfg)
-{
-    unsigned char *zip = NULL;
-    size_t zip_len = 0;
-    char rev[GL_UUID_LEN + 1], sha[45];
-    char *code_dir = NULL, *fn_dir = NULL, *zip_path = NULL;
-    gl_archive_result_t res = {0};
-    gl_err_t err = {0};
-    int rc = -1;
-    gl_aws_err_t fail_type = GL_AWS_SERVICE;
-    char fail_msg[512] = "Could not store the function's code";
-
-    if (gl_b64_decode(b64, b64_len, &zip, &zip_len) < 0) {
-        fail_type = GL_AWS_INVALID_REQUEST_CONTENT;
-        snprintf(fail_msg, sizeof(fail_msg),
-                 "Could not parse request body into json: ZipFile is not valid "
-                 "base64");
-        goto out;
-    }
-    if (zip_len > ZIPPED_MAX) {
-        fail_type = GL_AWS_REQUEST_ENTITY_TOO_LARGE;
-        snprintf(fail_msg, sizeof(fail_msg), "Zipped size must be smaller than %u bytes",
-                 ZIPPED_MAX);
-        goto out;
-    }
-    gl_sha256_b64(zip, zip_len, sha);
-    gl_uuid4(rev);
-    fn_dir = gl_registry_fn_dir(api->reg, name);
-    code_dir = gl_registry_new_code_dir(api->reg, name, rev);
-    zip_path = code_dir ? gl_registry_code_zip_path(code_dir) : NULL;
-    if (!fn_dir || !zip_path) {
-        fail_type = GL_AWS_SERVICE;
-        snprintf(fail_msg, sizeof(fail_msg), "out of memory");
-        goto out;
-    }
-    int mk = gl_mkdir_p(fn_dir, 0755);
-    if (mk < 0) {
-        gl_log_error("api: create %s: %s", fn_dir, strerror(-mk));
-        fail_type = GL_AWS_SERVICE;
-        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
-                 strerror(-mk));
-        goto out;
-    }
-    if (gl_archive_unzip(zip, zip_len, code_dir, 0, &res, &err) < 0) {
-        switch (res.status) {
-        case GL_ARCHIVE_BAD_ZIP:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg),
-                     "Could not unzip uploaded file. Please check your file, then "
-                     "try to upload again.");
-            break;
-        case GL_ARCHIVE_EMPTY:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Uploaded file must be a non-empty zip");
-            break;
-        case GL_ARCHIVE_TOO_LARGE:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Unzipped size must be smaller than %llu bytes",
-                     (unsigned long long)GL_ARCHIVE_MAX_UNPACKED);
-            break;
-        case GL_ARCHIVE_UNSAFE_ENTRY:
-        case GL_ARCHIVE_CONFLICT:
-            fail_type = GL_AWS_INVALID_PARAMETER_VALUE;
-            snprintf(fail_msg, sizeof(fail_msg), "Could not unzip uploaded file: %s", err.msg);
-            break;
-        default:
-            gl_log_error("api: unpacking code of %s: %s: %s", name, err.msg, strerror(err.code));
-            fail_type = GL_AWS_SERVICE;
-            snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
-                     strerror(err.code));
-        }
-        goto out;
-    }
-    int wr = gl_write_file_atomic(zip_path, zip, zip_len);
-    if (wr < 0) {
-        gl_log_error("api: write %s: %s", zip_path, strerror(-wr));
-        fail_type = GL_AWS_SERVICE;
-        snprintf(fail_msg, sizeof(fail_msg), "Could not store the function's code: %s",
-                 strerror(-wr));
-        goto out;
-    }
-    free(cfg->code_dir);
-    cfg->code_dir = code_dir;
-    code_dir = NULL; /* moved into cfg */
-    free(cfg->code_sha256);
-    cfg->code_sha256 = strdup(sha);
-    cfg->code_size = (int64_t)zip_len;
-    stamp(cfg, rev);
-    rc = 0;
-out:
-    if (rc < 0 && code_dir)
-        discard_code(code_dir); /* also removes the function's directory if now empty */
-    /* Reply only once the disk is back as it was, so a client never sees leftovers. */
-    if (rc < 0)
-        gl_http_reply_aws_error(req, fail_type, "%s", fail_msg);
-    free(zip);
-    free(zip_path);
-    free(code_dir);
-    free(fn_dir);
-    return rc;
-}
-
 /* Swap cfg in and answer with the new configuration (with "Publish": true, the version
- * published from it); on failure undo an upload. */
-static void put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
+ * published from it); on failure undo an upload. req NULL: the client has gone, store only.
+ * create_body is CreateFunction's body (its Tags and CodeSigningConfigArn are stored with the
+ * function), else NULL. */
+void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
                           int new_code, int publish, const json_t *create_body)
 {
     const json_t *tags = json_object_get(create_body, "Tags");
     const char *csc = json_string_value(json_object_get(create_body, GL_API_CSC_SETTING));
-    gl_fn_t *fn = NULL;
+    gl_fn_t *fn = NULL, *ver = NULL;
     gl_err_t err = {0};
+    gl_aws_error_t aerr;
     char *code_dir = new_code && cfg->code_dir ? strdup(cfg->code_dir) : NULL;
     if (gl_registry_put(api->reg, cfg, &fn, &err) < 0) {
         gl_log_error("api: storing function %s: %s: %s", cfg->name ? cfg->name : "?", err.msg,
                      strerror(err.code));
         if (code_dir)
-            discard_code(code_dir);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
-                                err.msg, strerror(err.code));
+            gl_api_discard_code(code_dir);
+        if (req)
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
+                                    err.msg, strerror(err.code));
     } else if (tags && !json_is_null(tags) &&
                gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
         gl_log_error("api: tags of %s: %s", fn->cfg.name, err.msg);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s", err.msg);
+        if (req)
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s", err.msg);
     } else if (csc && gl_registry_set_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING,
                                               json_string(csc), &err) < 0) {
         gl_log_error("api: code signing config of %s: %s", fn->cfg.name, err.msg);
-        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the code signing config: %s",
-                                err.msg);
+        if (req)
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE,
+                                    "Could not store the code signing config: %s", err.msg);
     } else if (publish) {
-        gl_fn_t *ver = NULL;
-        gl_aws_error_t aerr;
-        if (gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &aerr) < 0)
+        int rc = gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &aerr);
+        if (req && rc < 0)
             gl_http_reply_aws_err(req, &aerr);
-        else
+        else if (req)
             reply_json(req, status, gl_fn_config_json(api->reg, ver));
-    } else {
+    } else if (req) {
         reply_json(req, status, gl_fn_config_json(api->reg, fn));
     }
     free(code_dir);
-}
-
-/* The code upload of CreateFunction (201, with its Tags) and UpdateFunctionCode (200): unpack
- * the base64 zip into a new code directory of cfg, store cfg, publish when the body asks,
- * reply. */
-static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const char *name, const char *b64,
-                            size_t b64_len, gl_fn_config_t *cfg, int status, const json_t *body)
-{
-    if (store_code(api, req, name, b64, b64_len, cfg) == 0)
-        put_and_reply(api, req, cfg, status, 1, json_is_true(json_object_get(body, "Publish")),
-                      status == 201 ? body : NULL);
 }
 
 void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
@@ -385,7 +242,7 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
                                 "when creating a function.");
         goto out;
     }
-    if (gl_registry_find(api->reg, ref.name)) {
+    if (gl_registry_find(api->reg, ref.name) || gl_api_upload_in_progress(api, ref.name)) {
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_CONFLICT, "Function already exist: %s",
                                 ref.name);
         goto out;
@@ -402,7 +259,7 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    store_and_reply(api, req, ref.name, b64, b64_len, &cfg, 201, body);
+    gl_api_upload_start(api, req, body, b64, b64_len, &cfg, 201);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -461,7 +318,7 @@ static json_t *update_body(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t 
     if (!(*fn = resolve_latest(api, req, ref)) || refuse_template(req, *fn) < 0 ||
         !(body = body_object(req)))
         return NULL;
-    if (check_revision(req, body, *fn) < 0) {
+    if (check_revision(req, body, *fn) < 0 || gl_api_upload_conflict(api, req, (*fn)->cfg.name) < 0) {
         json_decref(body);
         return NULL;
     }
@@ -493,7 +350,7 @@ void gl_api_update_function_code(gl_api_t *api, gl_http_req_t *req, const gl_api
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    store_and_reply(api, req, fn->cfg.name, b64, b64_len, &cfg, 200, body);
+    gl_api_upload_start(api, req, body, b64, b64_len, &cfg, 200);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -519,8 +376,8 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
         goto out;
     }
     gl_uuid4(rev);
-    stamp(&cfg, rev);
-    put_and_reply(api, req, &cfg, 200, 0, 0, NULL);
+    gl_api_stamp(&cfg, rev);
+    gl_api_put_and_reply(api, req, &cfg, 200, 0, 0, NULL);
 out:
     gl_fn_config_free(&cfg);
     json_decref(body);
@@ -569,7 +426,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         return;
     }
     gl_fn_t *fn = gl_api_resolve(api, req, ref);
-    if (!fn || refuse_template(req, fn) < 0)
+    if (!fn || refuse_template(req, fn) < 0 || gl_api_upload_conflict(api, req, fn->cfg.name) < 0)
         return;
     if (gl_registry_remove(api->reg, fn->cfg.name, &err) < 0) {
         gl_log_error("api: deleting %s: %s", ref->name, err.msg);
@@ -578,6 +435,7 @@ void gl_api_delete_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
     }
     if (api->async)
         gl_async_forget_function(api->async, ref->name); /* every qualifier's config */
+    gl_web_url_close_function(api->web, ref->name); /* its settings went with it */
     gl_http_header_t h = {"x-amzn-RequestId", req->request_id};
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }
@@ -661,7 +519,7 @@ void gl_api_get_account_settings(gl_api_t *api, gl_http_req_t *req, const gl_api
                json_pack("{s:{s:I,s:I,s:I,s:i,s:i},s:{s:I,s:I}}", "AccountLimit", "TotalCodeSize",
                          (json_int_t)ACCOUNT_TOTAL_CODE, "CodeSizeUnzipped",
                          (json_int_t)GL_ARCHIVE_MAX_UNPACKED, "CodeSizeZipped",
-                         (json_int_t)ZIPPED_MAX, "ConcurrentExecutions", limit,
+                         (json_int_t)GL_API_ZIPPED_MAX, "ConcurrentExecutions", limit,
                          "UnreservedConcurrentExecutions",
                          (int)gl_sched_unreserved(api->sched), "AccountUsage",
                          "TotalCodeSize", (json_int_t)total, "FunctionCount", (json_int_t)n));

@@ -177,6 +177,31 @@ static void faults(gl_api_t *api, gl_http_req_t *req, const char *name)
     reply_ok(req, fault_json(api, name));
 }
 
+/* The function's debugger port: POST/PUT {"Port": N} (default 9229) sets it and recycles
+ * the function's environments, DELETE clears it, GET reads it. */
+static void debug(gl_api_t *api, gl_http_req_t *req, const char *name)
+{
+    const char *m = req->method_name;
+    if (!strcmp(m, "PUT") || !strcmp(m, "POST")) {
+        json_t *body = object_body(req);
+        if (!body)
+            return;
+        long port = int_member(req, body, "Port", 1, 65535, GL_API_DEBUG_PORT);
+        json_decref(body);
+        if (port < 0)
+            return;
+        gl_sched_set_debug(api->sched, name, (int)port);
+    } else if (!strcmp(m, "DELETE")) {
+        gl_sched_set_debug(api->sched, name, 0);
+    } else if (strcmp(m, "GET") != 0) {
+        gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION, "Use GET, POST or DELETE");
+        return;
+    }
+    int port = gl_sched_debug_port(api->sched, name);
+    reply_ok(req, json_pack("{s:s, s:o}", "FunctionName", name, "Port",
+                            port ? json_integer(port) : json_null()));
+}
+
 void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     const gl_fn_ref_t *ref = &rt->ref;
@@ -204,9 +229,10 @@ void gl_api_galley_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         idle_timeout(api, req, name);
     } else if (!strcmp(control, "faults")) {
         faults(api, req, name);
+    } else if (!strcmp(control, "debug")) {
+        debug(api, req, name);
     } else {
-        gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION,
-                                "Unknown control '%.64s': use cold, warm, idle-timeout or faults",
-                                control);
+        gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION, "Unknown control '%.64s': use "
+                                "cold, warm, idle-timeout, faults or debug", control);
     }
 }

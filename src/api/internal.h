@@ -25,8 +25,12 @@ struct gl_api {
     char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
     json_t *csc;     /* code signing configs by id (code_signing.c) */
     char *csc_path;  /* <state>/code-signing/configs.json; NULL: kept in memory only */
+    struct gl_web *web; /* Function URL listeners (include/galley/web.h) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
+    struct gl_api_upload *uploads; /* code uploads in progress (code_upload.c) */
+    unsigned closing : 1;          /* gl_api_close was called */
+    unsigned http_closed : 1;      /* the listener and its connections are gone */
 };
 
 typedef struct gl_api_op gl_api_op_t;
@@ -91,6 +95,10 @@ int gl_api_sigv4_enabled(const gl_api_t *api);
 void gl_api_verify_sigv4(gl_api_t *api, gl_http_req_t *req,
                          void (*next)(gl_api_t *api, gl_http_req_t *req));
 
+/** A Function URL's AWS_IAM check under --auth sigv4 (the web module's verifier): 0 when req
+ *  is signed by a configured key, else -1. The body is hashed on the loop (at most 6 MB). */
+int gl_api_url_verify(void *arg, const gl_http_req_t *req);
+
 /* galley's own endpoints (galley.c), under GL_API_GALLEY_PREFIX (api.h). */
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_galley_reset(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
@@ -107,6 +115,13 @@ void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_
 /* Get/PutFunctionRecursionConfig (recursion_config.c). */
 void gl_api_get_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_put_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Function URLs (function_url.c): Create/Get/Update/Delete by method, the list; a deleted
+ * alias or function takes its URL along (key: the alias, or "$LATEST"). */
+void gl_api_function_url(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_function_urls(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+int gl_api_function_url_forget(gl_api_t *api, const char *fn_name, const char *key);
+void gl_api_function_urls_restore(gl_api_t *api);
 
 /* TagResource, UntagResource, ListTags (tags.c); the Tags of CreateFunction/GetFunction. */
 void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
@@ -199,6 +214,38 @@ void gl_api_list_aliases(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
 void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Code uploads (code_upload.c): unpacked on libuv's work queue, stored and answered on the
+ * loop. GL_API_ZIPPED_MAX is Lambda's direct-upload limit. */
+#define GL_API_ZIPPED_MAX 52428800u
+typedef struct gl_api_upload gl_api_upload_t;
+/** Unpack b64 (a string of body, which the upload keeps a reference to) into a new code
+ *  directory of cfg->name, then store cfg (moved in; *cfg is zeroed) and reply status (201 or
+ *  200), or the failure in Lambda's words. Replies later, or at once on failure to start. */
+void gl_api_upload_start(gl_api_t *api, gl_http_req_t *req, json_t *body, const char *b64,
+                         size_t b64_len, gl_fn_config_t *cfg, int status);
+/** Whether an upload of function name is in progress. */
+int gl_api_upload_in_progress(const gl_api_t *api, const char *name);
+/** -1 after replying 409 ResourceConflictException ("An update is in progress") when an
+ *  upload of name is in progress, else 0. */
+int gl_api_upload_conflict(gl_api_t *api, gl_http_req_t *req, const char *name);
+/** gl_api_start: replaced code directories are deleted on the work queue from now on. */
+void gl_api_code_removal_start(gl_api_t *api);
+/** gl_api_close: cancel the uploads not started yet (the others finish, storing nothing), and
+ *  delete replaced code directories at once again. */
+void gl_api_uploads_cancel(gl_api_t *api);
+/** Free api and run its on_closed once it is closed and no upload is left (router.c). */
+void gl_api_maybe_free(gl_api_t *api);
+/** Remove an upload's code directory, its zip, and the function's directory if now empty. */
+void gl_api_discard_code(const char *code_dir);
+/** Set cfg's RevisionId and LastModified (now). */
+void gl_api_stamp(gl_fn_config_t *cfg, const char *revision_id);
+/** Store cfg (moved in) and answer status with the configuration, or the version published
+ *  from it when publish is set; on failure remove new code. req NULL: store only.
+ *  create_body: CreateFunction's body, whose Tags and CodeSigningConfigArn are stored with the
+ *  new function; NULL for the other operations. */
+void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
+                          int new_code, int publish, const json_t *create_body);
 
 /* Shared by the control-plane files (functions.c). */
 void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);

@@ -33,6 +33,14 @@ static void on_sync_done(gl_invoke_t *inv)
 {
     gl_http_req_t *req = inv->data;
     gl_http_header_t h[12];
+    if (inv->service_error) {
+        /* The service failed, not the function: Lambda's 500, no function result. */
+        req->on_abort = NULL;
+        snprintf(req->request_id, sizeof(req->request_id), "%s", inv->request_id);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "%s", inv->service_error);
+        gl_invoke_free(inv);
+        return;
+    }
     size_t n = 0;
     h[n++] = (gl_http_header_t){"Content-Type",
                                 inv->content_type ? inv->content_type : "application/json"};

@@ -254,4 +254,5 @@ void gl_api_forget_qualifier(gl_api_t *api, const char *fn_name, const char *qua
 {
     forget(api, fn_name, POLICY, qualifier);
     forget(api, fn_name, RUNTIME_MANAGEMENT, qualifier);
+    gl_api_function_url_forget(api, fn_name, qualifier);
 }

@@ -14,6 +14,7 @@
 
 #include "galley/log.h"
 #include "galley/sched.h"
+#include "galley/web.h"
 #include "internal.h"
 
 #define SYNC_INVOKE_LIMIT 6291456u      /* 6 MiB */
@@ -137,6 +138,16 @@ static const gl_api_op_t ops[] = {
      256, NULL, gl_api_get_function_csc},
     {"2020-06-30", F "/code-signing-config", 0, "DELETE", "DeleteFunctionCodeSigningConfig", 0,
      NULL, 256, NULL, gl_api_delete_function_csc},
+    {"2021-10-31", F "/url", 0, "POST", "CreateFunctionUrlConfig", 0, NULL, 140, NULL,
+     gl_api_function_url},
+    {"2021-10-31", F "/url", 0, "GET", "GetFunctionUrlConfig", 0, NULL, 140, NULL,
+     gl_api_function_url},
+    {"2021-10-31", F "/url", 0, "PUT", "UpdateFunctionUrlConfig", 0, NULL, 140, NULL,
+     gl_api_function_url},
+    {"2021-10-31", F "/url", 0, "DELETE", "DeleteFunctionUrlConfig", 0, NULL, 140, NULL,
+     gl_api_function_url},
+    {"2021-10-31", F "/urls", 0, "GET", "ListFunctionUrlConfigs", 0, NULL, 140, NULL,
+     gl_api_list_function_urls},
     /* galley's own endpoints: a prefix no Lambda path can start with; CONTROL rows need the
      * control token (auth.c). */
     {NULL, GALLEY "/environments", CONTROL, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
@@ -344,6 +355,14 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_http_server_close(api->http, NULL, NULL);
         goto fail;
     }
+    if ((rc = gl_web_new(&api->web, loop, api->reg, api->sched, opts->url_host, err)) < 0) {
+        gl_http_server_close(api->http, NULL, NULL);
+        goto fail;
+    }
+    if (gl_api_sigv4_enabled(api))
+        gl_web_set_verifier(api->web, gl_api_url_verify, api);
+    gl_api_function_urls_restore(api);
+    gl_api_code_removal_start(api);
     *out = api;
     return 0;
 fail:
@@ -354,9 +373,10 @@ fail:
     return rc;
 }
 
-static void on_http_closed(void *arg)
+void gl_api_maybe_free(gl_api_t *api)
 {
-    gl_api_t *api = arg;
+    if (!api->http_closed || api->uploads)
+        return;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
     gl_api_auth_free(api);
@@ -367,9 +387,20 @@ static void on_http_closed(void *arg)
         cb(cb_arg);
 }
 
+static void on_http_closed(void *arg)
+{
+    gl_api_t *api = arg;
+    api->http_closed = 1;
+    gl_api_maybe_free(api); /* else the last upload's after-work callback frees it */
+}
+
 void gl_api_close(gl_api_t *api, void (*on_closed)(void *arg), void *arg)
 {
     api->on_closed = on_closed;
     api->on_closed_arg = arg;
+    gl_web_close(api->web, NULL, NULL); /* its listeners close before the loop ends */
+    api->web = NULL;
+    api->closing = 1;
+    gl_api_uploads_cancel(api);
     gl_http_server_close(api->http, on_http_closed, api);
 }

@@ -53,6 +53,7 @@ struct unpack {
     uint64_t max;
     gl_archive_result_t *res;
     gl_err_t *err;
+    const atomic_int *stop; /* set by another thread: give up before the next entry */
 };
 
 static int refuse(struct unpack *u, gl_archive_status_t st, int code, const char *fmt, ...)
@@ -313,6 +314,8 @@ static int unpack_all(struct unpack *u, struct archive *in, struct archive *out)
         if (r < ARCHIVE_WARN)
             return refuse(u, GL_ARCHIVE_BAD_ZIP, EINVAL, "not a valid zip file: %s",
                         archive_error_string(in) ? archive_error_string(in) : "unreadable");
+        if (u->stop && atomic_load(u->stop))
+            return refuse(u, GL_ARCHIVE_CANCELLED, ECANCELED, "unpacking cancelled");
         u->res->entries++;
         if ((rc = prepare_entry(u, e)) < 0)
             return rc;
@@ -406,9 +409,16 @@ static int rename_into_place(struct unpack *u, const char *dest)
 int gl_archive_unzip(const void *zip, size_t len, const char *dest_dir, uint64_t max_unpacked,
                      gl_archive_result_t *res, gl_err_t *err)
 {
+    return gl_archive_unzip_stoppable(zip, len, dest_dir, max_unpacked, NULL, res, err);
+}
+
+int gl_archive_unzip_stoppable(const void *zip, size_t len, const char *dest_dir,
+                               uint64_t max_unpacked, const atomic_int *stop,
+                               gl_archive_result_t *res, gl_err_t *err)
+{
     gl_archive_result_t local_res;
     struct unpack u = {.max = max_unpacked ? max_unpacked : GL_ARCHIVE_MAX_UNPACKED,
-                       .res = res ? res : &local_res, .err = err};
+                       .res = res ? res : &local_res, .err = err, .stop = stop};
     char dest[PATH_MAX];
     struct archive *in = NULL, *out = NULL;
     int made_tmp = 0, rc;

@@ -29,7 +29,8 @@
  * Opening replays every segment in order, keeps each id's first ACCEPT and latest STATE, drops
  * ids that have a DONE, copies what is left into a fresh segment (fsynced) and only then
  * deletes the old segments, so a crash at any point replays every live event at least once.
- * A record with a bad checksum is skipped with a warning; a torn record at the end of a
+ * A record with a bad checksum, or whose id is not a request id (36 of [0-9a-fA-F-]), is
+ * skipped with a warning; a torn record at the end of a
  * segment (a crash mid-write) ends that segment. While running, a segment whose events are all
  * done is deleted once every older segment is gone (a DONE record may refer to an event of an
  * older segment, never a newer one).

@@ -9,6 +9,7 @@
  * is in flight, so an fd is never closed under a running fsync.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -330,10 +331,25 @@ static void replay_free(replay_t *r)
     free(r->slots);
 }
 
+/* Whether the id bytes of a record are a request id (36 of [0-9a-fA-F-]), as every record
+ * galley writes has: the id goes into Runtime API headers, logs and destination records, and
+ * compaction could not copy an id holding a NUL, so one damaged record would keep the daemon
+ * from starting. */
+static int is_request_id(const unsigned char *id)
+{
+    for (size_t i = 0; i < GL_JOURNAL_ID_LEN; i++)
+        if (!(isxdigit(id[i]) || id[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Apply one checksummed record to r: 0, 1 when it is damaged (skipped), or -ENOMEM. */
 static int apply(replay_t *r, const unsigned char *body, size_t len)
 {
     if (len < 1 + GL_JOURNAL_ID_LEN)
         return 0;
+    if (!is_request_id(body + 1))
+        return 1;
     char id[GL_JOURNAL_ID_LEN + 1];
     memcpy(id, body + 1, GL_JOURNAL_ID_LEN);
     id[GL_JOURNAL_ID_LEN] = '\0';
@@ -398,6 +414,11 @@ static int replay_segment(replay_t *r, const char *name, const unsigned char *p,
         int rc = apply(r, p + off + GL_JOURNAL_HEADER, len);
         if (rc < 0)
             return rc;
+        if (rc > 0) {
+            gl_log_warn("async journal: %s: record at offset %zu has no request id: skipped",
+                        name, off);
+            skipped++;
+        }
         off += GL_JOURNAL_HEADER + len;
     }
     if (skipped)

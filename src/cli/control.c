@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * control.c: the harness controls of a running daemon from the command line (`galley reset`,
- * `cold`, `warm`, `idle-timeout`, `fault`), one request each to galley's own API under
+ * `cold`, `warm`, `idle-timeout`, `fault`, `debug`), one request each to galley's own API under
  * GL_API_GALLEY_PREFIX (docs/testing.md). Each prints the daemon's JSON answer on stdout and
  * exits 0; an API error prints Lambda's error name and message on stderr and exits 1, as does
  * an unreachable daemon; a usage error exits 2 before anything is sent. Range checks (Count,
@@ -36,7 +36,8 @@
 
 static const char reset_usage[] =
     "usage: galley reset [--endpoint URL]\n"
-    "  stop every environment, clear injected faults and idle timeout overrides\n" ENDPOINT_HELP;
+    "  stop every environment, clear injected faults, idle timeout overrides and debuggers\n"
+    ENDPOINT_HELP;
 static const char cold_usage[] =
     "usage: galley cold NAME[:Q] [--qualifier Q] [--endpoint URL]\n"
     "  make the next invoke cold: idle environments stop now, busy ones after their invoke\n"
@@ -53,6 +54,13 @@ static const char fault_usage[] =
     "usage: galley fault NAME [KIND [COUNT] | --clear] [--endpoint URL]\n"
     "  show the pending fault, make the next COUNT invokes (default 1) fail with KIND\n"
     "  (throttle, service, timeout, init, crash), or clear it\n" ENDPOINT_HELP;
+
+static const char debug_usage[] =
+    "usage: galley debug NAME [PORT | --off] [--endpoint URL]\n"
+    "  start the function's next environment with its runtime's debugger on 127.0.0.1:PORT\n"
+    "  (default 9229: Node's inspector, Python's debugpy or a pdb console, gdbserver), with no\n"
+    "  timeouts and one environment at a time; or stop debugging it (docs/debugging.md)\n"
+    ENDPOINT_HELP;
 
 typedef struct control_args {
     const char *cmd;       /* "cold", ... for messages */
@@ -292,6 +300,28 @@ int gl_cli_fault(int argc, char **argv)
     gl_buf_t path = {0};
     function_path(&path, a.pos[0], "faults", NULL);
     int rc = call(&a, method, path.data, body, CONTROL_TIMEOUT_MS);
+    gl_buf_free(&path);
+    return rc;
+}
+
+int gl_cli_debug(int argc, char **argv)
+{
+    control_args_t a = {.cmd = "debug", .usage = debug_usage};
+    int code;
+    if (parse_args(argc, argv, &a, "off", 0, &code) < 0)
+        return code;
+    if (a.npos < 1 || a.npos > 2 || !a.pos[0][0])
+        return usage_error(&a, "%s", a.npos > 2 ? "too many arguments" : "NAME is required");
+    if (a.flag && a.npos == 2)
+        return usage_error(&a, "give PORT or --off, not both (%s)", a.pos[1]);
+    long port = GL_API_DEBUG_PORT;
+    if (a.npos == 2 && (port = parse_count(a.pos[1])) < 0)
+        return usage_error(&a, "PORT must be a whole number, got '%s'", a.pos[1]);
+    gl_buf_t path = {0};
+    function_path(&path, a.pos[0], "debug", NULL);
+    int rc = a.flag ? call(&a, "DELETE", path.data, NULL, CONTROL_TIMEOUT_MS)
+                    : call(&a, "POST", path.data, json_pack("{s:I}", "Port", (json_int_t)port),
+                           CONTROL_TIMEOUT_MS);
     gl_buf_free(&path);
     return rc;
 }

@@ -98,12 +98,26 @@ gl_fn_t *gl_fn_ref(gl_fn_t *fn)
     return fn;
 }
 
+static void (*code_remover)(char *dir, void *arg);
+static void *code_remover_arg;
+
+void gl_fn_set_code_remover(void (*remove)(char *dir, void *arg), void *arg)
+{
+    code_remover = remove;
+    code_remover_arg = arg;
+}
+
 void gl_fn_unref(gl_fn_t *fn)
 {
     if (!fn || --fn->refs > 0)
         return;
-    if (fn->remove_code_on_free && !fn->from_template && fn->cfg.code_dir)
-        gl_rm_rf(fn->cfg.code_dir);
+    if (fn->remove_code_on_free && !fn->from_template && fn->cfg.code_dir) {
+        char *dir = code_remover ? strdup(fn->cfg.code_dir) : NULL;
+        if (dir)
+            code_remover(dir, code_remover_arg); /* takes dir */
+        else
+            gl_rm_rf(fn->cfg.code_dir);
+    }
     gl_fn_config_free(&fn->cfg);
     free(fn->logical_id);
     free(fn->version);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "galley/http.h"
+#include "internal.h"
 
 /* The query: the peer's socket is the one whose source is our peer address and whose
  * destination is our local address. Exact lookup (no NLM_F_DUMP): one answer or an error. */
@@ -151,4 +152,17 @@ out:
     if (lfd >= 0)
         close(lfd);
     return rc;
+}
+
+/* The text address of req's peer (a Function URL event's sourceIp). */
+int gl_http_req_peer_ip(const gl_http_req_t *req, char *out, size_t len)
+{
+    struct sockaddr_storage peer;
+    int plen = sizeof(peer);
+    if (!req->conn || gl_http_req_gone(req) ||
+        uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&peer, &plen) < 0)
+        return -ENOTCONN;
+    if (peer.ss_family == AF_INET6)
+        return uv_ip6_name((struct sockaddr_in6 *)&peer, out, len);
+    return uv_ip4_name((struct sockaddr_in *)&peer, out, len);
 }

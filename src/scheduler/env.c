@@ -90,6 +90,16 @@ static void arm(gl_env_t *env, uint64_t ms)
     uv_timer_start(&env->timer, on_timer, ms, 0);
 }
 
+/* A deadline of the function's (init, invoke, idle): none while a debugger holds the
+ * environment, which may sit at a breakpoint for as long as the developer likes. */
+static void arm_limit(gl_env_t *env, uint64_t ms)
+{
+    if (env->debug_port)
+        uv_timer_stop(&env->timer);
+    else
+        arm(env, ms);
+}
+
 static void maybe_free(gl_env_t *env);
 
 static void on_rapi_closed(void *arg)
@@ -127,8 +137,8 @@ static void kill_all(gl_env_t *env)
 
 static void freeze(gl_env_t *env)
 {
-    if (!env->cg || env->frozen || env->reaped)
-        return;
+    if (!env->cg || env->frozen || env->reaped || env->debug_port)
+        return; /* a debugger's connection would stall */
     int rc = gl_cg_freeze_request(env->cg);
     if (rc < 0)
         gl_log_debug("env=%.8s: freeze: %s", env->id, strerror(-rc));
@@ -136,14 +146,19 @@ static void freeze(gl_env_t *env)
         env->frozen = 1;
 }
 
-static void thaw(gl_env_t *env)
+/* 0, or a negative errno with env->frozen still set, so that the next event (or the
+ * STOPPING timer) tries again: a process the v1 freezer holds cannot even die until thawed. */
+static int thaw(gl_env_t *env)
 {
     if (!env->frozen)
-        return;
-    env->frozen = 0;
+        return 0;
     int rc = gl_cg_thaw_request(env->cg);
-    if (rc < 0)
+    if (rc < 0 && rc != -ESRCH) { /* ESRCH: no process left to thaw */
         gl_log_warn("env=%.8s: thaw: %s", env->id, strerror(-rc));
+        return rc;
+    }
+    env->frozen = 0;
+    return 0;
 }
 
 /*
@@ -176,12 +191,15 @@ static void stop_process(gl_env_t *env, int graceful)
     if (env->reaped)
         return;
     thaw(env);
-    if (graceful && catches_sigterm(env->pid)) {
+    if (graceful && !env->frozen && catches_sigterm(env->pid)) {
         gl_sbx_kill_group(env->pid, SIGTERM);
         arm(env, STOP_GRACE_MS);
     } else {
         kill_all(env);
-        uv_timer_stop(&env->timer);
+        if (env->frozen)
+            arm(env, STOP_GRACE_MS); /* thaw again then, so the SIGKILL can land */
+        else
+            uv_timer_stop(&env->timer);
     }
 }
 
@@ -275,7 +293,11 @@ static void on_timer(uv_timer_t *t)
         gl_env_handle(env, env->invoke ? GL_ENV_EV_TIMEOUT : GL_ENV_EV_IDLE_TIMEOUT, NULL);
         break;
     case GL_ENV_STOPPING:
-        if (!env->reaped && !env->sigkill_sent)
+        if (env->reaped)
+            break;
+        if (env->frozen && thaw(env) < 0)
+            arm(env, STOP_GRACE_MS);
+        if (!env->sigkill_sent || !env->frozen)
             kill_all(env);
         break;
     default:
@@ -312,6 +334,7 @@ static const unsigned transitions[][GL_ENV_EV_COUNT] = {
         [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_IDLE_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_THAW_FAILED] = TO(STOPPING),
         [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
     },
     [GL_ENV_INVOKING] = {
@@ -369,7 +392,7 @@ static void go_idle(gl_env_t *env, gl_env_event_t ev)
         return;
     }
     if (!env->provisioned) /* provisioned ones stay until their config goes */
-        arm(env, gl_env_idle_timeout(env));
+        arm_limit(env, gl_env_idle_timeout(env));
     else
         uv_timer_stop(&env->timer);
     if (env->parked)
@@ -413,12 +436,12 @@ static void start_invoke(gl_env_t *env)
          * invoke with Runtime.ExitError. */
         snprintf(inv->env_id, sizeof(inv->env_id), "%s", env->id);
         gl_env_log_start(env, inv);
-        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
         kill_all(env);
         return;
     }
     gl_env_deliver(env);
-    arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+    arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     if (inv->fault == GL_FAULT_TIMEOUT)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
 }
@@ -452,7 +475,7 @@ static int on_spawned(gl_env_t *env, gl_env_state_t from, void *arg)
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_INITIALIZING, GL_ENV_EV_SPAWNED);
-    arm(env, env->sched->opts.init_timeout_ms);
+    arm_limit(env, env->sched->opts.init_timeout_ms);
     return 0;
 }
 
@@ -483,7 +506,7 @@ static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
         start_invoke(env);
     } else {
         /* Delivered at the runtime's next /next; the invoke's clock runs meanwhile. */
-        arm(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
+        arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     }
     return 0;
 }
@@ -542,7 +565,7 @@ static int on_answered(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_eve
     if (should_stop_when_idle(env))
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
     else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
-        arm(env, gl_env_idle_timeout(env));
+        arm_limit(env, gl_env_idle_timeout(env));
     return 0;
 }
 
@@ -622,6 +645,30 @@ static int on_init_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
     return 0;
 }
 
+/*
+ * arg: the invoke being assigned, which the frozen runtime cannot take. Lambda answers such
+ * an internal failure with 500 ServiceException: the invoke fails now (not at its timeout,
+ * which never happened) and the environment is stopped.
+ */
+static int on_thaw_failed(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    char msg[300];
+    (void)from;
+    env->invoke = arg;
+    gl_log_error("env=%.8s fn=%s: the frozen environment could not be resumed: its invoke "
+                 "fails and it is stopped", env->id, env->fn->cfg.name);
+    snprintf(msg, sizeof(msg), "RequestId: %s Error: the execution environment could not be "
+             "resumed", env->invoke->request_id);
+    free(env->invoke->service_error);
+    env->invoke->service_error = strdup(msg);
+    set_state(env, GL_ENV_STOPPING, GL_ENV_EV_THAW_FAILED);
+    gl_env_log_start(env, env->invoke);
+    gl_env_log(env, "%s\nServiceException", msg);
+    gl_env_fail_invoke(env, "ServiceException", msg, "Status: error\tError Type: ServiceException\t");
+    stop_process(env, 0);
+    return 0;
+}
+
 /* idle_timeout and shutdown: an invoke still assigned fails when the process exits. */
 static int on_stop(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t ev)
 {
@@ -692,6 +739,7 @@ static const struct {
     [GL_ENV_EV_INIT_TIMEOUT] = {on_init_timeout, NULL},
     [GL_ENV_EV_IDLE_TIMEOUT] = {on_idle_timeout, NULL},
     [GL_ENV_EV_EXITED] = {on_exited, NULL},
+    [GL_ENV_EV_THAW_FAILED] = {on_thaw_failed, NULL},
     [GL_ENV_EV_SHUTDOWN] = {on_shutdown, NULL},
 };
 
@@ -700,9 +748,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
     gl_env_state_t from = env->state;
 
     /* Work, a deadline or a stop all need the runtime running (and a process frozen by the
-     * v1 freezer cannot even die until it is thawed). */
-    if (env->frozen)
-        thaw(env);
+     * v1 freezer cannot even die until it is thawed). Work it cannot be given fails now; a
+     * stop goes ahead and tries again. */
+    if (env->frozen && thaw(env) < 0 && ev == GL_ENV_EV_ASSIGN)
+        ev = GL_ENV_EV_THAW_FAILED;
     if (transitions[from][ev] && handlers[ev].on(env, from, arg) == 0)
         return;
     if (handlers[ev].refused)

@@ -35,13 +35,24 @@ typedef struct envp_builder {
 typedef struct layout {
     int inside;          /* a mount namespace: Lambda's paths */
     char *exe;
-    char *argv[3];
+    char *argv[5];
     char *task_root;     /* LAMBDA_TASK_ROOT and the working directory */
     char *runtime_dir;   /* LAMBDA_RUNTIME_DIR */
     char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
     char *lang_host;     /* an interpreter's prefix outside /usr, bound at /var/lang */
     const char *tmp;     /* TMPDIR */
+    char node_path[512]; /* NODE_PATH, as Lambda's: layers, the runtime's SDK, the code */
+    char *ld_path;       /* LD_LIBRARY_PATH */
 } layout_t;
+
+/* Lambda's LD_LIBRARY_PATH. /var/lang/lib first also matters to galley: an interpreter bound
+ * at /var/lang (pyenv's) may find its libpython only by an absolute RUNPATH the environment's
+ * user cannot traverse, and would otherwise load the system's (Debian's, whose frozen site
+ * module looks for dist-packages, so the interpreter's own site-packages and boto3 go
+ * missing). */
+#define LAMBDA_LD_LIBRARY_PATH \
+    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:" \
+    "/opt/lib"
 
 static void envp_set(envp_builder_t *b, const char *name, const char *value)
 {
@@ -78,12 +89,21 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     envp_set(b, "PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
-    envp_set(b, "LD_LIBRARY_PATH", getenv("LD_LIBRARY_PATH"));
-    /* Credentials the daemon has (so functions can reach local services), as Lambda
-     * gives a function its role's. */
-    envp_set(b, "AWS_ACCESS_KEY_ID", getenv("AWS_ACCESS_KEY_ID"));
-    envp_set(b, "AWS_SECRET_ACCESS_KEY", getenv("AWS_SECRET_ACCESS_KEY"));
-    envp_set(b, "AWS_SESSION_TOKEN", getenv("AWS_SESSION_TOKEN"));
+    envp_set(b, "LD_LIBRARY_PATH", l->ld_path);
+    /* The environment's uid has no passwd entry: without HOME, os.homedir() (which the AWS
+     * SDK for JavaScript asks for its shared config) throws. /tmp is its own and writable. */
+    envp_set(b, "HOME", l->tmp);
+    if (strncmp(c->runtime, "nodejs", 6) == 0)
+        envp_set(b, "NODE_PATH", l->node_path);
+    /* The API's endpoint and credentials as Lambda gives a role's, --endpoint-env. */
+    for (size_t i = 0; env->sched->env_vars && env->sched->env_vars[i]; i++) {
+        const char *kv = env->sched->env_vars[i], *eq = strchr(kv, '=');
+        char name[128];
+        if (eq && (size_t)(eq - kv) < sizeof(name)) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - kv), kv);
+            envp_set(b, name, eq + 1);
+        }
+    }
     if (c->env_vars) {
         const char *k;
         json_t *v;
@@ -117,6 +137,10 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     envp_set(b, "AWS_LAMBDA_LOG_LEVEL", gl_env_app_log_level(env));
     envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
     envp_set(b, "TMPDIR", l->tmp);
+    if (env->debug_port) {
+        snprintf(num, sizeof(num), "%d", env->debug_port);
+        envp_set(b, "GALLEY_DEBUG_PORT", num); /* galley's Python bootstrap's debugger */
+    }
     b->items[b->n] = NULL;
 }
 
@@ -162,6 +186,26 @@ static int place_interpreter(layout_t *l, const char *host)
     return 0;
 }
 
+/* A provided runtime under a debugger: gdbserver starts the bootstrap and waits for gdb
+ * (as `sam local invoke --debug-port` does), when it is installed; otherwise say so. */
+static int plan_gdbserver(gl_env_t *env, layout_t *l)
+{
+    static const char gdbserver[] = "/usr/bin/gdbserver";
+    if (access(gdbserver, X_OK) < 0) {
+        gl_env_log(env, "galley: --debug: %s is not installed; the bootstrap starts without "
+                        "a debugger", gdbserver);
+        return 0;
+    }
+    l->argv[2] = l->exe; /* the bootstrap, now gdbserver's argument */
+    l->exe = strdup(gdbserver);
+    free(l->argv[0]);
+    l->argv[0] = strdup(gdbserver);
+    char *address = NULL;
+    if (asprintf(&address, "127.0.0.1:%d", env->debug_port) >= 0)
+        l->argv[1] = address;
+    return l->exe && l->argv[0] && l->argv[1] ? 0 : -ENOMEM;
+}
+
 /* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
 static int plan_layout(gl_env_t *env, layout_t *l)
 {
@@ -170,14 +214,30 @@ static int plan_layout(gl_env_t *env, layout_t *l)
     l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
     l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
     l->tmp = l->inside ? "/tmp" : env->tmp_dir;
+    const char *daemon_ld = getenv("LD_LIBRARY_PATH");
+    if (!l->inside)
+        l->ld_path = daemon_ld ? strdup(daemon_ld) : NULL;
+    else if (asprintf(&l->ld_path, "%s%s%s", LAMBDA_LD_LIBRARY_PATH, daemon_ld ? ":" : "",
+                      daemon_ld ? daemon_ld : "") < 0)
+        l->ld_path = NULL;
     if (strncmp(c->runtime, "python", 6) == 0 || strncmp(c->runtime, "nodejs", 6) == 0) {
         int py = c->runtime[0] == 'p';
         l->runtime_host = gl_path_join(o->runtimes_dir, py ? "python" : "nodejs");
         l->runtime_dir = l->inside ? strdup("/var/runtime") : strdup(l->runtime_host);
         if (place_interpreter(l, py ? o->python : o->node) < 0)
             return -ENOMEM;
-        l->argv[0] = strdup(l->exe);
-        l->argv[1] = gl_path_join(l->runtime_dir, "bootstrap");
+        snprintf(l->node_path, sizeof(l->node_path),
+                 "/opt/nodejs/node%.2s/node_modules:/opt/nodejs/node_modules:%s/node_modules:%s:%s",
+                 c->runtime + 6, l->runtime_dir, l->runtime_dir, l->task_root);
+        int i = 0;
+        l->argv[i++] = strdup(l->exe);
+        if (!py && env->debug_port) { /* Node's inspector; Python's is in its bootstrap */
+            char *inspect = NULL;
+            if (asprintf(&inspect, "--inspect=127.0.0.1:%d", env->debug_port) < 0)
+                return -ENOMEM;
+            l->argv[i++] = inspect;
+        }
+        l->argv[i] = gl_path_join(l->runtime_dir, "bootstrap");
         return 0;
     }
     /* provided: the bootstrap in the code root (Lambda also looks in /opt). */
@@ -188,18 +248,21 @@ static int plan_layout(gl_env_t *env, layout_t *l)
     free(host);
     l->exe = gl_path_join(l->task_root, "bootstrap");
     l->argv[0] = l->exe ? strdup(l->exe) : NULL;
+    if (rc == 0 && env->debug_port)
+        rc = plan_gdbserver(env, l);
     return rc;
 }
 
 static void layout_free(layout_t *l)
 {
     free(l->exe);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         free(l->argv[i]);
     free(l->task_root);
     free(l->runtime_dir);
     free(l->runtime_host);
     free(l->lang_host);
+    free(l->ld_path);
 }
 
 static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
@@ -228,6 +291,7 @@ static gl_env_t *env_new(gl_pool_t *pool, gl_invoke_t *inv)
     env->sched = s;
     env->pool = pool;
     env->fn = gl_fn_ref(pool->fn);
+    env->debug_port = gl_sched_debug_port(s, env->fn->cfg.name);
     env->pid = -1;
     env->pidfd = -1;
     env->log.fd = -1;

@@ -26,6 +26,7 @@ typedef struct gl_fn_usage {
     int64_t idle_timeout_ms;   /* -1: the daemon's --idle-timeout */
     gl_fault_t fault;          /* injected by a test harness */
     unsigned fault_count;
+    int debug_port;            /* gl_sched_set_debug; 0: none */
     struct gl_fn_usage *next;
 } gl_fn_usage_t;
 
@@ -42,6 +43,7 @@ struct gl_sched {
     unsigned running_unreserved; /* of which, of functions without a reservation */
     long total_reserved;
     gl_fn_usage_t *usage;      /* one per function name seen or reserved */
+    char **env_vars;           /* gl_sched_set_env: NULL-terminated, owned */
     int closing;
     uv_timer_t grace_timer;
     int grace_timer_open;
@@ -102,6 +104,7 @@ struct gl_env {
     unsigned generation;       /* the pool's generation when it started */
     struct gl_warm *warm;      /* the gl_sched_warm call this environment was started for */
     gl_fault_t fault;          /* injected: crash once the invoke is delivered, or die in init */
+    int debug_port;            /* its debugger's port: no deadlines, no freezing; 0: none */
     int frozen;
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */

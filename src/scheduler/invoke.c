@@ -38,6 +38,7 @@ void gl_invoke_free(gl_invoke_t *inv)
     free(inv->content_type);
     free(inv->log_tail);
     free(inv->error_type);
+    free(inv->service_error);
     gl_buf_free(&inv->tail);
     free(inv);
 }

@@ -18,8 +18,16 @@
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 /* The scheduler and the strings it copied from its options. */
+static void free_env_vars(char **vars)
+{
+    for (size_t i = 0; vars && vars[i]; i++)
+        free(vars[i]);
+    free(vars);
+}
+
 static void free_sched(gl_sched_t *s)
 {
+    free_env_vars(s->env_vars);
     free(s->logs_root);
     free(s->run_root);
     free((char *)s->opts.runtimes_dir);
@@ -308,8 +316,10 @@ int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv)
         return 0;
     }
     gl_fn_usage_t *u = usage_of(s, inv->fn->cfg.name, 1);
-    /* A reservation is both a guarantee and a cap; the others share what is left. */
-    if (u && u->reserved >= 0 && u->running >= (unsigned)u->reserved) {
+    /* A reservation is both a guarantee and a cap; the others share what is left. One
+     * invoke at a time while a debugger is attached: one environment holds its port. */
+    if (u && ((u->reserved >= 0 && u->running >= (unsigned)u->reserved) ||
+              (u->debug_port && u->running >= 1))) {
         inv->throttle_reason = GL_THROTTLE_RESERVED;
         return -EAGAIN;
     }
@@ -400,6 +410,42 @@ void gl_sched_set_idle_timeout(gl_sched_t *s, const char *name, int64_t ms)
     u->idle_timeout_ms = ms < 0 ? -1 : ms;
     /* The running timers were armed with the old value: start the idle ones afresh. */
     recycle_named(s, name);
+}
+
+void gl_sched_set_debug(gl_sched_t *s, const char *name, int port)
+{
+    gl_fn_usage_t *u = usage_of(s, name, 1);
+    if (!u)
+        return;
+    u->debug_port = port > 0 && port < 65536 ? port : 0;
+    recycle_named(s, name); /* the next environment starts with (or without) the debugger */
+}
+
+int gl_sched_debug_port(const gl_sched_t *s, const char *name)
+{
+    for (const gl_fn_usage_t *u = s->usage; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u->debug_port;
+    return 0;
+}
+
+int gl_sched_set_env(gl_sched_t *s, const char *const *vars)
+{
+    size_t n = 0;
+    while (vars && vars[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(copy[i] = strdup(vars[i]))) {
+            free_env_vars(copy);
+            return -ENOMEM;
+        }
+    }
+    free_env_vars(s->env_vars);
+    s->env_vars = copy;
+    return 0;
 }
 
 static const char *const fault_names[] = {"none", "throttle", "service", "timeout", "init",
@@ -500,6 +546,7 @@ void gl_sched_reset(gl_sched_t *s)
         u->idle_timeout_ms = -1;
         u->fault = GL_FAULT_NONE;
         u->fault_count = 0;
+        u->debug_port = 0;
     }
     for (gl_pool_t *p = s->pools; p; p = p->next)
         gl_sched_recycle(s, p->fn);

@@ -61,4 +61,12 @@ int gl_template_params(const char *file, json_t *parameters, const gl_template_c
 int gl_template_resolve(const gl_template_eval_t *ev, json_t *node, const char *path, json_t **out,
                    gl_err_t *err);
 
+/* events.c: a serverless function's HTTP side. */
+/** Events' Api and HttpApi entries as routes (*routes: a new JSON array, NULL when none). */
+int gl_template_read_events(const char *file, const char *id, json_t *events, json_t **routes,
+                            gl_err_t *err);
+/** FunctionUrlConfig checked and typed (*out: a new object, NULL when absent). */
+int gl_template_read_url_config(const char *file, const char *id, json_t *cfg, json_t **out,
+                                gl_err_t *err);
+
 #endif

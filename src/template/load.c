@@ -37,8 +37,8 @@ struct loader {
 static const char *const serverless_props[] = {
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "InlineCode", "PackageType",
-    "ImageUri", "Tags", "AutoPublishAlias", "ProvisionedConcurrencyConfig", "LoggingConfig",
-    NULL};
+    "ImageUri", "Tags", "AutoPublishAlias", "ProvisionedConcurrencyConfig", "Events",
+    "FunctionUrlConfig", "LoggingConfig", NULL};
 static const char *const lambda_props[] = {
     "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags",
@@ -469,7 +469,7 @@ static int read_publishing(struct loader *lo, const char *id, int serverless, js
 
 /* Append the function to the output; on success *cfg is moved into it (and zeroed). */
 static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cfg,
-                           const char *alias, int provisioned)
+                           const char *alias, int provisioned, json_t *http[2])
 {
     for (size_t i = 0; i < lo->out->nfns; i++) {
         if (!strcmp(lo->out->fns[i].cfg.name, cfg->name))
@@ -491,6 +491,9 @@ static int append_function(struct loader *lo, const char *id, gl_fn_config_t *cf
         return gl_err_set(lo->err, ENOMEM, "out of memory");
     }
     f->provisioned = provisioned;
+    f->url_config = http[0]; /* moved in */
+    f->routes = http[1];
+    http[0] = http[1] = NULL;
     f->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg)); /* moved into the output */
     lo->out->nfns++;
@@ -503,6 +506,7 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
     gl_fn_config_t cfg = {0};
     const char *code_rel, *alias;
     int provisioned, rc;
+    json_t *http[2] = {NULL, NULL}; /* FunctionUrlConfig, routes */
 
     if ((rc = merge_properties(lo, id, res, serverless, &merged)) < 0 ||
         (rc = resolve_properties(lo, id, merged, &resolved)) < 0)
@@ -513,11 +517,21 @@ static int add_function(struct loader *lo, const char *id, json_t *res, int serv
         goto out;
     }
     if ((rc = read_config(lo, id, serverless, resolved, code_rel, &cfg)) < 0 ||
-        (rc = read_publishing(lo, id, serverless, resolved, &alias, &provisioned)) < 0 ||
-        (rc = append_function(lo, id, &cfg, alias, provisioned)) < 0)
+        (rc = read_publishing(lo, id, serverless, resolved, &alias, &provisioned)) < 0)
+        goto out;
+    if (serverless &&
+        ((rc = gl_template_read_url_config(lo->file, id,
+                                           json_object_get(resolved, "FunctionUrlConfig"),
+                                           &http[0], lo->err)) < 0 ||
+         (rc = gl_template_read_events(lo->file, id, json_object_get(resolved, "Events"),
+                                       &http[1], lo->err)) < 0))
+        goto out;
+    if ((rc = append_function(lo, id, &cfg, alias, provisioned, http)) < 0)
         goto out;
     rc = 0;
 out:
+    json_decref(http[0]);
+    json_decref(http[1]);
     gl_fn_config_free(&cfg);
     json_decref(merged);
     json_decref(resolved);
@@ -598,6 +612,8 @@ void gl_template_free(gl_template_t *t)
     for (size_t i = 0; i < t->nfns; i++) {
         free(t->fns[i].logical_id);
         free(t->fns[i].auto_publish_alias);
+        json_decref(t->fns[i].url_config);
+        json_decref(t->fns[i].routes);
         gl_fn_config_free(&t->fns[i].cfg);
     }
     free(t->fns);

@@ -14,7 +14,9 @@ import json
 import pathlib
 import re
 import signal
+import struct
 import time
+import zlib
 
 import boto3
 import pytest
@@ -476,3 +478,31 @@ def test_queued_events_drain_after_sigkill_and_restart(daemon_factory, tmp_path)
     wait_for("all 200 events to run", lambda: runs(d2, "slow", rids) == 200, timeout=60,
              interval=0.5)
     assert time.monotonic() - start < 60
+
+
+def journal_record(kind, event_id, data=b""):
+    """One journal record as src/async/journal.c writes it: magic, length, CRC-32, body."""
+    body = kind + event_id + data
+    length = struct.pack("<I", len(body))
+    return b"GLQ1" + length + struct.pack("<I", zlib.crc32(length + body)) + body
+
+
+def test_damaged_journal_record_does_not_stop_the_start(daemon_factory, tmp_path):
+    """Found by fuzz_journal: a record with a right checksum but an id holding a NUL made
+    compaction fail, so the daemon would not start; an id holding CR LF was replayed into a
+    request id. Both are skipped now, and the good event beside them runs."""
+    tpl = write_functions(tmp_path)
+    state = tmp_path / "state"
+    (state / "async").mkdir(parents=True)
+    meta = json.dumps({"fn": "rec", "q": "", "t": int(time.time() * 1000)}).encode()
+    good = b"11111111-2222-4333-8444-555555555555"
+    (state / "async" / "seg-0000000000000001.log").write_bytes(
+        journal_record(b"A", b"00000000-0000-4000-8000-00000000\x00004", meta + b'\n{"bad":1}')
+        + journal_record(b"A", b"../../../../etc/passwd\r\nX-Injected:1", meta + b'\n{"bad":2}')
+        + journal_record(b"A", good, meta + b'\n{"good":true}'))
+    d = daemon_factory(template=tpl, state_dir=state, extra_args=["--python", "/usr/bin/python3"])
+    wait_for("the good event to run", lambda: f"EVENT {good.decode()} " in log_text(d, "rec"))
+    text = log_text(d, "rec")
+    assert '"bad"' not in text
+    assert "async: 1 pending event(s)" in d.daemon_log()
+    assert "has no request id: skipped" in d.daemon_log()

@@ -47,7 +47,7 @@ test('starts on the project template, invokes, warms, resets, stops', async () =
     const warmed = await g.warm('Hello', 2);
     assert.strictEqual(warmed.Ready, 2);
     // connect() reaches the same daemon from its endpoint (what the Jest setup file does).
-    const envs = await connect(g.endpoint).environments();
+    const envs = await connect(g.endpoint, g.stateDir).environments();
     assert.ok(envs.filter((e) => e.function === 'Hello' && e.status !== 'stopping').length >= 2);
     await assert.rejects(g.warm('Nope'), /HTTP 404/);
   } finally {

@@ -514,6 +514,25 @@ static void test_existing_destination_refused(void **state)
     gl_buf_free(&zip);
 }
 
+/* A stop flag set by another thread (the API closing) ends the unzip with nothing left. */
+static void test_stop_flag_cancels(void **state)
+{
+    struct fixture *f = *state;
+    gl_buf_t zip = normal_zip();
+    gl_archive_result_t res;
+    gl_err_t err = {0};
+    atomic_int stop = 1;
+    assert_int_equal(gl_archive_unzip_stoppable(zip.data, zip.len, f->dest, 0, &stop, &res, &err),
+                     -ECANCELED);
+    assert_int_equal(res.status, GL_ARCHIVE_CANCELLED);
+    assert_nothing_left(f);
+    atomic_store(&stop, 0);
+    assert_int_equal(gl_archive_unzip_stoppable(zip.data, zip.len, f->dest, 0, &stop, &res, &err),
+                     0);
+    assert_int_equal(res.entries, 6);
+    gl_buf_free(&zip);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_existing_destination_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_and_directory_clash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeated_entries_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_flag_cancels, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,46 @@ static void test_checksum_mismatch_is_skipped(void **state)
     drop_dir(dir);
 }
 
+/* A raw record with a right checksum, as a damaged disk or another writer could leave. */
+static void append_raw(const char *dir, char type, const char id[GL_JOURNAL_ID_LEN],
+                       const char *data)
+{
+    unsigned char rec[256];
+    size_t dlen = strlen(data), len = 1 + GL_JOURNAL_ID_LEN + dlen;
+    assert_true(GL_JOURNAL_HEADER + len <= sizeof(rec));
+    memcpy(rec, GL_JOURNAL_MAGIC, 4);
+    for (int i = 0; i < 4; i++)
+        rec[4 + i] = (unsigned char)(len >> (8 * i));
+    rec[12] = (unsigned char)type;
+    memcpy(rec + 13, id, GL_JOURNAL_ID_LEN);
+    memcpy(rec + 13 + GL_JOURNAL_ID_LEN, data, dlen);
+    uint32_t crc = gl_crc32(gl_crc32(0, rec + 4, 4), rec + GL_JOURNAL_HEADER, len);
+    for (int i = 0; i < 4; i++)
+        rec[8 + i] = (unsigned char)(crc >> (8 * i));
+    patch_segment(dir, -1, rec, GL_JOURNAL_HEADER + len);
+}
+
+/* Found by fuzz_journal: a checksummed record whose id held a NUL made compaction fail, so
+ * the journal (and the daemon) would not open; an id with other bytes (a path, a CR LF)
+ * was replayed into request ids. Both are skipped now, and the rest replays. */
+static void test_record_without_request_id_is_skipped(void **state)
+{
+    (void)state;
+    char *dir = three_events();
+    append_raw(dir, 'A', "00000000-0000-4000-8000-00000000\0""004", "d");
+    append_raw(dir, 'A', "../../../../etc/passwd\r\nX-Injected:1", "e");
+    append_raw(dir, 'A', ID("05"), "f");
+    seen_t s;
+    reopen(dir, &s);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.ids[3], ID("05"));
+    assert_string_equal(s.accept[3], "f");
+    /* Compaction kept only the good records: the journal opens again with the same events. */
+    reopen(dir, &s);
+    assert_int_equal(s.n, 4);
+    drop_dir(dir);
+}
+
 static void test_garbage_between_records_resyncs(void **state)
 {
     (void)state;
@@ -307,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_torn_write_at_end_is_ignored),
         cmocka_unit_test(test_checksum_mismatch_is_skipped),
         cmocka_unit_test(test_garbage_between_records_resyncs),
+        cmocka_unit_test(test_record_without_request_id_is_skipped),
         cmocka_unit_test(test_duplicate_accepts_replay_once),
         cmocka_unit_test(test_rotation_and_deleting_done_segments),
         cmocka_unit_test(test_bad_input_refused),

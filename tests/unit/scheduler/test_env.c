@@ -36,6 +36,7 @@
 /* cmocka.h needs the headers above. */
 #include <cmocka.h>
 
+#include "galley/cgroup.h"
 #include "galley/env.h"
 #include "galley/rapi.h"
 #include "galley/sched.h"
@@ -94,6 +95,7 @@ typedef struct result {
     char *error_type;
     char *tail; /* decoded log tail */
     int cold;
+    char *service_error;
 } result_t;
 
 typedef struct fx {
@@ -104,6 +106,7 @@ typedef struct fx {
     char code_dir[96];
     char run_dir[128];
     gl_sched_t *sched;
+    gl_cg_system_t *cgroups; /* set by a test before start() to freeze idle environments */
     gl_fn_t *fn;
     int closed;
     result_t results[MAX_RESULTS];
@@ -207,6 +210,7 @@ static int teardown(void **state)
         free(fx->results[i].body);
         free(fx->results[i].error_type);
         free(fx->results[i].tail);
+        free(fx->results[i].service_error);
         json_decref(fx->results[i].json);
     }
     gl_fn_unref(fx->fn);
@@ -251,6 +255,7 @@ static void start(fx_t *fx, const char *bootstrap, int timeout_s, uint64_t idle_
         .idle_timeout_ms = idle_ms,
         .init_timeout_ms = init_ms,
         .rapi = gl_rapi_handler(),
+        .cgroups = fx->cgroups,
     };
     gl_err_t err = {0};
     assert_int_equal(gl_sched_new(&fx->sched, &fx->loop, &opts, &err), 0);
@@ -266,6 +271,7 @@ static void on_done(gl_invoke_t *inv)
     r->function_error = inv->function_error;
     r->error_type = inv->error_type ? strdup(inv->error_type) : NULL;
     r->cold = inv->cold;
+    r->service_error = inv->service_error ? strdup(inv->service_error) : NULL;
     if (inv->log_tail) {
         unsigned char *dec = NULL;
         size_t n = 0;
@@ -397,6 +403,30 @@ static const char *env_state(fx_t *fx, char *buf, size_t len)
     return buf;
 }
 
+/* The first environment's status as galley ps shows it ("frozen", "idle", ...). */
+static const char *env_status(fx_t *fx, char *buf, size_t len)
+{
+    json_t *arr = gl_sched_envs_json(fx->sched);
+    json_t *first = json_array_get(arr, 0);
+    snprintf(buf, len, "%s", first ? json_string_value(json_object_get(first, "status")) : "-");
+    json_decref(arr);
+    return buf;
+}
+
+/* Fault injection: the binary links with -Wl,--wrap=gl_cg_thaw_request (CMakeLists.txt). */
+int __real_gl_cg_thaw_request(gl_cg_t *cg);
+int __wrap_gl_cg_thaw_request(gl_cg_t *cg);
+static int thaw_failures; /* how many of the next thaws fail with EMFILE */
+
+int __wrap_gl_cg_thaw_request(gl_cg_t *cg)
+{
+    if (thaw_failures > 0) {
+        thaw_failures--;
+        return -EMFILE;
+    }
+    return __real_gl_cg_thaw_request(cg);
+}
+
 /* ---- tests ---- */
 
 static void test_name_tables_cover_every_value(void **state)
@@ -420,7 +450,7 @@ static void test_name_tables_cover_every_value(void **state)
     };
     size_t ns = sizeof(states) / sizeof(states[0]), ne = sizeof(events) / sizeof(events[0]);
     assert_int_equal(ns, 7);
-    assert_int_equal(ne, 12);
+    assert_int_equal(ne, 13);
     for (size_t i = 0; i < ns; i++) {
         assert_int_equal(states[i].v, (int)i); /* dense enum, so the table index is the value */
         assert_non_null(gl_env_state_name(states[i].v));
@@ -938,6 +968,47 @@ static void test_runtime_killed_while_idle(void **state)
 }
 
 /*
+ * A frozen environment that cannot be thawed (EMFILE opening the freezer file) fails the invoke
+ * given to it at once with a service error, instead of at the function's 30 s timeout, and is
+ * stopped (the group is killed although the thaw failed twice); the next invoke is cold.
+ */
+static void test_failed_thaw_fails_invoke_at_once(void **state)
+{
+    fx_t *fx = *state;
+    gl_cg_opts_t copts = {.force_mode = GL_CG_NONE}; /* SIGSTOP freezing, no rights needed */
+    gl_err_t err = {0};
+    assert_int_equal(gl_cg_system_open(&fx->cgroups, &fx->loop, &copts, NULL, &err), 0);
+    start(fx, echo_loop, 30, 600000, 0);
+    result_t *r = invoke_and_wait(fx, 0, "{}");
+    pid_t pid = (pid_t)int_member(r->json, "pid");
+    char st[32];
+    RUN_UNTIL(fx, strcmp(env_status(fx, st, sizeof(st)), "frozen") == 0, WAIT_MS);
+
+    thaw_failures = 2; /* the assign's thaw and the stop's retry */
+    uint64_t t0 = now_ms();
+    r = invoke_and_wait(fx, 1, "{}");
+    assert_true(now_ms() - t0 < 5000);
+    assert_non_null(r->service_error);
+    assert_non_null(strstr(r->service_error, "could not be resumed"));
+    assert_non_null(strstr(r->service_error, r->request_id));
+    assert_string_equal(r->error_type, "ServiceException");
+    assert_int_equal(thaw_failures, 0);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+    char *logs = read_log_streams(fx);
+    assert_non_null(strstr(logs, "Error Type: ServiceException"));
+    assert_null(strstr(logs, "Task timed out"));
+    free(logs);
+
+    r = invoke_and_wait(fx, 2, "{}");
+    assert_int_equal(r->function_error, 0);
+    assert_int_equal(r->cold, 1);
+    assert_true(int_member(r->json, "pid") != pid);
+    close_sched(fx, 1000);
+    gl_cg_system_close(fx->cgroups);
+    fx->cgroups = NULL;
+}
+
+/*
  * A runtime that drops its parked /next connection stays IDLE without a parked request; an
  * invoke assigned then waits for its next /next instead of being lost.
  */
@@ -991,6 +1062,49 @@ static void test_close_idle_only(void **state)
     assert_int_equal(kill(pid, 0), -1);
 }
 
+/*
+ * The daemon's variables (gl_sched_set_env) reach the runtime; under a debugger
+ * (gl_sched_set_debug) the function's timeout does not apply, GALLEY_DEBUG_PORT says the port,
+ * and a second concurrent invoke is refused: one environment holds the port.
+ */
+static void test_env_vars_and_debug(void **state)
+{
+    fx_t *fx = *state;
+    if (access("/usr/bin/gdbserver", X_OK) == 0)
+        skip(); /* a provided runtime would start under gdbserver, waiting for gdb */
+    start(fx,
+          "rid, event, r = next_event()\n"
+          "time.sleep(1.5)\n"
+          "respond(rid, {k: os.environ.get(k) for k in\n"
+          "              ['AWS_ENDPOINT_URL_LAMBDA', 'FOO', 'GALLEY_DEBUG_PORT', 'HOME']})\n"
+          "next_event()\n",
+          1, 600000, 0);
+    const char *vars[] = {"AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:1", "FOO=a=b", NULL};
+    assert_int_equal(gl_sched_set_env(fx->sched, vars), 0);
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 0);
+    gl_sched_set_debug(fx->sched, FN_NAME, 45678);
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 45678);
+    submit(fx, 0, "{}");
+    gl_invoke_t *second = gl_invoke_new(fx->fn);
+    assert_non_null(second);
+    assert_int_equal(gl_sched_submit(fx->sched, second), -EAGAIN);
+    assert_string_equal(second->throttle_reason, GL_THROTTLE_RESERVED);
+    gl_invoke_free(second);
+    RUN_UNTIL(fx, fx->results[0].done, WAIT_MS);
+    result_t *r = &fx->results[0];
+    assert_false(r->function_error); /* 1.5 s in a function with a 1 s timeout */
+    assert_non_null(r->json);
+    assert_string_equal(json_string_value(json_object_get(r->json, "AWS_ENDPOINT_URL_LAMBDA")),
+                        "http://127.0.0.1:1");
+    assert_string_equal(json_string_value(json_object_get(r->json, "FOO")), "a=b");
+    assert_string_equal(json_string_value(json_object_get(r->json, "GALLEY_DEBUG_PORT")),
+                        "45678");
+    assert_non_null(json_string_value(json_object_get(r->json, "HOME")));
+    gl_sched_set_debug(fx->sched, FN_NAME, 0); /* recycles the environment */
+    assert_int_equal(gl_sched_debug_port(fx->sched, FN_NAME), 0);
+    close_when_gone(fx);
+}
+
 int main(void)
 {
     /* Orphaned grandchildren of runtimes become ours, so the tests can see and reap them. */
@@ -1015,8 +1129,10 @@ int main(void)
         T(test_retire_lets_busy_environment_finish),
         T(test_close_with_busy_environment),
         T(test_runtime_killed_while_idle),
+        T(test_failed_thaw_fails_invoke_at_once),
         T(test_dropped_next_connection),
         T(test_close_idle_only),
+        T(test_env_vars_and_debug),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

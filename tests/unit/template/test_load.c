@@ -155,7 +155,13 @@ static void test_fixture_functions(void **state)
     assert_null(find_fn(&t, "InlineFunction"));
 
     /* Each unsupported thing is named in a warning. */
-    assert_contains(warnings, "HelloFunction: property Events is not supported");
+    assert_false(strstr(warnings, "property Events is not supported"));
+    /* Its Api event is a route (events.c), the method upper-cased. */
+    const json_t *route = json_array_get(find_fn(&t, "HelloFunction")->routes, 0);
+    assert_string_equal(json_string_value(json_object_get(route, "Type")), "Api");
+    assert_string_equal(json_string_value(json_object_get(route, "Method")), "GET");
+    assert_string_equal(json_string_value(json_object_get(route, "Path")), "/hello");
+    assert_null(find_fn(&t, "HelloFunction")->url_config);
     assert_contains(warnings, "property Environment.Variables.TABLE uses Fn::GetAtt");
     assert_contains(warnings, "ClassicFunction: property Role uses Fn::GetAtt");
     assert_contains(warnings, "InlineFunction: inline code");
