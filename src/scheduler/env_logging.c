@@ -71,7 +71,11 @@ int gl_env_app_line_kept(const gl_env_t *env, const char *line, size_t len)
     if (min <= 0 || len == 0 || line[0] != '{')
         return 1; /* Text format, TRACE, or not a JSON record: kept as written */
     json_t *o = json_loadb(line, len, 0, NULL);
-    int rank = json_is_object(o) ? level_rank(json_string_value(json_object_get(o, "level"))) : 2;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return 1; /* text that happens to start with '{': kept as written */
+    }
+    int rank = level_rank(json_string_value(json_object_get(o, "level")));
     json_decref(o);
     return (rank < 0 ? 2 : rank) >= min; /* a missing or unknown level counts as INFO */
 }
