@@ -48,6 +48,8 @@ int gl_err_wrap(gl_err_t *err, const char *fmt, ...) __attribute__((format(print
     XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", "message", NULL)                      \
     XX(PROVISIONED_CONFIG_NOT_FOUND, 404, "ProvisionedConcurrencyConfigNotFoundException",       \
        "message", "User")                                                                          \
+    XX(CODE_SIGNING_CONFIG_NOT_FOUND, 404, "CodeSigningConfigNotFoundException", "Message",       \
+       "User")                                                                                     \
     XX(MISSING_AUTHENTICATION_TOKEN, 403, "MissingAuthenticationTokenException", "message", NULL) \
     XX(INCOMPLETE_SIGNATURE, 403, "IncompleteSignatureException", "message", NULL)                 \
     XX(INVALID_SIGNATURE, 403, "InvalidSignatureException", "message", NULL)                       \

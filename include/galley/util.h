@@ -48,5 +48,8 @@ int gl_write_file_atomic(const char *path, const void *data, size_t len);
 int gl_read_file(const char *path, size_t max, gl_buf_t *out);
 /** malloc'd "a/b" join; NULL on ENOMEM. */
 char *gl_path_join(const char *a, const char *b);
+/** 1 when path (after one optional leading '/') is made of parts that are neither empty nor
+ *  "." nor "..", so that joined below a directory it stays there; else 0. */
+int gl_path_plain(const char *path);
 
 #endif

@@ -268,11 +268,10 @@ static void on_after_work(uv_work_t *w, int status)
     } else if (check_layers(u) < 0) {
         gl_api_discard_code(u->cfg.code_dir);
     } else {
-        /* CreateFunction (201) also stores its Tags. */
-        const json_t *tags = u->status == 201 ? json_object_get(u->body, "Tags") : NULL;
+        /* CreateFunction (201) also stores its Tags and CodeSigningConfigArn. */
         gl_api_put_and_reply(api, take_req(u), &u->cfg, u->status, 1,
                              json_is_true(json_object_get(u->body, "Publish")),
-                             json_is_null(tags) ? NULL : tags);
+                             u->status == 201 ? u->body : NULL);
     }
     upload_free(u);
     gl_api_maybe_free(api);

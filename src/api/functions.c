@@ -201,10 +201,14 @@ gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t
 }
 
 /* Swap cfg in and answer with the new configuration (with "Publish": true, the version
- * published from it); on failure undo an upload. req NULL: the client has gone, store only. */
+ * published from it); on failure undo an upload. req NULL: the client has gone, store only.
+ * create_body is CreateFunction's body (its Tags and CodeSigningConfigArn are stored with the
+ * function), else NULL. */
 void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
-                          int new_code, int publish, const json_t *tags)
+                          int new_code, int publish, const json_t *create_body)
 {
+    const json_t *tags = json_object_get(create_body, "Tags");
+    const char *csc = json_string_value(json_object_get(create_body, GL_API_CSC_SETTING));
     gl_fn_t *fn = NULL, *ver = NULL;
     gl_err_t err = {0};
     gl_aws_error_t aerr;
@@ -217,10 +221,17 @@ void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
         if (req)
             gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the function: %s: %s",
                                     err.msg, strerror(err.code));
-    } else if (tags && gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
+    } else if (tags && !json_is_null(tags) &&
+               gl_api_tags_store(api, fn->cfg.name, json_deep_copy(tags), &err) < 0) {
         gl_log_error("api: tags of %s: %s", fn->cfg.name, err.msg);
         if (req)
             gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s", err.msg);
+    } else if (csc && gl_registry_set_setting(api->reg, fn->cfg.name, GL_API_CSC_SETTING,
+                                              json_string(csc), &err) < 0) {
+        gl_log_error("api: code signing config of %s: %s", fn->cfg.name, err.msg);
+        if (req)
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE,
+                                    "Could not store the code signing config: %s", err.msg);
     } else if (publish) {
         int rc = gl_registry_publish(api->reg, fn->cfg.name, NULL, NULL, NULL, &ver, NULL, &aerr);
         if (req && rc < 0)
@@ -272,6 +283,8 @@ void gl_api_create_function(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_err(req, &aerr);
         goto out;
     }
+    if (gl_api_csc_check_create(api, req, body) < 0)
+        goto out;
     if (!(cfg.name = strdup(ref.name))) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;

@@ -24,6 +24,8 @@ struct gl_api {
     gl_http_server_t *http;
     struct gl_api_auth *auth;   /* who may call (auth.c) */
     char *logs_root; /* <state>/logs, read by the CloudWatch Logs operations; NULL: none */
+    json_t *csc;     /* code signing configs by id (code_signing.c) */
+    char *csc_path;  /* <state>/code-signing/configs.json; NULL: kept in memory only */
     struct gl_web *web; /* Function URL listeners (include/galley/web.h) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
@@ -182,6 +184,28 @@ void gl_api_remove_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_
 /** Lambda's error for an upload the archive module refused: the type, and msg filled. */
 gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
                                   const char *kind, const char *what, char *msg, size_t msglen);
+/* Code signing configs (code_signing.c) and a function's link to one (code_signing_fn.c). */
+#define GL_API_CSC_SETTING "CodeSigningConfigArn" /* the registry setting of the link */
+int gl_api_csc_open(gl_api_t *api, const char *state_dir, gl_err_t *err);
+void gl_api_csc_free(gl_api_t *api);
+/** The stored id of the config arn names, or NULL after replying a ValidationException for a
+ *  malformed ARN or not_found (GL_AWS_RESOURCE_NOT_FOUND or _CODE_SIGNING_CONFIG_NOT_FOUND). */
+const char *gl_api_csc_id(gl_api_t *api, gl_http_req_t *req, const char *arn, int not_found);
+/** CreateFunction's CodeSigningConfigArn: 0 when absent or a known config, else -1 after
+ *  replying (ValidationException, 404 CodeSigningConfigNotFoundException). */
+int gl_api_csc_check_create(gl_api_t *api, gl_http_req_t *req, const json_t *body);
+/** A config's tags (borrowed; NULL: none), and their replacement (stolen; NULL or {}: none). */
+const json_t *gl_api_csc_tags(gl_api_t *api, const char *id);
+int gl_api_csc_set_tags(gl_api_t *api, const char *id, json_t *tags, gl_err_t *err);
+void gl_api_create_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_update_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_cscs(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_csc_functions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_put_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_delete_function_csc(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
 /* Invoke API (invoke.c): Invoke, and InvokeAsync (rows flagged GL_API_OP_EVENT). */
 void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
@@ -246,9 +270,11 @@ void gl_api_discard_code(const char *code_dir);
 /** Set cfg's RevisionId and LastModified (now). */
 void gl_api_stamp(gl_fn_config_t *cfg, const char *revision_id);
 /** Store cfg (moved in) and answer status with the configuration, or the version published
- *  from it when publish is set; on failure remove new code. req NULL: store only. */
+ *  from it when publish is set; on failure remove new code. req NULL: store only.
+ *  create_body: CreateFunction's body, whose Tags and CodeSigningConfigArn are stored with the
+ *  new function; NULL for the other operations. */
 void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg, int status,
-                          int new_code, int publish, const json_t *tags);
+                          int new_code, int publish, const json_t *create_body);
 
 /* Shared by the control-plane files (functions.c). */
 void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);

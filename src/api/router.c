@@ -27,6 +27,7 @@
 #define F "/functions/{FunctionName}"
 #define L "/layers/{LayerName}"
 #define LV L "/versions/{VersionNumber}"
+#define CSC "/code-signing-configs/{CodeSigningConfigArn}"
 #define SLASH GL_API_OP_SLASH
 #define EVENT GL_API_OP_EVENT
 #define CONTROL GL_API_OP_CONTROL
@@ -124,6 +125,23 @@ static const gl_api_op_t ops[] = {
      NULL, 256, NULL, gl_api_get_runtime_management},
     {"2021-07-20", F "/runtime-management-config", 0, "PUT", "PutRuntimeManagementConfig", 0,
      NULL, 256, NULL, gl_api_put_runtime_management},
+    /* The {CodeSigningConfigArn} is no FunctionName: fn_max 0, code_signing.c checks it. */
+    {"2020-04-22", "/code-signing-configs", SLASH, "POST", "CreateCodeSigningConfig", 0, NULL, 0,
+     NULL, gl_api_create_csc},
+    {"2020-04-22", "/code-signing-configs", SLASH, "GET", "ListCodeSigningConfigs", 0, NULL, 0,
+     NULL, gl_api_list_cscs},
+    {"2020-04-22", CSC, 0, "GET", "GetCodeSigningConfig", 0, NULL, 0, NULL, gl_api_get_csc},
+    {"2020-04-22", CSC, 0, "PUT", "UpdateCodeSigningConfig", 0, NULL, 0, NULL, gl_api_update_csc},
+    {"2020-04-22", CSC, 0, "DELETE", "DeleteCodeSigningConfig", 0, NULL, 0, NULL,
+     gl_api_delete_csc},
+    {"2020-04-22", CSC "/functions", 0, "GET", "ListFunctionsByCodeSigningConfig", 0, NULL, 0,
+     NULL, gl_api_list_csc_functions},
+    {"2020-06-30", F "/code-signing-config", 0, "PUT", "PutFunctionCodeSigningConfig", 0, NULL,
+     256, NULL, gl_api_put_function_csc},
+    {"2020-06-30", F "/code-signing-config", 0, "GET", "GetFunctionCodeSigningConfig", 0, NULL,
+     256, NULL, gl_api_get_function_csc},
+    {"2020-06-30", F "/code-signing-config", 0, "DELETE", "DeleteFunctionCodeSigningConfig", 0,
+     NULL, 256, NULL, gl_api_delete_function_csc},
     {"2021-10-31", F "/url", 0, "POST", "CreateFunctionUrlConfig", 0, NULL, 140, NULL,
      gl_api_function_url},
     {"2021-10-31", F "/url", 0, "GET", "GetFunctionUrlConfig", 0, NULL, 140, NULL,
@@ -167,6 +185,7 @@ static const gl_api_op_t ops[] = {
 #undef F
 #undef L
 #undef LV
+#undef CSC
 #undef SLASH
 #undef EVENT
 #undef CONTROL
@@ -346,7 +365,8 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_err_set(err, ENOMEM, "api");
         goto fail;
     }
-    if ((rc = gl_api_auth_open(api, opts, err)) < 0)
+    if ((rc = gl_api_auth_open(api, opts, err)) < 0 ||
+        (rc = gl_api_csc_open(api, opts->state_dir, err)) < 0)
         goto fail;
     if ((rc = gl_http_server_new(&api->http, loop, &handler, api)) < 0) {
         rc = gl_err_set(err, -rc, "http server");
@@ -368,6 +388,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
     return 0;
 fail:
     gl_api_auth_free(api);
+    gl_api_csc_free(api);
     free(api->logs_root);
     free(api);
     return rc;
@@ -380,6 +401,7 @@ void gl_api_maybe_free(gl_api_t *api)
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
     gl_api_auth_free(api);
+    gl_api_csc_free(api);
     free(api->logs_root);
     free(api);
     if (cb)

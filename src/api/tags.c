@@ -97,19 +97,30 @@ static int arn_ok(const char *s)
     return *s && strlen(s) <= RESOURCE_MAX && gl_api_matches(RESOURCE_RE, s);
 }
 
-/* The function a tags request addresses, or NULL after replying Lambda's error. */
-static gl_fn_t *resource_fn(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
+/* What a tags request addresses: a function, or a code signing config (code_signing.c). */
+typedef struct resource {
+    gl_fn_t *fn;
+    char *csc_id; /* malloc'd */
+} resource_t;
+
+/* Resolve the request's ARN into res: 0, or -1 after replying Lambda's error. */
+static int resolve(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt, resource_t *res)
 {
     char *arn = NULL;
     gl_fn_ref_t ref;
     gl_aws_error_t aerr;
-    gl_fn_t *fn = NULL;
+    const char *id;
+    memset(res, 0, sizeof(*res));
     if (gl_url_decode(rt->fn_seg, rt->fn_len, &arn) < 0 || !arn_ok(arn)) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value '%.256s' at 'resource' failed "
                                 "to satisfy constraint: Member must satisfy regular expression "
                                 "pattern: " RESOURCE_MODEL,
                                 arn ? arn : "");
+    } else if (strstr(arn, ":code-signing-config:")) {
+        if ((id = gl_api_csc_id(api, req, arn, GL_AWS_RESOURCE_NOT_FOUND)) &&
+            !(res->csc_id = strdup(id)))
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
     } else if (!strstr(arn, ":function:")) {
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND,
                                 "The resource you requested does not exist.");
@@ -121,11 +132,26 @@ static gl_fn_t *resource_fn(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
                                 "Tags on function aliases and versions are not supported. Please "
                                 "specify a function ARN.");
-    } else if (!(fn = gl_registry_find(api->reg, ref.name))) {
+    } else if (!(res->fn = gl_registry_find(api->reg, ref.name))) {
         gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
     }
     free(arn);
-    return fn;
+    return res->fn || res->csc_id ? 0 : -1;
+}
+
+/* Resolve for a change: template functions' tags are read-only. */
+static int resolve_writable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt,
+                            resource_t *res)
+{
+    if (resolve(api, req, rt, res) < 0)
+        return -1;
+    return res->fn ? gl_api_refuse_template(req, res->fn) : 0;
+}
+
+static const json_t *tags_of(gl_api_t *api, const resource_t *res)
+{
+    return res->csc_id ? gl_api_csc_tags(api, res->csc_id)
+                       : gl_api_tags_of(api, res->fn->cfg.name);
 }
 
 static void reply_204(gl_http_req_t *req)
@@ -134,12 +160,15 @@ static void reply_204(gl_http_req_t *req)
     gl_http_reply(req, 204, &h, 1, NULL, 0);
 }
 
-/* Store tags (stolen) as fn's and reply 204, or reply the failure. */
-static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const gl_fn_t *fn, json_t *tags)
+/* Store tags (stolen) as res's and reply 204, or reply the failure. */
+static void store_and_reply(gl_api_t *api, gl_http_req_t *req, const resource_t *res,
+                            json_t *tags)
 {
     gl_err_t err = {0};
-    if (gl_api_tags_store(api, fn->cfg.name, tags, &err) < 0) {
-        gl_log_error("api: tags of %s: %s", fn->cfg.name, err.msg);
+    if ((res->csc_id ? gl_api_csc_set_tags(api, res->csc_id, tags, &err)
+                     : gl_api_tags_store(api, res->fn->cfg.name, tags, &err)) < 0) {
+        gl_log_error("api: tags of %s: %s", res->csc_id ? res->csc_id : res->fn->cfg.name,
+                     err.msg);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the tags: %s",
                                 strerror(err.code ? err.code : EIO));
         return;
@@ -151,10 +180,10 @@ void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
 {
     gl_aws_error_t aerr;
     json_t *body = NULL, *tags = NULL;
-    gl_fn_t *fn = resource_fn(api, req, rt);
-    if (!fn || gl_api_refuse_template(req, fn) < 0 || !(body = gl_api_body_object(req)))
+    resource_t res;
+    if (resolve_writable(api, req, rt, &res) < 0 || !(body = gl_api_body_object(req)))
         goto out;
-    const json_t *given = json_object_get(body, TAGS), *cur = gl_api_tags_of(api, fn->cfg.name);
+    const json_t *given = json_object_get(body, TAGS), *cur = tags_of(api, &res);
     if (!given || json_is_null(given)) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value null at 'tags' failed to "
@@ -170,9 +199,10 @@ void gl_api_tag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         goto out;
     }
-    store_and_reply(api, req, fn, tags);
+    store_and_reply(api, req, &res, tags);
     tags = NULL; /* stolen */
 out:
+    free(res.csc_id);
     json_decref(tags);
     json_decref(body);
 }
@@ -198,31 +228,33 @@ static int remove_keys(const char *query, json_t *tags)
 
 void gl_api_untag_resource(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
-    gl_fn_t *fn = resource_fn(api, req, rt);
-    if (!fn || gl_api_refuse_template(req, fn) < 0)
-        return;
-    const json_t *cur = gl_api_tags_of(api, fn->cfg.name);
-    json_t *tags = cur ? json_deep_copy(cur) : json_object();
-    if (!tags) {
+    resource_t res;
+    json_t *tags = NULL;
+    if (resolve_writable(api, req, rt, &res) < 0)
+        goto out;
+    const json_t *cur = tags_of(api, &res);
+    if (!(tags = cur ? json_deep_copy(cur) : json_object())) {
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
-        return;
-    }
-    if (remove_keys(req->query, tags) < 0) {
-        json_decref(tags);
+    } else if (remove_keys(req->query, tags) < 0) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                                 "1 validation error detected: Value null at 'tagKeys' failed to "
                                 "satisfy constraint: Member must not be null");
-        return;
+    } else {
+        store_and_reply(api, req, &res, tags);
+        tags = NULL; /* stolen */
     }
-    store_and_reply(api, req, fn, tags);
+out:
+    json_decref(tags);
+    free(res.csc_id);
 }
 
 void gl_api_list_tags(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
-    gl_fn_t *fn = resource_fn(api, req, rt);
-    if (!fn)
+    resource_t res;
+    if (resolve(api, req, rt, &res) < 0)
         return;
-    const json_t *cur = gl_api_tags_of(api, fn->cfg.name);
+    const json_t *cur = tags_of(api, &res);
+    free(res.csc_id);
     gl_api_reply_json(req, 200,
                       cur ? json_pack("{s:O}", TAGS, (json_t *)cur) : json_pack("{s:{}}", TAGS));
 }

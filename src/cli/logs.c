@@ -264,7 +264,9 @@ static void streams_free(streams_t *ss)
 
 /* The FunctionName for name: the daemon's answer when it knows the function (a template's
  * logical id becomes its FunctionName), else name itself. malloc'd. */
-static char *resolve_name(const char *endpoint, const char *name)
+/* The FunctionName of name (a logical id, an ARN, a name) as the daemon knows it, and in *group
+ * its custom LoggingConfig.LogGroup when it has one (malloc'd, else NULL). */
+static char *resolve_name(const char *endpoint, const char *name, char **group)
 {
     gl_buf_t path = {0}, body = {0};
     char *out = NULL;
@@ -279,10 +281,14 @@ static char *resolve_name(const char *endpoint, const char *name)
     int status = gl_cli_request(endpoint, "GET", path.data, NULL, 0, RESOLVE_TIMEOUT_MS, &body);
     if (status == 200) {
         json_t *doc = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
-        const char *fn = json_string_value(
-            json_object_get(json_object_get(doc, "Configuration"), "FunctionName"));
+        const json_t *conf = json_object_get(doc, "Configuration");
+        const char *fn = json_string_value(json_object_get(conf, "FunctionName"));
+        const char *g = json_string_value(
+            json_object_get(json_object_get(conf, "LoggingConfig"), "LogGroup"));
         if (fn)
             out = strdup(fn);
+        if (g && gl_path_plain(g))
+            *group = strdup(g);
         json_decref(doc);
     }
     gl_buf_free(&path);
@@ -333,14 +339,19 @@ int gl_cli_logs(int argc, char **argv)
         cutoff.tv_sec -= (time_t)secs;
     }
 
-    char *name = resolve_name(endpoint, arg_name);
+    char *group = NULL;
+    char *name = resolve_name(endpoint, arg_name, &group);
     if (!name || !*name || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, ".")) {
         fprintf(stderr, "galley logs: '%s' is not a function name\n", arg_name);
+        free(group);
         free(name);
         return 2;
     }
     char *fn_dir = NULL;
-    if (asprintf(&fn_dir, "%s/logs/aws/lambda/%s", state_dir, name) < 0) {
+    int n = group ? asprintf(&fn_dir, "%s/logs/%s", state_dir, group + (group[0] == '/'))
+                  : asprintf(&fn_dir, "%s/logs/aws/lambda/%s", state_dir, name);
+    free(group);
+    if (n < 0) {
         free(name);
         return 1;
     }

@@ -379,3 +379,16 @@ char *gl_path_join(const char *a, const char *b)
     memcpy(p + o, b, lb + 1);
     return p;
 }
+
+int gl_path_plain(const char *path)
+{
+    const char *p = *path == '/' ? path + 1 : path;
+    for (;;) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (!p[n])
+            return 1;
+        p += n + 1;
+    }
+}

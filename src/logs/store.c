@@ -166,24 +166,10 @@ int gl_logs_list_groups(const char *root, gl_logs_list_t *out)
     return list_sorted(out, root, "/", on_group_candidate, &w);
 }
 
-/* 1 when every '/'-separated part of rel is a plain name (not empty, ".", or ".."). */
-static int plain_parts(const char *rel)
-{
-    const char *p = rel;
-    for (;;) {
-        size_t n = strcspn(p, "/");
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return 0;
-        if (!p[n])
-            return 1;
-        p += n + 1;
-    }
-}
-
 int gl_logs_group_dir(const char *root, const char *group, char **dir)
 {
     *dir = NULL;
-    if (group[0] != '/' || !plain_parts(group + 1))
+    if (group[0] != '/' || !gl_path_plain(group))
         return -EINVAL;
     char *d = gl_path_join(root, group + 1);
     if (!d)
@@ -279,7 +265,7 @@ int gl_logs_stream_path(const char *gdir, const char *name, char **path)
             return -ENOENT;
         p += n + 1;
     }
-    if (!*p || strchr(p, '/') || !plain_parts(p))
+    if (!*p || strchr(p, '/') || !gl_path_plain(p))
         return -ENOENT;
     char *full = gl_path_join(gdir, name);
     struct stat st;

@@ -18,6 +18,7 @@
 
 #include "galley/layers.h"
 #include "galley/registry.h"
+#include "galley/util.h"
 
 #define ENV_MAX_BYTES 4096
 #define MAX_ERRORS 8
@@ -414,6 +415,70 @@ static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
     return 0;
 }
 
+/*
+ * LoggingConfig: its members merged into the function's (an update changes what it names),
+ * checked as Lambda does: the enums, LogGroup's pattern, and log levels only with the JSON
+ * format (those left from an earlier JSON config go when it turns to Text). With JSON the
+ * levels default to INFO.
+ */
+static int check_logging(check_t *c, const json_t *v, gl_fn_config_t *cfg)
+{
+    static const char *const formats[] = {"JSON", "Text"};
+    static const char *const app[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    static const char *const sys[] = {"DEBUG", "INFO", "WARN"};
+    if (!json_is_object(v)) {
+        bad_type(c, "LoggingConfig", "an object");
+        return 0;
+    }
+    enum_member(c, v, "LogFormat", "loggingConfig.logFormat", formats, 2, "JSON, Text");
+    const char *a = enum_member(c, v, "ApplicationLogLevel", "loggingConfig.applicationLogLevel",
+                                app, COUNT(app), "TRACE, DEBUG, INFO, WARN, ERROR, FATAL");
+    const char *y = enum_member(c, v, "SystemLogLevel", "loggingConfig.systemLogLevel", sys,
+                                COUNT(sys), "DEBUG, INFO, WARN");
+    const char *g = get_str(c, v, "LogGroup", "loggingConfig.logGroup");
+    if (g && (!*g || strlen(g) > 512 || strspn(g, ".-_/#ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                  "abcdefghijklmnopqrstuvwxyz0123456789") !=
+                                             strlen(g)))
+        gl_violation_add(&c->schema,
+                         "Value '%.128s' at 'loggingConfig.logGroup' failed to satisfy "
+                         "constraint: Member must %s",
+                         g, !*g || strlen(g) > 512 ? "have length between 1 and 512"
+                                                   : "satisfy regular expression pattern: "
+                                                     "[\\.\\-_/#A-Za-z0-9]+");
+    else if (g && !gl_path_plain(g))
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
+               "galley keeps a log group as a directory of the state dir: LogGroup '%.128s' "
+               "must not have empty, '.' or '..' parts.",
+               g);
+    const json_t *old = cfg->extra ? json_object_get(cfg->extra, "LoggingConfig") : NULL;
+    json_t *merged = json_is_object(old) ? json_deep_copy(old) : json_object();
+    if (!merged || json_object_update(merged, (json_t *)v) < 0) {
+        json_decref(merged);
+        return -ENOMEM;
+    }
+    const char *k;
+    json_t *m;
+    void *tmp;
+    json_object_foreach_safe(merged, tmp, k, m) if (json_is_null(m)) json_object_del(merged, k);
+    const char *fmt = json_string_value(json_object_get(merged, "LogFormat"));
+    int json_fmt = fmt && !strcmp(fmt, "JSON");
+    if (!json_fmt && (a || y))
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
+               "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel "
+               "from your request or change the LogFormat to \"Json\" and try again.");
+    int rc = 0;
+    if (!json_fmt) {
+        json_object_del(merged, "ApplicationLogLevel");
+        json_object_del(merged, "SystemLogLevel");
+    } else {
+        if (!json_object_get(merged, "ApplicationLogLevel"))
+            rc |= json_object_set_new(merged, "ApplicationLogLevel", json_string("INFO"));
+        if (!json_object_get(merged, "SystemLogLevel"))
+            rc |= json_object_set_new(merged, "SystemLogLevel", json_string("INFO"));
+    }
+    return rc | set_extra(cfg, "LoggingConfig", merged);
+}
+
 static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
 {
     json_t *v;
@@ -468,15 +533,8 @@ static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
         else
             del_extra(cfg, "KMSKeyArn");
     }
-    if ((v = json_object_get(body, "LoggingConfig")) && !json_is_null(v)) {
-        static const char *const formats[] = {"JSON", "Text"};
-        if (!json_is_object(v))
-            bad_type(c, "LoggingConfig", "an object");
-        else {
-            enum_member(c, v, "LogFormat", "loggingConfig.logFormat", formats, 2, "JSON, Text");
-            rc |= set_extra(cfg, "LoggingConfig", json_deep_copy(v));
-        }
-    }
+    if ((v = json_object_get(body, "LoggingConfig")) && !json_is_null(v))
+        rc |= check_logging(c, v, cfg);
     if ((v = json_object_get(body, "SnapStart")) && !json_is_null(v)) {
         static const char *const apply[] = {"PublishedVersions", "None"};
         if (!json_is_object(v))

@@ -418,8 +418,12 @@ static int tmp_overfull(gl_env_t *env)
 
 static void init_report(gl_env_t *env, const char *status)
 {
-    gl_env_log(env, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms_since(env->spawned_ns),
-                  status);
+    double ms = ms_since(env->spawned_ns);
+    json_t *rec = json_pack("{s:s,s:s,s:{s:f}}", "initializationType",
+                            env->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+                            "init", "metrics", "durationMs", round(ms * 100.0) / 100.0);
+    gl_env_platform(env, "platform.initReport", gl_env_status_record(rec, status),
+                    "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms, status);
 }
 
 /* Deliver the assigned invoke, start its clock, and play an injected fault on it. */

@@ -41,6 +41,13 @@ void gl_env_log(gl_env_t *env, const char *fmt, ...)
     gl_logs_lines_free(&split);
 }
 
+/* A line the runtime wrote: filtered by ApplicationLogLevel (env_logging.c), then emitted. */
+static void emit_output(const char *line, size_t len, void *arg)
+{
+    if (gl_env_app_line_kept(arg, line, len))
+        emit_line(line, len, arg);
+}
+
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
  * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
 static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
@@ -53,7 +60,7 @@ static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
             break;
-        gl_logs_lines_feed(lines, buf, (size_t)n, emit_line, env);
+        gl_logs_lines_feed(lines, buf, (size_t)n, emit_output, env);
     }
 }
 
@@ -66,8 +73,8 @@ void gl_env_drain_output(gl_env_t *env)
 void gl_env_flush_output(gl_env_t *env)
 {
     gl_env_drain_output(env);
-    gl_logs_lines_flush(&env->out_lines, emit_line, env);
-    gl_logs_lines_flush(&env->err_lines, emit_line, env);
+    gl_logs_lines_flush(&env->out_lines, emit_output, env);
+    gl_logs_lines_flush(&env->err_lines, emit_output, env);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -83,9 +90,9 @@ static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     gl_env_t *env = s->data;
     gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
     if (n > 0) {
-        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_line, env);
+        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_output, env);
     } else if (n < 0) {
-        gl_logs_lines_flush(lines, emit_line, env);
+        gl_logs_lines_flush(lines, emit_output, env);
         uv_read_stop(s);
     }
 }
@@ -124,6 +131,12 @@ static int read_max_memory_mb(pid_t pid)
     return (int)((kb + 1023) / 1024);
 }
 
+/* Milliseconds to two decimals, as the text lines print them. */
+static double round2(double ms)
+{
+    return round(ms * 100.0) / 100.0;
+}
+
 /*
  * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
  * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
@@ -149,12 +162,24 @@ void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix)
     char init_part[64] = "";
     if (inv->cold)
         snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
-    gl_env_log(env, "END RequestId: %s", inv->request_id);
-    gl_env_log(env,
-                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                  "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
-                  inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
-                  env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
+    gl_env_platform(env, "platform.runtimeDone",
+                    gl_env_status_record(json_pack("{s:s}", "requestId", inv->request_id),
+                                         status_suffix),
+                    "END RequestId: %s", inv->request_id);
+    json_t *metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(inv->duration_ms),
+                                "billedDurationMs", (json_int_t)ceil(inv->duration_ms),
+                                "memorySizeMB", env->fn->cfg.memory_mb, "maxMemoryUsedMB",
+                                inv->max_memory_mb);
+    if (metrics && inv->cold)
+        json_object_set_new(metrics, "initDurationMs", json_real(round2(env->init_duration_ms)));
+    gl_env_platform(env, "platform.report",
+                    gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", inv->request_id,
+                                                   "metrics", metrics),
+                                         status_suffix),
+                    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                    "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
+                    inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
+                    env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
     if (inv->want_tail) {
         size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
         gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
@@ -174,7 +199,10 @@ void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv)
     if (inv->started_ns)
         return;
     inv->started_ns = gl_mono_ns();
-    gl_env_log(env, "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
+    gl_env_platform(env, "platform.start",
+                    json_pack("{s:s,s:s}", "requestId", inv->request_id, "version",
+                              env->fn->version),
+                    "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
 }
 
 /* Fail the assigned invoke with a platform error body {"errorType","errorMessage"}. */

@@ -108,7 +108,7 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
     const gl_sched_opts_t *o = &env->sched->opts;
-    char num[32], api[64], group[160], exec_env[96];
+    char num[32], api[64], group[600], exec_env[96];
     /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
     search_paths(env, b, l);
     envp_set(b, "LANG", "en_US.UTF-8");
@@ -152,8 +152,10 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     envp_set(b, "AWS_LAMBDA_FUNCTION_VERSION", env->fn->version);
     envp_set(b, "AWS_LAMBDA_INITIALIZATION_TYPE",
              env->provisioned ? "provisioned-concurrency" : "on-demand");
-    snprintf(group, sizeof(group), "/aws/lambda/%s", c->name);
+    gl_env_log_group(env, group, sizeof(group));
     envp_set(b, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+    envp_set(b, "AWS_LAMBDA_LOG_FORMAT", gl_env_log_json(env) ? "JSON" : NULL);
+    envp_set(b, "AWS_LAMBDA_LOG_LEVEL", gl_env_app_log_level(env));
     envp_set(b, "AWS_LAMBDA_LOG_STREAM_NAME", env->log_stream);
     envp_set(b, "TMPDIR", l->tmp);
     if (env->debug_port) {
@@ -321,8 +323,8 @@ static gl_env_t *env_new(gl_pool_t *pool, gl_invoke_t *inv)
     gmtime_r(&now, &tm);
     snprintf(env->log_stream, sizeof(env->log_stream), "%04d/%02d/%02d/[%s]%s", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, env->fn->version, env->id);
-    char group[160];
-    snprintf(group, sizeof(group), "/aws/lambda/%s", env->fn->cfg.name);
+    char group[600];
+    gl_env_log_group(env, group, sizeof(group));
     if (gl_logs_stream_open(&env->log, s->logs_root, group, env->log_stream, &err) < 0)
         gl_log_warn("env=%.8s: %s (logs for this environment are not kept)", env->id, err.msg);
 
@@ -505,9 +507,17 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     }
     gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started (runtime API on port %d)", env->id,
                  env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid, env->rapi_port);
-    gl_env_log(env, "INIT_START Runtime Version: %s.galley\tRuntime Version ARN: "
-                    "arn:aws:lambda:%s::runtime:galley-%s",
-               env->fn->cfg.runtime, pool->sched->opts.region, env->fn->cfg.runtime);
+    char rv[96], rv_arn[192];
+    snprintf(rv, sizeof(rv), "%s.galley", env->fn->cfg.runtime);
+    snprintf(rv_arn, sizeof(rv_arn), "arn:aws:lambda:%s::runtime:galley-%s",
+             pool->sched->opts.region, env->fn->cfg.runtime);
+    gl_env_platform(env, "platform.initStart",
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "initializationType",
+                              env->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+                              "init", "runtimeVersion", rv, "runtimeVersionArn", rv_arn,
+                              "functionName", env->fn->cfg.name, "functionVersion",
+                              env->fn->version),
+                    "INIT_START Runtime Version: %s\tRuntime Version ARN: %s", rv, rv_arn);
     gl_env_handle(env, GL_ENV_EV_SPAWNED, NULL);
     if (inv && inv->fault == GL_FAULT_INIT)
         gl_env_inject_init_failure(env);

@@ -164,6 +164,20 @@ json_t *gl_env_json(const gl_env_t *env);
 /* env_output.c */
 /** Append a platform line (START, REPORT, ...) to the log stream and the invoke's tail. */
 void gl_env_log(gl_env_t *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The function's LoggingConfig as its environments apply it (env_logging.c). */
+int gl_env_log_json(const gl_env_t *env);
+void gl_env_log_group(const gl_env_t *env, char *out, size_t len);
+/** AWS_LAMBDA_LOG_LEVEL: ApplicationLogLevel (INFO by default) with JSON, else NULL. */
+const char *gl_env_app_log_level(const gl_env_t *env);
+/** Whether a line the runtime wrote is kept: with JSON, a JSON record whose "level" (INFO when
+ *  missing or unknown) is below ApplicationLogLevel is not. */
+int gl_env_app_line_kept(const gl_env_t *env, const char *line, size_t len);
+/** Write a platform record: the text line fmt with LogFormat Text, else {"time","type":type,
+ *  "record":record} unless SystemLogLevel drops it. record is stolen (may be NULL). */
+void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** Add "status" (and "errorType") parsed from "Status: x\tError Type: y" ("": success). */
+json_t *gl_env_status_record(json_t *rec, const char *status_text);
 /** Start reading the runtime's output pipes (their parent ends; the pipes take them). */
 void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd);
 /** Read what the runtime wrote so far, so it lands before END/REPORT and in the tail. */

@@ -39,11 +39,11 @@ static const char *const serverless_props[] = {
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "InlineCode", "PackageType",
     "ImageUri", "Tags", "AutoPublishAlias", "ProvisionedConcurrencyConfig", "Events",
-    "FunctionUrlConfig", "Layers", NULL};
+    "FunctionUrlConfig", "Layers", "LoggingConfig", NULL};
 static const char *const lambda_props[] = {
     "Code", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "FunctionName",
     "Description", "EphemeralStorage", "Architectures", "Role", "PackageType", "Tags", "Layers",
-    NULL};
+    "LoggingConfig", NULL};
 
 /* "file:line: resource Id: ..." with the line of the property when the template has it. */
 static int fail_at(struct loader *lo, const char *id, const char *prop, int code,
@@ -279,6 +279,56 @@ static int read_architectures(struct loader *lo, const char *id, json_t *arch, j
     return 0;
 }
 
+/* Whether the string member key of m is absent or one of the space-separated words of set. */
+static int member_in(const json_t *m, const char *key, const char *set)
+{
+    const json_t *v = json_object_get(m, key);
+    const char *s = json_string_value(v);
+    if (!v || json_is_null(v))
+        return 1;
+    size_t n = s ? strlen(s) : 0;
+    for (const char *p = set; s && n && (p = strstr(p, s)); p += n)
+        if ((p == set || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* A LogGroup galley can keep as a directory of the state dir (gl_path_plain). */
+static int plain_group(const char *s)
+{
+    return s && *s && gl_path_plain(s);
+}
+
+/* LoggingConfig, with Lambda's rules (levels only with JSON, INFO by default), into extra. */
+static int read_logging(struct loader *lo, const char *id, json_t *lc, json_t **extra)
+{
+    if (!lc || json_is_null(lc))
+        return 0;
+    if (!json_is_object(lc) || !member_in(lc, "LogFormat", "JSON Text") ||
+        !member_in(lc, "ApplicationLogLevel", "TRACE DEBUG INFO WARN ERROR FATAL") ||
+        !member_in(lc, "SystemLogLevel", "DEBUG INFO WARN") ||
+        (json_object_get(lc, "LogGroup") &&
+         !plain_group(json_string_value(json_object_get(lc, "LogGroup")))))
+        return fail_at(lo, id, "LoggingConfig", EINVAL, "LoggingConfig must be a mapping with "
+                       "LogFormat JSON or Text, ApplicationLogLevel TRACE..FATAL, SystemLogLevel "
+                       "DEBUG, INFO or WARN, and a LogGroup name without empty, '.' or '..' parts");
+    const char *f = json_string_value(json_object_get(lc, "LogFormat"));
+    int json_fmt = f && !strcmp(f, "JSON");
+    if (!json_fmt && (json_object_get(lc, "ApplicationLogLevel") ||
+                      json_object_get(lc, "SystemLogLevel")))
+        return fail_at(lo, id, "LoggingConfig", EINVAL, "LogLevel is not supported when "
+                       "LogFormat is set to \"Text\"");
+    json_t *copy = json_deep_copy(lc);
+    if (copy && json_fmt && !json_object_get(copy, "ApplicationLogLevel"))
+        json_object_set_new(copy, "ApplicationLogLevel", json_string("INFO"));
+    if (copy && json_fmt && !json_object_get(copy, "SystemLogLevel"))
+        json_object_set_new(copy, "SystemLogLevel", json_string("INFO"));
+    if (!copy || (!*extra && !(*extra = json_object())) ||
+        json_object_set_new(*extra, "LoggingConfig", copy) < 0)
+        return gl_err_set(lo->err, ENOMEM, "out of memory");
+    return 0;
+}
+
 /* Fill cfg from the resolved properties. */
 static int read_config(struct loader *lo, const char *id, int serverless, json_t *props,
                        const char *code_rel, gl_fn_config_t *cfg)
@@ -323,6 +373,7 @@ static int read_config(struct loader *lo, const char *id, int serverless, json_t
                                &cfg->env_vars)) < 0 ||
         (rc = read_architectures(lo, id, json_object_get(props, "Architectures"),
                                  &cfg->extra)) < 0 ||
+        (rc = read_logging(lo, id, json_object_get(props, "LoggingConfig"), &cfg->extra)) < 0 ||
         (rc = resolve_code_dir(lo, id, serverless ? "CodeUri" : "Code", code_rel,
                                &cfg->code_dir)) < 0)
         return rc;

@@ -259,6 +259,21 @@ static void test_path_join(void **state)
     join_is("a", "", "a/");
 }
 
+static void test_path_plain(void **state)
+{
+    (void)state;
+    assert_true(gl_path_plain("/aws/lambda/f"));
+    assert_true(gl_path_plain("my.group/a..b/.c"));
+    assert_false(gl_path_plain(""));
+    assert_false(gl_path_plain("/"));
+    assert_false(gl_path_plain("/a//b"));
+    assert_false(gl_path_plain("/a/"));
+    assert_false(gl_path_plain("/a/../../etc"));
+    assert_false(gl_path_plain(".."));
+    assert_false(gl_path_plain("./a"));
+    assert_false(gl_path_plain("/a/."));
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -314,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_path_join),
+        cmocka_unit_test(test_path_plain),
         cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,6 +245,55 @@ static void test_update_merges(void **state)
     gl_fn_config_free(&cfg);
 }
 
+/* LoggingConfig: enums, LogGroup, levels only with JSON, INFO defaults, merged on update. */
+static void test_logging_config(void **state)
+{
+    (void)state;
+    expect_error("{" BASE ",\"Runtime\":\"python3.12\",\"Handler\":\"a.b\","
+                 "\"LoggingConfig\":{\"ApplicationLogLevel\":\"DEBUG\"}}",
+                 0, GL_AWS_INVALID_PARAMETER_VALUE,
+                 "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel "
+                 "from your request or change the LogFormat to \"Json\" and try again.");
+    expect_error("{\"LoggingConfig\":{\"LogFormat\":\"JSON\",\"ApplicationLogLevel\":"
+                 "\"LOUD\"}}",
+                 1, GL_AWS_VALIDATION,
+                 "1 validation error detected: Value 'LOUD' at 'loggingConfig.applicationLogLevel' "
+                 "failed to satisfy constraint: Member must satisfy enum value set: [TRACE, DEBUG, "
+                 "INFO, WARN, ERROR, FATAL]");
+    expect_error("{\"LoggingConfig\":{\"LogGroup\":\"a b\"}}", 1, GL_AWS_VALIDATION,
+                 "1 validation error detected: Value 'a b' at 'loggingConfig.logGroup' failed to "
+                 "satisfy constraint: Member must satisfy regular expression pattern: "
+                 "[\\.\\-_/#A-Za-z0-9]+");
+
+    /* The pattern allows "..": galley keeps groups as directories, so it refuses them. */
+    expect_error("{\"LoggingConfig\":{\"LogGroup\":\"/aws/../../../etc\"}}", 1,
+                 GL_AWS_INVALID_PARAMETER_VALUE,
+                 "galley keeps a log group as a directory of the state dir: LogGroup "
+                 "'/aws/../../../etc' must not have empty, '.' or '..' parts.");
+
+    gl_fn_config_t cfg = {0};
+    res_t r = validate("{\"LoggingConfig\":{\"LogFormat\":\"JSON\"}}", 1, &cfg);
+    assert_int_equal(r.rc, 0);
+    const json_t *lc = json_object_get(cfg.extra, "LoggingConfig");
+    assert_string_equal(json_string_value(json_object_get(lc, "ApplicationLogLevel")), "INFO");
+    assert_string_equal(json_string_value(json_object_get(lc, "SystemLogLevel")), "INFO");
+    r = validate("{\"LoggingConfig\":{\"SystemLogLevel\":\"WARN\",\"LogGroup\":\"/g\"}}", 1,
+                 &cfg);
+    assert_int_equal(r.rc, 0);
+    lc = json_object_get(cfg.extra, "LoggingConfig");
+    assert_string_equal(json_string_value(json_object_get(lc, "LogFormat")), "JSON");
+    assert_string_equal(json_string_value(json_object_get(lc, "SystemLogLevel")), "WARN");
+    assert_string_equal(json_string_value(json_object_get(lc, "LogGroup")), "/g");
+    /* Back to Text: the levels go, the group stays. */
+    r = validate("{\"LoggingConfig\":{\"LogFormat\":\"Text\"}}", 1, &cfg);
+    assert_int_equal(r.rc, 0);
+    lc = json_object_get(cfg.extra, "LoggingConfig");
+    assert_null(json_object_get(lc, "ApplicationLogLevel"));
+    assert_null(json_object_get(lc, "SystemLogLevel"));
+    assert_string_equal(json_string_value(json_object_get(lc, "LogGroup")), "/g");
+    gl_fn_config_free(&cfg);
+}
+
 static void test_code_source(void **state)
 {
     (void)state;
@@ -280,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_update_merges),
         cmocka_unit_test(test_code_source),
+        cmocka_unit_test(test_logging_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

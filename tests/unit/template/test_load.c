@@ -385,6 +385,38 @@ static void test_layers(void **state)
     gl_template_free(&t);
 }
 
+/* LoggingConfig: kept in extra with the INFO defaults of JSON; levels without JSON refused. */
+static void test_logging_config(void **state)
+{
+    (void)state;
+    expect_error(FN_HEAD "      Runtime: python3.12\n"
+                         "      Handler: app.handler\n"
+                         "      LoggingConfig:\n"
+                         "        ApplicationLogLevel: DEBUG\n",
+                 "resource Fn", "LogLevel is not supported when LogFormat is set to \"Text\"");
+    expect_error(FN_HEAD "      Runtime: python3.12\n"
+                         "      Handler: app.handler\n"
+                         "      LoggingConfig:\n"
+                         "        LogFormat: XML\n",
+                 "resource Fn", "LoggingConfig must be a mapping");
+    const char *path = write_template(FN_HEAD "      Runtime: python3.12\n"
+                                              "      Handler: app.handler\n"
+                                              "      LoggingConfig:\n"
+                                              "        LogFormat: JSON\n"
+                                              "        SystemLogLevel: WARN\n");
+    gl_template_t t;
+    gl_err_t err = {0};
+    capture_start();
+    int rc = gl_template_load(path, NULL, &t, &err);
+    capture_end();
+    assert_int_equal(rc, 0);
+    const json_t *lc = json_object_get(t.fns[0].cfg.extra, "LoggingConfig");
+    assert_string_equal(json_string_value(json_object_get(lc, "LogFormat")), "JSON");
+    assert_string_equal(json_string_value(json_object_get(lc, "ApplicationLogLevel")), "INFO");
+    assert_string_equal(json_string_value(json_object_get(lc, "SystemLogLevel")), "WARN");
+    gl_template_free(&t);
+}
+
 static int group_setup(void **state)
 {
     /* __FILE__ is <source>/tests/unit/template/test_load.c. */
@@ -421,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_bad_references),
         cmocka_unit_test(test_unsupported_property_warns_but_loads),
         cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_logging_config),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
