@@ -75,6 +75,23 @@ json_t *gl_api_body_object(gl_http_req_t *req)
     return body_object(req);
 }
 
+int gl_api_opt_string(gl_http_req_t *req, const json_t *body, const char *key, const char **out)
+{
+    json_t *v = json_object_get(body, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
+                                "Could not parse request body into json: member %s must be a "
+                                "string",
+                                key);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
 json_t *gl_api_fn_configuration_json(gl_api_t *api, const gl_fn_t *fn)
 {
     return gl_fn_config_json(api->reg, fn);

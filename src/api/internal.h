@@ -278,6 +278,9 @@ void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
 
 /* Shared by the control-plane files (functions.c). */
 void gl_api_reply_json(gl_http_req_t *req, int status, json_t *body);
+/** An optional string member of body into *out (NULL when absent or null): 0, or -1 after
+ *  replying 400 InvalidRequestContentException when it is not a string. */
+int gl_api_opt_string(gl_http_req_t *req, const json_t *body, const char *key, const char **out);
 /** The request body as a JSON object ({} when empty), or NULL after replying 400. */
 json_t *gl_api_body_object(gl_http_req_t *req);
 /** MaxItems query value: page size min(MaxItems, 50); -1 after replying 400. */

@@ -112,23 +112,16 @@ json_t *gl_api_layer_record(gl_api_t *api, gl_http_req_t *req, gl_api_layer_targ
 static int check_string(gl_http_req_t *req, const json_t *body, const char *key,
                         const char *field, size_t max)
 {
-    const json_t *v = json_object_get(body, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v)) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
-                                "Could not parse request body into json: member %s must be a "
-                                "string",
-                                key);
+    const char *v;
+    if (gl_api_opt_string(req, body, key, &v) < 0)
         return -1;
-    }
-    if (json_string_length(v) <= max)
+    if (!v || json_string_length(json_object_get(body, key)) <= max)
         return 0;
     gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
                             "1 validation error detected: Value '%.256s' at '%s' failed to "
                             "satisfy constraint: Member must have length less than or equal to "
                             "%zu",
-                            json_string_value(v), field, max);
+                            v, field, max);
     return -1;
 }
 

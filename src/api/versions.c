@@ -21,24 +21,6 @@ static void reply_fn_not_found(gl_api_t *api, gl_http_req_t *req, const char *na
     gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
 }
 
-/* An optional string member; -1 after replying 400 when it is not a string. */
-static int opt_str(gl_http_req_t *req, const json_t *body, const char *key, const char **out)
-{
-    json_t *v = json_object_get(body, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v)) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
-                                "Could not parse request body into json: member %s must be a "
-                                "string",
-                                key);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     const gl_fn_ref_t *ref = &rt->ref;
@@ -54,8 +36,8 @@ void gl_api_publish_version(gl_api_t *api, gl_http_req_t *req, const gl_api_rout
     }
     if (gl_api_refuse_template(req, latest) < 0 || !(body = gl_api_body_object(req)))
         return;
-    if (opt_str(req, body, "CodeSha256", &sha) < 0 ||
-        opt_str(req, body, "Description", &desc) < 0 || opt_str(req, body, "RevisionId", &rev) < 0)
+    if (gl_api_opt_string(req, body, "CodeSha256", &sha) < 0 ||
+        gl_api_opt_string(req, body, "Description", &desc) < 0 || gl_api_opt_string(req, body, "RevisionId", &rev) < 0)
         goto out;
     if (desc && strlen(desc) > DESCRIPTION_MAX) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,

@@ -294,3 +294,18 @@ int cg_clean_stale(const char *dir, pid_t self)
     closedir(d);
     return removed;
 }
+
+int cg_make_fresh_dir(const char *dir, gl_err_t *err)
+{
+    int rc;
+    if (mkdir(dir, 0755) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return gl_err_set(err, errno, "mkdir %s", dir);
+    /* Left with this name by an earlier process: start from an empty group. */
+    if ((rc = cg_remove_tree(dir)) < 0)
+        return gl_err_set(err, -rc, "remove stale %s", dir);
+    if (mkdir(dir, 0755) < 0)
+        return gl_err_set(err, errno, "mkdir %s", dir);
+    return 0;
+}

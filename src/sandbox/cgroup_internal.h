@@ -199,6 +199,9 @@ int gl_cg_system_open_plan(gl_cg_system_t **out, uv_loop_t *loop, const cg_plan_
 
 /* ---- cgroup_fs.c: file helpers; all return 0 / a count or a negative errno ---- */
 
+/** mkdir dir (0755); one left with this name by an earlier process is removed first, so
+ *  the group starts empty. 0, or a negative errno with err set. */
+int cg_make_fresh_dir(const char *dir, gl_err_t *err);
 /** "dir/file" into out; -ENAMETOOLONG when it does not fit. */
 int cg_path(char out[PATH_MAX], const char *dir, const char *file);
 /** open(O_WRONLY|O_CLOEXEC), one write of value, close. */

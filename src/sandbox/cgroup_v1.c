@@ -19,21 +19,6 @@
 #include "cgroup_internal.h"
 #include "galley/log.h"
 
-static int make_dir(const char *dir, gl_err_t *err)
-{
-    int rc;
-    if (mkdir(dir, 0755) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return gl_err_set(err, errno, "mkdir %s", dir);
-    /* Left with this name by an earlier process: start from an empty group. */
-    if ((rc = cg_remove_tree(dir)) < 0)
-        return gl_err_set(err, -rc, "remove stale %s", dir);
-    if (mkdir(dir, 0755) < 0)
-        return gl_err_set(err, errno, "mkdir %s", dir);
-    return 0;
-}
-
 static int setup(gl_cg_system_t *s, const cg_plan_t *plan, gl_err_t *err)
 {
     int rc;
@@ -42,9 +27,9 @@ static int setup(gl_cg_system_t *s, const cg_plan_t *plan, gl_err_t *err)
      * are delivered and the memory groups can empty. */
     cg_clean_stale(s->own_freezer, s->pid);
     cg_clean_stale(s->own_memory, s->pid);
-    if ((rc = make_dir(s->base_memory, err)) < 0)
+    if ((rc = cg_make_fresh_dir(s->base_memory, err)) < 0)
         return rc;
-    if ((rc = make_dir(s->base_freezer, err)) < 0)
+    if ((rc = cg_make_fresh_dir(s->base_freezer, err)) < 0)
         return rc;
     return 0;
 }
@@ -63,9 +48,9 @@ static int create(gl_cg_t *cg, gl_err_t *err)
     cg_write_t writes[CG_MAX_WRITES];
     int rc;
 
-    if ((rc = make_dir(cg->memory_dir, err)) < 0)
+    if ((rc = cg_make_fresh_dir(cg->memory_dir, err)) < 0)
         return rc;
-    if ((rc = make_dir(cg->freezer_dir, err)) < 0)
+    if ((rc = cg_make_fresh_dir(cg->freezer_dir, err)) < 0)
         goto fail;
     if (cg->limit > 0) {
         size_t n = gl_cg_v1_limit_writes(cg->limit, writes);
@@ -143,6 +128,13 @@ static int kill_all(gl_cg_t *cg)
     return rc;
 }
 
+static void destroy(gl_cg_t *cg)
+{
+    kill_all(cg);
+    cg_empty_and_remove(cg->memory_dir, CG1_PROCS);
+    cg_empty_and_remove(cg->freezer_dir, CG1_PROCS);
+}
+
 static uint64_t peak(gl_cg_t *cg)
 {
     return cg_sample_peak(cg, CG1_MEMORY_MAX_USAGE);
@@ -151,13 +143,6 @@ static uint64_t peak(gl_cg_t *cg)
 static unsigned oom_kills(gl_cg_t *cg)
 {
     return cg_read_oom_kills(cg->memory_dir, CG1_MEMORY_OOM_CONTROL);
-}
-
-static void destroy(gl_cg_t *cg)
-{
-    kill_all(cg);
-    cg_empty_and_remove(cg->memory_dir, CG1_PROCS);
-    cg_empty_and_remove(cg->freezer_dir, CG1_PROCS);
 }
 
 CG_OPS_DEFINE(gl_cg_v1_ops);

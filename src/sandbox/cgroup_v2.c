@@ -152,15 +152,8 @@ static int create(gl_cg_t *cg, gl_err_t *err)
     const char *dir = cg->memory_dir;
     int rc;
 
-    if (mkdir(dir, 0755) < 0) {
-        if (errno != EEXIST)
-            return gl_err_set(err, errno, "mkdir %s", dir);
-        /* A group left with this name: start from an empty one. */
-        if ((rc = cg_remove_tree(dir)) < 0)
-            return gl_err_set(err, -rc, "remove stale %s", dir);
-        if (mkdir(dir, 0755) < 0)
-            return gl_err_set(err, errno, "mkdir %s", dir);
-    }
+    if ((rc = cg_make_fresh_dir(dir, err)) < 0)
+        return rc;
     if (cg->limit > 0) {
         size_t n = gl_cg_v2_limit_writes(cg->limit, writes);
         for (size_t i = 0; i < n; i++) {
@@ -206,6 +199,12 @@ static int kill_all(gl_cg_t *cg)
     return gl_cg2_kill_dir(cg->memory_dir);
 }
 
+static void destroy(gl_cg_t *cg)
+{
+    kill_all(cg);
+    cg_empty_and_remove(cg->memory_dir, CG2_PROCS);
+}
+
 static uint64_t peak(gl_cg_t *cg)
 {
     uint64_t v = 0;
@@ -218,12 +217,6 @@ static uint64_t peak(gl_cg_t *cg)
 static unsigned oom_kills(gl_cg_t *cg)
 {
     return cg_read_oom_kills(cg->memory_dir, CG2_MEMORY_EVENTS);
-}
-
-static void destroy(gl_cg_t *cg)
-{
-    kill_all(cg);
-    cg_empty_and_remove(cg->memory_dir, CG2_PROCS);
 }
 
 CG_OPS_DEFINE(gl_cg_v2_ops);

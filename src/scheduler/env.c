@@ -52,34 +52,6 @@ static double ms_since(uint64_t ns) { return (double)(gl_mono_ns() - ns) / 1e6; 
 
 static void fmt_seconds(char *out, size_t len, double s) { snprintf(out, len, "%.2f", s); }
 
-static void exit_reason(int status, char *out, size_t len)
-{
-    if (WIFEXITED(status)) {
-        if (WEXITSTATUS(status) == 0)
-            snprintf(out, len, "Runtime exited without providing a reason");
-        else
-            snprintf(out, len, "Runtime exited with error: exit status %d", WEXITSTATUS(status));
-        return;
-    }
-    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    const char *name;
-    switch (sig) {
-    case SIGKILL: name = "killed"; break;
-    case SIGSEGV: name = "segmentation fault"; break;
-    case SIGABRT: name = "aborted"; break;
-    case SIGTERM: name = "terminated"; break;
-    case SIGBUS: name = "bus error"; break;
-    case SIGFPE: name = "floating point exception"; break;
-    case SIGILL: name = "illegal instruction"; break;
-    case SIGINT: name = "interrupt"; break;
-    default: name = NULL;
-    }
-    if (name)
-        snprintf(out, len, "Runtime exited with error: signal: %s", name);
-    else
-        snprintf(out, len, "Runtime exited with error: signal %d", sig);
-}
-
 /* ---- process control ---- */
 
 static void on_timer(uv_timer_t *t);
@@ -700,7 +672,7 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
     /* Over its memory cap the kernel (or the watchdog) killed it: Lambda's REPORT says
      * Runtime.OutOfMemory while the caller still gets the ExitError body. */
     int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
-    exit_reason(env->exit_status, reason, sizeof(reason));
+    gl_env_exit_reason(env->exit_status, reason, sizeof(reason));
     if (env->invoke) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
         gl_env_drain_output(env);
@@ -760,40 +732,6 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
                  event_names[ev], state_names[from]);
 }
 
-int gl_env_must_retire(const gl_env_t *env)
-{
-    return env->pool->retired || env->sched->closing || env->generation != env->pool->generation;
-}
-
-uint64_t gl_env_idle_timeout(const gl_env_t *env)
-{
-    return gl_sched_idle_timeout(env->sched, env->fn->cfg.name);
-}
-
-json_t *gl_env_json(const gl_env_t *env)
-{
-    const char *status;
-    switch (env->state) {
-    case GL_ENV_STARTING:
-    case GL_ENV_INITIALIZING: status = "initializing"; break;
-    case GL_ENV_IDLE: status = env->frozen ? "frozen" : "idle"; break;
-    case GL_ENV_RESPONDED: status = env->invoke ? "busy" : "idle"; break;
-    case GL_ENV_INVOKING: status = "busy"; break;
-    default: status = "stopping";
-    }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:i}", "id", env->id,
-                          "function", env->fn->cfg.name, "version", env->fn->version, "status",
-                          status, "state", state_names[env->state], "pid", (int)env->pid,
-                          "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
-                          "invokes", (int)env->invokes, "uid", (int)env->user.uid);
-    json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
-    return o;
-}
-
-int gl_env_takes_work(const gl_env_t *env)
-{
-    return !env->invoke && (env->state == GL_ENV_IDLE || env->state == GL_ENV_RESPONDED);
-}
 
 /* Start reading the runtime's output pipes and watching its pidfd (parent ends given). */
 void gl_env_watch(gl_env_t *env, int out_fd, int err_fd)

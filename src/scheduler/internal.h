@@ -237,4 +237,8 @@ void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message
 /** gl_invoke_set_error, then gl_invoke_complete: for an invoke that never reached a runtime. */
 void gl_invoke_fail(gl_invoke_t *inv, const char *type, const char *message);
 
+/* env_info.c */
+/** Lambda's wording of a runtime's end from its wait status ("Runtime exited with error: ..."). */
+void gl_env_exit_reason(int status, char *out, size_t len);
+
 #endif

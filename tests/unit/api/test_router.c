@@ -329,7 +329,7 @@ static int parse(const char *method, const char *path, const char *query, gl_fn_
     *ref = rt.ref;
     if (rc < 0) {
         *etype = aerr.type;
-        snprintf(msg, msglen, "%s", aerr.msg);
+        snprintf(msg, msglen, "%.*s", (int)msglen - 1, aerr.msg);
     }
     return rc;
 }

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env_info.c: what an execution environment says about itself to the rest of the scheduler and
+ * to galley's control API, without changing it: whether it takes work, whether it must retire,
+ * its idle timeout, its JSON for `galley ps`, and the wording of a runtime's exit. env.c owns
+ * the state machine that changes it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "galley/util.h"
+#include "internal.h"
+
+int gl_env_takes_work(const gl_env_t *env)
+{
+    return !env->invoke && (env->state == GL_ENV_IDLE || env->state == GL_ENV_RESPONDED);
+}
+
+int gl_env_must_retire(const gl_env_t *env)
+{
+    return env->pool->retired || env->sched->closing || env->generation != env->pool->generation;
+}
+
+uint64_t gl_env_idle_timeout(const gl_env_t *env)
+{
+    return gl_sched_idle_timeout(env->sched, env->fn->cfg.name);
+}
+
+json_t *gl_env_json(const gl_env_t *env)
+{
+    const char *status;
+    switch (env->state) {
+    case GL_ENV_STARTING:
+    case GL_ENV_INITIALIZING: status = "initializing"; break;
+    case GL_ENV_IDLE: status = env->frozen ? "frozen" : "idle"; break;
+    case GL_ENV_RESPONDED: status = env->invoke ? "busy" : "idle"; break;
+    case GL_ENV_INVOKING: status = "busy"; break;
+    default: status = "stopping";
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:i}", "id", env->id,
+                          "function", env->fn->cfg.name, "version", env->fn->version, "status",
+                          status, "state", gl_env_state_name(env->state), "pid", (int)env->pid,
+                          "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
+                          "invokes", (int)env->invokes, "uid", (int)env->user.uid);
+    json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
+    return o;
+}
+
+void gl_env_exit_reason(int status, char *out, size_t len)
+{
+    if (WIFEXITED(status)) {
+        if (WEXITSTATUS(status) == 0)
+            snprintf(out, len, "Runtime exited without providing a reason");
+        else
+            snprintf(out, len, "Runtime exited with error: exit status %d", WEXITSTATUS(status));
+        return;
+    }
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    const char *name;
+    switch (sig) {
+    case SIGKILL: name = "killed"; break;
+    case SIGSEGV: name = "segmentation fault"; break;
+    case SIGABRT: name = "aborted"; break;
+    case SIGTERM: name = "terminated"; break;
+    case SIGBUS: name = "bus error"; break;
+    case SIGFPE: name = "floating point exception"; break;
+    case SIGILL: name = "illegal instruction"; break;
+    case SIGINT: name = "interrupt"; break;
+    default: name = NULL;
+    }
+    if (name)
+        snprintf(out, len, "Runtime exited with error: signal: %s", name);
+    else
+        snprintf(out, len, "Runtime exited with error: signal %d", sig);
+}
