@@ -193,6 +193,10 @@ int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *
 int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len);
 /** End the chunked body (and the reply); req must not be touched after it. */
 int gl_http_reply_end(gl_http_req_t *req);
+/** End a streamed reply as failed: what was queued is still sent, then the connection closes
+ *  without the terminating chunk (clients report a body cut short: curl's error 18, Python's
+ *  IncompleteRead, fetch's "terminated"). Consumes req as _end does. */
+int gl_http_reply_abort(gl_http_req_t *req);
 #define GL_HTTP_STREAM_HIGH_WATER (1024u * 1024u)
 
 /*

@@ -3,7 +3,8 @@
  * stream.c: streaming in both directions on one connection. Replies: gl_http_reply_start sends
  * the head with Transfer-Encoding: chunked, gl_http_reply_write queues one chunk per call (a
  * copy, written in order by libuv), gl_http_reply_end sends the last chunk and hands the
- * connection back to conn.c as a finished reply. The unsent bytes (the TCP handle's write
+ * connection back to conn.c as a finished reply (gl_http_reply_abort instead closes it without
+ * that last chunk, a body cut short). The unsent bytes (the TCP handle's write
  * queue) are the backpressure signal: past GL_HTTP_STREAM_HIGH_WATER a write returns 1 and
  * on_drain runs once the queue is down to a quarter of it. Request bodies: a handler's
  * body_limit callback may take the body as a stream (conn.c calls on_chunk per piece and keeps
@@ -154,6 +155,34 @@ int gl_http_reply_end(gl_http_req_t *req)
     c->inflight = NULL;
     c->replied = 1;
     rc = c->closing ? -ENOTCONN : queue(c, last, sizeof(last) - 1, NULL, 0, NULL, 1);
+    gl_http_req_release(c, r);
+    return rc;
+}
+
+int gl_http_reply_abort(gl_http_req_t *req)
+{
+    gl_http_req_impl_t *r = GL_HTTP_IMPL(req);
+    gl_http_conn_t *c = req->conn;
+    int rc;
+
+    assert(!r->replied && r->streaming);
+    if (r->replied)
+        return -EALREADY;
+    r->replied = 1;
+    if (!c) {
+        if (!r->owner_frees)
+            gl_http_req_free(r);
+        return -ENOTCONN;
+    }
+    if (c->inflight != r)
+        return -EINVAL;
+    c->inflight = NULL;
+    c->replied = 1;
+    /* No terminating chunk: once what is queued is written, the connection shuts down its
+     * sending side and closes (conn.c's lingering close), so the client sees the body end
+     * short of its last chunk. The empty write marks that point in the queue. */
+    c->ignore_input = c->close_after_reply = c->linger = 1;
+    rc = c->closing ? -ENOTCONN : queue(c, "", 0, NULL, 0, NULL, 1);
     gl_http_req_release(c, r);
     return rc;
 }
