@@ -6,8 +6,10 @@ awslambda.HttpResponseStream prelude, a plain stream is a 200 of the function's 
 (application/octet-stream by default), a function that does not stream is mapped as for a
 BUFFERED URL, CORS headers are added, 50 MB arrive intact, a failure before the first byte is
 a 502 and one after it cuts the chunked body short of its terminating chunk (so each client
-reports an incomplete body), the 200 MB and 6 MB limits hold, and a client that disconnects
-mid-stream leaves the function's environment usable. Every listener is on 127.0.0.1."""
+reports an incomplete body), the 200 MB and 6 MB limits hold, a client that disconnects
+mid-stream leaves the function's environment usable, and a provided runtime in Python streams
+through the Runtime API by hand (pieces, an error in its trailers). Every listener is on
+127.0.0.1."""
 import hashlib
 import http.client
 import json
@@ -85,6 +87,40 @@ exports.ticker = awslambda.streamifyResponse(async (event, stream) => {
 });
 """
 
+# A provided.al2023 runtime in Python streaming through the Runtime API itself (Python has no
+# managed streaming): a chunked /response in streaming mode, three pieces 300 ms apart, and for
+# rawPath /fail an error in the trailers.
+PY_BOOTSTRAP = r"""#!/usr/bin/python3
+import base64, http.client, json, os, socket, time
+HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+while True:
+    c = http.client.HTTPConnection(HOST, int(PORT))
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse()
+    event, rid = json.loads(r.read()), r.getheader("Lambda-Runtime-Aws-Request-Id")
+    c.close()
+    s = socket.create_connection((HOST, int(PORT)))
+    s.sendall(("POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: rapi\r\n"
+               "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+               "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
+               "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+               "\r\n\r\n" % rid).encode())
+    for i in range(3):
+        piece = ("py %d at %d\n" % (i, int(time.time() * 1000))).encode()
+        s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        if i < 2:
+            time.sleep(0.3)
+    if event.get("rawPath") == "/fail":
+        body = base64.b64encode(json.dumps({"errorMessage": "py failed",
+                                            "errorType": "PyError"}).encode())
+        s.sendall(b"0\r\nLambda-Runtime-Function-Error-Type: PyError\r\n"
+                  b"Lambda-Runtime-Function-Error-Body: " + body + b"\r\n\r\n")
+    else:
+        s.sendall(b"0\r\n\r\n")
+    s.recv(4096)
+    s.close()
+"""
+
 CORS = {"AllowOrigins": ["https://app.example"], "ExposeHeaders": ["x-a"]}
 
 
@@ -94,14 +130,17 @@ def urls(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("urlstream")
     (tmp / "src").mkdir()
     (tmp / "src" / "index.js").write_text(NODE)
-    names = ("three", "plain", "buffered", "big", "boom", "slow", "ticker")
-    tpl = write_template(tmp, {
-        n.capitalize(): {"FunctionName": n, "CodeUri": "src", "Handler": f"index.{n}",
-                         "Runtime": "nodejs20.x", "MemorySize": 512,
-                         "Timeout": 2 if n == "slow" else 120,
-                         "FunctionUrlConfig": {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM",
-                                               "Cors": CORS}}
-        for n in names})
+    (tmp / "py").mkdir()
+    (tmp / "py" / "bootstrap").write_text(PY_BOOTSTRAP)
+    (tmp / "py" / "bootstrap").chmod(0o755)
+    names = ("three", "plain", "buffered", "big", "boom", "slow", "ticker", "pystream")
+    url_cfg = {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM", "Cors": CORS}
+    fns = {n.capitalize(): {"FunctionName": n, "CodeUri": "src", "Handler": f"index.{n}",
+                            "Runtime": "nodejs20.x", "MemorySize": 512,
+                            "Timeout": 2 if n == "slow" else 120, "FunctionUrlConfig": url_cfg}
+           for n in names}
+    fns["Pystream"].update(CodeUri="py", Handler="bootstrap", Runtime="provided.al2023")
+    tpl = write_template(tmp, fns)
     d = Daemon(tmp, template=tpl)
     d.start()
     c = d.client()
@@ -332,3 +371,27 @@ def test_client_gone_mid_stream(urls):
     # Nothing is left busy: every environment is back to idle.
     assert wait_until(lambda: all(e["status"] != "busy" for e in environments(d)),
                       timeout=30), environments(d)
+
+
+def test_provided_python_runtime_streams(urls):
+    """A runtime streaming through the Runtime API by hand reaches a URL's client piece by
+    piece; an error in its trailers cuts the body; a plain Invoke gets it all collected."""
+    p = subprocess.Popen(["curl", "-sS", "-N", "--max-time", "60", urls["pystream"]],
+                         stdout=subprocess.PIPE)
+    lines = []
+    try:
+        for raw in p.stdout:
+            lines.append((raw.decode().rstrip("\n"), int(time.time() * 1000)))
+    finally:
+        p.stdout.close()
+        assert p.wait(timeout=60) == 0
+    assert [l.split(" at ")[0] for l, _ in lines] == ["py 0", "py 1", "py 2"]
+    assert lines[0][1] < int(lines[2][0].split(" at ")[1]), lines
+    out = subprocess.run(["curl", "-sS", "--max-time", "60", urls["pystream"] + "fail"],
+                         capture_output=True, timeout=90)
+    assert out.returncode == 18 and out.stdout.count(b"\n") == 3, out
+    r = urls["daemon"].client().invoke(FunctionName="pystream", Payload=b"{}")
+    body = r["Payload"].read().decode()
+    assert "FunctionError" not in r and [l.split(" at ")[0] for l in body.splitlines()] == [
+        "py 0", "py 1", "py 2"]
+    assert r["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "text/plain"
