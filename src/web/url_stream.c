@@ -51,14 +51,11 @@ static void ustream_free(ustream_t *st)
     free(st);
 }
 
-/* The invoke no longer answers anyone: it runs on, its streamed bytes are dropped. */
-static void drop(ustream_t *st)
+/* The invoke no longer answers anyone (req: the request to clear too, or NULL): it runs on,
+ * its streamed bytes dropped. */
+static void drop(ustream_t *st, gl_http_req_t *req)
 {
-    gl_invoke_t *inv = st->inv;
-
-    inv->done = NULL;
-    inv->data = NULL;
-    inv->on_chunk = NULL;
+    gl_invoke_stream_unbind(st->inv, req);
     ustream_free(st);
 }
 
@@ -140,13 +137,9 @@ static int put_piece(ustream_t *st, const char *buf, size_t len)
 static void fail_early(ustream_t *st)
 {
     gl_http_req_t *req = st->req;
-    gl_invoke_t *inv = st->inv;
 
-    req->on_drain = NULL;
-    req->data = NULL;
-    drop(st);
+    drop(st, req);
     gl_web_reply_message(req, "Message", 502, "Internal Server Error");
-    gl_invoke_stream_resume(inv);
 }
 
 static int on_chunk(gl_invoke_t *inv, const char *buf, size_t len)
@@ -170,17 +163,11 @@ static int on_chunk(gl_invoke_t *inv, const char *buf, size_t len)
             gl_http_reply_end(req);
         else
             gl_web_reply_message(req, "Message", 502, "Internal Server Error"); /* frees it */
-        drop(st);
+        drop(st, NULL);
         return 0;
     }
     req->on_abort = on_client_gone;
     return rc == 1;
-}
-
-static void on_drain(gl_http_req_t *req)
-{
-    ustream_t *st = req->data;
-    gl_invoke_stream_resume(st->inv);
 }
 
 /* The invoke ended before any head went out. */
@@ -229,11 +216,9 @@ static void on_done(gl_invoke_t *inv)
 
 static void on_client_gone(gl_http_req_t *req)
 {
-    ustream_t *st = req->data;
-    gl_invoke_t *inv = st->inv;
+    gl_invoke_t *inv = req->data;
 
-    drop(st);
-    gl_invoke_stream_resume(inv); /* let the runtime finish */
+    drop(inv->data, req); /* the runtime is resumed to finish */
 }
 
 int gl_web_stream_attach(gl_invoke_t *inv, gl_http_req_t *req, json_t *cors)
@@ -246,20 +231,11 @@ int gl_web_stream_attach(gl_invoke_t *inv, gl_http_req_t *req, json_t *cors)
     st->inv = inv;
     st->cors = cors;
     st->integration = -1;
-    inv->stream = 1;
-    inv->on_chunk = on_chunk;
-    inv->done = on_done;
-    inv->data = st;
-    req->data = st;
-    req->on_abort = on_client_gone;
-    req->on_drain = on_drain;
+    gl_invoke_stream_bind(inv, req, st, on_chunk, on_done, on_client_gone);
     return 0;
 }
 
 void gl_web_stream_detach(gl_invoke_t *inv, gl_http_req_t *req)
 {
-    drop(inv->data);
-    req->data = NULL;
-    req->on_abort = NULL;
-    req->on_drain = NULL;
+    drop(inv->data, req);
 }

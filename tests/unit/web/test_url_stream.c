@@ -2,7 +2,7 @@
 /*
  * test_url_stream.c: a RESPONSE_STREAM Function URL's answer (src/web/url_stream.c) driven
  * piece by piece as the scheduler would drive it, with the HTTP replies captured (--wrap of
- * gl_http_reply_*, gl_http_req_gone, gl_invoke_stream_resume and gl_invoke_free): the prelude
+ * gl_http_reply_*, gl_http_req_gone, gl_http_req_pause_body and gl_invoke_free): the prelude
  * held across pieces until its delimiter, a plain stream's head, a cut after a failure, 502s
  * before the first byte, backpressure and a client that goes away.
  */
@@ -103,10 +103,14 @@ int __wrap_gl_http_req_gone(const gl_http_req_t *req)
     return seen.gone;
 }
 
-void __wrap_gl_invoke_stream_resume(gl_invoke_t *inv)
+/* The runtime's streaming /response: resuming the invoke resumes reading it. */
+static gl_http_req_t runtime_req;
+
+void __wrap_gl_http_req_pause_body(gl_http_req_t *req, int pause)
 {
-    (void)inv;
-    seen.resumed++;
+    assert_ptr_equal(req, &runtime_req);
+    if (!pause)
+        seen.resumed++;
 }
 
 void __wrap_gl_invoke_free(gl_invoke_t *inv)
@@ -131,6 +135,7 @@ static gl_invoke_t *attach(const char *content_type, const char *origin)
         inv->streamed = 1;
         inv->content_type = strdup(content_type);
     }
+    inv->stream_src = &runtime_req;
     assert_int_equal(gl_web_stream_attach(inv, &req, gl_web_cors_headers(cfg, origin, 0)), 0);
     json_decref(cfg);
     assert_int_equal(inv->stream, 1);
