@@ -134,7 +134,11 @@ int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len)
     return 0;
 }
 
-int gl_http_reply_end(gl_http_req_t *req)
+/* End a streamed reply: with its terminating chunk, or (cut) without it, closing the
+ * connection once what is queued is written (conn.c's lingering close), so the client sees the
+ * body end short of its last chunk. The write that completes the reply marks that point in the
+ * queue, empty when cut. */
+static int finish(gl_http_req_t *req, int cut)
 {
     static const char last[] = "0\r\n\r\n";
     gl_http_req_impl_t *r = GL_HTTP_IMPL(req);
@@ -154,37 +158,21 @@ int gl_http_reply_end(gl_http_req_t *req)
         return -EINVAL;
     c->inflight = NULL;
     c->replied = 1;
-    rc = c->closing ? -ENOTCONN : queue(c, last, sizeof(last) - 1, NULL, 0, NULL, 1);
+    if (cut)
+        c->ignore_input = c->close_after_reply = c->linger = 1;
+    rc = c->closing ? -ENOTCONN : queue(c, last, cut ? 0 : sizeof(last) - 1, NULL, 0, NULL, 1);
     gl_http_req_release(c, r);
     return rc;
 }
 
+int gl_http_reply_end(gl_http_req_t *req)
+{
+    return finish(req, 0);
+}
+
 int gl_http_reply_abort(gl_http_req_t *req)
 {
-    gl_http_req_impl_t *r = GL_HTTP_IMPL(req);
-    gl_http_conn_t *c = req->conn;
-    int rc;
-
-    assert(!r->replied && r->streaming);
-    if (r->replied)
-        return -EALREADY;
-    r->replied = 1;
-    if (!c) {
-        if (!r->owner_frees)
-            gl_http_req_free(r);
-        return -ENOTCONN;
-    }
-    if (c->inflight != r)
-        return -EINVAL;
-    c->inflight = NULL;
-    c->replied = 1;
-    /* No terminating chunk: once what is queued is written, the connection shuts down its
-     * sending side and closes (conn.c's lingering close), so the client sees the body end
-     * short of its last chunk. The empty write marks that point in the queue. */
-    c->ignore_input = c->close_after_reply = c->linger = 1;
-    rc = c->closing ? -ENOTCONN : queue(c, "", 0, NULL, 0, NULL, 1);
-    gl_http_req_release(c, r);
-    return rc;
+    return finish(req, 1);
 }
 
 /* ---- streamed request bodies ---- */

@@ -185,6 +185,11 @@ static void on_request(gl_http_req_t *req, void *data)
         gl_http_reply_write(req, "", 0); /* nothing: an empty chunk would end the body */
         gl_http_reply_write(req, "cde", 3);
         gl_http_reply_end(req);
+    } else if (strcmp(p, "/cut") == 0) {
+        gl_http_reply_start(req, 200, NULL, 0);
+        gl_http_reply_write(req, "ab", 2);
+        gl_http_reply_write(req, "cde", 3);
+        gl_http_reply_abort(req); /* failed after the start: no terminating chunk */
     } else if (strcmp(p, "/never") == 0) {
         req->data = fx;
         req->on_abort = on_never_abort;
@@ -699,6 +704,32 @@ static void test_streaming(void **state)
 {
     run_want(c_streaming, NULL, (want_t){.requests = IS(3), .aborts = IS(1),
                                          .conns_at_close = IS(0)});
+}
+
+/* A streamed reply ended as failed (gl_http_reply_abort): what was written arrives, then the
+ * server closes the connection without the terminating chunk. */
+static void c_stream_cut(fx_t *fx)
+{
+    static const char want[] = "2\r\nab\r\n3\r\ncde\r\n";
+    client_t *c = cconnect(fx);
+    resp_t r;
+    char one;
+
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "GET /cut HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
+    resp_free(&r);
+    for (int i = 0; i < 100 && fill(c) == 0; i++) /* to EOF (reads time out after 5 s) */
+        ;
+    CHECK(fx, c->len == sizeof(want) - 1 && memcmp(c->buf, want, sizeof(want) - 1) == 0);
+    CHECK(fx, recv(c->fd, &one, 1, 0) == 0); /* the server's EOF, not a read timeout */
+    cclose(c);
+}
+
+static void test_stream_cut(void **state)
+{
+    run_want(c_stream_cut, NULL, (want_t){.requests = IS(1), .aborts = IS(0),
+                                          .conns_at_close = IS(0)});
 }
 
 static void c_expect_continue(fx_t *fx)
@@ -1250,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_chunked_with_trailers),
         cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_stream_cut),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_body_over_limit_by_content_length),
         cmocka_unit_test(test_body_over_limit_chunked),
