@@ -332,6 +332,15 @@ def test_limits(urls):
     assert 190 * 1024 * 1024 < int(out.stdout) <= 200 * 1024 * 1024
     st, h, body = get(urls["plain"], {"Content-Type": "text/plain"}, "POST", b"x" * (7 << 20))
     assert st == 413 and "6291456 bytes" in json.loads(body)["Message"]
+    # A throttle is answered before any stream: 429, as for a BUFFERED URL.
+    c = urls["daemon"].client()
+    c.put_function_concurrency(FunctionName="plain", ReservedConcurrentExecutions=0)
+    try:
+        st, h, body = get(urls["plain"])
+        assert (st, json.loads(body)) == (429, {"Message": "Rate Exceeded."})
+    finally:
+        c.delete_function_concurrency(FunctionName="plain")
+    assert get(urls["plain"])[0] == 200
 
 
 def environments(d):

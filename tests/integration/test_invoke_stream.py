@@ -319,6 +319,17 @@ def test_http_integration_prelude_and_plain_invoke(daemon):
     assert json.loads(out["plain_err"][1])["errorMessage"] == "broke mid-stream"
 
 
+def test_plain_invoke_of_a_stream_keeps_the_6_mb_limit(daemon):
+    """A streamed response to a plain Invoke is collected, so the buffered limit applies."""
+    r = daemon.client().invoke(FunctionName="big", Payload=json.dumps({"mb": 7}).encode())
+    body = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"
+    assert "6291556 bytes" in body["errorMessage"]
+    r = daemon.client().invoke(FunctionName="big", Payload=json.dumps({"mb": 5}).encode())
+    assert "FunctionError" not in r and len(r["Payload"].read()) == 5 * 1024 * 1024
+
+
 def test_over_200_mb_ends_with_an_error(daemon):
     out = run_boto3_script(PYTHON, daemon.url, """
         r = c.invoke_with_response_stream(FunctionName="big", Payload=json.dumps({"mb": 201}))
