@@ -183,7 +183,8 @@ int gl_http_reply_aws_err(gl_http_req_t *req, const gl_aws_error_t *e);
  * if the client goes away); _end consumes it as gl_http_reply does. Writes are sent in order,
  * each copied. A request streamed this way takes no other reply.
  */
-/** Send the status line and headers (Transfer-Encoding: chunked added). 0 or a negative errno
+/** Send the status line and headers (Transfer-Encoding: chunked added, except for 1xx, 204
+ *  and 304, whose writes, like those of a reply to HEAD, are dropped). 0 or a negative errno
  *  (the connection is gone: on_abort has run or runs, the request is still to be ended). */
 int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *headers,
                         size_t nheaders);

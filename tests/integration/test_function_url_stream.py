@@ -50,6 +50,11 @@ exports.plain = awslambda.streamifyResponse(async (event, stream) => {
   stream.end('1,2\n');
 });
 
+exports.empty = awslambda.streamifyResponse(async (event, stream) => {
+  stream = awslambda.HttpResponseStream.from(stream, { statusCode: 204, headers: { 'x-e': '1' } });
+  stream.end();
+});
+
 exports.buffered = async (event) => ({
   statusCode: 202, headers: { 'x-b': 'c' }, cookies: ['u=3'], body: 'whole ' + event.rawPath,
 });
@@ -133,7 +138,7 @@ def urls(tmp_path_factory):
     (tmp / "py").mkdir()
     (tmp / "py" / "bootstrap").write_text(PY_BOOTSTRAP)
     (tmp / "py" / "bootstrap").chmod(0o755)
-    names = ("three", "plain", "buffered", "big", "boom", "slow", "ticker", "pystream")
+    names = ("three", "plain", "buffered", "big", "boom", "slow", "ticker", "pystream", "empty")
     url_cfg = {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM", "Cors": CORS}
     fns = {n.capitalize(): {"FunctionName": n, "CodeUri": "src", "Handler": f"index.{n}",
                             "Runtime": "nodejs20.x", "MemorySize": 512,
@@ -273,6 +278,26 @@ def test_plain_stream_and_buffered_handler(urls):
     assert (st, h["x-b"], body) == (202, "c", b"whole /p")
     assert h.get_all("Set-Cookie") == ["u=3"]
     assert h["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_replies_without_a_body(urls):
+    """A HEAD, and a prelude's 204: the head alone, and the connection carries the next
+    request (no stray chunk left on it)."""
+    for name, method, status in (("three", "HEAD", 201), ("empty", "GET", 204)):
+        u = urllib.parse.urlsplit(urls[name])
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            conn.request(method, "/")
+            r = conn.getresponse()
+            assert (r.status, r.read()) == (status, b"")
+            assert r.getheader("Transfer-Encoding") == ("chunked" if method == "HEAD" else None)
+            conn.request("GET", "/again")
+            r = conn.getresponse()
+            assert r.status == status and (r.read() != b"") == (name == "three")
+        finally:
+            conn.close()
+    st, h, body = get(urls["empty"])
+    assert (st, h["x-e"], body) == (204, "1", b"")
 
 
 def test_fifty_megabytes_intact(urls):
