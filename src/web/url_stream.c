@@ -36,7 +36,7 @@ typedef struct ustream ustream_t;
 static void on_client_gone(gl_http_req_t *req);
 
 struct ustream {
-    gl_http_req_t *req; /* NULL once detached */
+    gl_http_req_t *req; /* the request it answers */
     gl_invoke_t *inv;
     json_t *cors;       /* the config's CORS headers for this request's Origin */
     int started;        /* the head was sent */
