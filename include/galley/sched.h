@@ -106,6 +106,17 @@ void gl_invoke_free(gl_invoke_t *inv);
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
 /** Resume reading a streaming invoke's runtime after on_chunk asked for a pause. */
 void gl_invoke_stream_resume(gl_invoke_t *inv);
+/**
+ * Make inv answer req as a stream: inv->stream set, inv's on_chunk, done and data (owner) and
+ * req's data (inv) and on_abort (on_gone) set; req->on_drain resumes the runtime. on_gone
+ * should end with gl_invoke_stream_unbind and free its owner.
+ */
+void gl_invoke_stream_bind(gl_invoke_t *inv, gl_http_req_t *req, void *owner,
+                           int (*on_chunk)(gl_invoke_t *inv, const char *buf, size_t len),
+                           gl_invoke_done_fn done, void (*on_gone)(gl_http_req_t *req));
+/** The caller is gone (req may be NULL): inv runs on answering no one, its streamed pieces
+ *  dropped and its runtime resumed; req (if any) loses its data and callbacks. */
+void gl_invoke_stream_unbind(gl_invoke_t *inv, gl_http_req_t *req);
 
 /** Lambda's limit on a streamed response (200 MB); a plain Invoke keeps 6 MB. */
 #define GL_STREAM_MAX_RESPONSE (200ull * 1024 * 1024)
