@@ -496,15 +496,18 @@ out:
 
 /*
  * Steps 3 to 5 for a cold start served by a spare (spares.c; docs/performance.md, "Spares"):
- * the environment takes over the spare's process, user, cgroup and descriptors, then makes it
- * the function's: the memory limit, the code at /var/task and the layers at /opt (put into its
- * mount namespace from outside, as it is already confined), and last, over its control socket,
- * the variables a fresh start would have been given, which is what lets it import the handler.
+ * make the spare the function's: the memory limit, the code at /var/task and the layers at
+ * /opt (put into its mount namespace from outside, as it is already confined), and last, over
+ * its control socket, the variables a fresh start would have been given, which is what lets
+ * it import the handler. Only then does the environment take over the spare's process, user,
+ * cgroup and pipes. On any failure the spare is killed and released here and the caller starts
+ * the environment afresh: a spare can make a cold start faster, never fail it.
  */
-static int adopt(gl_env_t *env, gl_spare_proc_t *p, const char *rid, start_error_t *e)
+static int adopt(gl_env_t *env, gl_spare_proc_t *p)
 {
     gl_sched_t *s = env->sched;
     const gl_fn_config_t *c = &env->fn->cfg;
+    unsigned tmp_mb = c->ephemeral_mb == SPARE_TMP_MB ? 0 : (unsigned)c->ephemeral_mb;
     layout_t l = {0};
     envp_builder_t envb = {0};
     gl_err_t err = {0};
@@ -512,6 +515,29 @@ static int adopt(gl_env_t *env, gl_spare_proc_t *p, const char *rid, start_error
     size_t len = 0;
     int rc;
 
+    if ((rc = plan_layout(env, &l)) < 0) {
+        gl_err_set(&err, -rc, "layout");
+        goto out;
+    }
+    build_env(env, &envb, &l);
+    if ((p->cg && (rc = gl_cg_set_limit(p->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
+        (rc = gl_sbx_specialize(s->opts.sbx, p->pidfd,
+                                &(gl_sbx_place_t){c->code_dir, c->opt_dir, tmp_mb}, &err)) < 0)
+        goto out;
+    if ((rc = gl_spare_msg_encode(envb.items, &msg, &len)) < 0) {
+        gl_err_set(&err, -rc, "specialization message");
+        goto out;
+    }
+    if (send(p->ctl_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        rc = gl_err_set(&err, errno ? errno : EIO, "send the specialization message");
+        goto out;
+    }
+    if (p->rapi_fd >= 0) {
+        rc = gl_http_server_listen_fd(env->rapi, p->rapi_fd, &err);
+        p->rapi_fd = -1; /* the server took it, or closed it */
+        if (rc < 0)
+            goto out;
+    }
     env->user = p->user; /* the environment owns all of it now: its teardown releases it */
     env->cg = p->cg;
     env->pid = p->pid;
@@ -520,41 +546,13 @@ static int adopt(gl_env_t *env, gl_spare_proc_t *p, const char *rid, start_error
     p->user.own = 0;
     p->cg = NULL;
     p->pid = p->pidfd = -1;
-    if (p->rapi_fd >= 0) {
-        rc = gl_http_server_listen_fd(env->rapi, p->rapi_fd, &err);
-        p->rapi_fd = -1; /* the server took it */
-        if (rc < 0)
-            goto fail;
-    }
-    if ((rc = plan_layout(env, &l)) < 0) {
-        gl_err_set(&err, -rc, "layout");
-        goto fail;
-    }
-    build_env(env, &envb, &l);
-    if ((env->cg && (rc = gl_cg_set_limit(env->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
-        (rc = gl_sbx_specialize(s->opts.sbx, env->pidfd,
-                                &(gl_sbx_place_t){c->code_dir, c->opt_dir,
-                                                  c->ephemeral_mb == SPARE_TMP_MB
-                                                      ? 0
-                                                      : (unsigned)c->ephemeral_mb},
-                                &err)) < 0)
-        goto fail;
-    if ((rc = gl_spare_msg_encode(envb.items, &msg, &len)) < 0) {
-        gl_err_set(&err, -rc, "specialization message");
-        goto fail;
-    }
-    if (send(p->ctl_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        rc = gl_err_set(&err, errno ? errno : EIO, "send the specialization message");
-        goto fail;
-    }
     gl_env_watch(env, p->out_fd, p->err_fd);
     p->out_fd = p->err_fd = -1; /* moved into the environment's pipes */
-    goto out;
-fail:
-    kill_unwatched(env);
-    snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: specialize a spare: %s", rid, err.msg);
 out:
-    gl_spare_proc_discard(s, p); /* what is left of it: the control socket, unused pipes */
+    if (rc < 0)
+        gl_log_warn("env=%.8s fn=%s: specializing spare %.8s failed (%s); starting afresh",
+                    env->id, c->name, p->id, err.msg);
+    gl_spare_proc_discard(s, p); /* what is left: the control socket, or all of a failed one */
     free(msg);
     envp_free(&envb);
     layout_free(&l);
@@ -648,8 +646,9 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     }
     gl_spare_proc_t spare;
     rc = open_listener(env, rid, &e);
-    if (rc == 0 && gl_spares_take(pool->sched, env->fn, env->debug_port, &spare))
-        rc = adopt(env, &spare, rid, &e); /* a pre-started interpreter: the fast cold start */
+    if (rc == 0 && gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
+        adopt(env, &spare) == 0)
+        ; /* a pre-started interpreter: the fast cold start */
     else if (rc == 0 && (rc = take_user(env, rid, &e)) == 0 && (rc = make_tmp(env, rid, &e)) == 0)
         rc = spawn(env, rid, &e);
     if (rc < 0) {
