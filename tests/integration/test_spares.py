@@ -285,3 +285,17 @@ def test_no_spares_and_ineligible_functions_start_fresh(daemon_factory):
     # provided runtimes never have spares
     assert all(s["runtime"] in ("python", "nodejs") for s in d.environments()["Spares"])
     assert os.path.exists(GALLEY_BIN)
+
+
+def test_spare_in_an_isolated_network(daemon_factory):
+    """With --isolate-network the spare made its Runtime API listener inside its own network
+    namespace at start; the environment serves it once the spare is taken."""
+    d = daemon_factory(extra_args=["--isolate-network"])
+    c = d.client()
+    create(c, "iso", "python3.12",
+           {"app.py": "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n"})
+    spare = wait_spare(d, "python")
+    r, body, tail = invoke(c, "iso")
+    assert body == "127.0.0.1:9001" and "Init Duration:" in tail
+    assert env_of(d, "iso")["pid"] == spare["pid"]
+    assert invoke(c, "iso")[1] == "127.0.0.1:9001"  # warm, same environment
