@@ -85,6 +85,8 @@ typedef struct gl_sched_opts {
     const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */
     const gl_sbx_t *sbx;         /* the sandbox (NULL: plain processes) */
     gl_cg_system_t *cgroups;     /* memory caps and freezing (NULL: neither) */
+    unsigned spares;             /* --spares: pre-started interpreters kept per runtime family
+                                    in use (0: none; needs gl_sbx_can_specialize) */
 } gl_sched_opts_t;
 
 int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err);
@@ -214,6 +216,12 @@ void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn);
 
 /** Live environments, for `ps` and leak checks (new reference: a JSON array). */
 json_t *gl_sched_envs_json(gl_sched_t *s);
+/** A function of this runtime exists (loaded, created or updated): keep spares for its
+ *  family from now on (python*, nodejs*; anything else is ignored). */
+void gl_sched_spares_note(gl_sched_t *s, const char *runtime);
+/** The spares, for `galley ps` and GET /_galley/environments (new reference): id, state
+ *  ("starting" until its interpreter is warm, then "spare"), runtime family, pid, uid, age. */
+json_t *gl_sched_spares_json(gl_sched_t *s);
 size_t gl_sched_env_count(gl_sched_t *s);
 
 #endif

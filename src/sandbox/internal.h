@@ -64,6 +64,9 @@ struct gl_sbx {
  * API listener (SCM_RIGHTS), then at most one report, of the first failing step. */
 #define SBX_MSG_LISTENER 'L'
 
+/* The descriptor a spare's control socket has in the child (gl_sbx_spec_t.ctl_fd). */
+#define SBX_CTL_FD 3
+
 /* A report from child to parent on the sync socket: the first failing step. */
 typedef struct sbx_report {
     int err;

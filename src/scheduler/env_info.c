@@ -44,6 +44,7 @@ json_t *gl_env_json(const gl_env_t *env)
                           "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
                           "invokes", (int)env->invokes, "uid", (int)env->user.uid);
     json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
+    json_object_set_new(o, "from_spare", json_boolean(env->from_spare));
     return o;
 }
 

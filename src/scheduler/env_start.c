@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #include "internal.h"
 
 #define MAX_ENVP 256
+#define SPARE_TMP_MB 512 /* a spare's /tmp: Lambda's default, so most functions keep it */
 
 typedef struct envp_builder {
     char *items[MAX_ENVP];
@@ -77,9 +79,8 @@ static void envp_free(envp_builder_t *b)
  * to galley: an interpreter bound at /var/lang (pyenv's) may find its libpython only by an
  * absolute RUNPATH the environment's user cannot traverse, and would otherwise load the
  * system's, whose site module misses the interpreter's own site-packages (and boto3). */
-static void search_paths(gl_env_t *env, envp_builder_t *b, const layout_t *l)
+static void search_paths(const gl_fn_config_t *c, envp_builder_t *b, const layout_t *l)
 {
-    const gl_fn_config_t *c = &env->fn->cfg;
     const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root;
     const char *own = getenv("LD_LIBRARY_PATH");
     char *v = NULL;
@@ -110,7 +111,7 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     const gl_sched_opts_t *o = &env->sched->opts;
     char num[32], api[64], group[600], exec_env[96];
     /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
-    search_paths(env, b, l);
+    search_paths(c, b, l);
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
     /* The environment's uid has no passwd entry: without HOME, os.homedir() (which the AWS
@@ -237,11 +238,11 @@ static int is_file(const char *dir, const char *name)
     return yes;
 }
 
-/* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
-static int plan_layout(gl_env_t *env, layout_t *l)
+/* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. A spare
+ * plans with a configuration holding only its runtime and an empty code directory. */
+static int plan_layout_for(const gl_sched_opts_t *o, const gl_fn_config_t *c, gl_env_t *env,
+                           layout_t *l)
 {
-    const gl_fn_config_t *c = &env->fn->cfg;
-    const gl_sched_opts_t *o = &env->sched->opts;
     l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
     l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
     l->tmp = l->inside ? "/tmp" : env->tmp_dir;
@@ -254,7 +255,7 @@ static int plan_layout(gl_env_t *env, layout_t *l)
             return -ENOMEM;
         int i = 0;
         l->argv[i++] = strdup(l->exe);
-        if (!py && env->debug_port) { /* Node's inspector; Python's is in its bootstrap */
+        if (!py && env && env->debug_port) { /* Node's inspector; Python's: its bootstrap */
             char *inspect = NULL;
             if (asprintf(&inspect, "--inspect=127.0.0.1:%d", env->debug_port) < 0)
                 return -ENOMEM;
@@ -270,9 +271,14 @@ static int plan_layout(gl_env_t *env, layout_t *l)
         return -ENOENT;
     l->exe = gl_path_join(in_opt ? l->opt : l->task_root, "bootstrap");
     l->argv[0] = l->exe ? strdup(l->exe) : NULL;
-    if (env->debug_port)
+    if (env && env->debug_port)
         return plan_gdbserver(env, l);
     return l->exe && l->argv[0] ? 0 : -ENOMEM;
+}
+
+static int plan_layout(gl_env_t *env, layout_t *l)
+{
+    return plan_layout_for(&env->sched->opts, &env->fn->cfg, env, l);
 }
 
 static void layout_free(layout_t *l)
@@ -488,6 +494,145 @@ out:
     return rc;
 }
 
+/*
+ * Steps 3 to 5 for a cold start served by a spare (spares.c; docs/performance.md, "Spares"):
+ * make the spare the function's: the memory limit, the code at /var/task and the layers at
+ * /opt (put into its mount namespace from outside, as it is already confined), and last, over
+ * its control socket, the variables a fresh start would have been given, which is what lets
+ * it import the handler. Only then does the environment take over the spare's process, user,
+ * cgroup and pipes. On any failure the spare is killed and released here and the caller starts
+ * the environment afresh: a spare can make a cold start faster, never fail it.
+ */
+static int adopt(gl_env_t *env, gl_spare_proc_t *p)
+{
+    gl_sched_t *s = env->sched;
+    const gl_fn_config_t *c = &env->fn->cfg;
+    unsigned tmp_mb = c->ephemeral_mb == SPARE_TMP_MB ? 0 : (unsigned)c->ephemeral_mb;
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+    gl_err_t err = {0};
+    char *msg = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = plan_layout(env, &l)) < 0) {
+        gl_err_set(&err, -rc, "layout");
+        goto out;
+    }
+    build_env(env, &envb, &l);
+    if ((p->cg && (rc = gl_cg_set_limit(p->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
+        (rc = gl_sbx_specialize(s->opts.sbx, p->pidfd,
+                                &(gl_sbx_place_t){c->code_dir, c->opt_dir, tmp_mb}, &err)) < 0)
+        goto out;
+    if ((rc = gl_spare_msg_encode(envb.items, &msg, &len)) < 0) {
+        gl_err_set(&err, -rc, "specialization message");
+        goto out;
+    }
+    if (send(p->ctl_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        rc = gl_err_set(&err, errno ? errno : EIO, "send the specialization message");
+        goto out;
+    }
+    if (p->rapi_fd >= 0) {
+        rc = gl_http_server_listen_fd(env->rapi, p->rapi_fd, &err);
+        p->rapi_fd = -1; /* the server took it, or closed it */
+        if (rc < 0)
+            goto out;
+    }
+    env->user = p->user; /* the environment owns all of it now: its teardown releases it */
+    env->cg = p->cg;
+    env->pid = p->pid;
+    env->pidfd = p->pidfd;
+    env->from_spare = 1;
+    p->user.own = 0;
+    p->cg = NULL;
+    p->pid = p->pidfd = -1;
+    gl_env_watch(env, p->out_fd, p->err_fd);
+    p->out_fd = p->err_fd = -1; /* moved into the environment's pipes */
+out:
+    if (rc < 0)
+        gl_log_warn("env=%.8s fn=%s: specializing spare %.8s failed (%s); starting afresh",
+                    env->id, c->name, p->id, err.msg);
+    gl_spare_proc_discard(s, p); /* what is left: the control socket, or all of a failed one */
+    free(msg);
+    envp_free(&envb);
+    layout_free(&l);
+    return rc;
+}
+
+/* A spare: galley's bootstrap for family in a fresh sandbox with no function: an empty
+ * /var/task, no layers, no cgroup limit, and only the variables every environment has
+ * (Lambda's search paths, LANG, TZ, HOME) plus GALLEY_SPARE, which makes the bootstrap warm
+ * up and wait on fd 3 for its function's variables. */
+int gl_env_spawn_spare(gl_sched_t *s, const char *family, gl_spare_proc_t *p, gl_err_t *err)
+{
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1}, ctl[2] = {-1, -1}, rc;
+    char *empty = gl_path_join(s->run_root, "spare-task");
+    gl_fn_config_t c = {.runtime = (char *)family, .code_dir = empty};
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+
+    *p = (gl_spare_proc_t){.pid = -1, .pidfd = -1, .ctl_fd = -1, .out_fd = -1, .err_fd = -1,
+                           .rapi_fd = -1};
+    gl_random_hex(p->id, 16);
+    if (!empty || (rc = gl_mkdir_p(empty, 0755)) < 0 || (rc = plan_layout_for(&s->opts, &c, NULL,
+                                                                               &l)) < 0) {
+        rc = gl_err_set(err, empty ? -rc : ENOMEM, "prepare a spare");
+        goto out;
+    }
+    search_paths(&c, &envb, &l);
+    envp_set(&envb, "LANG", "en_US.UTF-8");
+    envp_set(&envb, "TZ", ":UTC");
+    envp_set(&envb, "HOME", l.tmp);
+    envp_set(&envb, "GALLEY_SPARE", "1");
+    envb.items[envb.n] = NULL;
+    if ((rc = gl_sbx_user_acquire(s->opts.sbx, &p->user, err)) < 0 ||
+        (s->opts.cgroups && (rc = gl_cg_create(s->opts.cgroups, p->id, 0, &p->cg, err)) < 0))
+        goto out;
+    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        rc = gl_err_set(err, errno, "pipe");
+        goto out;
+    }
+    gl_sbx_spec_t spec = {
+        .path = l.exe,
+        .argv = l.argv,
+        .envp = envb.items,
+        .cwd = l.task_root,
+        .uid = p->user.own ? p->user.uid : 0,
+        .gid = p->user.own ? p->user.gid : 0,
+        .stdout_fd = out_fds[1],
+        .stderr_fd = err_fds[1],
+        .code_dir = empty,
+        .tmp_mb = SPARE_TMP_MB,
+        .runtime_dir = l.runtime_host,
+        .lang_dir = l.lang_host,
+        .cgroup_fd = p->cg ? gl_cg_clone_fd(p->cg) : -1,
+        .before_release = p->cg ? attach_to_cgroup : NULL,
+        .before_release_arg = p->cg,
+        .rapi_fd = gl_sbx_isolates_network(s->opts.sbx) ? &p->rapi_fd : NULL,
+        .ctl_fd = ctl[1],
+    };
+    if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &p->pid, &p->pidfd, err)) < 0)
+        goto out;
+    p->out_fd = out_fds[0];
+    p->err_fd = err_fds[0];
+    p->ctl_fd = ctl[0];
+    out_fds[0] = err_fds[0] = ctl[0] = -1; /* moved into p */
+out:
+    for (int i = 0; i < 2; i++) {
+        int *fds[] = {&out_fds[i], &err_fds[i], &ctl[i]};
+        for (int j = 0; j < 3; j++)
+            if (*fds[j] >= 0)
+                close(*fds[j]);
+    }
+    if (rc < 0)
+        gl_spare_proc_discard(s, p);
+    envp_free(&envb);
+    layout_free(&l);
+    free(empty);
+    return rc;
+}
+
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
 {
     const char *rid = inv ? inv->request_id : "(provisioned)";
@@ -499,14 +644,21 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
             gl_invoke_fail(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
-    if ((rc = open_listener(env, rid, &e)) < 0 || (rc = take_user(env, rid, &e)) < 0 ||
-        (rc = make_tmp(env, rid, &e)) < 0 || (rc = spawn(env, rid, &e)) < 0) {
+    gl_spare_proc_t spare;
+    rc = open_listener(env, rid, &e);
+    if (rc == 0 && gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
+        adopt(env, &spare) == 0)
+        ; /* a pre-started interpreter: the fast cold start */
+    else if (rc == 0 && (rc = take_user(env, rid, &e)) == 0 && (rc = make_tmp(env, rid, &e)) == 0)
+        rc = spawn(env, rid, &e);
+    if (rc < 0) {
         /* The one cleanup path: the invoke fails with e, the environment is torn down. */
         gl_env_handle(env, GL_ENV_EV_SPAWN_FAILED, &(gl_env_failure_t){e.type, e.msg});
         return rc;
     }
-    gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started (runtime API on port %d)", env->id,
-                 env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid, env->rapi_port);
+    gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started%s (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid,
+                 env->from_spare ? " from a spare" : "", env->rapi_port);
     char rv[96], rv_arn[192];
     snprintf(rv, sizeof(rv), "%s.galley", env->fn->cfg.runtime);
     snprintf(rv_arn, sizeof(rv_arn), "arn:aws:lambda:%s::runtime:galley-%s",

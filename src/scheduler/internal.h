@@ -63,6 +63,7 @@ struct gl_sched {
     void (*on_closed)(void *arg);
     void *on_closed_arg;
     void (*on_slot_free)(void *arg); /* gl_sched_on_slot_free */
+    struct gl_spares *spares;  /* spares.c, made by the first gl_sched_spares_note */
     void *on_slot_free_arg;
 };
 
@@ -122,6 +123,7 @@ struct gl_env {
     gl_fault_t fault;          /* injected: crash once the invoke is delivered, or die in init */
     int debug_port;            /* its debugger's port: no deadlines, no freezing; 0: none */
     int frozen;
+    int from_spare;            /* started by specializing a spare (spares.c) */
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
     int rapi_closing;
@@ -236,6 +238,47 @@ void gl_invoke_complete(gl_invoke_t *inv);
 void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);
 /** gl_invoke_set_error, then gl_invoke_complete: for an invoke that never reached a runtime. */
 void gl_invoke_fail(gl_invoke_t *inv, const char *type, const char *message);
+
+/* spare_msg.c: the pure rules of spares */
+#define GL_SPARE_MAGIC "GLSPARE1"
+#define GL_SPARE_MSG_MAX (128u * 1024)
+/** "python" or "nodejs" for a runtime galley keeps spares of, else NULL (provided). */
+const char *gl_spare_family(const char *runtime);
+/** 0 when the function sets a variable an interpreter reads only at its start (LD_*,
+ *  PYTHON*, NODE_*, LANG, ...): such a function always starts a fresh process. */
+int gl_spare_env_ok(const json_t *env_vars);
+/** The specialization message for envp (NULL-terminated): malloc'd into *out. -E2BIG past
+ *  GL_SPARE_MSG_MAX. */
+int gl_spare_msg_encode(char *const *envp, char **out, size_t *len);
+/** How many spares to start now for a family holding `have` (starting or ready) of target. */
+unsigned gl_spares_to_start(unsigned target, unsigned have, uint64_t mem_available,
+                            uint64_t mem_floor);
+
+/* spares.c: spare, pre-started interpreters (docs/performance.md) */
+/** What an environment takes over from a spare: every descriptor and the user and cgroup. */
+typedef struct gl_spare_proc {
+    char id[33];
+    pid_t pid;
+    int pidfd;
+    int ctl_fd;                /* the daemon's end of the spare's control socket */
+    int out_fd, err_fd;        /* the daemon's ends of its output pipes */
+    int rapi_fd;               /* its Runtime API listener (isolated network), else -1 */
+    gl_sbx_user_t user;
+    gl_cg_t *cg;               /* made without a memory limit, or NULL */
+} gl_spare_proc_t;
+typedef struct gl_spares gl_spares_t;
+/** Take a ready spare for a cold start of fn (1), or none (0: start fresh): none is kept for
+ *  its runtime, the function is not eligible, or spares are off. Schedules a refill. */
+int gl_spares_take(gl_sched_t *s, const gl_fn_t *fn, int debug_port, gl_spare_proc_t *out);
+/** Kill and release a spare's process and everything it holds (a failed take, shutdown). */
+void gl_spare_proc_discard(gl_sched_t *s, gl_spare_proc_t *p);
+/** Stop refilling and kill every spare (shutdown); the spares' handles close on their own. */
+void gl_spares_close(gl_sched_t *s);
+
+/* env_start.c, for spares.c */
+/** Start a spare of family ("python", "nodejs") in a fresh sandbox: its own user and cgroup
+ *  (no memory limit), an empty /var/task, no function variables. */
+int gl_env_spawn_spare(gl_sched_t *s, const char *family, gl_spare_proc_t *p, gl_err_t *err);
 
 /* env_info.c */
 /** Lambda's wording of a runtime's end from its wait status ("Runtime exited with error: ..."). */
