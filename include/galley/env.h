@@ -52,7 +52,9 @@ typedef enum gl_env_state {
     XX(IDLE_TIMEOUT, "idle_timeout")                                                               \
     XX(EXITED, "exited")                                                                           \
     XX(THAW_FAILED, "thaw_failed") /* a frozen runtime could not be resumed for its invoke */    \
-    XX(SHUTDOWN, "shutdown")
+    XX(SHUTDOWN, "shutdown")                                                                       \
+    XX(EXT_READY, "ext_ready")    /* an extension waits in /extension/event/next */                \
+    XX(EXT_FAILED, "ext_failed")  /* an extension crashed or posted init/exit error */
 
 typedef enum gl_env_event {
 #define XX(name, text) GL_ENV_EV_##name,
