@@ -336,6 +336,10 @@ int sbx_child_mounts(sbx_child_t *c)
         return rc;
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0)
         return fail(c, "mount /tmp", c->tmp_opts);
+    /* sandbox.localdomain, before the state dir holding the file is covered. */
+    if (s->hosts && access("/etc/hosts", F_OK) == 0 &&
+        (rc = bind_host_ro(c, "bind /etc/hosts", s->hosts, "/etc/hosts")) < 0)
+        return rc;
     /* Other functions' code and logs: covered, after everything that binds from the host. */
     if (s->hide &&
         mount("tmpfs", s->hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,

@@ -29,6 +29,7 @@
 #include "galley/log.h"
 #include "galley/sbx.h"
 #include "internal.h"
+#include "telemetry.h"
 
 #define STOP_GRACE_MS 500
 #define EXT_GRACE_MS 2000 /* Lambda's shutdown limit with external extensions */
@@ -139,6 +140,7 @@ static int thaw(gl_env_t *env)
  * spindown, timeout or failure) and given Lambda's grace to finish (EXT_GRACE_MS). */
 static void stop_process(gl_env_t *env, int graceful, const char *reason)
 {
+    gl_env_tel_flush(env); /* what its subscribers have not had yet, while they still run */
     if (!env->reaped && !env->ext.stopping && env->ext.list && thaw(env) == 0 &&
         gl_env_ext_shutdown(env, reason, gl_now_ms() + EXT_GRACE_MS) > 0) {
         env->ext.stopping = 1;
@@ -212,6 +214,7 @@ static void close_handle(gl_env_t *env, uv_handle_t *h)
 void gl_env_teardown(gl_env_t *env)
 {
     gl_env_flush_output(env);
+    gl_env_tel_close(env);
     close_rapi(env);
     gl_pool_unlink(env->pool, env);
     if (env->cg) {
@@ -452,6 +455,7 @@ static void proceed(gl_env_t *env, gl_env_event_t ev)
         env->initialized = 1;
         env->ext.closed = 1;
         env->init_duration_ms = ms_since(env->spawned_ns);
+        gl_env_tel_init_done(env, "", 1);
         gl_pool_on_env_warm(env, 1);
     }
     if (env->invoke) {

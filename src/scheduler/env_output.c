@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "telemetry.h"
 
 static void emit_line(const char *line, size_t len, void *arg)
 {
@@ -46,8 +47,10 @@ static void emit_output(const char *line, size_t len, void *arg)
 {
     if (gl_env_ext_note(arg, line, len))
         return; /* the launcher's note of an extension's exit */
-    if (gl_env_app_line_kept(arg, line, len))
-        emit_line(line, len, arg);
+    if (!gl_env_app_line_kept(arg, line, len))
+        return;
+    emit_line(line, len, arg);
+    gl_env_tel_line(arg, "function", line, len); /* extensions write to the same pipes */
 }
 
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
@@ -249,6 +252,7 @@ void gl_env_report_post(gl_env_t *env, const char *status_suffix)
 void gl_env_init_report(gl_env_t *env, const char *status)
 {
     double ms = ms_since(env->spawned_ns);
+    gl_env_tel_init_done(env, status, 0); /* initRuntimeDone; the record below is initReport */
     json_t *rec = json_pack("{s:s,s:s,s:{s:f}}", "initializationType",
                             env->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
                             "init", "metrics", "durationMs", round(ms * 100.0) / 100.0);

@@ -6,9 +6,8 @@
  * the emulator's status codes and bodies, the bodies the caller gets for runtime errors, the
  * events they feed to the state machine in env.c), the delivery of an invoke to the
  * runtime's parked /next, and the peer check at accept: a connection whose socket is not
- * owned by the environment's user is reset unread. The Extensions API's rows call env_ext.c;
- * the APIs galley does not implement (Telemetry, Logs) are answered here as the runtime
- * interface emulator does; when they come, their rows and handlers join the table.
+ * owned by the environment's user is reset unread. The Extensions API's rows call env_ext.c,
+ * the Telemetry and Logs APIs' subscriptions telemetry.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +19,7 @@
 #include "galley/rapi.h"
 #include "galley/sbx.h"
 #include "internal.h"
+#include "telemetry.h"
 
 void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
 {
@@ -279,18 +279,29 @@ static void on_ping(gl_env_t *env, gl_http_req_t *req, const char *id)
     gl_http_reply(req, 200, NULL, 0, "pong", 4);
 }
 
+/* PUT /2022-07-01/telemetry and /2020-08-15/logs, with or without the trailing '/' the
+ * documentation's endpoint carries (telemetry.c). */
+static void subscribe(gl_env_t *env, gl_http_req_t *req, size_t prefix, gl_tel_api_t api)
+{
+    const char *rest = req->path + prefix;
+    if (strcmp(rest, "") && strcmp(rest, "/"))
+        on_not_found(env, req, NULL);
+    else if (strcmp(req->method_name, "PUT"))
+        gl_rapi_reply_error(req, 405, "MethodNotAllowed", "Method not allowed for this path");
+    else
+        gl_env_tel_subscribe(env, req, api);
+}
+
 static void on_telemetry(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
-    (void)env;
     (void)id;
-    gl_rapi_reply_error(req, 202, "Telemetry.NotSupported", "Telemetry API is not supported");
+    subscribe(env, req, strlen("/2022-07-01/telemetry"), GL_TEL_API_TELEMETRY);
 }
 
 static void on_logs(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
-    (void)env;
     (void)id;
-    gl_rapi_reply_error(req, 202, "Logs.NotSupported", "Logs API is not supported");
+    subscribe(env, req, strlen("/2020-08-15/logs"), GL_TEL_API_LOGS);
 }
 
 /* The Extensions API: env_ext.c. */

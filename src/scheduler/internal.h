@@ -145,6 +145,7 @@ struct gl_env {
     int rapi_closing;
     int torn_down;
     gl_env_exts_t ext;         /* its extensions (env_ext.c) */
+    struct gl_tel *tel;        /* Telemetry and Logs API subscriptions (telemetry.c), or NULL */
     gl_env_t *next, *prev;
 };
 
