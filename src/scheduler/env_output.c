@@ -226,6 +226,7 @@ void gl_env_answer_early(gl_env_t *env)
     if (!inv)
         return;
     gl_env_drain_output(env);
+    gl_env_tel_runtime_done(env);
     inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
     inv->max_memory_mb = invoke_memory_mb(env, inv);
     x->post_pending = 1;

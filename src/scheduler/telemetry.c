@@ -73,6 +73,7 @@ struct gl_tel {
     int peer_check;            /* the listener must be the environment's own (its uid) */
     uid_t uid;
     unsigned refused;          /* listeners of another uid met (said once) */
+    char done_rid[40];         /* the invoke whose runtimeDone went out at its response */
     unsigned subs_alive;
 };
 
@@ -205,15 +206,10 @@ static json_t *span(const char *name, double ms_ago, double duration_ms)
 
 /* platform.runtimeDone's metrics and spans, from the invoke it ends (galley's log record has
  * only the status). The response arrives whole, so responseLatency runs from the event's
- * delivery to the response and responseDuration is 0. New reference. */
-static json_t *runtime_done(gl_env_t *env, const json_t *record)
+ * delivery to the response and responseDuration is 0. record is kept; new reference. */
+static json_t *runtime_done(const gl_invoke_t *inv, const json_t *record)
 {
     json_t *r = json_deep_copy(record);
-    gl_invoke_t *inv = env->invoke;
-    const char *rid = json_string_value(json_object_get(record, "requestId"));
-    if (!r || json_object_get(r, "metrics") || !inv || !inv->started_ns || !rid ||
-        strcmp(rid, inv->request_id))
-        return r;
     double ms = (double)(gl_mono_ns() - inv->started_ns) / 1e6;
     json_object_set_new(r, "metrics", json_pack("{s:f,s:I}", "durationMs",
                                                 (double)(long long)(ms * 100.0) / 100.0,
@@ -223,15 +219,36 @@ static json_t *runtime_done(gl_env_t *env, const json_t *record)
     return r;
 }
 
+void gl_env_tel_runtime_done(gl_env_t *env)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (!inv || !inv->started_ns || (!env->tel && env->initialized))
+        return;
+    json_t *rec = json_pack("{s:s}", "requestId", inv->request_id);
+    json_t *r = rec ? runtime_done(inv, gl_env_status_record(rec, "")) : NULL;
+    if (r)
+        publish(env, "platform", "platform.runtimeDone", r, NULL, 0);
+    if (env->tel)
+        snprintf(env->tel->done_rid, sizeof(env->tel->done_rid), "%s", inv->request_id);
+    json_decref(r);
+    json_decref(rec);
+}
+
 void gl_env_tel_platform(gl_env_t *env, const char *type, const json_t *record)
 {
     if (!record)
         return;
     if (!strcmp(type, "platform.runtimeDone")) {
-        json_t *r = runtime_done(env, record);
-        publish(env, "platform", type, r, NULL, 0);
-        json_decref(r);
-        return;
+        const char *rid = json_string_value(json_object_get(record, "requestId"));
+        gl_invoke_t *inv = env->invoke;
+        if (rid && env->tel && !strcmp(rid, env->tel->done_rid))
+            return; /* sent when the runtime answered (gl_env_tel_runtime_done) */
+        if (rid && inv && inv->started_ns && !strcmp(rid, inv->request_id)) {
+            json_t *r = runtime_done(inv, record);
+            publish(env, "platform", type, r, NULL, 0);
+            json_decref(r);
+            return;
+        }
     }
     publish(env, "platform", type, record, NULL, 0);
 }

@@ -91,6 +91,9 @@ int gl_tel_must_drop(const gl_tel_buffering_t *b, size_t items, size_t bytes, si
 void gl_env_tel_subscribe(gl_env_t *env, gl_http_req_t *req, gl_tel_api_t api);
 /** A platform record galley writes (borrowed): queued for every platform subscriber. */
 void gl_env_tel_platform(gl_env_t *env, const char *type, const json_t *record);
+/** The runtime answered the assigned invoke while END and REPORT wait for the extensions:
+ *  platform.runtimeDone goes now, as Lambda sends it (the END record later is not repeated). */
+void gl_env_tel_runtime_done(gl_env_t *env);
 /** A log line of the function (type "function") or an extension ("extension"). */
 void gl_env_tel_line(gl_env_t *env, const char *type, const char *line, size_t len);
 /** The runtime's init ended: platform.initRuntimeDone, and with report also
