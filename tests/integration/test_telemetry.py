@@ -8,8 +8,11 @@ gets platform.logsDropped. The extensions print what they receive ("TEL <name> <
 function's log stream, which the test reads while it invokes: an environment frozen between
 invokes reads its batches at the next one, as in Lambda."""
 import json
+import os
 import socket
 import time
+
+import pytest
 
 from conftest import zip_files
 
@@ -189,8 +192,13 @@ def of_type(events, type_, rid=None):
             (rid is None or isinstance(e["record"], dict) and e["record"].get("requestId") == rid)]
 
 
-def test_subscribers_receive_platform_events_and_function_lines(daemon_factory):
-    d = daemon_factory()
+@pytest.mark.parametrize("network", ["shared", "isolated"])
+def test_subscribers_receive_platform_events_and_function_lines(daemon_factory, network):
+    if network == "isolated" and os.geteuid() != 0:
+        pytest.skip("network namespaces need root here")
+    d = daemon_factory(extra_args=["--isolate-network"] if network == "isolated" else [])
+    if network == "isolated" and "net" not in d.daemon_log().split("sandbox: namespaces", 1)[-1][:40]:
+        pytest.skip("the kernel grants no network namespace here")
     c = d.client()
     make_fn(c, "fn", ["tel", "logs"], {"PORT_TEL": str(free_port()),
                                        "PORT_LOGS": str(free_port())})
