@@ -4,7 +4,8 @@
  * returns 0 and runs on a copy of the parent's), the user namespace maps the parent writes
  * for a daemon that is not root, the probe gl_sbx_open runs once to learn what the kernel
  * allows, and the child's UTS and network steps (loopback up, and the Runtime API listener
- * it passes to the parent).
+ * it passes to the parent), and for the daemon a socket made inside an environment's network
+ * namespace (gl_sbx_netns_socket: the Telemetry API's connections with --isolate-network).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -19,6 +19,7 @@
 
 #include "galley/log.h"
 #include "internal.h"
+#include "telemetry.h"
 
 #define MAX_EXTENSIONS 10 /* Lambda's limit */
 
@@ -191,6 +192,7 @@ void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req)
         tail = &(*tail)->next;
     *tail = x;
     env->ext.count++;
+    gl_env_tel_extension(env, x->name, x->events);
     gl_log_debug("env=%.8s fn=%s: %s extension %s registered (%s)", env->id, env->fn->cfg.name,
                  external ? "external" : "internal", name, x->id);
     reply_registered(env, req, x);

@@ -214,6 +214,9 @@ def test_subscribers_receive_platform_events_and_function_lines(daemon_factory, 
     assert init and init[0]["record"]["functionName"] == "fn"
     assert of_type(tel, "platform.initRuntimeDone")[0]["record"]["status"] == "success"
     assert of_type(tel, "platform.initReport")[0]["record"]["metrics"]["durationMs"] > 0
+    exts = [e["record"] for e in of_type(tel, "platform.extension")]  # registered before
+    assert {"name": "tel", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]} in exts
+    assert {"logs"} <= {e["name"] for e in exts}
     subs = of_type(tel, "platform.telemetrySubscription")
     assert {"name": "tel", "state": "Subscribed", "types": ["platform", "function"]} in \
         [s["record"] for s in subs]
