@@ -452,6 +452,7 @@ static void proceed(gl_env_t *env, gl_env_event_t ev)
         env->initialized = 1;
         env->ext.closed = 1;
         env->init_duration_ms = ms_since(env->spawned_ns);
+        gl_env_ext_log_ready(env);
         gl_pool_on_env_warm(env, 1);
     }
     if (env->invoke) {

@@ -284,6 +284,25 @@ void gl_env_ext_error(gl_env_t *env, gl_http_req_t *req, int at_init)
     gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
 }
 
+void gl_env_ext_log_ready(gl_env_t *env)
+{
+    for (gl_env_ext_t *x = env->ext.list; x; x = x->next) {
+        unsigned e = x->events;
+        const char *inv = e & GL_ENV_EXT_INVOKE ? "INVOKE" : NULL;
+        const char *sd = e & GL_ENV_EXT_SHUTDOWN ? "SHUTDOWN" : NULL;
+        json_t *events = json_array();
+        if (inv)
+            json_array_append_new(events, json_string(inv));
+        if (sd)
+            json_array_append_new(events, json_string(sd));
+        gl_env_platform(env, "platform.extension",
+                        json_pack("{s:s,s:s,s:o}", "name", x->name, "state", "Ready", "events",
+                                  events),
+                        "EXTENSION\tName: %s\tState: Ready\tEvents: [%s%s%s]", x->name,
+                        inv ? inv : "", inv && sd ? ", " : "", sd ? sd : "");
+    }
+}
+
 int gl_env_ext_ready(const gl_env_t *env)
 {
     unsigned external = 0;
