@@ -636,6 +636,7 @@ static int on_stop(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_STOPPING, ev);
+    gl_env_report_post(env, ""); /* an answered invoke's extensions were still at work */
     stop_process(env, 1, "spindown");
     return 0;
 }

@@ -379,12 +379,17 @@ int gl_env_ext_note(gl_env_t *env, const char *line, size_t len)
         x->exited = 1;
         x->waiting = 0;
     }
-    if (status > 128)
+    /* 126 and 127: the shell could not execute it (Lambda's Extension.LaunchError). */
+    int launch = !x && (status == 126 || status == 127);
+    if (launch)
+        snprintf(msg, sizeof(msg), "Extension %s could not be launched: %s", name,
+                 status == 126 ? "permission denied" : "not found");
+    else if (status > 128)
         snprintf(msg, sizeof(msg), "Extension %s exited: signal %d", name, status - 128);
     else
         snprintf(msg, sizeof(msg), "Extension %s exited: exit status %d", name, status);
     gl_log_debug("env=%.8s fn=%s: %s", env->id, env->fn->cfg.name, msg);
-    gl_env_failure_t f = {"Extension.Crash", msg};
+    gl_env_failure_t f = {launch ? "Extension.LaunchError" : "Extension.Crash", msg};
     gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
     return 1;
 }

@@ -276,3 +276,17 @@ def test_exec_wrapper(daemon_factory, runtime):
     # The wrapper ran with the runtime's command (interpreter and bootstrap) as arguments.
     assert "bootstrap" in out["wrapped"], out
     assert ("python" if runtime.startswith("python") else "node") in out["wrapped"], out
+
+
+def test_extension_that_is_not_executable(daemon_factory):
+    """A file in /opt/extensions that cannot be executed (mode 0644) fails the init with
+    Lambda's Extension.LaunchError (Lambda starts every file there)."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "noexec", {"extensions/private": (EXT, 0o644)})
+    make_fn(c, "noexec", [arn])
+    r = c.invoke(FunctionName="noexec", Payload=b"{}")
+    body = json.loads(r["Payload"].read())
+    assert r.get("FunctionError") == "Unhandled", body
+    assert body["errorType"] == "Extension.LaunchError", body
+    assert "private could not be launched: permission denied" in body["errorMessage"]
