@@ -455,6 +455,7 @@ static void proceed(gl_env_t *env, gl_env_event_t ev)
         env->initialized = 1;
         env->ext.closed = 1;
         env->init_duration_ms = ms_since(env->spawned_ns);
+        gl_env_ext_log_ready(env);
         gl_env_tel_init_done(env, "", 1);
         gl_pool_on_env_warm(env, 1);
     }
@@ -639,6 +640,7 @@ static int on_stop(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_STOPPING, ev);
+    gl_env_report_post(env, ""); /* an answered invoke's extensions were still at work */
     stop_process(env, 1, "spindown");
     return 0;
 }

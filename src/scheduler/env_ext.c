@@ -19,7 +19,6 @@
 
 #include "galley/log.h"
 #include "internal.h"
-#include "telemetry.h"
 
 #define MAX_EXTENSIONS 10 /* Lambda's limit */
 
@@ -192,7 +191,6 @@ void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req)
         tail = &(*tail)->next;
     *tail = x;
     env->ext.count++;
-    gl_env_tel_extension(env, x->name, x->events);
     gl_log_debug("env=%.8s fn=%s: %s extension %s registered (%s)", env->id, env->fn->cfg.name,
                  external ? "external" : "internal", name, x->id);
     reply_registered(env, req, x);
@@ -286,6 +284,25 @@ void gl_env_ext_error(gl_env_t *env, gl_http_req_t *req, int at_init)
     gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
 }
 
+void gl_env_ext_log_ready(gl_env_t *env)
+{
+    for (gl_env_ext_t *x = env->ext.list; x; x = x->next) {
+        unsigned e = x->events;
+        const char *inv = e & GL_ENV_EXT_INVOKE ? "INVOKE" : NULL;
+        const char *sd = e & GL_ENV_EXT_SHUTDOWN ? "SHUTDOWN" : NULL;
+        json_t *events = json_array();
+        if (inv)
+            json_array_append_new(events, json_string(inv));
+        if (sd)
+            json_array_append_new(events, json_string(sd));
+        gl_env_platform(env, "platform.extension",
+                        json_pack("{s:s,s:s,s:o}", "name", x->name, "state", "Ready", "events",
+                                  events),
+                        "EXTENSION\tName: %s\tState: Ready\tEvents: [%s%s%s]", x->name,
+                        inv ? inv : "", inv && sd ? ", " : "", sd ? sd : "");
+    }
+}
+
 int gl_env_ext_ready(const gl_env_t *env)
 {
     unsigned external = 0;
@@ -362,12 +379,17 @@ int gl_env_ext_note(gl_env_t *env, const char *line, size_t len)
         x->exited = 1;
         x->waiting = 0;
     }
-    if (status > 128)
+    /* 126 and 127: the shell could not execute it (Lambda's Extension.LaunchError). */
+    int launch = !x && (status == 126 || status == 127);
+    if (launch)
+        snprintf(msg, sizeof(msg), "Extension %s could not be launched: %s", name,
+                 status == 126 ? "permission denied" : "not found");
+    else if (status > 128)
         snprintf(msg, sizeof(msg), "Extension %s exited: signal %d", name, status - 128);
     else
         snprintf(msg, sizeof(msg), "Extension %s exited: exit status %d", name, status);
     gl_log_debug("env=%.8s fn=%s: %s", env->id, env->fn->cfg.name, msg);
-    gl_env_failure_t f = {"Extension.Crash", msg};
+    gl_env_failure_t f = {launch ? "Extension.LaunchError" : "Extension.Crash", msg};
     gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
     return 1;
 }

@@ -38,7 +38,7 @@ json_t *gl_env_json(const gl_env_t *env)
     case GL_ENV_STARTING:
     case GL_ENV_INITIALIZING: status = "initializing"; break;
     case GL_ENV_IDLE: status = env->frozen ? "frozen" : "idle"; break;
-    case GL_ENV_RESPONDED: status = env->invoke ? "busy" : "idle"; break;
+    case GL_ENV_RESPONDED: status = env->invoke || env->ext.post_pending ? "busy" : "idle"; break;
     case GL_ENV_INVOKING: status = "busy"; break;
     default: status = "stopping";
     }

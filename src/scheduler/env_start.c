@@ -287,7 +287,8 @@ static void layout_free(layout_t *l)
     free(l->lang_host);
 }
 
-/* External extensions: the executables in the layers' extensions/ directory (host side). */
+/* External extensions: the files in the layers' extensions/ directory (host side); Lambda
+ * starts each, and one that cannot be executed is its Extension.LaunchError. */
 static unsigned count_extensions(const char *opt_dir)
 {
     char *dir = opt_dir ? gl_path_join(opt_dir, "extensions") : NULL;
@@ -297,7 +298,7 @@ static unsigned count_extensions(const char *opt_dir)
     while (d && (de = readdir(d))) {
         struct stat st;
         if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-            S_ISREG(st.st_mode) && (st.st_mode & 0111))
+            S_ISREG(st.st_mode))
             n++;
     }
     if (d)
@@ -310,13 +311,15 @@ static unsigned count_extensions(const char *opt_dir)
  * The launcher, when the function has external extensions or (python, nodejs) an
  * AWS_LAMBDA_EXEC_WRAPPER: a shell in the sandbox starts each executable of /opt/extensions
  * (in name order, as Lambda), each watched by a subshell that writes "<marker> <status>
- * <name>" to stderr when it exits (env_ext.c reads it), then execs the runtime's command,
+ * <name>" to stderr when it exits (env_ext.c reads it; 126 also when the environment's user
+ * cannot execute it), then execs the runtime's command,
  * through the wrapper when there is one (as Lambda's managed runtimes' bootstraps do).
  */
 static const char launcher[] =
     "d=$1 m=$2 w=$3; shift 3\n"
     "for e in \"$d\"/*; do\n"
-    "  [ -f \"$e\" ] && [ -x \"$e\" ] || continue\n"
+    "  [ -f \"$e\" ] || continue\n"
+    "  [ -x \"$e\" ] || { echo \"$m 126 ${e##*/}\" >&2; continue; }\n"
     "  ( \"$e\"; echo \"$m $? ${e##*/}\" >&2 ) &\n"
     "done\n"
     "[ -n \"$w\" ] && exec \"$w\" \"$@\"\n"

@@ -288,6 +288,8 @@ gl_env_ext_t *gl_env_ext_find(gl_env_t *env, const char *identifier);
 void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req);
 void gl_env_ext_next(gl_env_t *env, gl_http_req_t *req);
 void gl_env_ext_error(gl_env_t *env, gl_http_req_t *req, int at_init);
+/** Init is over: Lambda's "EXTENSION Name: ... State: Ready Events: [...]" line for each. */
+void gl_env_ext_log_ready(gl_env_t *env);
 /** Every extension is waiting in /event/next (and every external one registered). */
 int gl_env_ext_ready(const gl_env_t *env);
 /** Hand INVOKE to the extensions subscribed to it. */

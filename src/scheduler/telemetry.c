@@ -253,18 +253,6 @@ void gl_env_tel_platform(gl_env_t *env, const char *type, const json_t *record)
     publish(env, "platform", type, record, NULL, 0);
 }
 
-void gl_env_tel_extension(gl_env_t *env, const char *name, unsigned events)
-{
-    json_t *list = json_array();
-    if (events & GL_ENV_EXT_INVOKE)
-        json_array_append_new(list, json_string("INVOKE"));
-    if (events & GL_ENV_EXT_SHUTDOWN)
-        json_array_append_new(list, json_string("SHUTDOWN"));
-    json_t *rec = json_pack("{s:s,s:s,s:o}", "name", name, "state", "Ready", "events", list);
-    gl_env_tel_platform(env, "platform.extension", rec);
-    json_decref(rec);
-}
-
 void gl_env_tel_line(gl_env_t *env, const char *type, const char *line, size_t len)
 {
     publish(env, type, type, NULL, line, len);

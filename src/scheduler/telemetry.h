@@ -94,9 +94,6 @@ void gl_env_tel_platform(gl_env_t *env, const char *type, const json_t *record);
 /** The runtime answered the assigned invoke while END and REPORT wait for the extensions:
  *  platform.runtimeDone goes now, as Lambda sends it (the END record later is not repeated). */
 void gl_env_tel_runtime_done(gl_env_t *env);
-/** An extension registered (events: GL_ENV_EXT_INVOKE | GL_ENV_EXT_SHUTDOWN):
- *  platform.extension {name, state "Ready", events}. */
-void gl_env_tel_extension(gl_env_t *env, const char *name, unsigned events);
 /** A log line of the function (type "function") or an extension ("extension"). */
 void gl_env_tel_line(gl_env_t *env, const char *type, const char *line, size_t len);
 /** The runtime's init ended: platform.initRuntimeDone, and with report also
