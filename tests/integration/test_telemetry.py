@@ -18,9 +18,10 @@ from conftest import zip_files
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
-# One extension program, three roles by its file name: "tel" subscribes to the Telemetry API
+# One extension program, four roles by its file name: "tel" subscribes to the Telemetry API
 # over HTTP and first probes the subscription errors, "logs" to the Logs API over TCP, "slow"
-# to the Telemetry API over HTTP, taking SLOW seconds per batch. Its own printed lines come
+# to the Telemetry API over HTTP, taking SLOW seconds per batch, "lazy" the same with batches
+# every 30 s at most. Its own printed lines come
 # back to it as function records (extensions write to the function's pipes): they are skipped.
 EXT = r'''#!/usr/bin/python3
 import http.server, json, os, socket, sys, threading, time, urllib.error, urllib.request
@@ -75,7 +76,7 @@ def tcp_reader():
 _, _, h = call("POST", "/2020-01-01/extension/register", {"events": ["INVOKE", "SHUTDOWN"]})
 eid = h["Lambda-Extension-Identifier"]
 tel = {"schemaVersion": "2022-12-13", "types": ["platform", "function"],
-       "buffering": {"timeoutMs": 25},
+       "buffering": {"timeoutMs": 30000 if name == "lazy" else 25},
        "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:%d/in" % port}}
 if name == "logs":
     threading.Thread(target=tcp_reader, daemon=True).start()
@@ -290,3 +291,17 @@ def test_slow_subscriber_gets_logs_dropped(daemon_factory):
     assert all(b["ordered"] for b in batches)
     # The newest survived: the invoke's report came through after the drops.
     assert of_type(events, "platform.report", rid)
+
+
+def test_stop_sends_what_waits(daemon_factory):
+    """A batch that would wait 30 s goes when the environment stops, while the extension
+    still runs in its SHUTDOWN grace."""
+    d = daemon_factory()
+    c = d.client()
+    make_fn(c, "lazyfn", ["lazy"], {"PORT_LAZY": str(free_port())})
+    rid = invoke(c, "lazyfn")
+    assert received(log_text(d, "lazyfn"), "lazy") == []  # nothing due yet
+    d.stop()
+    events = received(log_text(d, "lazyfn"), "lazy")
+    assert of_type(events, "platform.start", rid) and of_type(events, "platform.report", rid)
+    assert [e for e in of_type(events, "function") if e["record"] == f"hello {rid}"]
