@@ -271,9 +271,14 @@ void gl_env_tel_init_done(gl_env_t *env, const char *status_text, int report)
         gl_env_tel_platform(env, "platform.initReport", gl_env_status_record(rec, status_text));
         json_decref(rec);
     }
-    if (env->tel) { /* subscriptions are closed now: the history has served */
-        json_decref(env->tel->history);
-        env->tel->history = NULL;
+    gl_tel_t *tel = env->tel;
+    if (!tel)
+        return;
+    json_decref(tel->history); /* subscriptions are closed now: the history has served */
+    tel->history = NULL;
+    if (!tel->subs) { /* nobody subscribed: the environment's lines cost nothing more */
+        env->tel = NULL;
+        free(tel);
     }
 }
 
