@@ -136,7 +136,8 @@ static int parse_buffering(gl_tel_api_t api, const json_t *v, gl_tel_sub_cfg_t *
     return 0;
 }
 
-/* The HTTP destination's URI: http://sandbox.localdomain:PORT[/path]. */
+/* The HTTP destination's URI: http://sandbox.localdomain:PORT[/path] (the Logs API also
+ * takes http://sandbox:PORT). */
 static int parse_uri(gl_tel_api_t api, const char *uri, gl_tel_sub_cfg_t *cfg,
                      gl_tel_error_t *err, char *msgs, size_t size)
 {
@@ -149,7 +150,9 @@ static int parse_uri(gl_tel_api_t api, const char *uri, gl_tel_sub_cfg_t *cfg,
         violation(msgs, size, "invalid destination URI");
         return 0;
     }
-    if (hostlen != 19 || strncasecmp(p, "sandbox.localdomain", 19))
+    /* The Logs API's subscribers have long used the short name too (AWS's own samples). */
+    int logs_short = api == GL_TEL_API_LOGS && hostlen == 7 && !strncasecmp(p, "sandbox", 7);
+    if (!logs_short && (hostlen != 19 || strncasecmp(p, "sandbox.localdomain", 19)))
         return refuse(err, api, 403, "AccessDenied",
                       "Only 'sandbox.localdomain' hostname is supported.");
     p += hostlen;

@@ -73,6 +73,21 @@ static void test_valid_subscriptions(void **state)
                            &cfg, &err),
                      0);
     assert_string_equal(cfg.path, "/");
+
+    /* The Logs API also takes the short host name its older samples use; Telemetry does not. */
+    assert_int_equal(parse(GL_TEL_API_LOGS,
+                           "{\"types\":[\"platform\"],\"destination\":{\"protocol\":\"HTTP\","
+                           "\"URI\":\"http://sandbox:8080/lambda_logs\"}}",
+                           &cfg, &err),
+                     0);
+    assert_int_equal(cfg.port, 8080);
+    assert_string_equal(cfg.path, "/lambda_logs");
+    assert_int_equal(parse(GL_TEL_API_TELEMETRY,
+                           "{\"schemaVersion\":\"2022-07-01\",\"types\":[\"platform\"],"
+                           "\"destination\":{\"protocol\":\"HTTP\",\"URI\":\"http://sandbox:8080\"}}",
+                           &cfg, &err),
+                     -1);
+    assert_int_equal(err.status, 403);
 }
 
 static void test_refused_subscriptions(void **state)
