@@ -5,8 +5,8 @@
  * subscriber's queue of serialized events, its timer (timeoutMs, then the retry backoff) and
  * its connection (a libuv TCP client on the loop, no thread): HTTP batches are one POST each
  * on a connection of their own ("Connection: close"), TCP batches newline-delimited JSON on one
- * connection kept open. Leaves the request checks, the events' shapes and the buffering
- * decisions to telemetry_events.c.
+ * connection kept open. Leaves the subscription requests to telemetry_sub.c, and the checks,
+ * the events' shapes and the buffering decisions to telemetry_events.c.
  *
  * Invariants: one batch in flight per subscriber, so events arrive in order; a batch that
  * fails (no listener yet, an error status, a reset) is sent again after a backoff while new
@@ -588,37 +588,7 @@ void gl_env_tel_close(gl_env_t *env)
     }
 }
 
-/* ---- subscribing ---- */
-
-static void reply_ok(gl_http_req_t *req)
-{
-    static const char ok[] = "\"OK\"";
-    gl_http_header_t h = {"Content-Type", "application/json"};
-    gl_http_reply(req, 200, &h, 1, ok, sizeof(ok) - 1);
-}
-
-static const char *api_name(gl_tel_api_t api)
-{
-    return api == GL_TEL_API_LOGS ? "Logs" : "Telemetry";
-}
-
-/* The subscribing extension's name; NULL when the identifier names none (answered). */
-static const char *extension_name(gl_env_t *env, gl_http_req_t *req)
-{
-    const char *id = gl_http_req_header(req, "lambda-extension-identifier");
-    if (!id || !*id) {
-        gl_rapi_reply_error(req, 403, "Extension.MissingExtensionIdentifier",
-                            "Missing Lambda-Extension-Identifier header");
-        return NULL;
-    }
-    gl_env_ext_t *ext = gl_env_ext_find(env, id);
-    if (!ext) {
-        gl_rapi_reply_error(req, 403, "Extension.InvalidExtensionIdentifier",
-                            "Invalid Lambda-Extension-Identifier");
-        return NULL;
-    }
-    return ext->name;
-}
+/* ---- subscribers (the request itself is telemetry_sub.c's) ---- */
 
 static tel_sub_t *sub_new(gl_tel_t *tel, const char *name, const gl_tel_sub_cfg_t *cfg)
 {
@@ -653,77 +623,24 @@ static void replay(tel_sub_t *sub, const json_t *history)
     }
 }
 
-static json_t *types_json(unsigned types)
+int gl_tel_subscribed(const gl_env_t *env, const char *name, gl_tel_api_t *api)
 {
-    static const char *const names[] = {"platform", "function", "extension"};
-    json_t *a = json_array();
-    for (unsigned i = 0; i < 3; i++)
-        if (types & (1u << i))
-            json_array_append_new(a, json_string(names[i]));
-    return a;
-}
-
-/* The checks that need the environment: init still running, one API per extension. */
-static int may_subscribe(gl_env_t *env, gl_http_req_t *req, gl_tel_api_t api, const char *name,
-                         tel_sub_t **same)
-{
-    char type[64], msg[300];
-    *same = NULL;
-    if (env->initialized || (env->state != GL_ENV_STARTING && env->state != GL_ENV_INITIALIZING)) {
-        snprintf(type, sizeof(type), "%s.SubscriptionClosed", api_name(api));
-        snprintf(msg, sizeof(msg), "%s API subscription is closed already", api_name(api));
-        gl_rapi_reply_error(req, 403, type, msg);
-        return -1;
-    }
-    for (tel_sub_t *s = env->tel ? env->tel->subs : NULL; s; s = s->next) {
-        if (strcmp(s->name, name))
-            continue;
-        if (s->cfg.api == api) {
-            *same = s;
-            continue;
+    for (const tel_sub_t *s = env->tel ? env->tel->subs : NULL; s; s = s->next)
+        if (!strcmp(s->name, name)) {
+            *api = s->cfg.api;
+            return 1;
         }
-        snprintf(type, sizeof(type), "%s.AccessDenied", api_name(api));
-        snprintf(msg, sizeof(msg),
-                 "The extension %s is already subscribed to the %sAPI. You must either "
-                 "subscribe to the LogsAPI or the TelemetryAPI",
-                 name, api_name(s->cfg.api));
-        gl_rapi_reply_error(req, 400, type, msg);
-        return -1;
-    }
     return 0;
 }
 
-void gl_env_tel_subscribe(gl_env_t *env, gl_http_req_t *req, gl_tel_api_t api)
+int gl_tel_add(gl_env_t *env, const char *name, const gl_tel_sub_cfg_t *cfg)
 {
-    gl_tel_sub_cfg_t cfg;
-    gl_tel_error_t err;
-    tel_sub_t *sub;
-    const char *name = extension_name(env, req);
-    if (!name || may_subscribe(env, req, api, name, &sub) < 0)
-        return;
-    if (gl_tel_parse_subscription(api, req->body.data, req->body.len, &cfg, &err) < 0) {
-        gl_rapi_reply_error(req, err.status, err.type, err.msg);
-        return;
-    }
     gl_tel_t *tel = tel_get(env);
-    if (sub) { /* again: the same subscription, its settings as now asked */
-        sub->cfg = cfg;
-        reply_ok(req);
-        return;
-    }
-    if (!tel || !(sub = sub_new(tel, name, &cfg))) {
-        gl_rapi_reply_error(req, 500, api == GL_TEL_API_LOGS ? "Logs.ServiceError"
-                                                             : "Telemetry.ServiceError",
-                            "out of memory");
-        return;
-    }
-    gl_log_debug("env=%.8s: %s subscribed to the %s API (%s, %s port %d)", env->id, name,
-                 api_name(api), gl_tel_schema_name(cfg.schema), cfg.tcp ? "TCP" : "HTTP",
-                 cfg.port);
+    tel_sub_t *sub = tel ? sub_new(tel, name, cfg) : NULL;
+    if (!sub)
+        return -ENOMEM;
+    gl_log_debug("env=%.8s: %s subscribed (%s, %s port %d)", env->id, name,
+                 gl_tel_schema_name(cfg->schema), cfg->tcp ? "TCP" : "HTTP", cfg->port);
     replay(sub, tel->history);
-    json_t *rec = json_pack("{s:s,s:s,s:o}", "name", name, "state", "Subscribed", "types",
-                            types_json(cfg.types));
-    gl_env_tel_platform(env, "platform.telemetrySubscription", rec);
-    json_decref(rec);
-    reply_ok(req);
+    return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * telemetry.h: the scheduler's Telemetry API (2022-07-01) and Logs API (2020-08-15), shared by
- * telemetry.c (an environment's subscriptions, their queues and delivery over the loop),
+ * telemetry.c (an environment's subscribers, their queues and delivery over the loop),
+ * telemetry_sub.c (the subscription requests),
  * telemetry_events.c (the pure parts: the subscription request's checks, the events of each
  * schema version, the buffering decisions) and the hooks in env*.c. Kept apart from internal.h
  * so the hooks stay one line each and the unit tests can include only the pure part.
@@ -85,7 +86,14 @@ int gl_tel_batch_due(const gl_tel_buffering_t *b, size_t items, size_t bytes);
  *  each drop; an empty queue always takes the event. */
 int gl_tel_must_drop(const gl_tel_buffering_t *b, size_t items, size_t bytes, size_t add);
 
-/* ---- telemetry.c: the hooks (one line each where the scheduler writes its records) ---- */
+/* ---- telemetry.c, for telemetry_sub.c ---- */
+
+/** 1 with *api when the extension name holds a subscription (through either API), else 0. */
+int gl_tel_subscribed(const gl_env_t *env, const char *name, gl_tel_api_t *api);
+/** A new subscriber (the init phase's events so far replayed to it): 0 or -ENOMEM. */
+int gl_tel_add(gl_env_t *env, const char *name, const gl_tel_sub_cfg_t *cfg);
+
+/* ---- telemetry.c and telemetry_sub.c: the hooks (one line each where the scheduler writes its records) ---- */
 
 /** PUT /2022-07-01/telemetry or /2020-08-15/logs from the environment's Runtime API. */
 void gl_env_tel_subscribe(gl_env_t *env, gl_http_req_t *req, gl_tel_api_t api);
