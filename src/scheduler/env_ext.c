@@ -169,7 +169,11 @@ void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req)
         forbid(req, "Extension.RegistrationClosed", "Extension registration closed already");
         return;
     }
-    if (find_by_name(env, name) || strlen(name) >= sizeof(((gl_env_ext_t *)0)->name)) {
+    if (strlen(name) >= sizeof(((gl_env_ext_t *)0)->name)) {
+        forbid(req, "Extension.InvalidExtensionName", "Extension name too long");
+        return;
+    }
+    if (find_by_name(env, name)) {
         forbid(req, "Extension.InvalidExtensionState", "Extension with this name already registered");
         return;
     }

@@ -3,8 +3,8 @@
  * internal.h: the scheduler's private structures: the scheduler, one pool per function
  * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown),
  * invoke.c (the invoke record's life), env.c (one environment's state machine and process),
- * env_output.c (its pipes and log lines), env_start.c (starting one) and env_rapi.c (the
- * Runtime API router and its entry points).
+ * env_output.c (its pipes and log lines), env_start.c (starting one), env_rapi.c (the
+ * Runtime API router and its entry points) and env_ext.c (its extensions).
  */
 #ifndef GALLEY_SCHED_INTERNAL_H
 #define GALLEY_SCHED_INTERNAL_H
