@@ -5,6 +5,7 @@ life cycle (init waits for every extension, the caller's answer does not wait fo
 still at work but the next invoke and REPORT do), crashes during init and during an invoke,
 internal extensions, AWS_LAMBDA_EXEC_WRAPPER for python and nodejs, and the API's errors."""
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -102,8 +103,11 @@ def wait_for(pred, timeout=20):
     return pred()
 
 
-def test_external_extension_register_invoke_shutdown(daemon_factory):
-    d = daemon_factory()
+@pytest.mark.parametrize("isolate", [False, True], ids=["shared-network", "isolate-network"])
+def test_external_extension_register_invoke_shutdown(daemon_factory, isolate):
+    if isolate and os.geteuid() != 0:
+        pytest.skip("network namespaces need root here")
+    d = daemon_factory(extra_args=["--isolate-network"] if isolate else ())
     c = d.client()
     arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
     make_fn(c, "fn", [arn])
