@@ -16,11 +16,12 @@
 
 /*
  * STARTING: forked, exec not yet confirmed (brief; spawn is synchronous today).
- * INITIALIZING: runtime running its init, no /next yet.
+ * INITIALIZING: runtime (and extensions) running their init, not all of them in next yet.
  * IDLE: runtime parked in /next, no invoke.
  * INVOKING: event delivered, waiting for /response or /error.
- * RESPONDED: the invoke is answered; waiting for the runtime's next /next.
- * STOPPING: signalled, waiting for the process to exit.
+ * RESPONDED: the invoke is answered; waiting for the runtime's next /next (and for the
+ *   extensions still at work on it).
+ * STOPPING: extensions told SHUTDOWN, or signalled: waiting for the process to exit.
  * DEAD: exited and reaped; handles closing.
  */
 #define GL_ENV_STATE_MAP(XX)                                                                       \

@@ -226,6 +226,7 @@ void gl_env_teardown(gl_env_t *env)
     close_handle(env, (uv_handle_t *)&env->out);
     close_handle(env, (uv_handle_t *)&env->err);
     close_handle(env, (uv_handle_t *)&env->timer);
+    close_handle(env, (uv_handle_t *)&env->ext.idle); /* env_ext.c's, when it was opened */
     maybe_free(env);
 }
 
@@ -667,6 +668,7 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
      * Runtime.OutOfMemory while the caller still gets the ExitError body. */
     int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
     gl_env_exit_reason(env->exit_status, reason, sizeof(reason));
+    gl_env_report_post(env, "Status: error\tError Type: Runtime.ExitError\t");
     if (env->invoke) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
         gl_env_drain_output(env);

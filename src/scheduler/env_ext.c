@@ -169,7 +169,11 @@ void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req)
         forbid(req, "Extension.RegistrationClosed", "Extension registration closed already");
         return;
     }
-    if (find_by_name(env, name) || strlen(name) >= sizeof(((gl_env_ext_t *)0)->name)) {
+    if (strlen(name) >= sizeof(((gl_env_ext_t *)0)->name)) {
+        forbid(req, "Extension.InvalidExtensionName", "Extension name too long");
+        return;
+    }
+    if (find_by_name(env, name)) {
         forbid(req, "Extension.InvalidExtensionState", "Extension with this name already registered");
         return;
     }
@@ -363,6 +367,15 @@ int gl_env_ext_shutdown_done(const gl_env_t *env)
     return 1;
 }
 
+static void on_exit_noted(uv_idle_t *h)
+{
+    gl_env_t *env = h->data;
+    uv_idle_stop(h);
+    env->ext.exit_noted = 0;
+    gl_env_failure_t f = {env->ext.exit_type, env->ext.exit_msg};
+    gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
+}
+
 /* The launcher's note: "<marker> <status> <name>", status as the shell's $? (128+N: signal N). */
 int gl_env_ext_note(gl_env_t *env, const char *line, size_t len)
 {
@@ -389,8 +402,18 @@ int gl_env_ext_note(gl_env_t *env, const char *line, size_t len)
     else
         snprintf(msg, sizeof(msg), "Extension %s exited: exit status %d", name, status);
     gl_log_debug("env=%.8s fn=%s: %s", env->id, env->fn->cfg.name, msg);
-    gl_env_failure_t f = {launch ? "Extension.LaunchError" : "Extension.Crash", msg};
-    gl_env_handle(env, GL_ENV_EV_EXT_FAILED, &f);
+    gl_env_exts_t *e = &env->ext;
+    if (e->exit_noted || env->torn_down)
+        return 1; /* the first exit decides; the others are marked above */
+    e->exit_noted = 1;
+    snprintf(e->exit_type, sizeof(e->exit_type), "%s",
+             launch ? "Extension.LaunchError" : "Extension.Crash");
+    snprintf(e->exit_msg, sizeof(e->exit_msg), "%s", msg);
+    if (!e->idle.loop) {
+        uv_idle_init(env->sched->loop, &e->idle);
+        e->idle.data = env;
+    }
+    uv_idle_start(&e->idle, on_exit_noted);
     return 1;
 }
 

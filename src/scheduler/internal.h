@@ -3,8 +3,8 @@
  * internal.h: the scheduler's private structures: the scheduler, one pool per function
  * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown),
  * invoke.c (the invoke record's life), env.c (one environment's state machine and process),
- * env_output.c (its pipes and log lines), env_start.c (starting one) and env_rapi.c (the
- * Runtime API router and its entry points).
+ * env_output.c (its pipes and log lines), env_start.c (starting one), env_rapi.c (the
+ * Runtime API router and its entry points) and env_ext.c (its extensions).
  */
 #ifndef GALLEY_SCHED_INTERNAL_H
 #define GALLEY_SCHED_INTERNAL_H
@@ -26,6 +26,12 @@ typedef struct gl_env_exts {
     unsigned expected;         /* external extensions started (executables in /opt/extensions) */
     int closed;                /* registration is over: init completed */
     char marker[24];           /* the launcher's notes on stderr start with it (env_start.c) */
+    /* An extension's exit, noted while reading output (maybe inside another event's handler):
+     * the EXT_FAILED event comes from the loop (idle), never from inside that handler. */
+    uv_idle_t idle;
+    int exit_noted;
+    char exit_type[32];
+    char exit_msg[256];
     int stopping;              /* SHUTDOWN sent: the stop waits for them, or for the grace */
     int stop_graceful;         /* how the stop goes on afterwards */
     /* An invoke answered before its extensions were done: END and REPORT wait for them. */

@@ -5,6 +5,7 @@ life cycle (init waits for every extension, the caller's answer does not wait fo
 still at work but the next invoke and REPORT do), crashes during init and during an invoke,
 internal extensions, AWS_LAMBDA_EXEC_WRAPPER for python and nodejs, and the API's errors."""
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -102,8 +103,11 @@ def wait_for(pred, timeout=20):
     return pred()
 
 
-def test_external_extension_register_invoke_shutdown(daemon_factory):
-    d = daemon_factory()
+@pytest.mark.parametrize("isolate", [False, True], ids=["shared-network", "isolate-network"])
+def test_external_extension_register_invoke_shutdown(daemon_factory, isolate):
+    if isolate and os.geteuid() != 0:
+        pytest.skip("network namespaces need root here")
+    d = daemon_factory(extra_args=["--isolate-network"] if isolate else ())
     c = d.client()
     arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
     make_fn(c, "fn", [arn])
@@ -290,3 +294,55 @@ def test_extension_that_is_not_executable(daemon_factory):
     assert r.get("FunctionError") == "Unhandled", body
     assert body["errorType"] == "Extension.LaunchError", body
     assert "private could not be launched: permission denied" in body["errorMessage"]
+
+
+def test_function_timeout_covers_the_extensions(daemon_factory):
+    """An extension still at work when the function's Timeout passes: the caller already has
+    its answer; REPORT says Status: timeout and the environment is replaced."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
+    make_fn(c, "late", [arn], env={"EXT_SLEEP": "30"}, timeout=2)
+    t0 = time.monotonic()
+    r = c.invoke(FunctionName="late", Payload=b"{}")
+    assert json.loads(r["Payload"].read())["ok"] is True and "FunctionError" not in r
+    assert time.monotonic() - t0 < 10  # not the extension's 30 s
+    rid = r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    assert wait_for(lambda: "Status: timeout" in log_text(d, "late"), 15), log_text(d, "late")
+    text = log_text(d, "late")
+    assert f"{rid} Task timed out after 2.00 seconds" in text
+    report = [ln for ln in text.splitlines() if f"REPORT RequestId: {rid}" in ln][0]
+    assert "Status: timeout" in report and float(report.split("Duration: ")[1].split(" ms")[0]) >= 1900
+    # A new environment takes the next invoke.
+    r = c.invoke(FunctionName="late", Payload=b"{}")
+    assert "FunctionError" not in r
+
+
+INIT_ERROR_APP = r'''
+import json, os, urllib.request
+base = "http://%s/2020-01-01/extension" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+req = urllib.request.Request(base + "/register", method="POST", data=b'{"events":[]}',
+                             headers={"Lambda-Extension-Name": "inner"})
+with urllib.request.urlopen(req) as r:
+    eid = r.headers["Lambda-Extension-Identifier"]
+req = urllib.request.Request(base + "/init/error", method="POST", data=b"{}",
+                             headers={"Lambda-Extension-Identifier": eid,
+                                      "Lambda-Extension-Function-Error-Type": "Extension.ConfigInvalid"})
+with urllib.request.urlopen(req) as r:
+    print("INIT ERROR POSTED", r.status, r.read().decode(), flush=True)
+def handler(event, context):
+    return "never"
+'''
+
+
+def test_extension_init_error(daemon_factory):
+    d = daemon_factory()
+    c = d.client()
+    make_fn(c, "ie", [], code={"app.py": INIT_ERROR_APP})
+    r = c.invoke(FunctionName="ie", Payload=b"{}")
+    body = json.loads(r["Payload"].read())
+    assert r.get("FunctionError") == "Unhandled", body
+    assert body["errorType"] == "Extension.InitError", body
+    assert "Extension.ConfigInvalid" in body["errorMessage"]
+    text = log_text(d, "ie")
+    assert "Status: error\tError Type: Extension.InitError" in text
