@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import time
+import urllib.request
 
 import pytest
 
@@ -118,9 +119,11 @@ while True:
 '''
 
 APP = """
-import sys, time
+import json, sys, time
 def handler(event, context):
     sys.stdout.write("hello %s\\n" % context.aws_request_id)
+    if "json" in event:
+        sys.stdout.write(json.dumps(event["json"]) + "\\n")
     for i in range(event.get("lines", 0)):
         sys.stdout.write("line %d\\n" % i)
     sys.stdout.flush()
@@ -305,3 +308,24 @@ def test_stop_sends_what_waits(daemon_factory):
     events = received(log_text(d, "lazyfn"), "lazy")
     assert of_type(events, "platform.start", rid) and of_type(events, "platform.report", rid)
     assert [e for e in of_type(events, "function") if e["record"] == f"hello {rid}"]
+
+
+def test_json_log_format_gives_object_records(daemon_factory):
+    """With LoggingConfig LogFormat JSON a function line that is a JSON object reaches a
+    Telemetry API subscriber as an object record; other lines stay text."""
+    d = daemon_factory()
+    c = d.client()
+    make_fn(c, "jsonfn", ["lazy"], {"PORT_LAZY": str(free_port())})
+    # Debian's boto3 predates LoggingConfig: the REST call itself.
+    req = urllib.request.Request(
+        f"{d.url}/2015-03-31/functions/jsonfn/configuration", method="PUT",
+        data=json.dumps({"LoggingConfig": {"LogFormat": "JSON"}}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        assert json.loads(r.read())["LoggingConfig"]["LogFormat"] == "JSON"
+    rid = invoke(c, "jsonfn", {"json": {"level": "INFO", "message": "structured"}})
+    d.stop()
+    events = received(log_text(d, "jsonfn"), "lazy")
+    records = [e["record"] for e in of_type(events, "function")]
+    assert {"level": "INFO", "message": "structured"} in records, records
+    assert f"hello {rid}" in records
