@@ -83,7 +83,7 @@ static void make_hosts(gl_sbx_t *s, const char *state_dir)
 out:
     if (!s->hosts)
         gl_log_warn("sandbox: sandbox.localdomain will not resolve in environments (%s): "
-                    "Telemetry API subscribers must be given 127.0.0.1",
+                    "a Telemetry API subscriber must listen on 127.0.0.1, where galley delivers",
                     rc == -ENOENT ? "no /etc/hosts or state dir" : strerror(-rc));
     free(path);
     gl_buf_free(&text);
