@@ -187,8 +187,8 @@ static void publish(gl_env_t *env, const char *kind, const char *type, const jso
 {
     gl_tel_t *tel = env->tel;
     char time[40];
-    if (!tel && (env->initialized || !(tel = tel_get(env))))
-        return; /* nobody subscribed during init: nobody ever will */
+    if (!tel && (env->initialized || env->torn_down || !(tel = tel_get(env))))
+        return; /* nobody subscribed during init: nobody ever will (or it is over) */
     now_iso(time, sizeof(time));
     remember(tel, kind, type, record, line, len, time);
     for (tel_sub_t *s = tel->subs; s; s = s->next)
