@@ -346,3 +346,41 @@ def test_extension_init_error(daemon_factory):
     assert "Extension.ConfigInvalid" in body["errorMessage"]
     text = log_text(d, "ie")
     assert "Status: error\tError Type: Extension.InitError" in text
+
+
+BASH_EXT = r'''#!/bin/bash
+# A bash extension (curl): SHUTDOWN only, and it ignores it (sleeps) to test Lambda's grace.
+api="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+hdrs=$(mktemp)
+curl -sS -D "$hdrs" -o /dev/null -X POST "$api/register" \
+     -H "Lambda-Extension-Name: ${0##*/}" -d '{"events":["SHUTDOWN"]}'
+id=$(grep -i '^lambda-extension-identifier:' "$hdrs" | tr -d '\r' | cut -d' ' -f2)
+echo "BASH registered $id"
+while true; do
+    ev=$(curl -sS "$api/event/next" -H "Lambda-Extension-Identifier: $id")
+    echo "BASH got $ev"
+    case "$ev" in *SHUTDOWN*) sleep 60 ;; esac
+done
+'''
+
+
+def test_bash_extension_gets_shutdown_and_its_grace(daemon_factory):
+    """SHUTDOWN gives an extension Lambda's 2,000 ms; one that does not finish is killed."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "bash", {"extensions/bashext": (BASH_EXT, 0o755)})
+    make_fn(c, "b", [arn])
+    assert "FunctionError" not in c.invoke(FunctionName="b", Payload=b"{}")
+    pids = d.children()
+    t0 = time.monotonic()
+    d.stop()
+    took = time.monotonic() - t0
+    assert 1.9 <= took < 10, took
+    text = log_text(d, "b")
+    assert "BASH registered " in text
+    got = [json.loads(ln.split("BASH got ", 1)[1]) for ln in text.splitlines() if "BASH got " in ln]
+    assert [e["eventType"] for e in got] == ["SHUTDOWN"], text  # INVOKE was not subscribed
+    assert got[0]["shutdownReason"] == "spindown"
+    assert "EXTENSION\tName: bashext\tState: Ready\tEvents: [SHUTDOWN]" in text
+    for pid in pids:  # the extension (and everything else of the environment) is gone
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
