@@ -57,6 +57,10 @@ int gl_sbx_has_mount_ns(const gl_sbx_t *s);
  *  the kernel): the host's 127.0.0.1 is out of their reach, so their Runtime API must be
  *  served on the listener gl_sbx_spawn hands back (spec->rapi_fd). s may be NULL (0). */
 int gl_sbx_isolates_network(const gl_sbx_t *s);
+/** A non-blocking TCP socket (IPv4) made in the network namespace of process pid, so that a
+ *  connection to its 127.0.0.1 reaches what listens inside an isolated environment (the
+ *  Telemetry API's subscribers). A negative errno when the namespace cannot be entered. */
+int gl_sbx_netns_socket(pid_t pid);
 
 /** Who one environment's processes run as. */
 typedef struct gl_sbx_user {

@@ -56,6 +56,7 @@ struct gl_sbx {
     sbx_entries_t top;         /* the host's "/" minus what the layout builds itself */
     sbx_entries_t var;         /* the host's "/var" minus task, runtime, lang */
     char *hide;                /* hide_dir when the new root would show it, else NULL */
+    char *hosts;               /* the environments' /etc/hosts (sandbox.localdomain), or NULL */
     struct sock_fprog seccomp; /* loaded by the child; len 0 = no filter */
 };
 

@@ -9,6 +9,7 @@
  * SPAWN_FAILED event.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -37,7 +38,7 @@ typedef struct envp_builder {
 typedef struct layout {
     int inside;          /* a mount namespace: Lambda's paths */
     char *exe;
-    char *argv[5];
+    char *argv[16];
     char *task_root;     /* LAMBDA_TASK_ROOT and the working directory */
     char *runtime_dir;   /* LAMBDA_RUNTIME_DIR */
     char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
@@ -284,12 +285,83 @@ static int plan_layout(gl_env_t *env, layout_t *l)
 static void layout_free(layout_t *l)
 {
     free(l->exe);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 16; i++)
         free(l->argv[i]);
     free(l->task_root);
     free(l->runtime_dir);
     free(l->runtime_host);
     free(l->lang_host);
+}
+
+/* External extensions: the files in the layers' extensions/ directory (host side); Lambda
+ * starts each, and one that cannot be executed is its Extension.LaunchError. */
+static unsigned count_extensions(const char *opt_dir)
+{
+    char *dir = opt_dir ? gl_path_join(opt_dir, "extensions") : NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    unsigned n = 0;
+    while (d && (de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+            S_ISREG(st.st_mode))
+            n++;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return n;
+}
+
+/*
+ * The launcher, when the function has external extensions or (python, nodejs) an
+ * AWS_LAMBDA_EXEC_WRAPPER: a shell in the sandbox starts each executable of /opt/extensions
+ * (in name order, as Lambda), each watched by a subshell that writes "<marker> <status>
+ * <name>" to stderr when it exits (env_ext.c reads it; 126 also when the environment's user
+ * cannot execute it), then execs the runtime's command,
+ * through the wrapper when there is one (as Lambda's managed runtimes' bootstraps do).
+ */
+static const char launcher[] =
+    "d=$1 m=$2 w=$3; shift 3\n"
+    "for e in \"$d\"/*; do\n"
+    "  [ -f \"$e\" ] || continue\n"
+    "  [ -x \"$e\" ] || { echo \"$m 126 ${e##*/}\" >&2; continue; }\n"
+    "  ( \"$e\"; echo \"$m $? ${e##*/}\" >&2 ) &\n"
+    "done\n"
+    "[ -n \"$w\" ] && exec \"$w\" \"$@\"\n"
+    "exec \"$@\"\n";
+
+static int plan_launcher(gl_env_t *env, layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    json_t *w = c->env_vars ? json_object_get(c->env_vars, "AWS_LAMBDA_EXEC_WRAPPER") : NULL;
+    const char *wrapper = json_is_string(w) && (strncmp(c->runtime, "python", 6) == 0 ||
+                                                strncmp(c->runtime, "nodejs", 6) == 0)
+                              ? json_string_value(w)
+                              : "";
+    env->ext.expected = count_extensions(c->opt_dir);
+    if (!env->ext.expected && !*wrapper)
+        return 0;
+    gl_random_hex(env->ext.marker, 8);
+    int n = 0;
+    while (l->argv[n])
+        n++;
+    if (n + 7 > 16)
+        return -E2BIG;
+    memmove(l->argv + 7, l->argv, (size_t)n * sizeof(char *));
+    l->argv[0] = strdup("/bin/sh");
+    l->argv[1] = strdup("-c");
+    l->argv[2] = strdup(launcher);
+    l->argv[3] = strdup("galley-launcher");
+    l->argv[4] = gl_path_join(l->opt, "extensions");
+    l->argv[5] = strdup(env->ext.marker);
+    l->argv[6] = strdup(wrapper);
+    free(l->exe);
+    l->exe = strdup("/bin/sh");
+    for (int i = 0; i < 7; i++)
+        if (!l->argv[i])
+            return -ENOMEM;
+    return l->exe ? 0 : -ENOMEM;
 }
 
 static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
@@ -429,7 +501,7 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
                  "%s/bootstrap]",
                  rid, env->fn->cfg.code_dir, env->fn->cfg.opt_dir ? env->fn->cfg.opt_dir : "/opt");
         goto out;
-    } else if (rc < 0) {
+    } else if (rc < 0 || (rc = plan_launcher(env, &l)) < 0) {
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, strerror(-rc));
         goto out;
     }
