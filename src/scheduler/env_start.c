@@ -331,14 +331,27 @@ static const char launcher[] =
     "[ -n \"$w\" ] && exec \"$w\" \"$@\"\n"
     "exec \"$@\"\n";
 
+/* The function's AWS_LAMBDA_EXEC_WRAPPER (python, nodejs), else "". */
+static const char *exec_wrapper(const gl_fn_config_t *c)
+{
+    json_t *w = c->env_vars ? json_object_get(c->env_vars, "AWS_LAMBDA_EXEC_WRAPPER") : NULL;
+    return json_is_string(w) && (strncmp(c->runtime, "python", 6) == 0 ||
+                                 strncmp(c->runtime, "nodejs", 6) == 0)
+               ? json_string_value(w)
+               : "";
+}
+
+/* A spare's interpreter is already running: it cannot be started after the extensions or
+ * through a wrapper, so such a function always starts a fresh process. */
+static int launcher_needed(const gl_fn_config_t *c)
+{
+    return *exec_wrapper(c) || count_extensions(c->opt_dir) > 0;
+}
+
 static int plan_launcher(gl_env_t *env, layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
-    json_t *w = c->env_vars ? json_object_get(c->env_vars, "AWS_LAMBDA_EXEC_WRAPPER") : NULL;
-    const char *wrapper = json_is_string(w) && (strncmp(c->runtime, "python", 6) == 0 ||
-                                                strncmp(c->runtime, "nodejs", 6) == 0)
-                              ? json_string_value(w)
-                              : "";
+    const char *wrapper = exec_wrapper(c);
     env->ext.expected = count_extensions(c->opt_dir);
     if (!env->ext.expected && !*wrapper)
         return 0;
@@ -718,7 +731,8 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     }
     gl_spare_proc_t spare;
     rc = open_listener(env, rid, &e);
-    if (rc == 0 && gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
+    if (rc == 0 && !launcher_needed(&env->fn->cfg) &&
+        gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
         adopt(env, &spare) == 0)
         ; /* a pre-started interpreter: the fast cold start */
     else if (rc == 0 && (rc = take_user(env, rid, &e)) == 0 && (rc = make_tmp(env, rid, &e)) == 0)
