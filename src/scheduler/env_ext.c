@@ -419,6 +419,11 @@ int gl_env_ext_note(gl_env_t *env, const char *line, size_t len)
 
 void gl_env_ext_free(gl_env_t *env)
 {
+    if (env->ext.post_counted) { /* every way out writes the REPORT first: a safety net */
+        gl_sched_t *counted = env->ext.post_counted;
+        env->ext.post_counted = NULL;
+        gl_invoke_release(counted, env->ext.post_usage);
+    }
     gl_env_ext_t *x = env->ext.list;
     while (x) {
         gl_env_ext_t *next = x->next;

@@ -234,6 +234,12 @@ void gl_env_answer_early(gl_env_t *env)
     x->post_started_ns = inv->started_ns ? inv->started_ns : gl_mono_ns();
     x->post_max_memory_mb = inv->max_memory_mb;
     snprintf(x->post_rid, sizeof(x->post_rid), "%s", inv->request_id);
+    /* The environment is still busy: the invoke's concurrency slot stays taken (as Lambda
+     * counts it) until gl_env_report_post. */
+    x->post_counted = inv->counted_in;
+    x->post_usage = inv->usage;
+    inv->counted_in = NULL;
+    inv->usage = NULL;
     hand_back(env, inv); /* the function's deadline stays armed: it covers the extensions */
 }
 
@@ -247,6 +253,11 @@ void gl_env_report_post(gl_env_t *env, const char *status_suffix)
     int mb = invoke_memory_mb(env, NULL);
     write_report(env, x->post_rid, ms_since(x->post_started_ns), x->post_cold,
                  mb > x->post_max_memory_mb ? mb : x->post_max_memory_mb, status_suffix);
+    if (x->post_counted) {
+        gl_sched_t *counted = x->post_counted;
+        x->post_counted = NULL;
+        gl_invoke_release(counted, x->post_usage);
+    }
 }
 
 /* INIT_REPORT (platform.initReport): the init phase ended with status. */

@@ -40,6 +40,8 @@ typedef struct gl_env_exts {
     int post_max_memory_mb;
     uint64_t post_started_ns;
     char post_rid[GL_UUID_LEN + 1];
+    gl_sched_t *post_counted;  /* its concurrency slot, held until the extensions are done */
+    struct gl_fn_usage *post_usage;
 } gl_env_exts_t;
 
 /* A function's (all versions') running invokes against its reservation. */
@@ -269,6 +271,8 @@ int gl_env_stream_end(gl_env_t *env, gl_http_req_t *req);
 
 /* invoke.c */
 void gl_invoke_complete(gl_invoke_t *inv);
+/** One running invoke of s (and of usage's function, when given) is over: its slot is free. */
+void gl_invoke_release(gl_sched_t *s, gl_fn_usage_t *usage);
 /** Make inv's result a platform error {"errorType","errorMessage"} (X-Amz-Function-Error). */
 void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);
 /** gl_invoke_set_error, then gl_invoke_complete: for an invoke that never reached a runtime. */

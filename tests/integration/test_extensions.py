@@ -384,3 +384,20 @@ def test_bash_extension_gets_shutdown_and_its_grace(daemon_factory):
     assert "EXTENSION\tName: bashext\tState: Ready\tEvents: [SHUTDOWN]" in text
     for pid in pids:  # the extension (and everything else of the environment) is gone
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_reserved_concurrency_counts_the_extensions_time(daemon_factory):
+    """The environment is busy until its extensions are done, so with a reservation of 1 a
+    second invoke meanwhile is throttled, as on Lambda; once they are done it runs."""
+    from botocore.exceptions import ClientError
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
+    make_fn(c, "one", [arn], env={"EXT_SLEEP": "4"})
+    c.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
+    assert "FunctionError" not in c.invoke(FunctionName="one", Payload=b"{}")
+    with pytest.raises(ClientError) as e:
+        c.invoke(FunctionName="one", Payload=b"{}")
+    assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert wait_for(lambda: [x["status"] for x in ps(d)] != ["busy"], 15), ps(d)
+    assert "FunctionError" not in c.invoke(FunctionName="one", Payload=b"{}")
