@@ -300,12 +300,15 @@ void gl_durable_rearm(gl_durable_t *d)
     }
 }
 
+/* Every running execution is replayed at once, from the loop's first turn: the daemon's
+ * bring-up (the environments' endpoint and credentials) is complete by then. */
 void gl_durable_start(gl_durable_t *d)
 {
     d->started = 1;
+    int64_t now = gl_now_ms();
     for (gl_dx_t *x = d->list; x; x = x->next)
         if (gl_dx_running(x))
-            gl_durable_kick(d, x);
+            x->wake_ms = now;
     gl_durable_rearm(d);
 }
 

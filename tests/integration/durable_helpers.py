@@ -29,8 +29,8 @@ exports.handler = withDurableExecution(async (event, context) => {
     let sum = 0;
     for (let i = 0; i < event.n; i++) {
       sum += await context.step(`s${i}`, async () => {
-        console.log(`STEP-RUN s${i}`);
         if (event.slow) await sleep(event.slow);
+        console.log(`STEP-RUN s${i}`); // last: a body cut short by a crash logs nothing
         return i * 2;
       });
     }

@@ -272,3 +272,41 @@ def test_wait_for_callback_success(daemon_factory, tmp_path):
     assert out["status"] == "SUCCEEDED"
     assert json.loads(out["result"]) == {"approved": '"yes"'}  # the callback's bytes as sent
     assert out["cid"] in callback_ids(state, "approval")
+
+
+def test_sigkill_mid_execution_resumes_without_rerunning_steps(daemon_factory, tmp_path):
+    import signal
+    import time
+    from durable_helpers import step_runs as runs
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    create_durable(d, tmp_path, "long")
+    r = invoke(d, "long:1", {"mode": "steps", "n": 20, "slow": 250}, name="crash", event=True)
+    assert r["status"] == 202
+    deadline = time.monotonic() + 120
+    while len(runs(state, "long")) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(runs(state, "long")) >= 6, runs(state, "long")
+    d.stop(sig=signal.SIGKILL)
+    done_before = runs(state, "long")
+    assert len(done_before) < 20, "the execution ended before the daemon was killed"
+
+    d = daemon_factory(state_dir=state)  # resumes every running execution
+    out = run_boto3_script(PYTHON, d.url, f"""
+        import time
+        for _ in range(240):
+            g = c.get_durable_execution(DurableExecutionArn={r["arn"]!r})
+            if g["Status"] != "RUNNING":
+                break
+            time.sleep(0.5)
+        out["status"] = g["Status"]
+        out["result"] = g.get("Result")
+        out["error"] = g.get("Error")
+        h = c.get_durable_execution_history(DurableExecutionArn={r["arn"]!r},
+                                            IncludeExecutionData=True)
+        out["tail"] = [json.dumps(e, default=str)[:300] for e in h["Events"][-4:]]
+    """, timeout=200)
+    assert out["status"] == "SUCCEEDED", out
+    assert json.loads(out["result"]) == {"sum": sum(i * 2 for i in range(20))}
+    assert runs(state, "long") == {f"s{i}": 1 for i in range(20)}
