@@ -78,7 +78,8 @@ json_t *gl_dx_event_error(const json_t *error);
 /* ---- ops.c ---- */
 /**
  * Apply a checkpoint's updates all or nothing: 0 with the ids of the operations that changed
- * appended to changed, or -1 with aerr (InvalidParameterValueException) and x untouched.
+ * appended to changed, or a negative value with aerr (InvalidParameterValueException) and x
+ * untouched.
  */
 int gl_dx_apply(gl_dx_t *x, const json_t *updates, double scale, int64_t now_ms,
                 json_t *changed, gl_aws_error_t *aerr);
@@ -87,7 +88,8 @@ int gl_dx_apply(gl_dx_t *x, const json_t *updates, double scale, int64_t now_ms,
 int gl_dx_advance(gl_dx_t *x, int64_t now_ms, json_t *changed);
 /** The earliest time (epoch ms) an operation of x is due; 0 when none is. */
 int64_t gl_dx_next_due(const gl_dx_t *x);
-/** Complete callback op: kind 'S' (result), 'F' (error) or 'H' (heartbeat). 0 or -1. */
+/** Complete callback op: kind 'S' (result), 'F' (error) or 'H' (heartbeat). 0, or a
+ *  negative errno with aerr set. */
 int gl_dx_callback(gl_dx_t *x, const char *op_id, char kind, const char *result, size_t len,
                    const json_t *error, int64_t now_ms, gl_aws_error_t *aerr);
 
