@@ -97,6 +97,13 @@ typedef struct gl_durable_filter {
 json_t *gl_durable_list(gl_durable_t *d, const gl_durable_filter_t *f, const char *marker,
                         long max_items, gl_aws_error_t *aerr);
 
+/* galley's own controls (GL_API_GALLEY_PREFIX "/durable", `galley durable`). */
+/** Every execution of every function, newest first (status: only those; NULL: all). */
+json_t *gl_durable_list_all(gl_durable_t *d, const char *status);
+/** Fast-forward one execution: its waits end and its step retries are due now, and it is
+ *  invoked to go on; the reply is {"Skipped": n}. */
+int gl_durable_skip_waits(gl_durable_t *d, const char *arn, gl_durable_reply_fn cb, void *arg,
+                          gl_aws_error_t *aerr);
 /** Executions by status, for /metrics and galley's control API: {"RUNNING": n, ...}. */
 json_t *gl_durable_counts(gl_durable_t *d);
 

@@ -291,3 +291,39 @@ out:
     json_decref(body);
     free(id);
 }
+
+/* galley's own: GET /_galley/durable[?Status=] lists every execution; POST
+ * /_galley/durable/skip-waits {"DurableExecutionArn"} fast-forwards one (docs/durable.md). */
+void gl_api_galley_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
+{
+    if (!api->durable) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "durable executions need a state directory");
+        return;
+    }
+    if (!rt->fn_seg) {
+        char *status = gl_query_get(req->query, "Status");
+        gl_api_reply_json(req, 200, gl_durable_list_all(api->durable, status));
+        free(status);
+        return;
+    }
+    json_t *body = NULL;
+    const char *arn = NULL;
+    gl_aws_error_t aerr;
+    if (rt->fn_len != strlen("skip-waits") || strncmp(rt->fn_seg, "skip-waits", rt->fn_len)) {
+        gl_http_reply_aws_error(req, GL_AWS_UNKNOWN_OPERATION, "Unknown durable control %.*s",
+                                (int)rt->fn_len, rt->fn_seg);
+        return;
+    }
+    if (!(body = gl_api_body_object(req)) ||
+        gl_api_opt_string(req, body, "DurableExecutionArn", &arn) < 0)
+        goto out;
+    if (!arn)
+        gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                                "DurableExecutionArn is required.");
+    else if (gl_durable_skip_waits(api->durable, arn, on_reply, req, &aerr) < 0)
+        gl_http_reply_aws_err(req, &aerr);
+    else
+        pending(api, req);
+out:
+    json_decref(body);
+}

@@ -123,6 +123,7 @@ void gl_api_get_durable_history(gl_api_t *api, gl_http_req_t *req, const gl_api_
 void gl_api_stop_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_list_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_durable_callback(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_galley_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 /** Invoke of fn when it is durable: 1 after taking the request over, 0 when fn is not. */
 int gl_api_invoke_durable(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t *fn,
                           const char *type);

@@ -197,6 +197,10 @@ static const gl_api_op_t ops[] = {
     /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
     {NULL, GALLEY F "/{Control}", CONTROL, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
      gl_api_galley_function},
+    {NULL, GALLEY "/durable", CONTROL, "GET", "GalleyDurable", 0, NULL, 0, NULL,
+     gl_api_galley_durable},
+    {NULL, GALLEY "/durable/{Control}", CONTROL, "POST", "GalleyDurableControl", 0, NULL, 0, NULL,
+     gl_api_galley_durable},
     /* CloudWatch Logs' JSON protocol: cwlogs.c dispatches by X-Amz-Target. */
     {NULL, "/", 0, "POST", "CloudWatchLogs", 0, NULL, 0, NULL, gl_api_cwlogs},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */

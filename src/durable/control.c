@@ -108,3 +108,18 @@ int gl_durable_callback(gl_durable_t *d, const char *callback_id, char kind, con
     gl_durable_rearm(d);
     return 0;
 }
+
+int gl_durable_skip_waits(gl_durable_t *d, const char *arn, gl_durable_reply_fn cb, void *arg,
+                          gl_aws_error_t *aerr)
+{
+    gl_dx_t *x = gl_durable_find(d, arn);
+    if (!x)
+        return gl_aws_error_set(aerr, GL_AWS_RESOURCE_NOT_FOUND, ENOENT,
+                                "The durable execution %.1024s was not found.", arn);
+    int n = gl_dx_skip_waits(x, gl_now_ms());
+    gl_durable_persist(d, x, 0, cb, arg, json_pack("{s:i}", "Skipped", n));
+    if (n)
+        gl_durable_kick(d, x);
+    gl_durable_rearm(d);
+    return 0;
+}

@@ -86,6 +86,9 @@ int gl_dx_apply(gl_dx_t *x, const json_t *updates, double scale, int64_t now_ms,
 /** Elapsed waits succeed, due retries become READY, expired callbacks time out; returns
  *  how many operations changed (their ids appended to changed, which may be NULL). */
 int gl_dx_advance(gl_dx_t *x, int64_t now_ms, json_t *changed);
+/** galley's fast-forward: x's running waits and pending step retries are due at now_ms;
+ *  returns how many. */
+int gl_dx_skip_waits(gl_dx_t *x, int64_t now_ms);
 /** The earliest time (epoch ms) an operation of x is due; 0 when none is. */
 int64_t gl_dx_next_due(const gl_dx_t *x);
 /** Complete callback op: kind 'S' (result), 'F' (error) or 'H' (heartbeat). 0, or a

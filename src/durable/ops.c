@@ -424,3 +424,24 @@ int gl_dx_callback(gl_dx_t *x, const char *op_id, char kind, const char *result,
     }
     return 0;
 }
+
+int gl_dx_skip_waits(gl_dx_t *x, int64_t now_ms)
+{
+    int n = 0;
+    const char *id;
+    json_t *op;
+    if (!gl_dx_running(x))
+        return 0;
+    json_object_foreach(json_object_get(x->doc, "Ops"), id, op) {
+        const char *type = json_string_value(json_object_get(op, "Type"));
+        const char *st = json_string_value(json_object_get(op, "Status"));
+        const char *key = is(type, "WAIT") && is(st, "STARTED")   ? "ScheduledEndTimestamp"
+                          : is(type, "STEP") && is(st, "PENDING") ? "NextAttemptTimestamp"
+                                                                  : NULL;
+        if (key) {
+            json_object_set_new(details(op), key, json_real(gl_dx_secs(now_ms)));
+            n++;
+        }
+    }
+    return n;
+}

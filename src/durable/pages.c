@@ -211,3 +211,17 @@ json_t *gl_durable_counts(gl_durable_t *d)
     }
     return o;
 }
+
+json_t *gl_durable_list_all(gl_durable_t *d, const char *status)
+{
+    json_t *out = json_array();
+    for (gl_dx_t *x = d->list; out && x; x = x->next) {
+        if (status && strcmp(status, gl_dx_str(x, "Status")))
+            continue;
+        json_t *s = gl_dx_summary(x, 0);
+        json_object_set(s, "FunctionName", json_object_get(x->doc, "FunctionName"));
+        json_object_set_new(s, "Invoking", json_boolean(x->inv != NULL));
+        json_array_append_new(out, s);
+    }
+    return json_pack("{s:o}", "DurableExecutions", out);
+}

@@ -137,6 +137,8 @@ static const struct expect {
      "SendDurableExecutionCallbackHeartbeat", 0, "c", NULL},
     {"GET", "/_galley/environments", "GalleyEnvironments", 0, NULL, NULL},
     {"POST", "/_galley/reset", "GalleyReset", 0, NULL, NULL},
+    {"GET", "/_galley/durable", "GalleyDurable", 0, NULL, NULL},
+    {"POST", "/_galley/durable/skip-waits", "GalleyDurableControl", 0, "skip-waits", NULL},
     {"POST", "/_galley/functions/f/cold", "GalleyFunctionControl", 140, "f", "cold"},
     {"GET", "/_galley/functions/f/faults", "GalleyFunctionControl", 140, "f", "faults"},
     {"PATCH", "/_galley/functions/f/anything", "GalleyFunctionControl", 140, "f", "anything"},
@@ -444,7 +446,7 @@ static void test_control_rows_need_the_token(void **state)
             control++;
         }
     }
-    assert_int_equal(control, 3);
+    assert_int_equal(control, 5);
 }
 
 int main(void)
