@@ -60,6 +60,8 @@ int gl_durable_checkpoint(gl_durable_t *d, const char *arn, const char *token,
     gl_durable_persist(d, x, 0, cb, arg, body);
     if (!gl_dx_running(x))
         gl_durable_notify(d, x, NULL, 0);
+    else
+        gl_durable_launch_chained(d, x);
     gl_durable_rearm(d);
     return 0;
 }

@@ -317,10 +317,16 @@ static void on_timer_closed(uv_handle_t *h)
     gl_durable_t *d = h->data;
     void (*cb)(void *) = d->on_closed;
     void *arg = d->on_closed_arg;
+    /* Only galley's own waiters are left (a chained invoke of a durable function): the
+     * API's went with their connections. */
+    gl_aws_error_t aerr;
+    gl_aws_error_set(&aerr, GL_AWS_SERVICE, ESHUTDOWN, "galley is shutting down");
     for (waiter_t *w = d->waiters, *n; w; w = n) {
         n = w->next;
+        w->cb(w->arg, NULL, &aerr);
         free(w);
     }
+    d->waiters = NULL;
     for (gl_dx_t *x = d->list, *n; x; x = n) {
         n = x->next;
         if (x->inv) { /* the scheduler frees it when it ends */

@@ -120,6 +120,7 @@ void gl_dx_free(gl_dx_t *x)
     if (!x)
         return;
     json_decref(x->doc);
+    json_decref(x->chained);
     free(x);
 }
 

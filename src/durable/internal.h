@@ -38,6 +38,7 @@ typedef struct gl_dx {
     int failures;               /* invocations in a row that failed without an outcome */
     int resume;                 /* something completed during the invocation: invoke again */
     int64_t wake_ms;            /* when to look at it again (0: nothing scheduled) */
+    json_t *chained;            /* ids of its chained invokes in flight (chained.c), or NULL */
     struct gl_dx *next;
 } gl_dx_t;
 
@@ -96,6 +97,11 @@ int64_t gl_dx_next_due(const gl_dx_t *x);
 int gl_dx_callback(gl_dx_t *x, const char *op_id, char kind, const char *result, size_t len,
                    const json_t *error, int64_t now_ms, gl_aws_error_t *aerr);
 
+/** A chained invoke ended: result (len bytes) or error (borrowed). 0, or a negative errno
+ *  with aerr set when op is no running CHAINED_INVOKE of a running execution. */
+int gl_dx_chained_done(gl_dx_t *x, const char *op_id, const char *result, size_t len,
+                       const json_t *error, int64_t now_ms, gl_aws_error_t *aerr);
+
 /* ---- pages.c ---- */
 /** Operations [start, start + max) as an array; *next is where the next page starts, or 0
  *  when this is the last page. */
@@ -137,6 +143,10 @@ json_t *gl_durable_outcome(const gl_dx_t *x);
 /** cb(arg, outcome) once x started (on_start) or ended. 0 or -ENOMEM. */
 int gl_durable_add_waiter(gl_durable_t *d, gl_dx_t *x, gl_durable_reply_fn cb, void *arg,
                           int on_start);
+
+/* ---- chained.c ---- */
+/** Invoke the target of every STARTED chained invoke of x not yet in flight. */
+void gl_durable_launch_chained(gl_durable_t *d, gl_dx_t *x);
 
 /* ---- invoke.c ---- */
 /** Invoke the function for x now, unless an invocation is in flight or x ended. */

@@ -159,6 +159,7 @@ void gl_durable_kick(gl_durable_t *d, gl_dx_t *x)
     }
     if (gl_dx_advance(x, gl_now_ms(), NULL) > 0)
         gl_durable_persist(d, x, 0, NULL, NULL, NULL);
+    gl_durable_launch_chained(d, x); /* after a restart: the ones that were in flight */
     gl_durable_invoke_now(d, x);
 }
 

@@ -159,6 +159,23 @@ static int start_callback(apply_t *a, const json_t *u, json_t *op)
     return 0;
 }
 
+/* What to invoke is kept beside the API's fields (chained.c launches it). */
+static int start_chained(apply_t *a, const json_t *u, json_t *op)
+{
+    const json_t *fn = json_object_get(json_object_get(u, "ChainedInvokeOptions"), "FunctionName");
+    const json_t *payload = json_object_get(u, "Payload");
+    if (!json_is_string(fn) || !json_string_length(fn))
+        return refuse(a, u, "ChainedInvokeOptions.FunctionName is required");
+    json_object_set(op, "_FunctionName", (json_t *)fn);
+    if (json_is_string(payload))
+        json_object_set(op, "_Input", (json_t *)payload);
+    details(op);
+    op_event(a, op, "Started",
+             json_pack("{s:O,s:{s:O?}}", "FunctionName", fn, "Input", "Payload",
+                       json_is_string(payload) ? payload : NULL));
+    return 0;
+}
+
 static int do_start(apply_t *a, const json_t *u, json_t *op, const char *type)
 {
     if (op) {
@@ -178,7 +195,7 @@ static int do_start(apply_t *a, const json_t *u, json_t *op, const char *type)
     if (is(type, "CALLBACK"))
         return start_callback(a, u, op);
     if (is(type, "CHAINED_INVOKE"))
-        return refuse(a, u, "galley does not run chained invokes yet");
+        return start_chained(a, u, op);
     op_event(a, op, "Started", NULL);
     return 0;
 }
@@ -444,4 +461,28 @@ int gl_dx_skip_waits(gl_dx_t *x, int64_t now_ms)
         }
     }
     return n;
+}
+
+int gl_dx_chained_done(gl_dx_t *x, const char *op_id, const char *result, size_t len,
+                       const json_t *error, int64_t now_ms, gl_aws_error_t *aerr)
+{
+    json_t *op = json_object_get(json_object_get(x->doc, "Ops"), op_id);
+    if (!gl_dx_running(x) || !op ||
+        !is(json_string_value(json_object_get(op, "Type")), "CHAINED_INVOKE") ||
+        !is(json_string_value(json_object_get(op, "Status")), "STARTED"))
+        return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+                                "The chained invoke is no longer running.");
+    apply_t a = {.x = x, .now = now_ms};
+    json_t *d = details(op);
+    if (!error) {
+        json_object_set_new(d, "Result", json_stringn(result ? result : "", len));
+        end_op(&a, op, "SUCCEEDED");
+        op_event(&a, op, "Succeeded",
+                 json_pack("{s:{s:s%}}", "Result", "Payload", result ? result : "", len));
+    } else {
+        json_object_set(d, "Error", (json_t *)error);
+        end_op(&a, op, "FAILED");
+        op_event(&a, op, "Failed", json_pack("{s:o}", "Error", gl_dx_event_error(error)));
+    }
+    return 0;
 }

@@ -55,6 +55,11 @@ exports.handler = withDurableExecution(async (event, context) => {
     }, { timeout: { seconds: event.timeout || 3600 } });
     return { approved: v };
   }
+  if (event.mode === 'chain') {
+    const got = await context.invoke('call', event.target, { x: 2 });
+    console.log('STEP-RUN after-chain');
+    return { got };
+  }
   throw new Error(`bad mode ${event.mode}`);
 });
 """

@@ -310,3 +310,26 @@ def test_sigkill_mid_execution_resumes_without_rerunning_steps(daemon_factory, t
     assert out["status"] == "SUCCEEDED", out
     assert json.loads(out["result"]) == {"sum": sum(i * 2 for i in range(20))}
     assert runs(state, "long") == {f"s{i}": 1 for i in range(20)}
+
+
+def test_chained_invoke_of_another_function(daemon_factory, tmp_path):
+    from conftest import zip_files
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    create_durable(d, tmp_path, "caller")
+    d.client().create_function(
+        FunctionName="callee", Runtime="nodejs22.x", Handler="index.handler", Role=ROLE,
+        Code={"ZipFile": zip_files({"index.js": "exports.handler = async (e) => "
+                                                "({ ten: e.x * 10 });"})})
+    r = invoke(d, "caller:1", {"mode": "chain", "target": "callee"})
+    assert r["status"] == 200 and r["error"] is None, r
+    assert json.loads(r["body"]) == {"got": {"ten": 20}}
+    assert step_runs(state, "caller") == {"after-chain": 1}
+    missing = invoke(d, "caller:1", {"mode": "chain", "target": "nope"})
+    assert missing["error"] == "Unhandled"
+    out = run_boto3_script(PYTHON, d.url, f"""
+        h = c.get_durable_execution_history(DurableExecutionArn={r["arn"]!r})
+        out["events"] = [e["EventType"] for e in h["Events"] if "Chained" in e["EventType"]]
+    """)
+    assert out["events"] == ["ChainedInvokeStarted", "ChainedInvokeSucceeded"]
