@@ -69,10 +69,19 @@ static void on_reply(void *arg, json_t *body, const gl_aws_error_t *aerr)
         gl_api_reply_json(req, 200, body);
 }
 
+/* req waits for the durable module's reply, which may come before the call returns (a failed
+ * journal write): set first; refused() undoes it when the call failed without replying. */
 static void pending(gl_api_t *api, gl_http_req_t *req)
 {
     req->data = api;
     req->on_abort = on_abort;
+}
+
+static void refused(gl_http_req_t *req, const gl_aws_error_t *aerr)
+{
+    req->on_abort = NULL;
+    req->data = NULL;
+    gl_http_reply_aws_err(req, aerr);
 }
 
 static void reply_read(gl_http_req_t *req, json_t *body, const gl_aws_error_t *aerr)
@@ -120,11 +129,10 @@ void gl_api_checkpoint_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_r
                                 "failed to satisfy constraint: Member must not be null");
         goto out;
     }
+    pending(api, req);
     if (gl_durable_checkpoint(api->durable, arn, token, json_object_get(body, "Updates"),
                               on_reply, req, &aerr) < 0)
-        gl_http_reply_aws_err(req, &aerr);
-    else
-        pending(api, req);
+        refused(req, &aerr);
 out:
     json_decref(body);
     free(arn);
@@ -179,11 +187,10 @@ void gl_api_stop_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t
     gl_aws_error_t aerr;
     if (body) {
         /* The body is the Error itself (the model's payload member). */
+        pending(api, req);
         if (gl_durable_stop(api->durable, arn, json_object_size(body) ? body : NULL, on_reply,
                             req, &aerr) < 0)
-            gl_http_reply_aws_err(req, &aerr);
-        else
-            pending(api, req);
+            refused(req, &aerr);
     }
     json_decref(body);
     free(arn);
@@ -281,12 +288,11 @@ void gl_api_durable_callback(gl_api_t *api, gl_http_req_t *req, const gl_api_rou
         return;
     if (kind == 'F' && !(body = gl_api_body_object(req)))
         goto out;
+    pending(api, req);
     rc = gl_durable_callback(api->durable, id, kind, req->body.data, req->body.len,
                              body, on_reply, req, &aerr); /* Failure's body is its Error */
     if (rc < 0)
-        gl_http_reply_aws_err(req, &aerr);
-    else
-        pending(api, req);
+        refused(req, &aerr);
 out:
     json_decref(body);
     free(id);
@@ -320,10 +326,11 @@ void gl_api_galley_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route
     if (!arn)
         gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
                                 "DurableExecutionArn is required.");
-    else if (gl_durable_skip_waits(api->durable, arn, on_reply, req, &aerr) < 0)
-        gl_http_reply_aws_err(req, &aerr);
-    else
+    else {
         pending(api, req);
+        if (gl_durable_skip_waits(api->durable, arn, on_reply, req, &aerr) < 0)
+            refused(req, &aerr);
+    }
 out:
     json_decref(body);
 }

@@ -59,27 +59,17 @@ static void reply_outcome(gl_http_req_t *req, json_t *body, int event)
     gl_http_reply_owned(req, 200, h, n, text, strlen(text));
 }
 
-static void on_sync_reply(void *arg, json_t *body, const gl_aws_error_t *aerr)
+/* The durable module's answer: an Event start (the execution still RUNNING) or the end. */
+static void on_reply(void *arg, json_t *body, const gl_aws_error_t *aerr)
 {
     gl_http_req_t *req = arg;
+    const char *status = json_string_value(json_object_get(body, "Status"));
     req->on_abort = NULL;
     req->data = NULL;
     if (aerr)
         gl_http_reply_aws_err(req, aerr);
     else
-        reply_outcome(req, body, 0);
-    json_decref(body);
-}
-
-static void on_event_reply(void *arg, json_t *body, const gl_aws_error_t *aerr)
-{
-    gl_http_req_t *req = arg;
-    req->on_abort = NULL;
-    req->data = NULL;
-    if (aerr)
-        gl_http_reply_aws_err(req, aerr);
-    else
-        reply_outcome(req, body, 1);
+        reply_outcome(req, body, status && !strcmp(status, "RUNNING"));
     json_decref(body);
 }
 
@@ -133,12 +123,13 @@ int gl_api_invoke_durable(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *
                                 .len = req->body.len ? req->body.len : 2,
                                 .wait = wait};
     gl_aws_error_t aerr;
-    if (gl_durable_invoke(api->durable, &in, wait ? on_sync_reply : on_event_reply, req, &aerr) <
-        0) {
-        gl_http_reply_aws_err(req, &aerr);
-        return 1;
-    }
+    /* Set before the call: a failed journal write answers before it returns. */
     req->data = api;
     req->on_abort = on_client_gone;
+    if (gl_durable_invoke(api->durable, &in, on_reply, req, &aerr) < 0) {
+        req->on_abort = NULL;
+        req->data = NULL;
+        gl_http_reply_aws_err(req, &aerr);
+    }
     return 1;
 }
