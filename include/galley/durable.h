@@ -60,7 +60,8 @@ typedef struct gl_durable_start_in {
 
 /**
  * Start (or, same name and payload while running, join) an execution. The reply body is
- * {"DurableExecutionArn", "Status", "Result"?, "Error"?}. Returns 0, or -1 with aerr set
+ * {"DurableExecutionArn", "Status", "Result"?, "Error"?, "Version"}: Status RUNNING once an
+ * Event start is on disk, else the end. Returns 0, or -1 with aerr set
  * (DurableExecutionAlreadyStartedException, ServiceException) and no callback.
  */
 int gl_durable_invoke(gl_durable_t *d, const gl_durable_start_in_t *in, gl_durable_reply_fn cb,

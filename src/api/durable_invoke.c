@@ -30,9 +30,9 @@ static void reply_outcome(gl_http_req_t *req, json_t *body, int event)
     const char *version = json_string_value(json_object_get(body, "Version"));
     gl_http_header_t h[5] = {{"x-amzn-RequestId", req->request_id},
                              {"X-Amz-Durable-Execution-Arn", arn ? arn : ""},
-                             {"Content-Type", "application/json"}};
-    size_t n = 3;
-    (void)version;
+                             {"Content-Type", "application/json"},
+                             {"X-Amz-Executed-Version", version ? version : "$LATEST"}};
+    size_t n = 4;
     if (event) {
         gl_http_reply(req, 202, h, 2, NULL, 0);
         return;

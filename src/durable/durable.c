@@ -212,10 +212,11 @@ int gl_durable_add_waiter(gl_durable_t *d, gl_dx_t *x, gl_durable_reply_fn cb, v
 
 json_t *gl_durable_outcome(const gl_dx_t *x)
 {
-    return json_pack("{s:O,s:O,s:O?,s:O?}", "DurableExecutionArn",
+    return json_pack("{s:O,s:O,s:O?,s:O?,s:O?}", "DurableExecutionArn",
                      json_object_get(x->doc, "Arn"), "Status", json_object_get(x->doc, "Status"),
                      "Result", json_object_get(x->doc, "Result"), "Error",
-                     json_object_get(x->doc, "Error"));
+                     json_object_get(x->doc, "Error"), "Version",
+                     json_object_get(x->doc, "Version"));
 }
 
 void gl_durable_notify(gl_durable_t *d, gl_dx_t *x, const gl_aws_error_t *aerr, int started)

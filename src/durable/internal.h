@@ -138,7 +138,8 @@ void gl_durable_rearm(gl_durable_t *d);
  *  once its ACCEPT is on disk), or (started 0) every one left, once it ended or failed
  *  (aerr set: the reply is that error). */
 void gl_durable_notify(gl_durable_t *d, gl_dx_t *x, const gl_aws_error_t *aerr, int started);
-/** The reply body of an invoke of x: {"DurableExecutionArn", "Status", "Result", "Error"}. */
+/** The reply body of an invoke of x: {"DurableExecutionArn", "Status", "Result", "Error",
+ *  "Version"}. */
 json_t *gl_durable_outcome(const gl_dx_t *x);
 /** cb(arg, outcome) once x started (on_start) or ended. 0 or -ENOMEM. */
 int gl_durable_add_waiter(gl_durable_t *d, gl_dx_t *x, gl_durable_reply_fn cb, void *arg,

@@ -5,8 +5,9 @@
  * version with Lambda's envelope and a fresh checkpoint token. The invocation's answer
  * decides what follows: SUCCEEDED or FAILED ends the execution, PENDING leaves it until its
  * next due time (or invokes again at once when something completed meanwhile). An invocation
- * that fails without an answer (a crash, a timeout, a throttle, a stopping daemon) is retried
- * after a growing delay; the fourth failure in a row fails the execution.
+ * that fails without an answer (a crash, a timeout) is retried after a growing
+ * delay; the fourth failure in a row fails the execution. galley's own failures (a throttle, a
+ * scheduler closing for shutdown) are retried a second later and never fail it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,11 +69,15 @@ static void on_output(gl_durable_t *d, gl_dx_t *x, gl_invoke_t *inv)
     json_t *out = json_loadb(inv->result.data ? inv->result.data : "", inv->result.len, 0, NULL);
     const char *status = json_string_value(json_object_get(out, "Status"));
     int64_t now = gl_now_ms();
-    if (inv->service_error || inv->function_error || !status) {
+    if (inv->service_error) {
+        /* galley's failure, not the function's (a scheduler closing for shutdown): try again
+         * in a second of real time, without counting it against the execution. */
+        gl_log_warn("durable: %s: %s; invoking again in 1 s", x->id, inv->service_error);
+        x->wake_ms = now + 1000;
+    } else if (inv->function_error || !status) {
         retry_later(d, x,
-                    inv->service_error ? inv->service_error
-                    : inv->function_error ? "the function failed"
-                                          : "the function's output is not a durable outcome");
+                    inv->function_error ? "the function failed"
+                                        : "the function's output is not a durable outcome");
     } else if (!strcmp(status, "SUCCEEDED") || !strcmp(status, "FAILED")) {
         const json_t *res = json_object_get(out, "Result");
         /* An empty Result means it was checkpointed (EXECUTION SUCCEED): keep that one. */
@@ -145,7 +150,8 @@ void gl_durable_invoke_now(gl_durable_t *d, gl_dx_t *x)
     if (gl_sched_submit(d->sched, inv) < 0) { /* throttled: inv is still ours */
         x->inv = NULL;
         gl_invoke_free(inv);
-        retry_later(d, x, "throttled");
+        x->wake_ms = gl_now_ms() + 1000; /* as galley's own failures: never counted */
+        gl_durable_rearm(d);
     }
 }
 

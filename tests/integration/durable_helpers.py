@@ -107,7 +107,8 @@ def function_zip():
     return _ZIP["zip"]
 
 
-def create_durable(d, tmp_path, name, timeout=30, execution_timeout=3600, publish=True):
+def create_durable(d, tmp_path, name, timeout=30, execution_timeout=3600, publish=True,
+                   retention_days=14):
     """Create the durable function through a current boto3 and publish version 1."""
     from helpers import run_boto3_script
     zpath = tmp_path / f"{name}.zip"
@@ -116,7 +117,8 @@ def create_durable(d, tmp_path, name, timeout=30, execution_timeout=3600, publis
         c.create_function(FunctionName={name!r}, Runtime="nodejs22.x", Handler="index.handler",
                           Role={ROLE!r}, Timeout={timeout}, MemorySize=512,
                           Code={{"ZipFile": open({str(zpath)!r}, "rb").read()}},
-                          DurableConfig={{"ExecutionTimeout": {execution_timeout}}})
+                          DurableConfig={{"ExecutionTimeout": {execution_timeout},
+                                          "RetentionPeriodInDays": {retention_days}}})
         if {publish!r}:
             out["version"] = c.publish_version(FunctionName={name!r})["Version"]
     """, timeout=180)

@@ -33,6 +33,7 @@ def invoke(d, fn, payload, name=None, event=False, timeout=300):
             out["arn"] = r.get("DurableExecutionArn")
             out["error"] = r.get("FunctionError")
             out["body"] = r["Payload"].read().decode()
+            out["version"] = r.get("ExecutedVersion")
         except ClientError as e:
             out["client_error"] = [e.response["Error"]["Code"], e.response["Error"]["Message"],
                                    e.response["ResponseMetadata"]["HTTPStatusCode"]]
@@ -109,6 +110,7 @@ def test_steps_replayed_not_rerun_and_reads(daemon_factory, tmp_path):
     r = invoke(d, "wf:1", {"mode": "steps", "n": 5}, name="run-1")
     assert r["status"] == 200 and r["error"] is None, r
     assert json.loads(r["body"]) == {"sum": 20}
+    assert r["version"] == "1"
     arn = r["arn"]
     assert arn.startswith("arn:aws:lambda:us-east-1:123456789012:function:wf:1/durable-execution/"
                           "run-1/")

@@ -110,3 +110,21 @@ def test_callback_failure_through_cli_and_execution_timeout(daemon_factory, tmp_
     assert timed_out["Error"]["ErrorType"] == "Execution.TimedOut"
     events = [e["EventType"] for e in json.loads(galley(d, "history", arn).stdout)["Events"]]
     assert "ExecutionTimedOut" in events
+
+
+def test_retention_drops_ended_executions(daemon_factory, tmp_path):
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state, extra_args=["--async-time-scale", "86400"])  # 1 day: 1 s
+    create_durable(d, tmp_path, "brief", execution_timeout=31622400, retention_days=1)
+    arn = start(d, "brief:1", {"mode": "steps", "n": 1})
+    wait_status(d, arn, "SUCCEEDED", timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and galley(d, "show", arn).returncode == 0:
+        time.sleep(0.3)
+    res = galley(d, "show", arn)
+    assert res.returncode == 1 and "ResourceNotFoundException" in res.stderr
+    # Gone from the journal too: not back after a restart.
+    d.stop()
+    d = daemon_factory(state_dir=state)
+    assert json.loads(galley(d, "list").stdout) == {"DurableExecutions": []}
