@@ -55,6 +55,12 @@ exports.handler = withDurableExecution(async (event, context) => {
     }, { timeout: { seconds: event.timeout || 3600 } });
     return { approved: v };
   }
+  if (event.mode === 'stepswait') { // bench/durable.py: n steps, then a wait to replay them
+    let sum = 0;
+    for (let i = 0; i < event.n; i++) sum += await context.step(`s${i}`, async () => i);
+    await context.wait('w', { days: 1 });
+    return { sum };
+  }
   if (event.mode === 'chain') {
     const got = await context.invoke('call', event.target, { x: 2 });
     console.log('STEP-RUN after-chain');
