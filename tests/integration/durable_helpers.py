@@ -61,6 +61,16 @@ exports.handler = withDurableExecution(async (event, context) => {
     await context.wait('w', { days: 1 });
     return { sum };
   }
+  if (event.mode === 'parallel') {
+    const p = await context.parallel('branches', [
+      async (ctx) => ctx.step('a', async () => { console.log('STEP-RUN a'); return 1; }),
+      async (ctx) => ctx.step('b', async () => { console.log('STEP-RUN b'); return 2; }),
+    ]);
+    const m = await context.map('items', [3, 4, 5], async (ctx, item) =>
+      ctx.step(`m${item}`, async () => { console.log(`STEP-RUN m${item}`); return item * 10; }));
+    await context.wait('pause', { seconds: 2 }); // a replay after both, from their checkpoints
+    return { parallel: p.getResults(), map: m.getResults() };
+  }
   if (event.mode === 'chain') {
     const got = await context.invoke('call', event.target, { x: 2 });
     console.log('STEP-RUN after-chain');

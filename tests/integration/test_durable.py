@@ -335,3 +335,14 @@ def test_chained_invoke_of_another_function(daemon_factory, tmp_path):
         out["events"] = [e["EventType"] for e in h["Events"] if "Chained" in e["EventType"]]
     """)
     assert out["events"] == ["ChainedInvokeStarted", "ChainedInvokeSucceeded"]
+
+
+def test_parallel_and_map_replayed(daemon_factory, tmp_path):
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    create_durable(d, tmp_path, "fan")
+    r = invoke(d, "fan:1", {"mode": "parallel"})
+    assert r["status"] == 200 and r["error"] is None, r
+    assert json.loads(r["body"]) == {"parallel": [1, 2], "map": [30, 40, 50]}
+    assert step_runs(state, "fan") == {"a": 1, "b": 1, "m3": 1, "m4": 1, "m5": 1}
