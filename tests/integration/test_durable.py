@@ -17,6 +17,19 @@ pytestmark = pytest.mark.skipif(
                            "(set GALLEY_CURRENT_PYTHON)")
 
 
+# Prepended to a boto3 script: wait_end(arn, tries) polls until the execution is not RUNNING.
+WAIT_END = """
+        import time
+        def wait_end(arn, tries):
+            for _ in range(tries):
+                g = c.get_durable_execution(DurableExecutionArn=arn)
+                if g["Status"] != "RUNNING":
+                    break
+                time.sleep(0.5)
+            return g
+"""
+
+
 def invoke(d, fn, payload, name=None, event=False, timeout=300):
     extra = f", DurableExecutionName={name!r}" if name else ""
     kind = "Event" if event else "RequestResponse"
@@ -193,13 +206,8 @@ def test_day_long_wait_with_time_scale_and_event_invoke(daemon_factory, tmp_path
     assert again.get("arn") == r["arn"], again
     other = invoke(d, "sleepy:1", {"mode": "wait", "days": 2}, name="nap", event=True)
     assert other["client_error"][0] == "DurableExecutionAlreadyStartedException"
-    out = run_boto3_script(PYTHON, d.url, f"""
-        import time
-        for _ in range(120):
-            g = c.get_durable_execution(DurableExecutionArn={r["arn"]!r})
-            if g["Status"] != "RUNNING":
-                break
-            time.sleep(0.5)
+    out = run_boto3_script(PYTHON, d.url, WAIT_END + f"""
+        g = wait_end({r["arn"]!r}, 120)
         out["status"] = g["Status"]
         out["result"] = g.get("Result")
         h = c.get_durable_execution_history(DurableExecutionArn={r["arn"]!r})
@@ -284,24 +292,24 @@ def test_sigkill_mid_execution_resumes_without_rerunning_steps(daemon_factory, t
     state = tmp_path / "state"
     d = daemon_factory(state_dir=state)
     create_durable(d, tmp_path, "long")
-    r = invoke(d, "long:1", {"mode": "steps", "n": 20, "slow": 250}, name="crash", event=True)
+    # Each step body sleeps 1 s and logs as it ends; the kill comes half a second after the
+    # sixth line, inside the seventh body, once the sixth step's checkpoint is acknowledged.
+    # (A body the kill cuts after its log line but before its checkpoint would run again:
+    # the SDK's at-least-once steps. The kill is placed so that this test does not do it.)
+    r = invoke(d, "long:1", {"mode": "steps", "n": 20, "slow": 1000}, name="crash", event=True)
     assert r["status"] == 202
     deadline = time.monotonic() + 120
     while len(runs(state, "long")) < 6 and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     assert len(runs(state, "long")) >= 6, runs(state, "long")
+    time.sleep(0.5)
     d.stop(sig=signal.SIGKILL)
     done_before = runs(state, "long")
     assert len(done_before) < 20, "the execution ended before the daemon was killed"
 
     d = daemon_factory(state_dir=state)  # resumes every running execution
-    out = run_boto3_script(PYTHON, d.url, f"""
-        import time
-        for _ in range(240):
-            g = c.get_durable_execution(DurableExecutionArn={r["arn"]!r})
-            if g["Status"] != "RUNNING":
-                break
-            time.sleep(0.5)
+    out = run_boto3_script(PYTHON, d.url, WAIT_END + f"""
+        g = wait_end({r["arn"]!r}, 240)
         out["status"] = g["Status"]
         out["result"] = g.get("Result")
         out["error"] = g.get("Error")
