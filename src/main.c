@@ -36,6 +36,7 @@ static const gl_cli_command_t commands[] = {
     {"idle-timeout", gl_cli_idle_timeout, "show or set a function's idle timeout"},
     {"fault", gl_cli_fault, "show, inject or clear a function's fault"},
     {"debug", gl_cli_debug, "start a function's next environment under its runtime's debugger"},
+    {"durable", gl_cli_durable, "list, show, stop, fast-forward durable executions; callbacks"},
     {"help", help, "print the commands, or a command's options (galley help COMMAND)"},
     {"version", version, "print galley's version (also --version)"},
 };

@@ -498,7 +498,8 @@ static int start_api(daemon_t *d, const serve_opts_t *o)
                            .auth_sigv4 = o->auth_sigv4, .credentials = o->credentials,
                            .ncredentials = o->ncredentials,
                            .credentials_file = o->credentials_file,
-                           .state_dir = d->state, .url_host = o->url_host};
+                           .state_dir = d->state, .url_host = o->url_host,
+                           .time_scale = o->async_time_scale};
     if (gl_api_start(&d->api, d->loop, &aopts, &d->port, &err) < 0) {
         gl_log_error("Lambda API on %s:%d: %s", o->host, o->port, err.msg);
         return -1;

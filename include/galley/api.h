@@ -52,6 +52,7 @@ typedef struct gl_api_opts {
     const char *credentials_file;   /* more of them, one a line ('#' comments), or NULL */
     const char *state_dir;       /* its logs/ is read by the CloudWatch Logs operations */
     const char *url_host;        /* Function URL listeners bind it; NULL: 127.0.0.1 */
+    double time_scale;           /* durable waits and retries are divided by it (0: 1) */
 } gl_api_opts_t;
 
 int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int *bound_port,

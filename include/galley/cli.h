@@ -73,6 +73,8 @@ int gl_cli_idle_timeout(int argc, char **argv);
 int gl_cli_fault(int argc, char **argv);
 /** `galley debug NAME [PORT | --off]`: the function's next environment under its debugger. */
 int gl_cli_debug(int argc, char **argv);
+/** `galley durable list|show|history|stop|skip-waits|callback ...` (src/cli/durable.c). */
+int gl_cli_durable(int argc, char **argv);
 
 /** One of galley's commands: the table in src/main.c, which dispatch walks and from which
  *  `galley help`, the man pages and the shell completions are all generated. */

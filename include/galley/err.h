@@ -53,7 +53,9 @@ int gl_err_wrap(gl_err_t *err, const char *fmt, ...) __attribute__((format(print
     XX(MISSING_AUTHENTICATION_TOKEN, 403, "MissingAuthenticationTokenException", "message", NULL) \
     XX(INCOMPLETE_SIGNATURE, 403, "IncompleteSignatureException", "message", NULL)                 \
     XX(INVALID_SIGNATURE, 403, "InvalidSignatureException", "message", NULL)                       \
-    XX(UNRECOGNIZED_CLIENT, 403, "UnrecognizedClientException", "message", NULL)
+    XX(UNRECOGNIZED_CLIENT, 403, "UnrecognizedClientException", "message", NULL)                 \
+    XX(DURABLE_ALREADY_STARTED, 409, "DurableExecutionAlreadyStartedException", "Message", "User") \
+    XX(CALLBACK_TIMEOUT, 400, "CallbackTimeoutException", "Message", "User")
 
 typedef enum gl_aws_err {
 #define XX(e, status, name, key, type) GL_AWS_##e,

@@ -30,6 +30,7 @@ struct gl_api {
     void (*on_closed)(void *arg);
     void *on_closed_arg;
     struct gl_api_upload *uploads; /* code uploads in progress (code_upload.c) */
+    struct gl_durable *durable;    /* durable executions (include/galley/durable.h) */
     unsigned closing : 1;          /* gl_api_close was called */
     unsigned http_closed : 1;      /* the listener and its connections are gone */
 };
@@ -113,6 +114,19 @@ void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
  * Put/Get/Delete/ListProvisionedConcurrencyConfig(s), by method (and ?List=ALL). */
 void gl_api_function_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_provisioned_concurrency(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+
+/* Durable executions (durable.c) and the Invoke of a durable function (durable_invoke.c). */
+void gl_api_checkpoint_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_durable_state(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_get_durable_history(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_stop_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_list_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_durable_callback(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+void gl_api_galley_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
+/** Invoke of fn when it is durable: 1 after taking the request over, 0 when fn is not. */
+int gl_api_invoke_durable(gl_api_t *api, gl_http_req_t *req, const gl_fn_ref_t *ref, gl_fn_t *fn,
+                          const char *type);
 
 /* Get/PutFunctionRecursionConfig (recursion_config.c). */
 void gl_api_get_recursion_config(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);

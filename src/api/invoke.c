@@ -301,6 +301,10 @@ void gl_api_invoke(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
         free(cc);
         return;
     }
+    if (strcmp(type, "DryRun") != 0 && gl_api_invoke_durable(api, req, ref, fn, stream ? "Stream" : type)) {
+        free(cc);
+        return;
+    }
     if (!strcmp(type, "DryRun")) {
         free(cc);
         gl_http_header_t h = {"x-amzn-RequestId", req->request_id};

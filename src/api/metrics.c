@@ -6,10 +6,29 @@
  * one pass over the environments and the series, on the loop, without touching any process.
  */
 #include "galley/async.h"
+#include "galley/durable.h"
 #include "galley/logs.h"
 #include "galley/metrics.h"
 #include "galley/sched.h"
 #include "internal.h"
+
+/* Durable executions by status, read now (src/durable keeps them all in memory). */
+static int durable_gauges(gl_api_t *api, gl_buf_t *out)
+{
+    json_t *counts = api->durable ? gl_durable_counts(api->durable) : NULL;
+    const char *status;
+    json_t *n;
+    int rc = 0;
+    if (!counts)
+        return 0;
+    rc |= gl_buf_append_str(out, "# HELP galley_durable_executions Durable executions kept, by "
+                                 "status.\n# TYPE galley_durable_executions gauge\n");
+    json_object_foreach(counts, status, n)
+        rc |= gl_buf_printf(out, "galley_durable_executions{status=\"%s\"} %lld\n", status,
+                            (long long)json_integer_value(n));
+    json_decref(counts);
+    return rc;
+}
 
 void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
@@ -29,7 +48,7 @@ void gl_api_metrics(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
     gl_buf_t out = {0};
     if (m)
         gl_sched_metrics_scan(api->sched, m);
-    if (!m || gl_metrics_render(m, &g, &out) < 0) {
+    if (!m || gl_metrics_render(m, &g, &out) < 0 || durable_gauges(api, &out) < 0) {
         gl_buf_free(&out);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         return;

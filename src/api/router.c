@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/durable.h"
 #include "galley/log.h"
 #include "galley/sched.h"
 #include "galley/web.h"
@@ -28,6 +29,8 @@
 #define L "/layers/{LayerName}"
 #define LV L "/versions/{VersionNumber}"
 #define CSC "/code-signing-configs/{CodeSigningConfigArn}"
+#define DX "/durable-executions/{DurableExecutionArn}"
+#define DXC "/durable-execution-callbacks/{CallbackId}"
 #define SLASH GL_API_OP_SLASH
 #define EVENT GL_API_OP_EVENT
 #define CONTROL GL_API_OP_CONTROL
@@ -167,6 +170,25 @@ static const gl_api_op_t ops[] = {
      gl_api_get_layer_policy},
     {"2018-10-31", LV "/policy/{StatementId}", 0, "DELETE", "RemoveLayerVersionPermission", 0,
      NULL, 0, NULL, gl_api_remove_layer_permission},
+    /* Durable executions: the {DurableExecutionArn} or {CallbackId} is no FunctionName (fn_max 0):
+     * durable.c decodes it. */
+    {"2025-12-01", DX "/checkpoint", 0, "POST", "CheckpointDurableExecution", 0, NULL, 0, NULL,
+     gl_api_checkpoint_durable},
+    {"2025-12-01", DX "/state", 0, "GET", "GetDurableExecutionState", 0, NULL, 0, NULL,
+     gl_api_get_durable_state},
+    {"2025-12-01", DX "/history", 0, "GET", "GetDurableExecutionHistory", 0, NULL, 0, NULL,
+     gl_api_get_durable_history},
+    {"2025-12-01", DX "/stop", 0, "POST", "StopDurableExecution", 0, NULL, 0, NULL,
+     gl_api_stop_durable},
+    {"2025-12-01", DX, 0, "GET", "GetDurableExecution", 0, NULL, 0, NULL, gl_api_get_durable},
+    {"2025-12-01", F "/durable-executions", 0, "GET", "ListDurableExecutionsByFunction", 0, NULL,
+     256, NULL, gl_api_list_durable},
+    {"2025-12-01", DXC "/succeed", 0, "POST", "SendDurableExecutionCallbackSuccess", 0, NULL, 0,
+     NULL, gl_api_durable_callback},
+    {"2025-12-01", DXC "/fail", 0, "POST", "SendDurableExecutionCallbackFailure", 0, NULL, 0,
+     NULL, gl_api_durable_callback},
+    {"2025-12-01", DXC "/heartbeat", 0, "POST", "SendDurableExecutionCallbackHeartbeat", 0, NULL,
+     0, NULL, gl_api_durable_callback},
     /* galley's own endpoints: a prefix no Lambda path can start with; CONTROL rows need the
      * control token (auth.c). */
     {NULL, GALLEY "/environments", CONTROL, "GET", "GalleyEnvironments", 0, NULL, 0, NULL,
@@ -175,6 +197,10 @@ static const gl_api_op_t ops[] = {
     /* /_galley/functions/<F>/<control>: galley.c reads the control and checks the method. */
     {NULL, GALLEY F "/{Control}", CONTROL, NULL, "GalleyFunctionControl", 0, NULL, 140, NULL,
      gl_api_galley_function},
+    {NULL, GALLEY "/durable", CONTROL, "GET", "GalleyDurable", 0, NULL, 0, NULL,
+     gl_api_galley_durable},
+    {NULL, GALLEY "/durable/{Control}", CONTROL, "POST", "GalleyDurableControl", 0, NULL, 0, NULL,
+     gl_api_galley_durable},
     /* CloudWatch Logs' JSON protocol: cwlogs.c dispatches by X-Amz-Target. */
     {NULL, "/", 0, "POST", "CloudWatchLogs", 0, NULL, 0, NULL, gl_api_cwlogs},
     /* Prometheus scrapes /metrics by default; no Lambda path starts with it. */
@@ -186,6 +212,8 @@ static const gl_api_op_t ops[] = {
 #undef L
 #undef LV
 #undef CSC
+#undef DX
+#undef DXC
 #undef SLASH
 #undef EVENT
 #undef CONTROL
@@ -350,6 +378,20 @@ static const gl_http_handler_t handler = {
     .on_request = on_request,
 };
 
+/* Durable executions live under the state dir (none without one); the running ones resume
+ * at once: the functions are loaded before the API starts. */
+static int open_durable(gl_api_t *api, const gl_api_opts_t *opts, gl_err_t *err)
+{
+    if (!opts->state_dir)
+        return 0;
+    gl_durable_opts_t dopts = {.state_dir = opts->state_dir, .registry = api->reg,
+                               .sched = api->sched, .time_scale = opts->time_scale};
+    int rc = gl_durable_open(&api->durable, api->loop, &dopts, err);
+    if (rc == 0)
+        gl_durable_start(api->durable);
+    return rc;
+}
+
 int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int *bound_port,
                  gl_err_t *err)
 {
@@ -380,6 +422,11 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_http_server_close(api->http, NULL, NULL);
         goto fail;
     }
+    if ((rc = open_durable(api, opts, err)) < 0) {
+        gl_web_close(api->web, NULL, NULL);
+        gl_http_server_close(api->http, NULL, NULL);
+        goto fail;
+    }
     if (gl_api_sigv4_enabled(api))
         gl_web_set_verifier(api->web, gl_api_url_verify, api);
     gl_api_function_urls_restore(api);
@@ -400,6 +447,8 @@ void gl_api_maybe_free(gl_api_t *api)
         return;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;
+    if (api->durable) /* its last fsyncs and its timer close on the loop */
+        gl_durable_close(api->durable, NULL, NULL);
     gl_api_auth_free(api);
     gl_api_csc_free(api);
     free(api->logs_root);

@@ -479,7 +479,40 @@ static int check_logging(check_t *c, const json_t *v, gl_fn_config_t *cfg)
     return rc | set_extra(cfg, "LoggingConfig", merged);
 }
 
-static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
+/*
+ * DurableConfig: ExecutionTimeout (1 to 31,622,400 s) and RetentionPeriodInDays (1 to 90,
+ * default 14), the model's ranges. As Lambda, durable execution is turned on only by
+ * CreateFunction: an update may change the values of a durable function, not add them.
+ */
+static int check_durable(check_t *c, const json_t *v, gl_fn_config_t *cfg, int is_update)
+{
+    json_int_t timeout = 0, days = 14;
+    const json_t *old = cfg->extra ? json_object_get(cfg->extra, "DurableConfig") : NULL;
+    if (!json_is_object(v)) {
+        bad_type(c, "DurableConfig", "an object");
+        return 0;
+    }
+    if (is_update && !old) {
+        refuse(c, GL_AWS_INVALID_PARAMETER_VALUE,
+               "Durable execution can only be enabled when the function is created.");
+        return 0;
+    }
+    if (old) {
+        timeout = json_integer_value(json_object_get(old, "ExecutionTimeout"));
+        days = json_integer_value(json_object_get(old, "RetentionPeriodInDays"));
+    }
+    if (get_int(c, v, "ExecutionTimeout", "DurableConfig.ExecutionTimeout", &timeout))
+        int_in_range(c, "durableConfig.executionTimeout", timeout, 1, 31622400);
+    else if (!old && !c->bad_type)
+        gl_violation_add(&c->schema, "Value null at 'durableConfig.executionTimeout' failed to "
+                                     "satisfy constraint: Member must not be null");
+    if (get_int(c, v, "RetentionPeriodInDays", "DurableConfig.RetentionPeriodInDays", &days))
+        int_in_range(c, "durableConfig.retentionPeriodInDays", days, 1, 90);
+    return set_extra(cfg, "DurableConfig", json_pack("{s:I,s:I}", "ExecutionTimeout", timeout,
+                                                     "RetentionPeriodInDays", days));
+}
+
+static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg, int is_update)
 {
     json_t *v;
     int rc = 0;
@@ -554,6 +587,8 @@ static int check_extras(check_t *c, const json_t *body, gl_fn_config_t *cfg)
     }
     if ((v = json_object_get(body, "Layers")) && !json_is_null(v))
         rc |= check_layers(c, v, cfg);
+    if ((v = json_object_get(body, "DurableConfig")) && !json_is_null(v))
+        rc |= check_durable(c, v, cfg, is_update);
     return rc ? -ENOMEM : 0;
 }
 
@@ -701,7 +736,7 @@ int gl_fn_config_from_request(const json_t *body, gl_fn_config_t *cfg, int is_up
     rc |= check_texts(&c, body, cfg, is_update);
     check_limits(&c, body, cfg);
     rc |= check_runtime_env(&c, body, cfg);
-    rc |= check_extras(&c, body, cfg);
+    rc |= check_extras(&c, body, cfg, is_update);
 
     /* Zip packages need a runtime and (except the OS-only runtimes) a handler. */
     if (!is_update && c.schema.n == 0 && !c.has_hard &&

@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: MIT
+"""Shared by the durable execution tests: the real @aws/durable-execution-sdk-js from npm
+(installed once under the build dir, the test skipped with the reason when npm cannot get it),
+a nodejs22.x function bundling it, and the count of each step body's runs, read from the
+function's log lines (a step body logs "STEP-RUN <name>"; /tmp is per environment)."""
+import io
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+
+from conftest import BUILD
+from helpers import current_boto3_python
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+SDK_DIR = BUILD / "durable-sdk"
+PYTHON = current_boto3_python("checkpoint_durable_execution")
+
+# One function, several workflows picked by event.mode.
+FUNCTION_JS = r"""
+const { withDurableExecution } = require('@aws/durable-execution-sdk-js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+exports.handler = withDurableExecution(async (event, context) => {
+  if (event.mode === 'steps') {
+    let sum = 0;
+    for (let i = 0; i < event.n; i++) {
+      sum += await context.step(`s${i}`, async () => {
+        if (event.slow) await sleep(event.slow);
+        console.log(`STEP-RUN s${i}`); // last: a body cut short by a crash logs nothing
+        return i * 2;
+      });
+    }
+    return { sum };
+  }
+  if (event.mode === 'retry') {
+    return await context.step('flaky', async (ctx) => {
+      console.log(`STEP-RUN flaky`);
+      if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
+      return `ok after ${ctx.attempt}`;
+    }, { retryStrategy: (err, attempt) => ({ shouldRetry: attempt < 5, delay: { seconds: 30 } }) });
+  }
+  if (event.mode === 'wait') {
+    const a = await context.step('before', async () => { console.log('STEP-RUN before'); return 1; });
+    await context.wait('sleep', { days: event.days || 1 });
+    const b = await context.step('after', async () => { console.log('STEP-RUN after'); return 2; });
+    return a + b;
+  }
+  if (event.mode === 'callback') {
+    const v = await context.waitForCallback('approve', async (callbackId) => {
+      console.log(`CALLBACK-ID ${callbackId}`);
+    }, { timeout: { seconds: event.timeout || 3600 } });
+    return { approved: v };
+  }
+  if (event.mode === 'stepswait') { // bench/durable.py: n steps, then a wait to replay them
+    let sum = 0;
+    for (let i = 0; i < event.n; i++) sum += await context.step(`s${i}`, async () => i);
+    await context.wait('w', { days: 1 });
+    return { sum };
+  }
+  if (event.mode === 'parallel') {
+    const p = await context.parallel('branches', [
+      async (ctx) => ctx.step('a', async () => { console.log('STEP-RUN a'); return 1; }),
+      async (ctx) => ctx.step('b', async () => { console.log('STEP-RUN b'); return 2; }),
+    ]);
+    const m = await context.map('items', [3, 4, 5], async (ctx, item) =>
+      ctx.step(`m${item}`, async () => { console.log(`STEP-RUN m${item}`); return item * 10; }));
+    await context.wait('pause', { seconds: 2 }); // a replay after both, from their checkpoints
+    return { parallel: p.getResults(), map: m.getResults() };
+  }
+  if (event.mode === 'chain') {
+    const got = await context.invoke('call', event.target, { x: 2 });
+    console.log('STEP-RUN after-chain');
+    return { got };
+  }
+  throw new Error(`bad mode ${event.mode}`);
+});
+"""
+
+
+def sdk_modules():
+    """node_modules holding the durable SDK (npm install once, cached under the build dir)."""
+    mods = SDK_DIR / "node_modules"
+    if (mods / "@aws" / "durable-execution-sdk-js" / "package.json").exists():
+        return mods
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.skip("npm is not installed: cannot get @aws/durable-execution-sdk-js")
+    SDK_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        res = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(SDK_DIR),
+                              "@aws/durable-execution-sdk-js@2"], capture_output=True, text=True,
+                             timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.skip("npm install @aws/durable-execution-sdk-js timed out (registry unreachable?)")
+    if res.returncode != 0:
+        pytest.skip(f"npm install @aws/durable-execution-sdk-js failed: {res.stderr[-300:]}")
+    return mods
+
+
+_ZIP = {}
+
+
+def function_zip():
+    """index.js and the SDK's node_modules (no source maps or type files), built once."""
+    if "zip" in _ZIP:
+        return _ZIP["zip"]
+    mods = sdk_modules()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("index.js", FUNCTION_JS)
+        for root, dirs, files in os.walk(mods):
+            dirs[:] = [d for d in dirs if d not in ("dist-types", "dist-es")]
+            for f in files:
+                if f.endswith((".map", ".d.ts", ".md")):
+                    continue
+                p = pathlib.Path(root) / f
+                z.write(p, "node_modules/" + str(p.relative_to(mods)))
+    _ZIP["zip"] = buf.getvalue()
+    return _ZIP["zip"]
+
+
+def create_durable(d, tmp_path, name, timeout=30, execution_timeout=3600, publish=True,
+                   retention_days=14):
+    """Create the durable function through a current boto3 and publish version 1."""
+    from helpers import run_boto3_script
+    zpath = tmp_path / f"{name}.zip"
+    zpath.write_bytes(function_zip())
+    return run_boto3_script(PYTHON, d.url, f"""
+        c.create_function(FunctionName={name!r}, Runtime="nodejs22.x", Handler="index.handler",
+                          Role={ROLE!r}, Timeout={timeout}, MemorySize=512,
+                          Code={{"ZipFile": open({str(zpath)!r}, "rb").read()}},
+                          DurableConfig={{"ExecutionTimeout": {execution_timeout},
+                                          "RetentionPeriodInDays": {retention_days}}})
+        if {publish!r}:
+            out["version"] = c.publish_version(FunctionName={name!r})["Version"]
+    """, timeout=180)
+
+
+def step_runs(state, fn):
+    """How many times each step body ran: {name: count}, from the function's log files."""
+    counts = {}
+    root = pathlib.Path(state) / "logs" / "aws" / "lambda" / fn
+    for p in root.rglob("*") if root.exists() else []:
+        if p.is_file():
+            for m in re.finditer(r"STEP-RUN (\S+)", p.read_text(errors="replace")):
+                counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def callback_ids(state, fn):
+    root = pathlib.Path(state) / "logs" / "aws" / "lambda" / fn
+    ids = []
+    for p in root.rglob("*") if root.exists() else []:
+        if p.is_file():
+            ids += re.findall(r"CALLBACK-ID (\S+)", p.read_text(errors="replace"))
+    return ids
