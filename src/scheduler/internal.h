@@ -122,6 +122,7 @@ struct gl_env {
     gl_fault_t fault;          /* injected: crash once the invoke is delivered, or die in init */
     int debug_port;            /* its debugger's port: no deadlines, no freezing; 0: none */
     int frozen;
+    int freeze_due;            /* IDLE and parked: the timer freezes it first (env.c) */
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
     int rapi_closing;
