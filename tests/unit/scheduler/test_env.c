@@ -175,6 +175,17 @@ static int reap_children(void)
     }
 }
 
+/* Empty a result slot for reuse. */
+static void clear_result(result_t *r)
+{
+    free(r->body);
+    free(r->error_type);
+    free(r->tail);
+    free(r->service_error);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
 static int teardown(void **state)
 {
     fx_t *fx = *state;
@@ -206,13 +217,8 @@ static int teardown(void **state)
         fprintf(stderr, "teardown: %s was left behind\n", fx->run_dir);
         bad = 1;
     }
-    for (int i = 0; i < MAX_RESULTS; i++) {
-        free(fx->results[i].body);
-        free(fx->results[i].error_type);
-        free(fx->results[i].tail);
-        free(fx->results[i].service_error);
-        json_decref(fx->results[i].json);
-    }
+    for (int i = 0; i < MAX_RESULTS; i++)
+        clear_result(&fx->results[i]);
     gl_fn_unref(fx->fn);
     gl_rm_rf(fx->dir);
     free(fx);
@@ -969,17 +975,6 @@ static void test_runtime_killed_while_idle(void **state)
     assert_int_equal(r->cold, 1);
     assert_true(int_member(r->json, "pid") != pid);
     close_sched(fx, 1000);
-}
-
-/* Empty a result slot for reuse. */
-static void clear_result(result_t *r)
-{
-    free(r->body);
-    free(r->error_type);
-    free(r->tail);
-    free(r->service_error);
-    json_decref(r->json);
-    memset(r, 0, sizeof(*r));
 }
 
 /*
