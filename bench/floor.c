@@ -4,7 +4,9 @@
  * responder on 127.0.0.1 (one thread, epoll, non-blocking sockets) that answers every request
  * with a fixed 200 and a 2-byte JSON body. It parses only what keep-alive needs (the end of the
  * head and Content-Length), so its cost is the kernel's loopback exchange plus a read and a
- * write per request: what no HTTP server on this machine can beat.
+ * write per request: what no HTTP server on this machine can beat. Like galley it answers a
+ * request only once the whole of it (head and body) has been read, and galley-bench sends the
+ * next one only after the whole reply: one exchange per request, never pipelined.
  *
  * Usage: galley-floor [PORT]   (default 0: an ephemeral port). Prints
  * "floor listening on 127.0.0.1:<port>" on stdout once it accepts, then serves until SIGTERM
@@ -33,7 +35,8 @@ static const char REPLY[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r
 typedef struct conn {
     int fd;
     size_t have;       /* bytes of the current request buffered in buf */
-    size_t body_left;  /* body bytes still to skip after a parsed head */
+    size_t body_left;  /* body bytes still to read after a parsed head */
+    int answer_due;    /* a head was parsed: answer once its body is read */
     char buf[BUF_SIZE];
 } conn_t;
 
@@ -68,15 +71,19 @@ static int serve(conn_t *c)
             if (c->body_left)
                 return 0;
         }
+        if (c->answer_due) {
+            c->answer_due = 0;
+            if (write(c->fd, REPLY, sizeof(REPLY) - 1) != (ssize_t)(sizeof(REPLY) - 1))
+                return -1;
+        }
         char *end = memmem(c->buf, c->have, "\r\n\r\n", 4);
         if (!end)
             return c->have == sizeof(c->buf) ? -1 : 0;
         size_t head = (size_t)(end + 4 - c->buf);
         c->body_left = content_length(c->buf, head);
+        c->answer_due = 1;
         memmove(c->buf, c->buf + head, c->have - head);
         c->have -= head;
-        if (write(c->fd, REPLY, sizeof(REPLY) - 1) != (ssize_t)(sizeof(REPLY) - 1))
-            return -1;
     }
 }
 

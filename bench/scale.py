@@ -233,7 +233,9 @@ def report(args, res, warm_c):
 ## Scale and the loopback floor
 
 The loopback floor is `build/bench/galley-floor` ([bench/floor.c](../bench/floor.c)): one
-thread, epoll, a fixed `200` with a 2-byte body per request, loaded by the same galley-bench.
+thread, epoll, a fixed `200` with a 2-byte body per request, sent once the whole request (head
+and body) has been read, loaded by the same galley-bench, which sends each request only after
+the whole previous reply: one HTTP exchange per request, as against galley.
 Warming: {mem['ready']} C environments ({mem['failed']} failed) through
 `POST /_galley/functions/F/warm` in batches of 100 took {mem['warm_s']:.1f} s; the daemon then
 held {mem['fds_after']} descriptors ({mem['fds_before']} before).

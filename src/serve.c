@@ -58,6 +58,8 @@ typedef struct daemon {
     json_t *http_routes; /* the template's Api/HttpApi events, each with its "Function" */
     json_t *http_urls;   /* function name -> the template's FunctionUrlConfig */
     gl_buf_t web_banner; /* their URLs and route table, printed after "listening on" */
+    uv_work_t sdk_probe;  /* asks the Python interpreter where boto3 is, off the loop */
+    char sdk_boto3[PATH_MAX];
 } daemon_t;
 
 static int is_executable_file(const char *p)
@@ -323,24 +325,36 @@ static int is_writable_dir_of(const char *path)
     return ok;
 }
 
-/* One line saying which AWS SDK each runtime offers its functions: boto3 from the Python
+/*
+ * One line saying which AWS SDK each runtime offers its functions: boto3 from the Python
  * interpreter's own site-packages (where it finds it without importing it), the AWS SDK for
- * JavaScript v3 from <runtimes>/nodejs/node_modules (scripts/install-deps --node-sdk). */
-static void log_sdks(const daemon_t *d)
+ * JavaScript v3 from <runtimes>/nodejs/node_modules (scripts/install-deps --node-sdk). Asking
+ * the interpreter is a whole Python start-up (30 to 70 ms), so it runs on libuv's work queue
+ * once the daemon is up, and the line comes a moment after "galley listening".
+ */
+static void on_sdk_probe(uv_work_t *w)
 {
-    char boto3[PATH_MAX] = "", *cmd = NULL, *js = gl_path_join(d->runtimes, "nodejs/node_modules/"
-                                                              "@aws-sdk/client-lambda");
+    daemon_t *d = w->data;
+    char *cmd = NULL;
+    d->sdk_boto3[0] = '\0';
     if (d->python && asprintf(&cmd, "'%s' -c \"import importlib.util as u; s = "
                                     "u.find_spec('boto3'); print(s.origin if s else '')\" "
                                     "2>/dev/null", d->python) >= 0) {
         FILE *p = popen(cmd, "re");
-        if (p && !fgets(boto3, sizeof(boto3), p))
-            boto3[0] = '\0';
+        if (p && !fgets(d->sdk_boto3, sizeof(d->sdk_boto3), p))
+            d->sdk_boto3[0] = '\0';
         if (p)
             pclose(p);
-        boto3[strcspn(boto3, "\r\n")] = '\0';
+        d->sdk_boto3[strcspn(d->sdk_boto3, "\r\n")] = '\0';
     }
     free(cmd);
+}
+
+static void on_sdk_probed(uv_work_t *w, int status)
+{
+    daemon_t *d = w->data;
+    const char *boto3 = status == 0 ? d->sdk_boto3 : "";
+    char *js = gl_path_join(d->runtimes, "nodejs/node_modules/@aws-sdk/client-lambda");
     int has_js = js && access(js, R_OK) == 0;
     gl_log_info("AWS SDK: python3.x functions: %s%s%s; nodejs functions: %s%s",
                 boto3[0] ? "boto3 at " : "none (no boto3 for ",
@@ -348,6 +362,13 @@ static void log_sdks(const daemon_t *d)
                 has_js ? "@aws-sdk/client-lambda at " : "none (scripts/install-deps --node-sdk)",
                 has_js ? js : "");
     free(js);
+}
+
+static void log_sdks(daemon_t *d)
+{
+    d->sdk_probe.data = d;
+    if (uv_queue_work(d->loop, &d->sdk_probe, on_sdk_probe, on_sdk_probed) < 0)
+        gl_log_warn("AWS SDK: could not look for boto3");
 }
 
 /* Interpreters, the runtimes directory and the state directory, once. */
@@ -378,7 +399,6 @@ static int resolve_paths(daemon_t *d, const serve_opts_t *o)
     gl_log_info("python: %s, node: %s, runtimes: %s, state: %s",
                 d->python ? d->python : "(none)", d->node ? d->node : "(none)", d->runtimes,
                 d->state);
-    log_sdks(d);
     return 0;
 }
 
@@ -752,6 +772,7 @@ int gl_serve(int argc, char **argv)
     start_signals(&d);
     gl_async_start(d.async);
     announce(&d, &o);
+    log_sdks(&d); /* here: nothing between it and uv_run can fail and free what it reads */
     if (d.web_banner.len) {
         fwrite(d.web_banner.data, 1, d.web_banner.len, stdout);
         fflush(stdout);

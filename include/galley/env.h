@@ -11,8 +11,9 @@
 #include "galley/http.h"
 
 /* Descriptors the daemon holds per idle environment (its Runtime API listener and connection,
- * stdout/stderr pipes, pidfd, log file): what `galley serve` divides its limit by. */
-#define GL_ENV_FDS_EACH 6u
+ * stdout/stderr pipes, pidfd, log file, its cgroup's memory peak file): what `galley serve`
+ * divides its limit by. */
+#define GL_ENV_FDS_EACH 7u
 
 /*
  * STARTING: forked, exec not yet confirmed (brief; spawn is synchronous today).

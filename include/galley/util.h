@@ -17,6 +17,8 @@
 void gl_uuid4(char out[GL_UUID_LEN + 1]);
 /** n random bytes as 2n lowercase hex characters plus NUL. */
 void gl_random_hex(char *out, size_t nbytes);
+/** n bytes from the kernel's random source (batched: few syscalls for many small calls). */
+void gl_random_bytes(void *out, size_t n);
 
 /** Wall clock in milliseconds since the epoch. */
 int64_t gl_now_ms(void);

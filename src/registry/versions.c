@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -212,9 +211,7 @@ gl_fn_t *gl_registry_resolve(gl_registry_t *r, const char *name, const char *qua
 double gl_registry_route_draw(void)
 {
     uint64_t x = 0;
-    /* getrandom never blocks once the pool is initialised; a short read keeps x's zeros. */
-    if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x))
-        x = (uint64_t)gl_mono_ns() * 0x9e3779b97f4a7c15ull;
+    gl_random_bytes(&x, sizeof(x)); /* every invoke draws: no syscall of its own */
     return (double)(x >> 11) * (1.0 / 9007199254740992.0); /* 53 random bits */
 }
 

@@ -392,6 +392,7 @@ int gl_cg_create(gl_cg_system_t *s, const char *id, uint64_t memory_bytes, gl_cg
         return gl_err_set(err, ENOMEM, "cgroup %s", id);
     cg->sys = s;
     cg->dir_fd = -1;
+    cg->peak_fd = -1;
     cg->limit = memory_bytes;
     snprintf(cg->id, sizeof(cg->id), "%s", id);
     if (snprintf(cg->memory_dir, PATH_MAX, "%s/%s", s->base_memory, id) >= PATH_MAX ||
@@ -478,6 +479,8 @@ void gl_cg_destroy(gl_cg_t *cg)
     s->ops->destroy(cg);
     if (cg->dir_fd >= 0)
         close(cg->dir_fd);
+    if (cg->peak_fd >= 0)
+        close(cg->peak_fd);
     if (cg->prev)
         cg->prev->next = cg->next;
     else

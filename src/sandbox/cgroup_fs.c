@@ -206,10 +206,23 @@ unsigned cg_read_oom_kills(const char *dir, const char *file)
     return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
 }
 
+/*
+ * Sampled after every invoke for its REPORT: the file stays open after the first read, and each
+ * sample is one pread (a cgroup file's content is made afresh at offset 0). Opening it by path
+ * every time walked the cgroup file system and cost more than the rest of the sample.
+ */
 uint64_t cg_sample_peak(gl_cg_t *cg, const char *file)
 {
-    uint64_t v = 0;
-    if (cg_read_u64(cg->memory_dir, file, &v) == 0 && v > cg->peak)
+    char path[PATH_MAX], buf[64], *end;
+    if (cg->peak_fd < 0 && cg_path(path, cg->memory_dir, file) == 0)
+        cg->peak_fd = open(path, O_RDONLY | O_CLOEXEC); /* failed: tried again next time */
+    ssize_t n = cg->peak_fd >= 0 ? pread(cg->peak_fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0)
+        return cg->peak;
+    buf[n] = '\0';
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (!errno && end != buf && v > cg->peak)
         cg->peak = v;
     return cg->peak;
 }

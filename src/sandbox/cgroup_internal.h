@@ -150,6 +150,7 @@ struct gl_cg {
     int dir_fd;                 /* V2: O_DIRECTORY fd for CLONE_INTO_CGROUP, else -1 */
     pid_t pgid;                 /* NONE: process group watched (0 = none); others: last attached */
     uint64_t peak;              /* highest sample seen (v2 without memory.peak, NONE) */
+    int peak_fd;                /* the sampled peak file, open after its first read, or -1 */
     unsigned oom_kills;         /* NONE: watchdog kills */
     uint64_t sample;            /* NONE: RSS summed during the current watchdog pass */
 };

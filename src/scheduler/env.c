@@ -57,6 +57,7 @@ static void fmt_seconds(char *out, size_t len, double s) { snprintf(out, len, "%
 /* ---- process control ---- */
 
 static void on_timer(uv_timer_t *t);
+static void on_freeze_due(gl_env_t *env);
 
 static void arm(gl_env_t *env, uint64_t ms)
 {
@@ -98,7 +99,12 @@ static void close_rapi(gl_env_t *env)
  * Freezing: an environment parked in /next with nothing to do is stopped whole (its
  * background threads and timers too), as Lambda freezes it, and thawed before it is given
  * work or signalled. A failure to freeze is logged and the environment simply stays awake.
+ * It is frozen FREEZE_DELAY_MS after it went idle, not at once: under steady traffic the next
+ * invoke usually comes sooner, and a freeze and thaw per invoke cost two cgroup writes and two
+ * extra wake-ups of every task of the environment (the freezer traps each one). Only an
+ * environment that stays idle is frozen, which is all a function can tell.
  */
+#define FREEZE_DELAY_MS 10
 /* SIGKILL everything of the environment: its process group, and its cgroup, which also
  * holds processes that started a session of their own. */
 static void kill_all(gl_env_t *env)
@@ -254,6 +260,11 @@ static void on_timer(uv_timer_t *t)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL);
         break;
     case GL_ENV_IDLE:
+        if (env->freeze_due && !env->invoke) {
+            on_freeze_due(env);
+            break;
+        }
+        /* fall through */
     case GL_ENV_RESPONDED:
         gl_env_handle(env, env->invoke || env->ext.post_pending ? GL_ENV_EV_TIMEOUT
                                                                 : GL_ENV_EV_IDLE_TIMEOUT,
@@ -356,6 +367,7 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
                  ms_since(env->state_since_ns));
     env->state = to;
     env->state_since_ns = gl_mono_ns();
+    env->freeze_due = 0; /* go_idle sets it again */
 }
 
 /* Stop when the function was replaced, or when idle environments are not kept at all. */
@@ -372,12 +384,25 @@ static void go_idle(gl_env_t *env, gl_env_event_t ev)
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
         return;
     }
-    if (!env->provisioned) /* provisioned ones stay until their config goes */
-        arm_limit(env, gl_env_idle_timeout(env));
+    uint64_t idle_ms = gl_env_idle_timeout(env);
+    env->freeze_due = env->parked && env->cg && !env->frozen && !env->debug_port &&
+                      (env->provisioned || idle_ms > FREEZE_DELAY_MS);
+    if (env->freeze_due)
+        arm(env, FREEZE_DELAY_MS); /* on_timer freezes, then waits for the idle timeout */
+    else if (!env->provisioned) /* provisioned ones stay until their config goes */
+        arm_limit(env, idle_ms);
     else
         uv_timer_stop(&env->timer);
-    if (env->parked && gl_env_ext_ready(env))
+}
+
+/* IDLE's timer after FREEZE_DELAY_MS: freeze, then wait out the rest of the idle timeout. */
+static void on_freeze_due(gl_env_t *env)
+{
+    env->freeze_due = 0;
+    if (env->parked && !env->invoke && gl_env_ext_ready(env))
         freeze(env); /* only with the runtime and every extension parked */
+    if (!env->provisioned)
+        arm_limit(env, gl_env_idle_timeout(env) - FREEZE_DELAY_MS);
 }
 
 /* Deliver the assigned invoke, start its clock, and play an injected fault on it. */
@@ -711,8 +736,8 @@ static int on_ext_ready(gl_env_t *env, gl_env_state_t from, void *arg)
             proceed(env, GL_ENV_EV_EXT_READY);
     } else if (from == GL_ENV_INITIALIZING && env->parked) {
         proceed(env, GL_ENV_EV_EXT_READY);
-    } else if (from == GL_ENV_IDLE && env->parked) {
-        freeze(env);
+    } else if (from == GL_ENV_IDLE && env->parked && !env->freeze_due) {
+        freeze(env); /* else the freeze delay's timer does it */
     }
     return 0;
 }

@@ -150,6 +150,7 @@ struct gl_env {
     int debug_port;            /* its debugger's port: no deadlines, no freezing; 0: none */
     int frozen;
     int from_spare;            /* started by specializing a spare (spares.c) */
+    int freeze_due;            /* IDLE and parked: the timer freezes it first (env.c) */
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
     int rapi_closing;

@@ -241,6 +241,26 @@ static void test_ids(void **state)
     assert_int_equal(strspn(hex, "0123456789abcdef"), 200);
 }
 
+/* The bytes come from a pool refilled 512 at a time: ids taken across several refills, and a
+ * request larger than the pool, are all distinct (no byte is handed out twice). */
+static void test_ids_across_pool_refills(void **state)
+{
+    (void)state;
+    enum { N = 200 }; /* 16 bytes each: six refills */
+    static char ids[N][GL_UUID_LEN + 1];
+    for (int i = 0; i < N; i++) {
+        gl_uuid4(ids[i]);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+    }
+    static char big[2 * 1000 + 1], big2[2 * 1000 + 1];
+    gl_random_hex(big, 1000);
+    gl_random_hex(big2, 1000);
+    assert_int_equal(strspn(big, "0123456789abcdef"), 2000);
+    assert_string_not_equal(big, big2);
+    assert_null(strstr(big, "00000000000000000000")); /* not the zeroed, used-up pool */
+}
+
 static void join_is(const char *a, const char *b, const char *want)
 {
     char *p = gl_path_join(a, b);
@@ -328,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_query_get_missing),
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_ids_across_pool_refills),
         cmocka_unit_test(test_path_join),
         cmocka_unit_test(test_path_plain),
         cmocka_unit_test(test_files),

@@ -175,6 +175,17 @@ static int reap_children(void)
     }
 }
 
+/* Empty a result slot for reuse. */
+static void clear_result(result_t *r)
+{
+    free(r->body);
+    free(r->error_type);
+    free(r->tail);
+    free(r->service_error);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
 static int teardown(void **state)
 {
     fx_t *fx = *state;
@@ -206,13 +217,8 @@ static int teardown(void **state)
         fprintf(stderr, "teardown: %s was left behind\n", fx->run_dir);
         bad = 1;
     }
-    for (int i = 0; i < MAX_RESULTS; i++) {
-        free(fx->results[i].body);
-        free(fx->results[i].error_type);
-        free(fx->results[i].tail);
-        free(fx->results[i].service_error);
-        json_decref(fx->results[i].json);
-    }
+    for (int i = 0; i < MAX_RESULTS; i++)
+        clear_result(&fx->results[i]);
     gl_fn_unref(fx->fn);
     gl_rm_rf(fx->dir);
     free(fx);
@@ -418,8 +424,11 @@ int __real_gl_cg_thaw_request(gl_cg_t *cg);
 int __wrap_gl_cg_thaw_request(gl_cg_t *cg);
 static int thaw_failures; /* how many of the next thaws fail with EMFILE */
 
+static int thaw_requests; /* every thaw asked for */
+
 int __wrap_gl_cg_thaw_request(gl_cg_t *cg)
 {
+    thaw_requests++;
     if (thaw_failures > 0) {
         thaw_failures--;
         return -EMFILE;
@@ -969,6 +978,42 @@ static void test_runtime_killed_while_idle(void **state)
 }
 
 /*
+ * An environment that parks in /next is frozen only once it has stayed idle for a moment: one
+ * given its next invoke soon after (steady traffic) is never frozen and thawed in between,
+ * while one left alone is frozen, and thawed for its next invoke.
+ */
+static void test_idle_env_frozen_after_delay_not_between_invokes(void **state)
+{
+    fx_t *fx = *state;
+    gl_cg_opts_t copts = {.force_mode = GL_CG_NONE}; /* SIGSTOP freezing, no rights needed */
+    gl_err_t err = {0};
+    char st[32];
+    assert_int_equal(gl_cg_system_open(&fx->cgroups, &fx->loop, &copts, NULL, &err), 0);
+    start(fx, echo_loop, 30, 600000, 0);
+    invoke_and_wait(fx, 0, "{}");
+    thaw_requests = 0;
+    for (int i = 0; i < 10; i++) {
+        /* Parked in /next (idle), then the next invoke at once: before, it was frozen on
+         * parking and every one of these invokes began with a thaw. */
+        RUN_UNTIL(fx, strcmp(env_state(fx, st, sizeof(st)), "idle") == 0, WAIT_MS);
+        clear_result(&fx->results[1]);
+        result_t *r = invoke_and_wait(fx, 1, "{}");
+        assert_int_equal(r->function_error, 0);
+        assert_int_equal(int_member(r->json, "n"), i + 2);
+    }
+    assert_true(thaw_requests < 5); /* a loaded machine may pause the test past the delay */
+    RUN_UNTIL(fx, strcmp(env_status(fx, st, sizeof(st)), "frozen") == 0, WAIT_MS);
+    int before = thaw_requests;
+    result_t *r = invoke_and_wait(fx, 2, "{}");
+    assert_int_equal(r->function_error, 0);
+    assert_int_equal(int_member(r->json, "n"), 12);
+    assert_int_equal(thaw_requests, before + 1);
+    close_sched(fx, 1000);
+    gl_cg_system_close(fx->cgroups);
+    fx->cgroups = NULL;
+}
+
+/*
  * A frozen environment that cannot be thawed (EMFILE opening the freezer file) fails the invoke
  * given to it at once with a service error, instead of at the function's 30 s timeout, and is
  * stopped (the group is killed although the thaw failed twice); the next invoke is cold.
@@ -1131,6 +1176,7 @@ int main(void)
         T(test_close_with_busy_environment),
         T(test_runtime_killed_while_idle),
         T(test_failed_thaw_fails_invoke_at_once),
+        T(test_idle_env_frozen_after_delay_not_between_invokes),
         T(test_dropped_next_connection),
         T(test_close_idle_only),
         T(test_env_vars_and_debug),
