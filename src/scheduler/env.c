@@ -5,7 +5,8 @@
  * cap, freezing, peak), its private /tmp directory when there is no mount namespace, its
  * Runtime API listener (one loopback port per environment: the listener is the identity of
  * the caller) and one timer for the current state's deadline. Starting one is env_start.c;
- * the Runtime API's entry points are env_rapi.c.
+ * the Runtime API's entry points are env_rapi.c; watching its process and releasing it
+ * once it is torn down are env_release.c.
  *
  * gl_env_handle() is the only place env->state changes; Runtime API calls and process, timer
  * and scheduler events all become events there. The environment frees itself once its
@@ -75,26 +76,6 @@ static void arm_limit(gl_env_t *env, uint64_t ms)
         arm(env, ms);
 }
 
-static void maybe_free(gl_env_t *env);
-
-static void on_rapi_closed(void *arg)
-{
-    gl_env_t *env = arg;
-    env->rapi = NULL;
-    env->handles_open--;
-    maybe_free(env);
-}
-
-static void close_rapi(gl_env_t *env)
-{
-    if (env->rapi && !env->rapi_closing) {
-        env->rapi_closing = 1;
-        env->parked = NULL; /* aborted by the close */
-        env->handles_open++;
-        gl_http_server_close(env->rapi, on_rapi_closed, env);
-    }
-}
-
 /*
  * Freezing: an environment parked in /next with nothing to do is stopped whole (its
  * background threads and timers too), as Lambda freezes it, and thawed before it is given
@@ -155,7 +136,7 @@ static void stop_process(gl_env_t *env, int graceful, const char *reason)
         return;
     }
     env->ext.stopping = 2; /* told (or nobody to tell): the processes go now */
-    close_rapi(env);
+    gl_env_close_rapi(env);
     if (env->reaped)
         return;
     thaw(env);
@@ -169,84 +150,6 @@ static void stop_process(gl_env_t *env, int graceful, const char *reason)
         else
             uv_timer_stop(&env->timer);
     }
-}
-
-/* Free once torn down and every handle (and the Runtime API listener) has closed. */
-static void maybe_free(gl_env_t *env)
-{
-    if (!env->torn_down || env->handles_open > 0)
-        return;
-    gl_pool_t *pool = env->pool;
-    int was_provisioned = env->provisioned, initialized = env->initialized;
-    gl_pool_on_env_warm(env, 0); /* started by gl_sched_warm and never ready */
-    gl_logs_lines_free(&env->out_lines);
-    gl_logs_lines_free(&env->err_lines);
-    gl_logs_stream_close(&env->log);
-    if (env->pidfd >= 0)
-        close(env->pidfd);
-    if (env->tmp_dir) {
-        gl_rm_rf(env->tmp_dir);
-        char *slash = strrchr(env->tmp_dir, '/');
-        if (slash) {
-            *slash = '\0';
-            rmdir(env->tmp_dir);
-        }
-        free(env->tmp_dir);
-    }
-    /* Every process of the environment is gone: its uid may serve another one. */
-    gl_sbx_user_release(env->sched->opts.sbx, &env->user);
-    gl_env_ext_free(env);
-    gl_fn_unref(env->fn);
-    free(env);
-    gl_pool_on_env_freed(pool, was_provisioned, initialized);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    gl_env_t *env = h->data;
-    env->handles_open--;
-    maybe_free(env);
-}
-
-static void close_handle(gl_env_t *env, uv_handle_t *h)
-{
-    if (h->loop && !uv_is_closing(h)) {
-        env->handles_open++;
-        uv_close(h, on_handle_closed);
-    }
-}
-
-/* DEAD: release everything; the last close callback frees the environment. */
-void gl_env_teardown(gl_env_t *env)
-{
-    gl_env_flush_output(env);
-    gl_env_tel_close(env);
-    close_rapi(env);
-    gl_pool_unlink(env->pool, env);
-    if (env->cg) {
-        gl_cg_destroy(env->cg);
-        env->cg = NULL;
-    }
-    env->torn_down = 1;
-    close_handle(env, (uv_handle_t *)&env->exit_poll);
-    close_handle(env, (uv_handle_t *)&env->out);
-    close_handle(env, (uv_handle_t *)&env->err);
-    close_handle(env, (uv_handle_t *)&env->timer);
-    close_handle(env, (uv_handle_t *)&env->ext.idle); /* env_ext.c's, when it was opened */
-    maybe_free(env);
-}
-
-static void on_exit_readable(uv_poll_t *p, int status, int events)
-{
-    gl_env_t *env = p->data;
-    int ws = 0;
-    pid_t r = waitpid(env->pid, &ws, WNOHANG);
-    if (r == 0)
-        return;
-    uv_poll_stop(p);
-    env->reaped = 1;
-    env->exit_status = r < 0 ? 0 : ws;
-    gl_env_handle(env, GL_ENV_EV_EXITED, NULL);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -588,7 +491,7 @@ static int on_init_error(gl_env_t *env, gl_env_state_t from, void *arg)
     }
     /* The runtime should exit by itself after reporting: give it the grace period to
      * do so (and to write its last lines), then make sure. */
-    close_rapi(env);
+    gl_env_close_rapi(env);
     arm(env, STOP_GRACE_MS);
     return 0;
 }
@@ -810,14 +713,4 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)
         handlers[ev].refused(arg);
     gl_log_debug("env=%.8s fn=%s event %s refused in state %s", env->id, env->fn->cfg.name,
                  event_names[ev], state_names[from]);
-}
-
-
-/* Start reading the runtime's output pipes and watching its pidfd (parent ends given). */
-void gl_env_watch(gl_env_t *env, int out_fd, int err_fd)
-{
-    gl_env_read_output(env, out_fd, err_fd);
-    uv_poll_init(env->sched->loop, &env->exit_poll, env->pidfd);
-    env->exit_poll.data = env;
-    uv_poll_start(&env->exit_poll, UV_READABLE, on_exit_readable);
 }

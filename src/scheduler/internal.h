@@ -180,6 +180,8 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 unsigned gl_env_transitions(gl_env_state_t from, gl_env_event_t ev);
 /** DEAD: release everything; frees the environment once every handle has closed. */
 void gl_env_teardown(gl_env_t *env);
+/** Close the Runtime API listener (a parked /next is aborted by it); idempotent. */
+void gl_env_close_rapi(gl_env_t *env);
 /** Harness fault: the new environment's runtime dies during init (SIGKILL). */
 void gl_env_inject_init_failure(gl_env_t *env);
 /** Read the runtime's output pipes and watch its exit (parent ends of the pipes). */
