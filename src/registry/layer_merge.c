@@ -95,10 +95,11 @@ int gl_layer_parse_name(const char *param, char *out)
 
 /* ---- merging ---- */
 
-static const char *merge_src; /* nftw has no user pointer: the merge runs on one thread */
-static const char *merge_dst;
-static size_t merge_src_len;
-static uint64_t tree_total;
+/* nftw has no user pointer: per thread, as merges run on the loop and on the work queue. */
+static _Thread_local const char *merge_src;
+static _Thread_local const char *merge_dst;
+static _Thread_local size_t merge_src_len;
+static _Thread_local uint64_t tree_total;
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {
@@ -229,7 +230,10 @@ static int look_up(gl_registry_t *r, json_t *layers, char **dirs, uint64_t *byte
             }
         json_object_set(entry, "CodeSize", json_object_get(rec, "CodeSize"));
         *bytes += (uint64_t)json_integer_value(json_object_get(rec, "UnpackedSize"));
-        dirs[i] = gl_path_join(json_string_value(json_object_get(rec, "ContentDir")), "content");
+        const char *tpl = json_string_value(json_object_get(rec, "TemplateDir"));
+        dirs[i] = tpl ? strdup(tpl)
+                      : gl_path_join(json_string_value(json_object_get(rec, "ContentDir")),
+                                     "content");
         json_decref(rec);
         if (!dirs[i])
             return gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "out of memory");

@@ -47,7 +47,7 @@ static long publish(gl_registry_t *r, const char *name, const char *description)
     json_t *rec = NULL;
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    if (gl_layer_publish(r, name, zip, sizeof(zip), meta, &rec, &res, &err) < 0)
+    if (gl_layer_publish(r, name, zip, sizeof(zip), meta, NULL, &rec, &res, &err) < 0)
         fail_msg("publish: %s", err.msg);
     long v = (long)json_integer_value(json_object_get(rec, "Version"));
     json_decref(rec);
@@ -103,7 +103,7 @@ static void test_refused_archive(void **state)
     json_t *rec = NULL;
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    assert_true(gl_layer_publish(r, "bad", "not a zip", 9, NULL, &rec, &res, &err) < 0);
+    assert_true(gl_layer_publish(r, "bad", "not a zip", 9, NULL, NULL, &rec, &res, &err) < 0);
     assert_int_equal(res.status, GL_ARCHIVE_BAD_ZIP);
     assert_null(rec);
     json_t *versions = gl_layer_versions(r, "bad");
