@@ -104,6 +104,10 @@ int gl_layers_template_dir(struct gl_registry *r, const char *name, const json_t
 /** Merge dirs[0..n) into dest (which must not exist) so a later one's files win; hard links,
  *  copies where linking fails. Built beside dest and renamed in. 0 or a negative errno. */
 int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
+/** Hot reload: merge dirs again into a new dest, built beside it and swapped in; the dest it
+ *  replaces stays as dest.old (environments still running use it) until the next call, which
+ *  removes it. Safe on a work queue thread. 0 or a negative errno with err set. */
+int gl_layers_remerge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
 /** Bytes of regular files under dir (symbolic links not followed); 0 when absent. */
 uint64_t gl_layers_tree_bytes(const char *dir);
 

@@ -180,6 +180,33 @@ out:
     return rc;
 }
 
+int gl_layers_remerge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err)
+{
+    char *next = NULL, *old = NULL;
+    int rc = -ENOMEM;
+    if (asprintf(&next, "%s.next", dest) < 0 || asprintf(&old, "%s.old", dest) < 0) {
+        gl_err_set(err, ENOMEM, "merge layers");
+        goto out;
+    }
+    /* The generation before the current one: its environments were retired at the last
+     * reload. The current one stays, renamed, for environments still finishing an invoke. */
+    gl_rm_rf(old);
+    gl_rm_rf(next);
+    if ((rc = gl_layers_merge(dirs, n, next, err)) < 0)
+        goto out;
+    if (rename(dest, old) < 0 && errno != ENOENT) {
+        rc = gl_err_set(err, errno, "rename %s", dest);
+        gl_rm_rf(next);
+    } else if (rename(next, dest) < 0) {
+        rc = gl_err_set(err, errno, "rename %s", next);
+        gl_rm_rf(next);
+    }
+out:
+    free(next);
+    free(old);
+    return rc;
+}
+
 static int on_count(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)path;
@@ -348,8 +375,10 @@ int gl_layers_template_dir(gl_registry_t *r, const char *name, const json_t *dir
         return gl_err_set(err, E2BIG, "%s: too many layers", name);
     for (size_t i = 0; i < n; i++)
         list[i] = json_string_value(json_array_get(dirs, i));
-    if (asprintf(&dest, "%s/layers/.template/%s", r->state_dir, name) < 0)
+    if (asprintf(&dest, "%s/layers/.template/%s.old", r->state_dir, name) < 0)
         return gl_err_set(err, ENOMEM, "out of memory");
+    gl_rm_rf(dest); /* a reload's previous generation (gl_layers_remerge) */
+    dest[strlen(dest) - 4] = '\0';
     gl_rm_rf(dest);
     *strrchr(dest, '/') = '\0';
     rc = gl_mkdir_p(dest, 0755);

@@ -10,20 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import zip_files
-from test_layers import ACCOUNT_ARN, PY_APP, ROLE, SAM, err, invoke
-
-
-def sam_project(tmp_path):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(PY_APP)
-    (tmp_path / "deps" / "python").mkdir(parents=True)
-    (tmp_path / "deps" / "python" / "greet.py").write_text("def hello():\n    return 'v1'\n")
-    (tmp_path / "deps" / "python" / "shared.py").write_text("WHO = 'deps'\n")
-    (tmp_path / "over" / "python").mkdir(parents=True)
-    (tmp_path / "over" / "python" / "shared.py").write_text("WHO = 'over'\n")
-    tpl = tmp_path / "template.yaml"
-    tpl.write_text(SAM)
-    return tpl
+from test_layers import ACCOUNT_ARN, PY_APP, ROLE, err, invoke, sam_project
 
 
 def test_template_layers_are_versions(daemon_factory, tmp_path):
