@@ -45,8 +45,8 @@ static int on_entry(const char *path, const struct stat *st, int type, struct FT
     if (type != FTW_F && type != FTW_SL)
         return 0;
     if (walk.n == walk.cap) {
-        char **grown = realloc(walk.lines, (walk.cap = walk.cap ? walk.cap * 2 : 64) *
-                                               sizeof(*grown));
+        char **grown =
+            realloc(walk.lines, (walk.cap = walk.cap ? walk.cap * 2 : 64) * sizeof(*grown));
         if (!grown) {
             walk.failed = 1;
             return 1;
@@ -55,8 +55,8 @@ static int on_entry(const char *path, const struct stat *st, int type, struct FT
     }
     char *line = NULL;
     if (asprintf(&line, "%s\t%c\t%lld\t%lld.%09ld\n", path + walk.root_len,
-                 type == FTW_SL ? 'l' : 'f', (long long)st->st_size,
-                 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec) < 0) {
+                 type == FTW_SL ? 'l' : 'f', (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+                 st->st_mtim.tv_nsec) < 0) {
         walk.failed = 1;
         return 1;
     }
@@ -154,8 +154,7 @@ json_t *gl_layer_template_names(const gl_registry_t *r)
     json_t *arr = json_array();
     const char *name;
     json_t *v;
-    json_object_foreach(r->tpl_layers, name, v)
-        json_array_append_new(arr, json_string(name));
+    json_object_foreach(r->tpl_layers, name, v) json_array_append_new(arr, json_string(name));
     return arr;
 }
 
