@@ -451,6 +451,7 @@ static int open_scheduler(daemon_t *d, const serve_opts_t *o)
         .rapi = gl_rapi_handler(),
         .sbx = d->sbx,
         .cgroups = d->cgroups,
+        .spares = o->no_spares ? 0 : o->spares,
     };
     if (gl_sched_new(&d->sched, d->loop, &sopts, &err) < 0) {
         gl_log_error("%s", err.msg);
@@ -539,6 +540,19 @@ static int first_credential(const serve_opts_t *o, char *out, size_t len)
  * gives a role's (under --auth sigv4 the first configured key, so the function's calls are
  * accepted; fixed fake ones otherwise), --endpoint-env; and the --debug functions.
  */
+/* Spares (--spares) for the runtimes of the functions loaded so far; CreateFunction and
+ * updates note theirs as they come. The first start happens on the loop's first turn. */
+static void start_spares(daemon_t *d)
+{
+    gl_fn_t **fns = NULL;
+    size_t n = 0;
+    if (gl_registry_list(d->reg, &fns, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        gl_sched_spares_note(d->sched, fns[i]->cfg.runtime);
+    free(fns);
+}
+
 static int configure_environments(daemon_t *d, const serve_opts_t *o)
 {
     char endpoint[320], key[512] = "", id[300], secret[300];
@@ -737,6 +751,7 @@ int gl_serve(int argc, char **argv)
         goto out;
     if (configure_environments(&d, &o) < 0)
         goto out;
+    start_spares(&d);
     start_reload(&d, &o);
     start_signals(&d);
     gl_async_start(d.async);

@@ -29,6 +29,8 @@ typedef struct serve_opts {
     double idle_timeout_s;
     int no_sandbox;
     int no_cgroups;
+    unsigned spares;       /* --spares N per runtime family in use (default 1) */
+    int no_spares;
     int isolate_network;
     int no_watch;
     const char *run_as;

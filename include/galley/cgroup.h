@@ -55,6 +55,9 @@ void gl_cg_system_close(gl_cg_system_t *s);
  *  memory limit and no swap (memory_bytes 0: no limit). */
 int gl_cg_create(gl_cg_system_t *s, const char *id, uint64_t memory_bytes, gl_cg_t **out,
                  gl_err_t *err);
+/** Set the memory limit of a group made without one (a spare's, when a function takes it):
+ *  the writes of gl_cg_create in the same order, which only ever lower the limit. */
+int gl_cg_set_limit(gl_cg_t *cg, uint64_t memory_bytes, gl_err_t *err);
 /** v2: an O_DIRECTORY fd for clone3's CLONE_INTO_CGROUP, else -1. Owned by the group. */
 int gl_cg_clone_fd(const gl_cg_t *cg);
 /** Put pid in the group (v1, or v2 when clone3 could not); for NONE, start watching pid's

@@ -16,11 +16,12 @@
 
 /*
  * STARTING: forked, exec not yet confirmed (brief; spawn is synchronous today).
- * INITIALIZING: runtime running its init, no /next yet.
+ * INITIALIZING: runtime (and extensions) running their init, not all of them in next yet.
  * IDLE: runtime parked in /next, no invoke.
  * INVOKING: event delivered, waiting for /response or /error.
- * RESPONDED: the invoke is answered; waiting for the runtime's next /next.
- * STOPPING: signalled, waiting for the process to exit.
+ * RESPONDED: the invoke is answered; waiting for the runtime's next /next (and for the
+ *   extensions still at work on it).
+ * STOPPING: extensions told SHUTDOWN, or signalled: waiting for the process to exit.
  * DEAD: exited and reaped; handles closing.
  */
 #define GL_ENV_STATE_MAP(XX)                                                                       \
@@ -52,7 +53,9 @@ typedef enum gl_env_state {
     XX(IDLE_TIMEOUT, "idle_timeout")                                                               \
     XX(EXITED, "exited")                                                                           \
     XX(THAW_FAILED, "thaw_failed") /* a frozen runtime could not be resumed for its invoke */    \
-    XX(SHUTDOWN, "shutdown")
+    XX(SHUTDOWN, "shutdown")                                                                       \
+    XX(EXT_READY, "ext_ready")    /* an extension waits in /extension/event/next */                \
+    XX(EXT_FAILED, "ext_failed")  /* an extension crashed or posted init/exit error */
 
 typedef enum gl_env_event {
 #define XX(name, text) GL_ENV_EV_##name,

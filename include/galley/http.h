@@ -183,7 +183,8 @@ int gl_http_reply_aws_err(gl_http_req_t *req, const gl_aws_error_t *e);
  * if the client goes away); _end consumes it as gl_http_reply does. Writes are sent in order,
  * each copied. A request streamed this way takes no other reply.
  */
-/** Send the status line and headers (Transfer-Encoding: chunked added). 0 or a negative errno
+/** Send the status line and headers (Transfer-Encoding: chunked added, except for 1xx, 204
+ *  and 304, whose writes, like those of a reply to HEAD, are dropped). 0 or a negative errno
  *  (the connection is gone: on_abort has run or runs, the request is still to be ended). */
 int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *headers,
                         size_t nheaders);
@@ -193,6 +194,10 @@ int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *
 int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len);
 /** End the chunked body (and the reply); req must not be touched after it. */
 int gl_http_reply_end(gl_http_req_t *req);
+/** End a streamed reply as failed: what was queued is still sent, then the connection closes
+ *  without the terminating chunk (clients report a body cut short: curl's error 18, Python's
+ *  IncompleteRead, fetch's "terminated"). Consumes req as _end does. */
+int gl_http_reply_abort(gl_http_req_t *req);
 #define GL_HTTP_STREAM_HIGH_WATER (1024u * 1024u)
 
 /*

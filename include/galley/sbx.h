@@ -57,6 +57,10 @@ int gl_sbx_has_mount_ns(const gl_sbx_t *s);
  *  the kernel): the host's 127.0.0.1 is out of their reach, so their Runtime API must be
  *  served on the listener gl_sbx_spawn hands back (spec->rapi_fd). s may be NULL (0). */
 int gl_sbx_isolates_network(const gl_sbx_t *s);
+/** A non-blocking TCP socket (IPv4) made in the network namespace of process pid, so that a
+ *  connection to its 127.0.0.1 reaches what listens inside an isolated environment (the
+ *  Telemetry API's subscribers). A negative errno when the namespace cannot be entered. */
+int gl_sbx_netns_socket(pid_t pid);
 
 /** Who one environment's processes run as. */
 typedef struct gl_sbx_user {
@@ -113,6 +117,10 @@ typedef struct gl_sbx_spec {
      * isolated, and after any failure.
      */
     int *rapi_fd;
+    /** A spare's control socket (its end of a socket pair), or <= 0 for none. The child gets
+     *  it as fd 3, the only descriptor above stdio that survives exec; the bootstrap reads its
+     *  function's environment from it and closes it (src/scheduler/spares.c). */
+    int ctl_fd;
 } gl_sbx_spec_t;
 
 /**
@@ -130,6 +138,27 @@ int gl_sbx_spawn(const gl_sbx_t *s, const gl_sbx_spec_t *spec, pid_t *pid, int *
  * checks its size with this after each invoke. 0 or a negative errno.
  */
 int gl_sbx_dir_usage(const char *dir, uint64_t *bytes);
+
+/** Where a spare's function lives: what gl_sbx_specialize puts into its mount namespace. */
+typedef struct gl_sbx_place {
+    const char *code_dir; /* host path, bound read-only at /var/task (replacing the empty one) */
+    const char *opt_dir;  /* host path bound read-only at /opt, or NULL */
+    unsigned tmp_mb;      /* new size of /tmp and /dev/shm; 0: keep the spare's */
+} gl_sbx_place_t;
+
+/**
+ * Give a running spare (started with an empty code_dir, no opt_dir) its function's files: the
+ * code at /var/task (mounted over the empty one) and the layers at /opt, read-only, and /tmp
+ * and /dev/shm resized. The
+ * trees are cloned here (open_tree) and a short-lived helper process joins the spare's mount
+ * namespace (setns on pidfd) to move them in: the spare itself is already confined (seccomp
+ * refuses mount). Needs a mount namespace without a user namespace (a root daemon): -ENOTSUP
+ * otherwise. Blocks until the helper is done (about a millisecond). 0 or a negative errno
+ * with err naming the step.
+ */
+int gl_sbx_specialize(const gl_sbx_t *s, int pidfd, const gl_sbx_place_t *p, gl_err_t *err);
+/** 1 when gl_sbx_specialize can work with this sandbox. s may be NULL (0). */
+int gl_sbx_can_specialize(const gl_sbx_t *s);
 
 /** Signal the whole process group of an environment (its session leader is pid). */
 int gl_sbx_kill_group(pid_t pid, int sig);

@@ -85,6 +85,8 @@ typedef struct gl_sched_opts {
     const gl_http_handler_t *rapi; /* Runtime API handler; its data is the environment */
     const gl_sbx_t *sbx;         /* the sandbox (NULL: plain processes) */
     gl_cg_system_t *cgroups;     /* memory caps and freezing (NULL: neither) */
+    unsigned spares;             /* --spares: pre-started interpreters kept per runtime family
+                                    in use (0: none; needs gl_sbx_can_specialize) */
 } gl_sched_opts_t;
 
 int gl_sched_new(gl_sched_t **out, uv_loop_t *loop, const gl_sched_opts_t *opts, gl_err_t *err);
@@ -106,6 +108,17 @@ void gl_invoke_free(gl_invoke_t *inv);
 int gl_sched_submit(gl_sched_t *s, gl_invoke_t *inv);
 /** Resume reading a streaming invoke's runtime after on_chunk asked for a pause. */
 void gl_invoke_stream_resume(gl_invoke_t *inv);
+/**
+ * Make inv answer req as a stream: inv->stream set, inv's on_chunk, done and data (owner) and
+ * req's data (inv) and on_abort (on_gone) set; req->on_drain resumes the runtime. on_gone
+ * should end with gl_invoke_stream_unbind and free its owner.
+ */
+void gl_invoke_stream_bind(gl_invoke_t *inv, gl_http_req_t *req, void *owner,
+                           int (*on_chunk)(gl_invoke_t *inv, const char *buf, size_t len),
+                           gl_invoke_done_fn done, void (*on_gone)(gl_http_req_t *req));
+/** The caller is gone (req may be NULL): inv runs on answering no one, its streamed pieces
+ *  dropped and its runtime resumed; req (if any) loses its data and callbacks. */
+void gl_invoke_stream_unbind(gl_invoke_t *inv, gl_http_req_t *req);
 
 /** Lambda's limit on a streamed response (200 MB); a plain Invoke keeps 6 MB. */
 #define GL_STREAM_MAX_RESPONSE (200ull * 1024 * 1024)
@@ -203,6 +216,12 @@ void gl_sched_retire(gl_sched_t *s, gl_fn_t *fn);
 
 /** Live environments, for `ps` and leak checks (new reference: a JSON array). */
 json_t *gl_sched_envs_json(gl_sched_t *s);
+/** A function of this runtime exists (loaded, created or updated): keep spares for its
+ *  family from now on (python*, nodejs*; anything else is ignored). */
+void gl_sched_spares_note(gl_sched_t *s, const char *runtime);
+/** The spares, for `galley ps` and GET /_galley/environments (new reference): id, state
+ *  ("starting" until its interpreter is warm, then "spare"), runtime family, pid, uid, age. */
+json_t *gl_sched_spares_json(gl_sched_t *s);
 size_t gl_sched_env_count(gl_sched_t *s);
 
 #endif

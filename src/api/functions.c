@@ -256,6 +256,8 @@ void gl_api_put_and_reply(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg
     } else if (req) {
         reply_json(req, status, gl_fn_config_json(api->reg, fn));
     }
+    if (fn) /* stored: its runtime's spares are ready before its first invoke */
+        gl_sched_spares_note(api->sched, fn->cfg.runtime);
     free(code_dir);
 }
 

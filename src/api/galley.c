@@ -24,7 +24,8 @@ static void reply_ok(gl_http_req_t *req, json_t *body)
 void gl_api_galley_environments(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     (void)rt;
-    reply_ok(req, json_pack("{s:o, s:i, s:i}", "Environments", gl_sched_envs_json(api->sched),
+    reply_ok(req, json_pack("{s:o, s:o, s:i, s:i}", "Environments", gl_sched_envs_json(api->sched),
+                            "Spares", gl_sched_spares_json(api->sched),
                             "RunningInvokes", (int)gl_sched_running(api->sched),
                             "AccountConcurrency",
                             (int)gl_sched_account_concurrency(api->sched)));

@@ -18,7 +18,7 @@
 #include "internal.h"
 
 typedef struct stream stream_t;
-static void drop(stream_t *st);
+static void drop(stream_t *st, gl_http_req_t *req);
 static void on_client_gone(gl_http_req_t *req);
 
 struct stream {
@@ -79,17 +79,11 @@ static int on_chunk(gl_invoke_t *inv, const char *buf, size_t len)
     }
     if (gl_http_req_gone(req)) {
         gl_http_reply_end(req);
-        drop(st);
+        drop(st, NULL);
         return 0;
     }
     req->on_abort = on_client_gone;
     return rc == 1;
-}
-
-static void on_drain(gl_http_req_t *req)
-{
-    stream_t *st = req->data;
-    gl_invoke_stream_resume(st->inv);
 }
 
 /* InvokeComplete's body: ErrorCode and ErrorDetails for a failure, LogResult for Tail. */
@@ -137,24 +131,18 @@ static void on_done(gl_invoke_t *inv)
 }
 
 /* The invoke no longer answers anyone: it runs on, its streamed bytes are dropped. */
-static void drop(stream_t *st)
+static void drop(stream_t *st, gl_http_req_t *req)
 {
-    gl_invoke_t *inv = st->inv;
-
-    inv->done = NULL;
-    inv->data = NULL;
-    inv->on_chunk = NULL;
+    gl_invoke_stream_unbind(st->inv, req);
     gl_buf_free(&st->msg);
     free(st);
 }
 
 static void on_client_gone(gl_http_req_t *req)
 {
-    stream_t *st = req->data;
-    gl_invoke_t *inv = st->inv;
+    gl_invoke_t *inv = req->data;
 
-    drop(st);
-    gl_invoke_stream_resume(inv); /* let the runtime finish */
+    drop(inv->data, req); /* the runtime is resumed to finish */
 }
 
 int gl_api_stream_attach(gl_invoke_t *inv, gl_http_req_t *req)
@@ -165,20 +153,11 @@ int gl_api_stream_attach(gl_invoke_t *inv, gl_http_req_t *req)
         return -1;
     st->req = req;
     st->inv = inv;
-    inv->stream = 1;
-    inv->on_chunk = on_chunk;
-    inv->done = on_done;
-    inv->data = st;
-    req->data = st;
-    req->on_abort = on_client_gone;
-    req->on_drain = on_drain;
+    gl_invoke_stream_bind(inv, req, st, on_chunk, on_done, on_client_gone);
     return 0;
 }
 
 void gl_api_stream_detach(gl_invoke_t *inv, gl_http_req_t *req)
 {
-    drop(inv->data);
-    req->data = NULL;
-    req->on_abort = NULL;
-    req->on_drain = NULL;
+    drop(inv->data, req);
 }

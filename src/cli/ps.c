@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ps.c: `galley ps`: the live execution environments of a running daemon, as a table or JSON.
+ * ps.c: `galley ps`: the live execution environments of a running daemon, as a table or JSON,
+ * and its spares (src/scheduler/spares.c), listed apart.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -12,7 +13,10 @@
 #include "galley/cli.h"
 #include "internal.h"
 
-#define PS_USAGE "usage: galley ps [--endpoint URL] [--state-dir DIR] [--json]"
+#define PS_USAGE                                                                                   \
+    "usage: galley ps [--endpoint URL] [--state-dir DIR] [--json [--spares]]\n"                   \
+    "  the table lists spares (pre-started interpreters) under the environments; --json prints\n" \
+    "  the environments' array, with --spares {\"Environments\": [...], \"Spares\": [...]}"
 
 static void print_age(char *out, size_t len, json_int_t ms)
 {
@@ -25,11 +29,32 @@ static void print_age(char *out, size_t len, json_int_t ms)
                  (long long)(ms / 60000 % 60));
 }
 
+/* Spares (pre-started interpreters no function has taken yet) under the environments, apart:
+ * they belong to no function. */
+static void print_spares(const json_t *spares)
+{
+    size_t i;
+    json_t *e;
+    if (!json_is_array(spares) || json_array_size(spares) == 0)
+        return;
+    printf("\n%-10s %-24s %-8s %-12s %8s %9s\n", "SPARE", "RUNTIME", "", "STATUS", "PID", "AGE");
+    json_array_foreach(spares, i, e)
+    {
+        char age[32];
+        print_age(age, sizeof(age), json_integer_value(json_object_get(e, "age_ms")));
+        printf("%-10.8s %-24s %-8s %-12s %8lld %9s\n", json_string_value(json_object_get(e, "id")),
+               json_string_value(json_object_get(e, "runtime")), "",
+               json_string_value(json_object_get(e, "state")),
+               (long long)json_integer_value(json_object_get(e, "pid")), age);
+    }
+}
+
 int gl_cli_ps(int argc, char **argv)
 {
     const char *endpoint = getenv("GALLEY_ENDPOINT"), *state_dir = NULL;
-    int as_json = 0;
+    int as_json = 0, spares_flag = 0;
     static const struct option opts[] = {
+        {"spares", no_argument, NULL, 'S'},
         {"endpoint", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
         {"state-dir", required_argument, NULL, 's'},
@@ -42,6 +67,7 @@ int gl_cli_ps(int argc, char **argv)
         switch (c) {
         case 'e': endpoint = optarg; break;
         case 'j': as_json = 1; break;
+        case 'S': spares_flag = 1; break;
         case 's': state_dir = optarg; break;
         case 'h':
             puts(PS_USAGE);
@@ -78,7 +104,12 @@ int gl_cli_ps(int argc, char **argv)
         gl_buf_free(&body);
         return 1;
     }
-    if (as_json) {
+    json_t *spares = json_object_get(doc, "Spares");
+    if (as_json && spares_flag && json_is_array(spares)) {
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        puts(text ? text : "{}");
+        free(text);
+    } else if (as_json) {
         char *text = json_dumps(envs, JSON_INDENT(2));
         puts(text ? text : "[]");
         free(text);
@@ -100,6 +131,7 @@ int gl_cli_ps(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(e, "invokes")),
                    (long long)json_integer_value(json_object_get(e, "max_memory_mb")));
         }
+        print_spares(spares);
     }
     json_decref(doc);
     gl_buf_free(&body);

@@ -59,6 +59,7 @@ typedef struct gl_http_req_impl {
     unsigned streaming : 1;   /* gl_http_reply_start was called: the reply is under way */
     unsigned want_drain : 1;  /* a write returned 1: on_drain is due */
     unsigned stream_body : 1; /* the body goes to on_chunk (gl_http_req_stream_body) */
+    unsigned bodiless : 1;    /* a streamed reply that has no body (HEAD, 1xx, 204, 304) */
     void (*on_chunk)(gl_http_req_t *req, const char *buf, size_t len);
     gl_buf_t trailers;        /* "name\0value\0..." of a streamed body */
 } gl_http_req_impl_t;

@@ -3,7 +3,9 @@
  * stream.c: streaming in both directions on one connection. Replies: gl_http_reply_start sends
  * the head with Transfer-Encoding: chunked, gl_http_reply_write queues one chunk per call (a
  * copy, written in order by libuv), gl_http_reply_end sends the last chunk and hands the
- * connection back to conn.c as a finished reply. The unsent bytes (the TCP handle's write
+ * connection back to conn.c as a finished reply (gl_http_reply_abort instead closes it without
+ * that last chunk, a body cut short). A reply without a body (to HEAD; 1xx, 204, 304) sends its
+ * head and nothing else. The unsent bytes (the TCP handle's write
  * queue) are the backpressure signal: past GL_HTTP_STREAM_HIGH_WATER a write returns 1 and
  * on_drain runs once the queue is down to a quarter of it. Request bodies: a handler's
  * body_limit callback may take the body as a stream (conn.c calls on_chunk per piece and keeps
@@ -91,7 +93,7 @@ int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *
     const char *ct = NULL;
     size_t cap;
     char *head, *end;
-    int rc;
+    int rc, no_body;
 
     assert(!r->replied && !r->streaming);
     if (r->replied || r->streaming)
@@ -106,7 +108,11 @@ int gl_http_reply_start(gl_http_req_t *req, int status, const gl_http_header_t *
         gl_http_conn_close(c);
         return -ENOMEM;
     }
-    end = gl_http_format_head(c, head, status, headers, nheaders, NULL, 0, 1);
+    /* A status without a body has no Transfer-Encoding either (nor a length: 0 is written for
+     * 304, none for 204); a reply to HEAD keeps the header GET would get. Neither sends chunks. */
+    no_body = status < 200 || status == 204 || status == 304;
+    r->bodiless = no_body || req->method == HTTP_HEAD;
+    end = gl_http_format_head(c, head, status, headers, nheaders, NULL, 0, !no_body);
     rc = queue(c, head, (size_t)(end - head), NULL, 0, NULL, 0);
     free(head);
     return rc;
@@ -121,7 +127,7 @@ int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len)
 
     if (!c || c->closing || c->inflight != r || !r->streaming)
         return -ENOTCONN;
-    if (len == 0)
+    if (len == 0 || r->bodiless)
         return 0;
     snprintf(size, sizeof(size), "%zx\r\n", len);
     if ((rc = queue(c, size, strlen(size), buf, len, "\r\n", 0)) < 0)
@@ -133,7 +139,11 @@ int gl_http_reply_write(gl_http_req_t *req, const void *buf, size_t len)
     return 0;
 }
 
-int gl_http_reply_end(gl_http_req_t *req)
+/* End a streamed reply: with its terminating chunk, or (cut) without it, closing the
+ * connection once what is queued is written (conn.c's lingering close), so the client sees the
+ * body end short of its last chunk. The write that completes the reply marks that point in the
+ * queue, empty when cut. */
+static int finish(gl_http_req_t *req, int cut)
 {
     static const char last[] = "0\r\n\r\n";
     gl_http_req_impl_t *r = GL_HTTP_IMPL(req);
@@ -153,9 +163,22 @@ int gl_http_reply_end(gl_http_req_t *req)
         return -EINVAL;
     c->inflight = NULL;
     c->replied = 1;
-    rc = c->closing ? -ENOTCONN : queue(c, last, sizeof(last) - 1, NULL, 0, NULL, 1);
+    if (cut)
+        c->ignore_input = c->close_after_reply = c->linger = 1;
+    rc = c->closing ? -ENOTCONN
+                    : queue(c, last, cut || r->bodiless ? 0 : sizeof(last) - 1, NULL, 0, NULL, 1);
     gl_http_req_release(c, r);
     return rc;
+}
+
+int gl_http_reply_end(gl_http_req_t *req)
+{
+    return finish(req, 0);
+}
+
+int gl_http_reply_abort(gl_http_req_t *req)
+{
+    return finish(req, 1);
 }
 
 /* ---- streamed request bodies ---- */

@@ -486,3 +486,23 @@ void gl_cg_destroy(gl_cg_t *cg)
         cg->next->prev = cg->prev;
     free(cg);
 }
+
+int gl_cg_set_limit(gl_cg_t *cg, uint64_t memory_bytes, gl_err_t *err)
+{
+    cg_write_t writes[CG_MAX_WRITES];
+    size_t n = 0;
+    cg->limit = memory_bytes; /* NONE: the watchdog reads it */
+    if (cg->sys->mode == GL_CG_V1)
+        n = gl_cg_v1_limit_writes(memory_bytes, writes);
+    else if (cg->sys->mode == GL_CG_V2)
+        n = gl_cg_v2_limit_writes(memory_bytes, writes);
+    for (size_t i = 0; i < n; i++) {
+        int rc = cg_write(cg->memory_dir, writes[i].file, writes[i].value);
+        if (rc == -ENOENT && writes[i].optional)
+            continue;
+        if (rc < 0)
+            return gl_err_set(err, -rc, "write %s to %s/%s", writes[i].value, cg->memory_dir,
+                              writes[i].file);
+    }
+    return 0;
+}

@@ -56,6 +56,7 @@ struct gl_sbx {
     sbx_entries_t top;         /* the host's "/" minus what the layout builds itself */
     sbx_entries_t var;         /* the host's "/var" minus task, runtime, lang */
     char *hide;                /* hide_dir when the new root would show it, else NULL */
+    char *hosts;               /* the environments' /etc/hosts (sandbox.localdomain), or NULL */
     struct sock_fprog seccomp; /* loaded by the child; len 0 = no filter */
 };
 
@@ -63,6 +64,9 @@ struct gl_sbx {
  * message, told apart by its length): at most one SBX_MSG_LISTENER byte carrying the Runtime
  * API listener (SCM_RIGHTS), then at most one report, of the first failing step. */
 #define SBX_MSG_LISTENER 'L'
+
+/* The descriptor a spare's control socket has in the child (gl_sbx_spec_t.ctl_fd). */
+#define SBX_CTL_FD 3
 
 /* A report from child to parent on the sync socket: the first failing step. */
 typedef struct sbx_report {

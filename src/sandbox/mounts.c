@@ -8,7 +8,8 @@
  * top-level directories and copies of its top-level symbolic links; a fresh /proc for the
  * PID namespace; /sys read-only; a minimal /dev; /var a tmpfs of read-only binds of the
  * host's /var entries plus /var/task (the code), /var/runtime, /var/lang; /opt (layers or
- * empty); /tmp a private tmpfs of the function's ephemeral storage; the daemon's state dir
+ * empty); /tmp a private tmpfs of the function's ephemeral storage; /etc/hosts with
+ * sandbox.localdomain (gl_sbx_open writes it to the state dir); the daemon's state dir
  * covered by an empty read-only tmpfs. Like bubblewrap, the child first pivots into the new
  * (empty) root with the old one under OLD, binds from OLD/<host path>, then detaches OLD, so
  * any host path can be a source, including ones under /tmp.
@@ -336,6 +337,10 @@ int sbx_child_mounts(sbx_child_t *c)
         return rc;
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0)
         return fail(c, "mount /tmp", c->tmp_opts);
+    /* sandbox.localdomain, before the state dir holding the file is covered. */
+    if (s->hosts && access("/etc/hosts", F_OK) == 0 &&
+        (rc = bind_host_ro(c, "bind /etc/hosts", s->hosts, "/etc/hosts")) < 0)
+        return rc;
     /* Other functions' code and logs: covered, after everything that binds from the host. */
     if (s->hide &&
         mount("tmpfs", s->hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,

@@ -4,7 +4,8 @@
  * returns 0 and runs on a copy of the parent's), the user namespace maps the parent writes
  * for a daemon that is not root, the probe gl_sbx_open runs once to learn what the kernel
  * allows, and the child's UTS and network steps (loopback up, and the Runtime API listener
- * it passes to the parent).
+ * it passes to the parent), and for the daemon a socket made inside an environment's network
+ * namespace (gl_sbx_netns_socket: the Telemetry API's connections with --isolate-network).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -23,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "galley/log.h"
 #include "internal.h"
 
 #ifndef CLONE_PIDFD
@@ -281,4 +284,38 @@ int sbx_child_hostname(sbx_child_t *c)
     static const char name[] = "localhost";
     c->step = "sethostname";
     return sethostname(name, sizeof(name) - 1) < 0 ? -errno : 0;
+}
+
+/*
+ * Daemon side: a socket made inside the network namespace of pid. setns() moves only the
+ * calling thread, and the socket keeps the namespace it was made in, so the loop thread steps
+ * in, makes it and steps back at once; nothing else runs on this thread meanwhile.
+ */
+int gl_sbx_netns_socket(pid_t pid)
+{
+    char path[64];
+    int self = -1, target = -1, fd = -1, rc;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    if ((self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0 ||
+        (target = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    rc = fd < 0 ? -errno : fd;
+    if (setns(self, CLONE_NEWNET) < 0) { /* never expected: the daemon's own namespace */
+        gl_log_error("sandbox: cannot return to the daemon's network namespace: %s",
+                     strerror(errno));
+        abort();
+    }
+out:
+    if (self >= 0)
+        close(self);
+    if (target >= 0)
+        close(target);
+    return rc;
 }

@@ -12,9 +12,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "galley/log.h"
+#include "galley/util.h"
 #include "internal.h"
 
 static const char *const top_skip[] = {"proc", "sys", "dev", "tmp", "var", "opt", ".galley-oldroot",
@@ -53,6 +55,38 @@ static int resolve_hide(gl_sbx_t *s, const char *hide_dir, gl_err_t *err)
     if (shown && !(s->hide = strdup(real)))
         return gl_err_set(err, ENOMEM, "state dir");
     return 0;
+}
+
+/*
+ * The environments' /etc/hosts: the host's lines and sandbox.localdomain on 127.0.0.1, where
+ * Lambda's Telemetry and Logs API subscribers listen (their own loopback with
+ * --isolate-network). Written once to <state>/sandbox-hosts, bound by each child over the
+ * read-only /etc/hosts. Without it the name simply does not resolve: said, not fatal.
+ */
+static void make_hosts(gl_sbx_t *s, const char *state_dir)
+{
+    char real[PATH_MAX], *path = NULL;
+    gl_buf_t text = {0};
+    int rc = -ENOENT;
+    if (!state_dir || !realpath(state_dir, real) || access("/etc/hosts", F_OK) < 0 ||
+        !(path = gl_path_join(real, "sandbox-hosts")))
+        goto out;
+    if ((rc = gl_read_file("/etc/hosts", 1u << 20, &text)) < 0 && rc != -ENOENT)
+        goto out;
+    if (text.len && text.data[text.len - 1] != '\n')
+        gl_buf_append(&text, "\n", 1);
+    gl_buf_append_str(&text, "127.0.0.1\tsandbox.localdomain sandbox\n");
+    if ((rc = gl_write_file_atomic(path, text.data, text.len)) == 0 && chmod(path, 0644) == 0) {
+        s->hosts = path;
+        path = NULL;
+    }
+out:
+    if (!s->hosts)
+        gl_log_warn("sandbox: sandbox.localdomain will not resolve in environments (%s): "
+                    "a Telemetry API subscriber must listen on 127.0.0.1, where galley delivers",
+                    rc == -ENOENT ? "no /etc/hosts or state dir" : strerror(-rc));
+    free(path);
+    gl_buf_free(&text);
 }
 
 static void probe_namespaces(gl_sbx_t *s, const gl_sbx_opts_t *opts, int root)
@@ -148,6 +182,7 @@ int gl_sbx_open(gl_sbx_t **out, const gl_sbx_opts_t *opts, gl_err_t *err)
         }
         if ((rc = resolve_hide(s, opts->hide_dir, err)) < 0)
             goto fail;
+        make_hosts(s, opts->hide_dir);
     } else {
         gl_log_warn("sandbox: no mount namespace: functions see the host's files, /tmp is a "
                     "plain directory whose size galley checks after each invoke, and layers are "
@@ -183,6 +218,7 @@ void gl_sbx_close(gl_sbx_t *s)
     sbx_free_entries(&s->top);
     sbx_free_entries(&s->var);
     free(s->hide);
+    free(s->hosts);
     sbx_free_users(s);
     free(s->seccomp.filter);
     free(s);

@@ -99,22 +99,24 @@ static void close_span(unsigned lo, unsigned hi)
         close((int)fd);
 }
 
-/* Close every descriptor the child inherited above stdio, except the three it still needs:
- * the sync socket and the output pipes (the Runtime API listener is made later). */
+/* Close every descriptor the child inherited above stdio, except those it still needs: the
+ * sync socket, the output pipes and a spare's control socket (the Runtime API listener is made
+ * later). */
 static int close_inherited(sbx_child_t *c)
 {
-    int keep[3] = {c->sync_fd, c->spec->stdout_fd, c->spec->stderr_fd};
+    int keep[4] = {c->sync_fd, c->spec->stdout_fd, c->spec->stderr_fd,
+                   c->spec->ctl_fd > 0 ? c->spec->ctl_fd : -1};
     unsigned from = 3;
 
     c->step = "close inherited descriptors";
     c->what[0] = '\0';
-    for (int i = 1; i < 3; i++) /* sort the three */
+    for (int i = 1; i < 4; i++) /* sort the four */
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
             int t = keep[j];
             keep[j] = keep[j - 1];
             keep[j - 1] = t;
         }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (keep[i] < 0 || (unsigned)keep[i] < from)
             continue;
         close_span(from, (unsigned)keep[i] - 1);
@@ -136,6 +138,25 @@ static int child_stdio(sbx_child_t *c)
     if (devnull > 2)
         close(devnull);
     return 0;
+}
+
+/* A spare's control socket becomes fd 3, the one descriptor above stdio that survives exec
+ * (the bootstrap closes it once it has read its function). The sync socket moves out of the
+ * way first if it sits on 3. */
+static int keep_ctl_fd(sbx_child_t *c)
+{
+    int ctl = c->spec->ctl_fd;
+    c->step = "control socket";
+    c->what[0] = '\0';
+    if (c->sync_fd == SBX_CTL_FD) {
+        int moved = fcntl(c->sync_fd, F_DUPFD_CLOEXEC, SBX_CTL_FD + 1);
+        if (moved < 0)
+            return -errno;
+        c->sync_fd = moved; /* 3 is replaced by the dup2 below */
+    }
+    if (ctl == SBX_CTL_FD)
+        return fcntl(ctl, F_SETFD, 0) < 0 ? -errno : 0;
+    return dup2(ctl, SBX_CTL_FD) < 0 ? -errno : 0; /* the copy is not close-on-exec */
 }
 
 /* Runs in the child. Each step sits where it does for the reason beside it. */
@@ -193,10 +214,16 @@ static void child_run(sbx_child_t *c)
         if (chdir(spec->cwd) < 0)
             report(c, errno);
     }
+    /* A spare keeps its control socket as fd 3 (after stdio, which may have used 3). */
+    unsigned first_stray = 3;
+    if (spec->ctl_fd > 0) {
+        STEP(keep_ctl_fd(c));
+        first_stray = SBX_CTL_FD + 1;
+    }
     /* Nothing but stdio may reach the function (the pipes' original numbers, the sync
      * socket, anything a step opened): mark every descriptor above stdio close-on-exec. */
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = 3; fd < 65536; fd++)
+    if (syscall(SYS_close_range, first_stray, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        for (int fd = (int)first_stray; fd < 65536; fd++)
             if (fd != c->sync_fd)
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
     }

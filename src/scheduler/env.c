@@ -29,8 +29,10 @@
 #include "galley/log.h"
 #include "galley/sbx.h"
 #include "internal.h"
+#include "telemetry.h"
 
 #define STOP_GRACE_MS 500
+#define EXT_GRACE_MS 2000 /* Lambda's shutdown limit with external extensions */
 
 static const char *const state_names[] = {
 #define XX(name, text) text,
@@ -133,37 +135,25 @@ static int thaw(gl_env_t *env)
     return 0;
 }
 
-/*
- * Whether the runtime handles SIGTERM (SigCgt in /proc). One that does not would be killed by
- * it anyway, or, as PID 1 of its namespace, ignore it: either way waiting is pointless.
- */
-static int catches_sigterm(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    unsigned long long mask = 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "SigCgt:", 7) == 0) {
-            mask = strtoull(line + 7, NULL, 16);
-            break;
-        }
-    }
-    fclose(f);
-    return (mask >> (SIGTERM - 1)) & 1;
-}
-
 /* Ask the environment to go: SIGTERM then SIGKILL after a grace period when the runtime
- * handles SIGTERM, else SIGKILL now. */
-static void stop_process(gl_env_t *env, int graceful)
+ * handles SIGTERM, else SIGKILL now. Extensions subscribed to SHUTDOWN are told first (reason:
+ * spindown, timeout or failure) and given Lambda's grace to finish (EXT_GRACE_MS). */
+static void stop_process(gl_env_t *env, int graceful, const char *reason)
 {
+    gl_env_tel_flush(env); /* what its subscribers have not had yet, while they still run */
+    if (!env->reaped && !env->ext.stopping && env->ext.list && thaw(env) == 0 &&
+        gl_env_ext_shutdown(env, reason, gl_now_ms() + EXT_GRACE_MS) > 0) {
+        env->ext.stopping = 1;
+        env->ext.stop_graceful = graceful;
+        arm(env, EXT_GRACE_MS);
+        return;
+    }
+    env->ext.stopping = 2; /* told (or nobody to tell): the processes go now */
     close_rapi(env);
     if (env->reaped)
         return;
     thaw(env);
-    if (graceful && !env->frozen && catches_sigterm(env->pid)) {
+    if (graceful && !env->frozen && gl_env_catches_sigterm(env->pid)) {
         gl_sbx_kill_group(env->pid, SIGTERM);
         arm(env, STOP_GRACE_MS);
     } else {
@@ -199,6 +189,7 @@ static void maybe_free(gl_env_t *env)
     }
     /* Every process of the environment is gone: its uid may serve another one. */
     gl_sbx_user_release(env->sched->opts.sbx, &env->user);
+    gl_env_ext_free(env);
     gl_fn_unref(env->fn);
     free(env);
     gl_pool_on_env_freed(pool, was_provisioned, initialized);
@@ -223,6 +214,7 @@ static void close_handle(gl_env_t *env, uv_handle_t *h)
 void gl_env_teardown(gl_env_t *env)
 {
     gl_env_flush_output(env);
+    gl_env_tel_close(env);
     close_rapi(env);
     gl_pool_unlink(env->pool, env);
     if (env->cg) {
@@ -234,6 +226,7 @@ void gl_env_teardown(gl_env_t *env)
     close_handle(env, (uv_handle_t *)&env->out);
     close_handle(env, (uv_handle_t *)&env->err);
     close_handle(env, (uv_handle_t *)&env->timer);
+    close_handle(env, (uv_handle_t *)&env->ext.idle); /* env_ext.c's, when it was opened */
     maybe_free(env);
 }
 
@@ -262,11 +255,17 @@ static void on_timer(uv_timer_t *t)
         break;
     case GL_ENV_IDLE:
     case GL_ENV_RESPONDED:
-        gl_env_handle(env, env->invoke ? GL_ENV_EV_TIMEOUT : GL_ENV_EV_IDLE_TIMEOUT, NULL);
+        gl_env_handle(env, env->invoke || env->ext.post_pending ? GL_ENV_EV_TIMEOUT
+                                                                : GL_ENV_EV_IDLE_TIMEOUT,
+                      NULL);
         break;
     case GL_ENV_STOPPING:
         if (env->reaped)
             break;
+        if (env->ext.stopping == 1) { /* the extensions' grace is over */
+            stop_process(env, env->ext.stop_graceful, NULL);
+            break;
+        }
         if (env->frozen && thaw(env) < 0)
             arm(env, STOP_GRACE_MS);
         if (!env->sigkill_sent || !env->frozen)
@@ -294,7 +293,9 @@ static const unsigned transitions[][GL_ENV_EV_COUNT] = {
         [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
     },
     [GL_ENV_INITIALIZING] = {
-        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE) | TO(INITIALIZING),
+        [GL_ENV_EV_EXT_READY] = TO(INVOKING) | TO(IDLE) | TO(INITIALIZING),
+        [GL_ENV_EV_EXT_FAILED] = TO(STOPPING),
         [GL_ENV_EV_INIT_ERROR] = TO(STOPPING),
         [GL_ENV_EV_INIT_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_EXITED] = TO(DEAD),
@@ -308,6 +309,8 @@ static const unsigned transitions[][GL_ENV_EV_COUNT] = {
         [GL_ENV_EV_EXITED] = TO(DEAD),
         [GL_ENV_EV_THAW_FAILED] = TO(STOPPING),
         [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+        [GL_ENV_EV_EXT_READY] = TO(IDLE),
+        [GL_ENV_EV_EXT_FAILED] = TO(STOPPING),
     },
     [GL_ENV_INVOKING] = {
         [GL_ENV_EV_NEXT] = TO(INVOKING),
@@ -316,10 +319,14 @@ static const unsigned transitions[][GL_ENV_EV_COUNT] = {
         [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_EXITED] = TO(DEAD),
         [GL_ENV_EV_SHUTDOWN] = TO(STOPPING),
+        [GL_ENV_EV_EXT_READY] = TO(INVOKING),
+        [GL_ENV_EV_EXT_FAILED] = TO(STOPPING),
     },
     [GL_ENV_RESPONDED] = {
         [GL_ENV_EV_ASSIGN] = TO(RESPONDED),
-        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_NEXT] = TO(INVOKING) | TO(IDLE) | TO(RESPONDED),
+        [GL_ENV_EV_EXT_READY] = TO(RESPONDED) | TO(INVOKING) | TO(IDLE),
+        [GL_ENV_EV_EXT_FAILED] = TO(STOPPING),
         [GL_ENV_EV_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_IDLE_TIMEOUT] = TO(STOPPING),
         [GL_ENV_EV_EXITED] = TO(DEAD),
@@ -327,6 +334,8 @@ static const unsigned transitions[][GL_ENV_EV_COUNT] = {
     },
     [GL_ENV_STOPPING] = {
         [GL_ENV_EV_EXITED] = TO(DEAD),
+        [GL_ENV_EV_EXT_READY] = TO(STOPPING),
+        [GL_ENV_EV_EXT_FAILED] = TO(STOPPING),
     },
     [GL_ENV_DEAD] = {0},
 };
@@ -367,35 +376,8 @@ static void go_idle(gl_env_t *env, gl_env_event_t ev)
         arm_limit(env, gl_env_idle_timeout(env));
     else
         uv_timer_stop(&env->timer);
-    if (env->parked)
-        freeze(env);
-}
-
-/*
- * Without a mount namespace /tmp is a plain directory: its EphemeralStorage size is checked
- * after each invoke, and an environment over it is stopped (its files go with it).
- */
-static int tmp_overfull(gl_env_t *env)
-{
-    uint64_t used = 0;
-    if (!env->tmp_dir || gl_sbx_dir_usage(env->tmp_dir, &used) < 0)
-        return 0;
-    if (used <= (uint64_t)env->fn->cfg.ephemeral_mb << 20)
-        return 0;
-    gl_log_warn("env=%.8s fn=%s: /tmp holds %llu MB, over its %d MB: stopping the environment",
-                env->id, env->fn->cfg.name, (unsigned long long)(used >> 20),
-                env->fn->cfg.ephemeral_mb);
-    return 1;
-}
-
-static void init_report(gl_env_t *env, const char *status)
-{
-    double ms = ms_since(env->spawned_ns);
-    json_t *rec = json_pack("{s:s,s:s,s:{s:f}}", "initializationType",
-                            env->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
-                            "init", "metrics", "durationMs", round(ms * 100.0) / 100.0);
-    gl_env_platform(env, "platform.initReport", gl_env_status_record(rec, status),
-                    "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms, status);
+    if (env->parked && gl_env_ext_ready(env))
+        freeze(env); /* only with the runtime and every extension parked */
 }
 
 /* Deliver the assigned invoke, start its clock, and play an injected fault on it. */
@@ -413,6 +395,7 @@ static void start_invoke(gl_env_t *env)
         return;
     }
     gl_env_deliver(env);
+    gl_env_ext_invoke(env, inv, gl_now_ms() + (int64_t)env->fn->cfg.timeout_s * 1000);
     arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     if (inv->fault == GL_FAULT_TIMEOUT)
         gl_env_handle(env, GL_ENV_EV_TIMEOUT, NULL); /* its deadline, now: the timeout path */
@@ -452,28 +435,10 @@ static int on_spawned(gl_env_t *env, gl_env_state_t from, void *arg)
 }
 
 /* arg: the invoke, which the scheduler gives only to an environment that takes work. */
-/*
- * A parked /next whose runtime shut its connection down (EOF) will never read an event: a
- * runtime that gave up on it calls /next again on a new connection. The event waits for that
- * one rather than being lost there, since a second /next during the invoke is refused. The
- * abandoned request is answered (its connection closes) and 1 returned.
- */
-static int drop_abandoned_next(gl_env_t *env)
-{
-    gl_http_req_t *req = env->parked;
-    if (!gl_http_req_peer_done(req))
-        return 0;
-    env->parked = NULL;
-    req->on_abort = NULL;
-    gl_rapi_reply_error(req, 400, "InvalidRequest",
-                        "The /next connection was shut down before an event came");
-    return 1;
-}
-
 static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
 {
     env->invoke = arg;
-    if (from == GL_ENV_IDLE && env->parked && !drop_abandoned_next(env)) {
+    if (from == GL_ENV_IDLE && env->parked && !gl_env_drop_abandoned_next(env)) {
         set_state(env, GL_ENV_INVOKING, GL_ENV_EV_ASSIGN);
         start_invoke(env);
     } else {
@@ -481,6 +446,26 @@ static int on_assign(gl_env_t *env, gl_env_state_t from, void *arg)
         arm_limit(env, (uint64_t)env->fn->cfg.timeout_s * 1000);
     }
     return 0;
+}
+
+/* The runtime waits in /next and every extension is ready: init is over (the first time),
+ * the assigned invoke is delivered, or the environment parks. */
+static void proceed(gl_env_t *env, gl_env_event_t ev)
+{
+    if (env->state == GL_ENV_INITIALIZING && !env->initialized) {
+        env->initialized = 1;
+        env->ext.closed = 1;
+        env->init_duration_ms = ms_since(env->spawned_ns);
+        gl_env_ext_log_ready(env);
+        gl_env_tel_init_done(env, "", 1);
+        gl_pool_on_env_warm(env, 1);
+    }
+    if (env->invoke) {
+        set_state(env, GL_ENV_INVOKING, ev);
+        start_invoke(env);
+    } else {
+        go_idle(env, ev);
+    }
 }
 
 /* arg: the runtime's /next request, parked until there is an invoke for it. */
@@ -501,18 +486,11 @@ static int on_next(gl_env_t *env, gl_env_state_t from, void *arg)
                             "Error: State transition is not allowed");
         return 0;
     }
-    if (from == GL_ENV_INITIALIZING && !env->initialized) {
-        env->initialized = 1;
-        env->init_duration_ms = ms_since(env->spawned_ns);
-        gl_pool_on_env_warm(env, 1);
-    }
     env->parked = req;
-    if (env->invoke) {
-        set_state(env, GL_ENV_INVOKING, GL_ENV_EV_NEXT);
-        start_invoke(env);
-    } else {
-        go_idle(env, GL_ENV_EV_NEXT);
-    }
+    /* Init ends, and an invoke's extensions are done, only with every extension ready. */
+    if ((from == GL_ENV_INITIALIZING && !gl_env_ext_ready(env)) || env->ext.post_pending)
+        return 0;
+    proceed(env, GL_ENV_EV_NEXT);
     return 0;
 }
 
@@ -523,22 +501,34 @@ static void refuse_next(void *arg)
                         "State transition is not allowed in the current state");
 }
 
+static void after_invoke(gl_env_t *env);
+
 /* /response or /error: the entry point (env_rapi.c) validated the id and stored the result. */
 static int on_answered(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t ev)
 {
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_RESPONDED, ev);
-    gl_env_finish_invoke(env, "");
-    if (tmp_overfull(env)) {
-        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+    if (!gl_env_ext_ready(env)) { /* the caller's answer now; END and REPORT wait for them */
+        gl_env_answer_early(env);
         return 0;
+    }
+    gl_env_finish_invoke(env, "");
+    after_invoke(env);
+    return 0;
+}
+
+/* The invoke is over (END and REPORT written): stop, or wait for the next one. */
+static void after_invoke(gl_env_t *env)
+{
+    if (gl_env_tmp_overfull(env)) {
+        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
+        return;
     }
     if (should_stop_when_idle(env))
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
     else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)
         arm_limit(env, gl_env_idle_timeout(env));
-    return 0;
 }
 
 static int on_response(gl_env_t *env, gl_env_state_t from, void *arg)
@@ -558,7 +548,7 @@ static int on_init_error(gl_env_t *env, gl_env_state_t from, void *arg)
     char status[160];
     (void)from;
     snprintf(status, sizeof(status), "Status: error\tError Type: %s", type);
-    init_report(env, status);
+    gl_env_init_report(env, status);
     if (env->provisioned)
         gl_pool_on_env_provision_failed(env->pool, type);
     set_state(env, GL_ENV_STOPPING, GL_ENV_EV_INIT_ERROR);
@@ -584,17 +574,21 @@ static int on_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
     char secs[32], ts[40], msg[300];
     (void)from;
     (void)arg;
-    if (!env->invoke)
+    if (!env->invoke && !env->ext.post_pending)
         return -1;
+    /* An extension still at work after the answer runs into the same deadline. */
+    const char *rid = env->ext.post_pending ? env->ext.post_rid : env->invoke->request_id;
     fmt_seconds(secs, sizeof(secs), (double)env->fn->cfg.timeout_s);
     gl_fmt_iso8601(gl_now_ms(), ts, sizeof(ts));
-    gl_env_log(env, "%s %s Task timed out after %s seconds", ts, env->invoke->request_id,
-                  secs);
-    snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
-             env->invoke->request_id, secs);
+    gl_env_log(env, "%s %s Task timed out after %s seconds", ts, rid, secs);
     set_state(env, GL_ENV_STOPPING, GL_ENV_EV_TIMEOUT);
-    gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
-    stop_process(env, 0);
+    gl_env_report_post(env, "Status: timeout\t");
+    if (env->invoke) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %s seconds",
+                 env->invoke->request_id, secs);
+        gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
+    }
+    stop_process(env, 0, "timeout");
     return 0;
 }
 
@@ -603,7 +597,7 @@ static int on_init_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
     char secs[32], msg[300];
     (void)from;
     (void)arg;
-    init_report(env, "Status: timeout");
+    gl_env_init_report(env, "Status: timeout");
     if (env->provisioned)
         gl_pool_on_env_provision_failed(env->pool, "the init phase timed out (10 s)");
     set_state(env, GL_ENV_STOPPING, GL_ENV_EV_INIT_TIMEOUT);
@@ -613,7 +607,7 @@ static int on_init_timeout(gl_env_t *env, gl_env_state_t from, void *arg)
                  env->invoke->request_id, secs);
         gl_env_fail_invoke(env, "Sandbox.Timedout", msg, "Status: timeout\t");
     }
-    stop_process(env, 0);
+    stop_process(env, 0, "timeout");
     return 0;
 }
 
@@ -637,7 +631,7 @@ static int on_thaw_failed(gl_env_t *env, gl_env_state_t from, void *arg)
     gl_env_log_start(env, env->invoke);
     gl_env_log(env, "%s\nServiceException", msg);
     gl_env_fail_invoke(env, "ServiceException", msg, "Status: error\tError Type: ServiceException\t");
-    stop_process(env, 0);
+    stop_process(env, 0, "failure");
     return 0;
 }
 
@@ -647,7 +641,8 @@ static int on_stop(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_event_t
     (void)from;
     (void)arg;
     set_state(env, GL_ENV_STOPPING, ev);
-    stop_process(env, 1);
+    gl_env_report_post(env, ""); /* an answered invoke's extensions were still at work */
+    stop_process(env, 1, "spindown");
     return 0;
 }
 
@@ -673,18 +668,19 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
      * Runtime.OutOfMemory while the caller still gets the ExitError body. */
     int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
     gl_env_exit_reason(env->exit_status, reason, sizeof(reason));
+    gl_env_report_post(env, "Status: error\tError Type: Runtime.ExitError\t");
     if (env->invoke) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
         gl_env_drain_output(env);
         if (from == GL_ENV_INITIALIZING)
-            init_report(env, "Status: error\tError Type: Runtime.ExitError");
+            gl_env_init_report(env, "Status: error\tError Type: Runtime.ExitError");
         gl_env_log_start(env, env->invoke);
         gl_env_log(env, "%s\nRuntime.ExitError", msg);
         gl_env_fail_invoke(env, "Runtime.ExitError", msg,
                            oom ? "Status: error\tError Type: Runtime.OutOfMemory\t"
                                : "Status: error\tError Type: Runtime.ExitError\t");
     } else if (from == GL_ENV_INITIALIZING) {
-        init_report(env, "Status: error\tError Type: Runtime.ExitError");
+        gl_env_init_report(env, "Status: error\tError Type: Runtime.ExitError");
         if (env->provisioned)
             gl_pool_on_env_provision_failed(env->pool, reason);
     }
@@ -692,6 +688,63 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
         gl_log_debug("env=%.8s fn=%s runtime exited: %s", env->id, env->fn->cfg.name, reason);
     set_state(env, GL_ENV_DEAD, GL_ENV_EV_EXITED);
     gl_env_teardown(env);
+    return 0;
+}
+
+/* An extension waits in /event/next (arg: it): whatever waited for all of them goes on. */
+static int on_ext_ready(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    (void)arg;
+    if (from == GL_ENV_STOPPING) {
+        if (env->ext.stopping == 1 && gl_env_ext_shutdown_done(env))
+            stop_process(env, env->ext.stop_graceful, NULL); /* they are done: no more grace */
+        return 0;
+    }
+    if (!gl_env_ext_ready(env))
+        return 0;
+    if (from == GL_ENV_RESPONDED && env->ext.post_pending) {
+        gl_env_report_post(env, ""); /* Duration covers the extensions' time */
+        if (!env->invoke)
+            uv_timer_stop(&env->timer);
+        after_invoke(env);
+        if (env->state == GL_ENV_RESPONDED && env->parked)
+            proceed(env, GL_ENV_EV_EXT_READY);
+    } else if (from == GL_ENV_INITIALIZING && env->parked) {
+        proceed(env, GL_ENV_EV_EXT_READY);
+    } else if (from == GL_ENV_IDLE && env->parked) {
+        freeze(env);
+    }
+    return 0;
+}
+
+/*
+ * An extension crashed, or posted /extension/init/error or /exit/error (arg: gl_env_failure_t
+ * with Lambda's type, Extension.Crash, .InitError or .ExitError): the init or the invoke in
+ * progress fails with that type and the environment stops; while stopping it only counts.
+ */
+static int on_ext_failed(gl_env_t *env, gl_env_state_t from, void *arg)
+{
+    const gl_env_failure_t *f = arg;
+    char status[160], msg[400];
+    if (from == GL_ENV_STOPPING)
+        return on_ext_ready(env, from, NULL);
+    snprintf(status, sizeof(status), "Status: error\tError Type: %s", f->type);
+    if (from == GL_ENV_INITIALIZING) {
+        gl_env_init_report(env, status);
+        if (env->provisioned)
+            gl_pool_on_env_provision_failed(env->pool, f->message);
+    }
+    set_state(env, GL_ENV_STOPPING, GL_ENV_EV_EXT_FAILED);
+    strcat(status, "\t");
+    gl_env_report_post(env, status);
+    if (env->invoke) {
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id,
+                 f->message);
+        gl_env_log_start(env, env->invoke);
+        gl_env_log(env, "%s\n%s", msg, f->type);
+        gl_env_fail_invoke(env, f->type, msg, status);
+    }
+    stop_process(env, 0, "failure");
     return 0;
 }
 
@@ -713,6 +766,8 @@ static const struct {
     [GL_ENV_EV_EXITED] = {on_exited, NULL},
     [GL_ENV_EV_THAW_FAILED] = {on_thaw_failed, NULL},
     [GL_ENV_EV_SHUTDOWN] = {on_shutdown, NULL},
+    [GL_ENV_EV_EXT_READY] = {on_ext_ready, NULL},
+    [GL_ENV_EV_EXT_FAILED] = {on_ext_failed, NULL},
 };
 
 void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg)

@@ -7,8 +7,12 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
+#include "galley/log.h"
+#include "galley/sbx.h"
 #include "galley/util.h"
 #include "internal.h"
 
@@ -34,7 +38,7 @@ json_t *gl_env_json(const gl_env_t *env)
     case GL_ENV_STARTING:
     case GL_ENV_INITIALIZING: status = "initializing"; break;
     case GL_ENV_IDLE: status = env->frozen ? "frozen" : "idle"; break;
-    case GL_ENV_RESPONDED: status = env->invoke ? "busy" : "idle"; break;
+    case GL_ENV_RESPONDED: status = env->invoke || env->ext.post_pending ? "busy" : "idle"; break;
     case GL_ENV_INVOKING: status = "busy"; break;
     default: status = "stopping";
     }
@@ -44,6 +48,7 @@ json_t *gl_env_json(const gl_env_t *env)
                           "age_ms", (json_int_t)((gl_mono_ns() - env->spawned_ns) / 1000000),
                           "invokes", (int)env->invokes, "uid", (int)env->user.uid);
     json_object_set_new(o, "max_memory_mb", json_integer(env->max_memory_mb));
+    json_object_set_new(o, "from_spare", json_boolean(env->from_spare));
     return o;
 }
 
@@ -73,4 +78,43 @@ void gl_env_exit_reason(int status, char *out, size_t len)
         snprintf(out, len, "Runtime exited with error: signal: %s", name);
     else
         snprintf(out, len, "Runtime exited with error: signal %d", sig);
+}
+
+/*
+ * Whether the runtime handles SIGTERM (SigCgt in /proc). One that does not would be killed by
+ * it anyway, or, as PID 1 of its namespace, ignore it: either way waiting is pointless.
+ */
+int gl_env_catches_sigterm(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "SigCgt:", 7) == 0) {
+            mask = strtoull(line + 7, NULL, 16);
+            break;
+        }
+    }
+    fclose(f);
+    return (mask >> (SIGTERM - 1)) & 1;
+}
+
+/*
+ * Without a mount namespace /tmp is a plain directory: its EphemeralStorage size is checked
+ * after each invoke, and an environment over it is stopped (its files go with it).
+ */
+int gl_env_tmp_overfull(gl_env_t *env)
+{
+    uint64_t used = 0;
+    if (!env->tmp_dir || gl_sbx_dir_usage(env->tmp_dir, &used) < 0)
+        return 0;
+    if (used <= (uint64_t)env->fn->cfg.ephemeral_mb << 20)
+        return 0;
+    gl_log_warn("env=%.8s fn=%s: /tmp holds %llu MB, over its %d MB: stopping the environment",
+                env->id, env->fn->cfg.name, (unsigned long long)(used >> 20),
+                env->fn->cfg.ephemeral_mb);
+    return 1;
 }

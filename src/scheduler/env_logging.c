@@ -16,6 +16,7 @@
 
 #include "galley/util.h"
 #include "internal.h"
+#include "telemetry.h"
 
 static const json_t *logging_config(const gl_env_t *env)
 {
@@ -91,6 +92,7 @@ static int system_kept(const gl_env_t *env, const char *type)
 
 void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char *fmt, ...)
 {
+    gl_env_tel_platform(env, type, record); /* its subscribers get it whatever the format */
     if (!gl_env_log_json(env)) {
         char line[1024];
         va_list ap;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "telemetry.h"
 
 static void emit_line(const char *line, size_t len, void *arg)
 {
@@ -44,8 +45,12 @@ void gl_env_log(gl_env_t *env, const char *fmt, ...)
 /* A line the runtime wrote: filtered by ApplicationLogLevel (env_logging.c), then emitted. */
 static void emit_output(const char *line, size_t len, void *arg)
 {
-    if (gl_env_app_line_kept(arg, line, len))
-        emit_line(line, len, arg);
+    if (gl_env_ext_note(arg, line, len))
+        return; /* the launcher's note of an extension's exit */
+    if (!gl_env_app_line_kept(arg, line, len))
+        return;
+    emit_line(line, len, arg);
+    gl_env_tel_line(arg, "function", line, len); /* extensions write to the same pipes */
 }
 
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
@@ -137,6 +142,65 @@ static double round2(double ms)
     return round(ms * 100.0) / 100.0;
 }
 
+/* Peak memory of the environment so far, in MB (at least 1). */
+static int invoke_memory_mb(gl_env_t *env, gl_invoke_t *inv)
+{
+    /* The cgroup's peak covers every process of the environment, not only the runtime; the
+     * runtime's own peak RSS stands in without one (or before the watchdog's first sample). */
+    int mb = inv ? inv->max_memory_mb : 0;
+    if (env->cg)
+        mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
+    if (mb <= 0 && !env->reaped)
+        mb = read_max_memory_mb(env->pid);
+    if (mb < env->max_memory_mb)
+        mb = env->max_memory_mb;
+    if (mb <= 0)
+        mb = 1;
+    env->max_memory_mb = mb;
+    return mb;
+}
+
+/* END and REPORT of one invoke. */
+static void write_report(gl_env_t *env, const char *rid, double duration_ms, int cold,
+                         int max_memory_mb, const char *status_suffix)
+{
+    char init_part[64] = "";
+    if (cold)
+        snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
+    gl_env_platform(env, "platform.runtimeDone",
+                    gl_env_status_record(json_pack("{s:s}", "requestId", rid), status_suffix),
+                    "END RequestId: %s", rid);
+    json_t *metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(duration_ms),
+                                "billedDurationMs", (json_int_t)ceil(duration_ms),
+                                "memorySizeMB", env->fn->cfg.memory_mb, "maxMemoryUsedMB",
+                                max_memory_mb);
+    if (metrics && cold)
+        json_object_set_new(metrics, "initDurationMs", json_real(round2(env->init_duration_ms)));
+    gl_env_platform(env, "platform.report",
+                    gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", rid, "metrics",
+                                                   metrics),
+                                         status_suffix),
+                    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                    "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
+                    rid, duration_ms, ceil(duration_ms), env->fn->cfg.memory_mb, max_memory_mb,
+                    init_part, status_suffix);
+}
+
+/* Its outputs (the log tail), then hand the invoke back to its caller. */
+static void hand_back(gl_env_t *env, gl_invoke_t *inv)
+{
+    if (inv->want_tail) {
+        size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
+        gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
+                      &inv->log_tail);
+    }
+    inv->init_duration_ms = inv->cold ? env->init_duration_ms : 0.0;
+    snprintf(env->last_request_id, sizeof(env->last_request_id), "%s", inv->request_id);
+    env->invoke = NULL;
+    env->invokes++;
+    gl_invoke_complete(inv);
+}
+
 /*
  * Finish the environment's invoke: END and REPORT lines, outputs, then hand it back.
  * status_suffix is "" or REPORT's "Status: ...\t" fields for platform failures.
@@ -148,49 +212,64 @@ void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix)
         return;
     gl_env_drain_output(env);
     inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
-    /* The cgroup's peak covers every process of the environment, not only the runtime; the
-     * runtime's own peak RSS stands in without one (or before the watchdog's first sample). */
-    if (env->cg)
-        inv->max_memory_mb = (int)((gl_cg_peak(env->cg) + (1u << 20) - 1) >> 20);
-    if (inv->max_memory_mb <= 0 && !env->reaped)
-        inv->max_memory_mb = read_max_memory_mb(env->pid);
-    if (inv->max_memory_mb < env->max_memory_mb)
-        inv->max_memory_mb = env->max_memory_mb;
-    if (inv->max_memory_mb <= 0)
-        inv->max_memory_mb = 1;
-    env->max_memory_mb = inv->max_memory_mb;
-    char init_part[64] = "";
-    if (inv->cold)
-        snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
-    gl_env_platform(env, "platform.runtimeDone",
-                    gl_env_status_record(json_pack("{s:s}", "requestId", inv->request_id),
-                                         status_suffix),
-                    "END RequestId: %s", inv->request_id);
-    json_t *metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(inv->duration_ms),
-                                "billedDurationMs", (json_int_t)ceil(inv->duration_ms),
-                                "memorySizeMB", env->fn->cfg.memory_mb, "maxMemoryUsedMB",
-                                inv->max_memory_mb);
-    if (metrics && inv->cold)
-        json_object_set_new(metrics, "initDurationMs", json_real(round2(env->init_duration_ms)));
-    gl_env_platform(env, "platform.report",
-                    gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", inv->request_id,
-                                                   "metrics", metrics),
-                                         status_suffix),
-                    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                    "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
-                    inv->request_id, inv->duration_ms, ceil(inv->duration_ms),
-                    env->fn->cfg.memory_mb, inv->max_memory_mb, init_part, status_suffix);
-    if (inv->want_tail) {
-        size_t off = inv->tail.len > GL_LOGS_TAIL_MAX ? inv->tail.len - GL_LOGS_TAIL_MAX : 0;
-        gl_b64_encode(inv->tail.data ? inv->tail.data + off : "", inv->tail.len - off,
-                      &inv->log_tail);
-    }
-    inv->init_duration_ms = inv->cold ? env->init_duration_ms : 0.0;
-    snprintf(env->last_request_id, sizeof(env->last_request_id), "%s", inv->request_id);
-    env->invoke = NULL;
-    env->invokes++;
+    inv->max_memory_mb = invoke_memory_mb(env, inv);
+    write_report(env, inv->request_id, inv->duration_ms, inv->cold, inv->max_memory_mb,
+                 status_suffix);
     uv_timer_stop(&env->timer);
-    gl_invoke_complete(inv);
+    hand_back(env, inv);
+}
+
+void gl_env_answer_early(gl_env_t *env)
+{
+    gl_invoke_t *inv = env->invoke;
+    gl_env_exts_t *x = &env->ext;
+    if (!inv)
+        return;
+    gl_env_drain_output(env);
+    gl_env_tel_runtime_done(env);
+    inv->duration_ms = inv->started_ns ? ms_since(inv->started_ns) : 0.0;
+    inv->max_memory_mb = invoke_memory_mb(env, inv);
+    x->post_pending = 1;
+    x->post_cold = inv->cold;
+    x->post_started_ns = inv->started_ns ? inv->started_ns : gl_mono_ns();
+    x->post_max_memory_mb = inv->max_memory_mb;
+    snprintf(x->post_rid, sizeof(x->post_rid), "%s", inv->request_id);
+    /* The environment is still busy: the invoke's concurrency slot stays taken (as Lambda
+     * counts it) until gl_env_report_post. */
+    x->post_counted = inv->counted_in;
+    x->post_usage = inv->usage;
+    inv->counted_in = NULL;
+    inv->usage = NULL;
+    hand_back(env, inv); /* the function's deadline stays armed: it covers the extensions */
+}
+
+void gl_env_report_post(gl_env_t *env, const char *status_suffix)
+{
+    gl_env_exts_t *x = &env->ext;
+    if (!x->post_pending)
+        return;
+    x->post_pending = 0;
+    gl_env_drain_output(env);
+    int mb = invoke_memory_mb(env, NULL);
+    write_report(env, x->post_rid, ms_since(x->post_started_ns), x->post_cold,
+                 mb > x->post_max_memory_mb ? mb : x->post_max_memory_mb, status_suffix);
+    if (x->post_counted) {
+        gl_sched_t *counted = x->post_counted;
+        x->post_counted = NULL;
+        gl_invoke_release(counted, x->post_usage);
+    }
+}
+
+/* INIT_REPORT (platform.initReport): the init phase ended with status. */
+void gl_env_init_report(gl_env_t *env, const char *status)
+{
+    double ms = ms_since(env->spawned_ns);
+    gl_env_tel_init_done(env, status, 0); /* initRuntimeDone; the record below is initReport */
+    json_t *rec = json_pack("{s:s,s:s,s:{s:f}}", "initializationType",
+                            env->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+                            "init", "metrics", "durationMs", round(ms * 100.0) / 100.0);
+    gl_env_platform(env, "platform.initReport", gl_env_status_record(rec, status),
+                    "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t%s", ms, status);
 }
 
 /* START is logged once per invoke: at delivery, or when it fails before delivery. */

@@ -6,9 +6,8 @@
  * the emulator's status codes and bodies, the bodies the caller gets for runtime errors, the
  * events they feed to the state machine in env.c), the delivery of an invoke to the
  * runtime's parked /next, and the peer check at accept: a connection whose socket is not
- * owned by the environment's user is reset unread. The APIs galley does not implement (Extensions, Telemetry, Logs)
- * are answered here as the runtime interface emulator does; when they come, their rows and
- * handlers join the table.
+ * owned by the environment's user is reset unread. The Extensions API's rows call env_ext.c,
+ * the Telemetry and Logs APIs' subscriptions telemetry.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +19,7 @@
 #include "galley/rapi.h"
 #include "galley/sbx.h"
 #include "internal.h"
+#include "telemetry.h"
 
 /* The environment variable that turns the peer check off (benchmarks only). */
 #define GL_RAPI_UNSAFE_NO_PEER_CHECK "GALLEY_UNSAFE_NO_RUNTIME_API_PEER_CHECK"
@@ -211,9 +211,28 @@ void gl_env_deliver(gl_env_t *env)
      * once (a second /next while INVOKING is refused in env.c). */
 }
 
+/*
+ * A parked /next whose runtime shut its connection down (EOF) will never read an event: a
+ * runtime that gave up on it calls /next again on a new connection. The event waits for that
+ * one rather than being lost there, since a second /next during the invoke is refused. The
+ * abandoned request is answered (its connection closes) and 1 returned.
+ */
+int gl_env_drop_abandoned_next(gl_env_t *env)
+{
+    gl_http_req_t *req = env->parked;
+    if (!gl_http_req_peer_done(req))
+        return 0;
+    env->parked = NULL;
+    req->on_abort = NULL;
+    gl_rapi_reply_error(req, 400, "InvalidRequest",
+                        "The /next connection was shut down before an event came");
+    return 1;
+}
+
 /* ---- the router ---- */
 
 #define RUNTIME "/2018-06-01/runtime/"
+#define EXTENSION "/2020-01-01/extension/"
 
 static void on_next(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
@@ -263,26 +282,54 @@ static void on_ping(gl_env_t *env, gl_http_req_t *req, const char *id)
     gl_http_reply(req, 200, NULL, 0, "pong", 4);
 }
 
+/* PUT /2022-07-01/telemetry and /2020-08-15/logs, with or without the trailing '/' the
+ * documentation's endpoint carries (telemetry.c). */
+static void subscribe(gl_env_t *env, gl_http_req_t *req, size_t prefix, gl_tel_api_t api)
+{
+    const char *rest = req->path + prefix;
+    if (strcmp(rest, "") && strcmp(rest, "/"))
+        on_not_found(env, req, NULL);
+    else if (strcmp(req->method_name, "PUT"))
+        gl_rapi_reply_error(req, 405, "MethodNotAllowed", "Method not allowed for this path");
+    else
+        gl_env_tel_subscribe(env, req, api);
+}
+
 static void on_telemetry(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
-    (void)env;
     (void)id;
-    gl_rapi_reply_error(req, 202, "Telemetry.NotSupported", "Telemetry API is not supported");
+    subscribe(env, req, strlen("/2022-07-01/telemetry"), GL_TEL_API_TELEMETRY);
 }
 
 static void on_logs(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
-    (void)env;
     (void)id;
-    gl_rapi_reply_error(req, 202, "Logs.NotSupported", "Logs API is not supported");
+    subscribe(env, req, strlen("/2020-08-15/logs"), GL_TEL_API_LOGS);
 }
 
-static void on_extension(gl_env_t *env, gl_http_req_t *req, const char *id)
+/* The Extensions API: env_ext.c. */
+static void on_ext_register(gl_env_t *env, gl_http_req_t *req, const char *id)
 {
-    (void)env;
     (void)id;
-    gl_rapi_reply_error(req, 403, "Extension.NotSupported",
-                        "The Extensions API is not supported by galley");
+    gl_env_ext_register(env, req);
+}
+
+static void on_ext_next(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)id;
+    gl_env_ext_next(env, req);
+}
+
+static void on_ext_init_error(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)id;
+    gl_env_ext_error(env, req, 1);
+}
+
+static void on_ext_exit_error(gl_env_t *env, gl_http_req_t *req, const char *id)
+{
+    (void)id;
+    gl_env_ext_error(env, req, 0);
 }
 
 /*
@@ -301,10 +348,13 @@ static const struct route {
     {RUNTIME "invocation/{id}/error", "POST", on_error},
     {RUNTIME "invocation/{id}/{*}", "POST", on_not_found},
     {"/2018-06-01/ping", NULL, on_ping},
-    /* Not implemented: answered as the emulator does. */
     {"/2022-07-01/telemetry*", NULL, on_telemetry},
     {"/2020-08-15/logs*", NULL, on_logs},
-    {"/2020-01-01/extension*", NULL, on_extension},
+    /* The Extensions API (env_ext.c) */
+    {EXTENSION "register", "POST", on_ext_register},
+    {EXTENSION "event/next", "GET", on_ext_next},
+    {EXTENSION "init/error", "POST", on_ext_init_error},
+    {EXTENSION "exit/error", "POST", on_ext_exit_error},
 };
 
 /* Whether path matches pattern; *id and *idlen get the raw "{id}" segment. */

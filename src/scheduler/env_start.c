@@ -9,12 +9,14 @@
  * SPAWN_FAILED event.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 #include "internal.h"
 
 #define MAX_ENVP 256
+#define SPARE_TMP_MB 512 /* a spare's /tmp: Lambda's default, so most functions keep it */
 
 typedef struct envp_builder {
     char *items[MAX_ENVP];
@@ -35,7 +38,7 @@ typedef struct envp_builder {
 typedef struct layout {
     int inside;          /* a mount namespace: Lambda's paths */
     char *exe;
-    char *argv[5];
+    char *argv[16];
     char *task_root;     /* LAMBDA_TASK_ROOT and the working directory */
     char *runtime_dir;   /* LAMBDA_RUNTIME_DIR */
     char *runtime_host;  /* galley's runtime, bound at /var/runtime (managed runtimes) */
@@ -77,9 +80,8 @@ static void envp_free(envp_builder_t *b)
  * to galley: an interpreter bound at /var/lang (pyenv's) may find its libpython only by an
  * absolute RUNPATH the environment's user cannot traverse, and would otherwise load the
  * system's, whose site module misses the interpreter's own site-packages (and boto3). */
-static void search_paths(gl_env_t *env, envp_builder_t *b, const layout_t *l)
+static void search_paths(const gl_fn_config_t *c, envp_builder_t *b, const layout_t *l)
 {
-    const gl_fn_config_t *c = &env->fn->cfg;
     const char *rt = l->runtime_dir ? l->runtime_dir : l->task_root;
     const char *own = getenv("LD_LIBRARY_PATH");
     char *v = NULL;
@@ -110,7 +112,7 @@ static void build_env(gl_env_t *env, envp_builder_t *b, const layout_t *l)
     const gl_sched_opts_t *o = &env->sched->opts;
     char num[32], api[64], group[600], exec_env[96];
     /* Lambda's PATH, not the daemon's; galley's runtimes exec their interpreter by path. */
-    search_paths(env, b, l);
+    search_paths(c, b, l);
     envp_set(b, "LANG", "en_US.UTF-8");
     envp_set(b, "TZ", ":UTC");
     /* The environment's uid has no passwd entry: without HOME, os.homedir() (which the AWS
@@ -237,11 +239,11 @@ static int is_file(const char *dir, const char *name)
     return yes;
 }
 
-/* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. */
-static int plan_layout(gl_env_t *env, layout_t *l)
+/* Paths and command for the function's runtime; -ENOENT for a missing bootstrap. A spare
+ * plans with a configuration holding only its runtime and an empty code directory. */
+static int plan_layout_for(const gl_sched_opts_t *o, const gl_fn_config_t *c, gl_env_t *env,
+                           layout_t *l)
 {
-    const gl_fn_config_t *c = &env->fn->cfg;
-    const gl_sched_opts_t *o = &env->sched->opts;
     l->inside = o->sbx && gl_sbx_has_mount_ns(o->sbx);
     l->task_root = strdup(l->inside ? "/var/task" : c->code_dir);
     l->tmp = l->inside ? "/tmp" : env->tmp_dir;
@@ -254,7 +256,7 @@ static int plan_layout(gl_env_t *env, layout_t *l)
             return -ENOMEM;
         int i = 0;
         l->argv[i++] = strdup(l->exe);
-        if (!py && env->debug_port) { /* Node's inspector; Python's is in its bootstrap */
+        if (!py && env && env->debug_port) { /* Node's inspector; Python's: its bootstrap */
             char *inspect = NULL;
             if (asprintf(&inspect, "--inspect=127.0.0.1:%d", env->debug_port) < 0)
                 return -ENOMEM;
@@ -270,20 +272,109 @@ static int plan_layout(gl_env_t *env, layout_t *l)
         return -ENOENT;
     l->exe = gl_path_join(in_opt ? l->opt : l->task_root, "bootstrap");
     l->argv[0] = l->exe ? strdup(l->exe) : NULL;
-    if (env->debug_port)
+    if (env && env->debug_port)
         return plan_gdbserver(env, l);
     return l->exe && l->argv[0] ? 0 : -ENOMEM;
+}
+
+static int plan_layout(gl_env_t *env, layout_t *l)
+{
+    return plan_layout_for(&env->sched->opts, &env->fn->cfg, env, l);
 }
 
 static void layout_free(layout_t *l)
 {
     free(l->exe);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 16; i++)
         free(l->argv[i]);
     free(l->task_root);
     free(l->runtime_dir);
     free(l->runtime_host);
     free(l->lang_host);
+}
+
+/* External extensions: the files in the layers' extensions/ directory (host side); Lambda
+ * starts each, and one that cannot be executed is its Extension.LaunchError. */
+static unsigned count_extensions(const char *opt_dir)
+{
+    char *dir = opt_dir ? gl_path_join(opt_dir, "extensions") : NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    unsigned n = 0;
+    while (d && (de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+            S_ISREG(st.st_mode))
+            n++;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return n;
+}
+
+/*
+ * The launcher, when the function has external extensions or (python, nodejs) an
+ * AWS_LAMBDA_EXEC_WRAPPER: a shell in the sandbox starts each executable of /opt/extensions
+ * (in name order, as Lambda), each watched by a subshell that writes "<marker> <status>
+ * <name>" to stderr when it exits (env_ext.c reads it; 126 also when the environment's user
+ * cannot execute it), then execs the runtime's command,
+ * through the wrapper when there is one (as Lambda's managed runtimes' bootstraps do).
+ */
+static const char launcher[] =
+    "d=$1 m=$2 w=$3; shift 3\n"
+    "for e in \"$d\"/*; do\n"
+    "  [ -f \"$e\" ] || continue\n"
+    "  [ -x \"$e\" ] || { echo \"$m 126 ${e##*/}\" >&2; continue; }\n"
+    "  ( \"$e\"; echo \"$m $? ${e##*/}\" >&2 ) &\n"
+    "done\n"
+    "[ -n \"$w\" ] && exec \"$w\" \"$@\"\n"
+    "exec \"$@\"\n";
+
+/* The function's AWS_LAMBDA_EXEC_WRAPPER (python, nodejs), else "". */
+static const char *exec_wrapper(const gl_fn_config_t *c)
+{
+    json_t *w = c->env_vars ? json_object_get(c->env_vars, "AWS_LAMBDA_EXEC_WRAPPER") : NULL;
+    return json_is_string(w) && (strncmp(c->runtime, "python", 6) == 0 ||
+                                 strncmp(c->runtime, "nodejs", 6) == 0)
+               ? json_string_value(w)
+               : "";
+}
+
+/* A spare's interpreter is already running: it cannot be started after the extensions or
+ * through a wrapper, so such a function always starts a fresh process. */
+static int launcher_needed(const gl_fn_config_t *c)
+{
+    return *exec_wrapper(c) || count_extensions(c->opt_dir) > 0;
+}
+
+static int plan_launcher(gl_env_t *env, layout_t *l)
+{
+    const gl_fn_config_t *c = &env->fn->cfg;
+    const char *wrapper = exec_wrapper(c);
+    env->ext.expected = count_extensions(c->opt_dir);
+    if (!env->ext.expected && !*wrapper)
+        return 0;
+    gl_random_hex(env->ext.marker, 8);
+    int n = 0;
+    while (l->argv[n])
+        n++;
+    if (n + 7 > 16)
+        return -E2BIG;
+    memmove(l->argv + 7, l->argv, (size_t)n * sizeof(char *));
+    l->argv[0] = strdup("/bin/sh");
+    l->argv[1] = strdup("-c");
+    l->argv[2] = strdup(launcher);
+    l->argv[3] = strdup("galley-launcher");
+    l->argv[4] = gl_path_join(l->opt, "extensions");
+    l->argv[5] = strdup(env->ext.marker);
+    l->argv[6] = strdup(wrapper);
+    free(l->exe);
+    l->exe = strdup("/bin/sh");
+    for (int i = 0; i < 7; i++)
+        if (!l->argv[i])
+            return -ENOMEM;
+    return l->exe ? 0 : -ENOMEM;
 }
 
 static int attach_to_cgroup(pid_t pid, void *arg) { return gl_cg_attach(arg, pid); }
@@ -423,7 +514,7 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
                  "%s/bootstrap]",
                  rid, env->fn->cfg.code_dir, env->fn->cfg.opt_dir ? env->fn->cfg.opt_dir : "/opt");
         goto out;
-    } else if (rc < 0) {
+    } else if (rc < 0 || (rc = plan_launcher(env, &l)) < 0) {
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: %s", rid, strerror(-rc));
         goto out;
     }
@@ -488,6 +579,145 @@ out:
     return rc;
 }
 
+/*
+ * Steps 3 to 5 for a cold start served by a spare (spares.c; docs/performance.md, "Spares"):
+ * make the spare the function's: the memory limit, the code at /var/task and the layers at
+ * /opt (put into its mount namespace from outside, as it is already confined), and last, over
+ * its control socket, the variables a fresh start would have been given, which is what lets
+ * it import the handler. Only then does the environment take over the spare's process, user,
+ * cgroup and pipes. On any failure the spare is killed and released here and the caller starts
+ * the environment afresh: a spare can make a cold start faster, never fail it.
+ */
+static int adopt(gl_env_t *env, gl_spare_proc_t *p)
+{
+    gl_sched_t *s = env->sched;
+    const gl_fn_config_t *c = &env->fn->cfg;
+    unsigned tmp_mb = c->ephemeral_mb == SPARE_TMP_MB ? 0 : (unsigned)c->ephemeral_mb;
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+    gl_err_t err = {0};
+    char *msg = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = plan_layout(env, &l)) < 0) {
+        gl_err_set(&err, -rc, "layout");
+        goto out;
+    }
+    build_env(env, &envb, &l);
+    if ((p->cg && (rc = gl_cg_set_limit(p->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
+        (rc = gl_sbx_specialize(s->opts.sbx, p->pidfd,
+                                &(gl_sbx_place_t){c->code_dir, c->opt_dir, tmp_mb}, &err)) < 0)
+        goto out;
+    if ((rc = gl_spare_msg_encode(envb.items, &msg, &len)) < 0) {
+        gl_err_set(&err, -rc, "specialization message");
+        goto out;
+    }
+    if (send(p->ctl_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        rc = gl_err_set(&err, errno ? errno : EIO, "send the specialization message");
+        goto out;
+    }
+    if (p->rapi_fd >= 0) {
+        rc = gl_http_server_listen_fd(env->rapi, p->rapi_fd, &err);
+        p->rapi_fd = -1; /* the server took it, or closed it */
+        if (rc < 0)
+            goto out;
+    }
+    env->user = p->user; /* the environment owns all of it now: its teardown releases it */
+    env->cg = p->cg;
+    env->pid = p->pid;
+    env->pidfd = p->pidfd;
+    env->from_spare = 1;
+    p->user.own = 0;
+    p->cg = NULL;
+    p->pid = p->pidfd = -1;
+    gl_env_watch(env, p->out_fd, p->err_fd);
+    p->out_fd = p->err_fd = -1; /* moved into the environment's pipes */
+out:
+    if (rc < 0)
+        gl_log_warn("env=%.8s fn=%s: specializing spare %.8s failed (%s); starting afresh",
+                    env->id, c->name, p->id, err.msg);
+    gl_spare_proc_discard(s, p); /* what is left: the control socket, or all of a failed one */
+    free(msg);
+    envp_free(&envb);
+    layout_free(&l);
+    return rc;
+}
+
+/* A spare: galley's bootstrap for family in a fresh sandbox with no function: an empty
+ * /var/task, no layers, no cgroup limit, and only the variables every environment has
+ * (Lambda's search paths, LANG, TZ, HOME) plus GALLEY_SPARE, which makes the bootstrap warm
+ * up and wait on fd 3 for its function's variables. */
+int gl_env_spawn_spare(gl_sched_t *s, const char *family, gl_spare_proc_t *p, gl_err_t *err)
+{
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1}, ctl[2] = {-1, -1}, rc;
+    char *empty = gl_path_join(s->run_root, "spare-task");
+    gl_fn_config_t c = {.runtime = (char *)family, .code_dir = empty};
+    layout_t l = {0};
+    envp_builder_t envb = {0};
+
+    *p = (gl_spare_proc_t){.pid = -1, .pidfd = -1, .ctl_fd = -1, .out_fd = -1, .err_fd = -1,
+                           .rapi_fd = -1};
+    gl_random_hex(p->id, 16);
+    if (!empty || (rc = gl_mkdir_p(empty, 0755)) < 0 || (rc = plan_layout_for(&s->opts, &c, NULL,
+                                                                               &l)) < 0) {
+        rc = gl_err_set(err, empty ? -rc : ENOMEM, "prepare a spare");
+        goto out;
+    }
+    search_paths(&c, &envb, &l);
+    envp_set(&envb, "LANG", "en_US.UTF-8");
+    envp_set(&envb, "TZ", ":UTC");
+    envp_set(&envb, "HOME", l.tmp);
+    envp_set(&envb, "GALLEY_SPARE", "1");
+    envb.items[envb.n] = NULL;
+    if ((rc = gl_sbx_user_acquire(s->opts.sbx, &p->user, err)) < 0 ||
+        (s->opts.cgroups && (rc = gl_cg_create(s->opts.cgroups, p->id, 0, &p->cg, err)) < 0))
+        goto out;
+    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        rc = gl_err_set(err, errno, "pipe");
+        goto out;
+    }
+    gl_sbx_spec_t spec = {
+        .path = l.exe,
+        .argv = l.argv,
+        .envp = envb.items,
+        .cwd = l.task_root,
+        .uid = p->user.own ? p->user.uid : 0,
+        .gid = p->user.own ? p->user.gid : 0,
+        .stdout_fd = out_fds[1],
+        .stderr_fd = err_fds[1],
+        .code_dir = empty,
+        .tmp_mb = SPARE_TMP_MB,
+        .runtime_dir = l.runtime_host,
+        .lang_dir = l.lang_host,
+        .cgroup_fd = p->cg ? gl_cg_clone_fd(p->cg) : -1,
+        .before_release = p->cg ? attach_to_cgroup : NULL,
+        .before_release_arg = p->cg,
+        .rapi_fd = gl_sbx_isolates_network(s->opts.sbx) ? &p->rapi_fd : NULL,
+        .ctl_fd = ctl[1],
+    };
+    if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &p->pid, &p->pidfd, err)) < 0)
+        goto out;
+    p->out_fd = out_fds[0];
+    p->err_fd = err_fds[0];
+    p->ctl_fd = ctl[0];
+    out_fds[0] = err_fds[0] = ctl[0] = -1; /* moved into p */
+out:
+    for (int i = 0; i < 2; i++) {
+        int *fds[] = {&out_fds[i], &err_fds[i], &ctl[i]};
+        for (int j = 0; j < 3; j++)
+            if (*fds[j] >= 0)
+                close(*fds[j]);
+    }
+    if (rc < 0)
+        gl_spare_proc_discard(s, p);
+    envp_free(&envb);
+    layout_free(&l);
+    free(empty);
+    return rc;
+}
+
 int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
 {
     const char *rid = inv ? inv->request_id : "(provisioned)";
@@ -499,14 +729,22 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
             gl_invoke_fail(inv, "Runtime.Unknown", "out of memory");
         return -ENOMEM;
     }
-    if ((rc = open_listener(env, rid, &e)) < 0 || (rc = take_user(env, rid, &e)) < 0 ||
-        (rc = make_tmp(env, rid, &e)) < 0 || (rc = spawn(env, rid, &e)) < 0) {
+    gl_spare_proc_t spare;
+    rc = open_listener(env, rid, &e);
+    if (rc == 0 && !launcher_needed(&env->fn->cfg) &&
+        gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
+        adopt(env, &spare) == 0)
+        ; /* a pre-started interpreter: the fast cold start */
+    else if (rc == 0 && (rc = take_user(env, rid, &e)) == 0 && (rc = make_tmp(env, rid, &e)) == 0)
+        rc = spawn(env, rid, &e);
+    if (rc < 0) {
         /* The one cleanup path: the invoke fails with e, the environment is torn down. */
         gl_env_handle(env, GL_ENV_EV_SPAWN_FAILED, &(gl_env_failure_t){e.type, e.msg});
         return rc;
     }
-    gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started (runtime API on port %d)", env->id,
-                 env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid, env->rapi_port);
+    gl_log_debug("env=%.8s fn=%s pid=%d uid=%u started%s (runtime API on port %d)", env->id,
+                 env->fn->cfg.name, (int)env->pid, (unsigned)env->user.uid,
+                 env->from_spare ? " from a spare" : "", env->rapi_port);
     char rv[96], rv_arn[192];
     snprintf(rv, sizeof(rv), "%s.galley", env->fn->cfg.runtime);
     snprintf(rv_arn, sizeof(rv_arn), "arn:aws:lambda:%s::runtime:galley-%s",

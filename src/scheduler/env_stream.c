@@ -8,7 +8,9 @@
  * caller wants it whole (Invoke: 6 MB, as a buffered response). When the body is complete
  * (gl_env_stream_end) its trailers say how it ended: Lambda-Runtime-Function-Error-Type and
  * -Error-Body (base64) make it a function error. Past its limit (200 MB streamed) the rest is
- * dropped and the invoke ends with Function.ResponseSizeTooLarge.
+ * dropped and the invoke ends with Function.ResponseSizeTooLarge. gl_invoke_stream_bind and
+ * _unbind wire a streaming caller's request to its invoke (InvokeWithResponseStream, a
+ * RESPONSE_STREAM Function URL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,37 @@ void gl_invoke_stream_resume(gl_invoke_t *inv)
 {
     if (inv->stream_src)
         gl_http_req_pause_body(inv->stream_src, 0);
+}
+
+static void on_drain(gl_http_req_t *req)
+{
+    gl_invoke_stream_resume(req->data);
+}
+
+void gl_invoke_stream_bind(gl_invoke_t *inv, gl_http_req_t *req, void *owner,
+                           int (*on_chunk)(gl_invoke_t *inv, const char *buf, size_t len),
+                           gl_invoke_done_fn done, void (*on_gone)(gl_http_req_t *req))
+{
+    inv->stream = 1;
+    inv->on_chunk = on_chunk;
+    inv->done = done;
+    inv->data = owner;
+    req->data = inv;
+    req->on_abort = on_gone;
+    req->on_drain = on_drain;
+}
+
+void gl_invoke_stream_unbind(gl_invoke_t *inv, gl_http_req_t *req)
+{
+    inv->done = NULL;
+    inv->data = NULL;
+    inv->on_chunk = NULL;
+    if (req) {
+        req->data = NULL;
+        req->on_abort = NULL;
+        req->on_drain = NULL;
+    }
+    gl_invoke_stream_resume(inv); /* let the runtime finish */
 }
 
 /* The error a streamed response ended with (its trailers): the invoke's error type and body. */

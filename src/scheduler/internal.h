@@ -3,8 +3,8 @@
  * internal.h: the scheduler's private structures: the scheduler, one pool per function
  * snapshot, and the execution environment. Shared by sched.c (pools, submit, shutdown),
  * invoke.c (the invoke record's life), env.c (one environment's state machine and process),
- * env_output.c (its pipes and log lines), env_start.c (starting one) and env_rapi.c (the
- * Runtime API router and its entry points).
+ * env_output.c (its pipes and log lines), env_start.c (starting one), env_rapi.c (the
+ * Runtime API router and its entry points) and env_ext.c (its extensions).
  */
 #ifndef GALLEY_SCHED_INTERNAL_H
 #define GALLEY_SCHED_INTERNAL_H
@@ -17,6 +17,32 @@
 #include "galley/sched.h"
 
 typedef struct gl_pool gl_pool_t;
+typedef struct gl_env_ext gl_env_ext_t;
+
+/* env_ext.c: the extensions registered in one environment (the Extensions API, 2020-01-01). */
+typedef struct gl_env_exts {
+    gl_env_ext_t *list;        /* in registration order */
+    unsigned count;
+    unsigned expected;         /* external extensions started (executables in /opt/extensions) */
+    int closed;                /* registration is over: init completed */
+    char marker[24];           /* the launcher's notes on stderr start with it (env_start.c) */
+    /* An extension's exit, noted while reading output (maybe inside another event's handler):
+     * the EXT_FAILED event comes from the loop (idle), never from inside that handler. */
+    uv_idle_t idle;
+    int exit_noted;
+    char exit_type[32];
+    char exit_msg[256];
+    int stopping;              /* SHUTDOWN sent: the stop waits for them, or for the grace */
+    int stop_graceful;         /* how the stop goes on afterwards */
+    /* An invoke answered before its extensions were done: END and REPORT wait for them. */
+    int post_pending;
+    int post_cold;
+    int post_max_memory_mb;
+    uint64_t post_started_ns;
+    char post_rid[GL_UUID_LEN + 1];
+    gl_sched_t *post_counted;  /* its concurrency slot, held until the extensions are done */
+    struct gl_fn_usage *post_usage;
+} gl_env_exts_t;
 
 /* A function's (all versions') running invokes against its reservation. */
 typedef struct gl_fn_usage {
@@ -63,6 +89,7 @@ struct gl_sched {
     void (*on_closed)(void *arg);
     void *on_closed_arg;
     void (*on_slot_free)(void *arg); /* gl_sched_on_slot_free */
+    struct gl_spares *spares;  /* spares.c, made by the first gl_sched_spares_note */
     void *on_slot_free_arg;
 };
 
@@ -122,10 +149,13 @@ struct gl_env {
     gl_fault_t fault;          /* injected: crash once the invoke is delivered, or die in init */
     int debug_port;            /* its debugger's port: no deadlines, no freezing; 0: none */
     int frozen;
+    int from_spare;            /* started by specializing a spare (spares.c) */
     int sigkill_sent;
     int handles_open;          /* uv handles (and the listener) whose close is pending */
     int rapi_closing;
     int torn_down;
+    gl_env_exts_t ext;         /* its extensions (env_ext.c) */
+    struct gl_tel *tel;        /* Telemetry and Logs API subscriptions (telemetry.c), or NULL */
     gl_env_t *next, *prev;
 };
 
@@ -184,11 +214,18 @@ void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd);
 void gl_env_drain_output(gl_env_t *env);
 /** The runtime is gone: read its last output and log any unterminated last lines. */
 void gl_env_flush_output(gl_env_t *env);
+/** INIT_REPORT (platform.initReport) with "Status: ..." fields. */
+void gl_env_init_report(gl_env_t *env, const char *status);
 /** START is logged once per invoke: at delivery, or when it fails before delivery. */
 void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv);
 /** Finish the assigned invoke: END and REPORT (status_suffix: "" or REPORT's "Status: ...\t"
  *  fields), its outputs, then hand it back (gl_invoke_complete). No-op without an invoke. */
 void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix);
+/** The runtime answered but an extension is still at work: the caller gets its answer now,
+ *  END and REPORT wait (env->ext.post_*) for gl_env_report_post. */
+void gl_env_answer_early(gl_env_t *env);
+/** END and REPORT of the invoke answered early; Duration runs until now. */
+void gl_env_report_post(gl_env_t *env, const char *status_suffix);
 /** Fail the assigned invoke with a platform error; status is REPORT's "Status: ..." suffix. */
 void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, const char *status);
 
@@ -198,6 +235,8 @@ void gl_env_fail_invoke(gl_env_t *env, const char *type, const char *message, co
 void gl_env_rapi_prepare(gl_sched_t *s);
 /** Answer the parked /next with the assigned invoke (its START line, once). */
 void gl_env_deliver(gl_env_t *env);
+/** The parked /next's connection was shut down: it is answered 400 and 1 returned. */
+int gl_env_drop_abandoned_next(gl_env_t *env);
 
 /* A gl_sched_warm call waiting for its environments. */
 typedef struct gl_warm {
@@ -232,12 +271,106 @@ int gl_env_stream_end(gl_env_t *env, gl_http_req_t *req);
 
 /* invoke.c */
 void gl_invoke_complete(gl_invoke_t *inv);
+/** One running invoke of s (and of usage's function, when given) is over: its slot is free. */
+void gl_invoke_release(gl_sched_t *s, gl_fn_usage_t *usage);
 /** Make inv's result a platform error {"errorType","errorMessage"} (X-Amz-Function-Error). */
 void gl_invoke_set_error(gl_invoke_t *inv, const char *type, const char *message);
 /** gl_invoke_set_error, then gl_invoke_complete: for an invoke that never reached a runtime. */
 void gl_invoke_fail(gl_invoke_t *inv, const char *type, const char *message);
 
+/* spare_msg.c: the pure rules of spares */
+#define GL_SPARE_MAGIC "GLSPARE1"
+#define GL_SPARE_MSG_MAX (128u * 1024)
+/** "python" or "nodejs" for a runtime galley keeps spares of, else NULL (provided). */
+const char *gl_spare_family(const char *runtime);
+/** 0 when the function sets a variable an interpreter reads only at its start (LD_*,
+ *  PYTHON*, NODE_*, LANG, ...): such a function always starts a fresh process. */
+int gl_spare_env_ok(const json_t *env_vars);
+/** The specialization message for envp (NULL-terminated): malloc'd into *out. -E2BIG past
+ *  GL_SPARE_MSG_MAX. */
+int gl_spare_msg_encode(char *const *envp, char **out, size_t *len);
+/** How many spares to start now for a family holding `have` (starting or ready) of target. */
+unsigned gl_spares_to_start(unsigned target, unsigned have, uint64_t mem_available,
+                            uint64_t mem_floor);
+
+/* spares.c: spare, pre-started interpreters (docs/performance.md) */
+/** What an environment takes over from a spare: every descriptor and the user and cgroup. */
+typedef struct gl_spare_proc {
+    char id[33];
+    pid_t pid;
+    int pidfd;
+    int ctl_fd;                /* the daemon's end of the spare's control socket */
+    int out_fd, err_fd;        /* the daemon's ends of its output pipes */
+    int rapi_fd;               /* its Runtime API listener (isolated network), else -1 */
+    gl_sbx_user_t user;
+    gl_cg_t *cg;               /* made without a memory limit, or NULL */
+} gl_spare_proc_t;
+typedef struct gl_spares gl_spares_t;
+/** Take a ready spare for a cold start of fn (1), or none (0: start fresh): none is kept for
+ *  its runtime, the function is not eligible, or spares are off. Schedules a refill. */
+int gl_spares_take(gl_sched_t *s, const gl_fn_t *fn, int debug_port, gl_spare_proc_t *out);
+/** Kill and release a spare's process and everything it holds (a failed take, shutdown). */
+void gl_spare_proc_discard(gl_sched_t *s, gl_spare_proc_t *p);
+/** Stop refilling and kill every spare (shutdown); the spares' handles close on their own. */
+void gl_spares_close(gl_sched_t *s);
+
+/* env_start.c, for spares.c */
+/** Start a spare of family ("python", "nodejs") in a fresh sandbox: its own user and cgroup
+ *  (no memory limit), an empty /var/task, no function variables. */
+int gl_env_spawn_spare(gl_sched_t *s, const char *family, gl_spare_proc_t *p, gl_err_t *err);
+
+/* env_ext.c: one registered extension. The Telemetry API finds its subscriber by identifier. */
+#define GL_ENV_EXT_INVOKE 1u
+#define GL_ENV_EXT_SHUTDOWN 2u
+struct gl_env_ext {
+    char id[GL_UUID_LEN + 1];  /* Lambda-Extension-Identifier */
+    char name[128];            /* Lambda-Extension-Name */
+    int external;              /* started from /opt/extensions (else internal: in the runtime) */
+    unsigned events;           /* GL_ENV_EXT_INVOKE | GL_ENV_EXT_SHUTDOWN */
+    gl_env_t *env;
+    /* private */
+    gl_http_req_t *parked;     /* its /event/next, waiting for an event */
+    char *pending;             /* an event not yet taken (JSON text) */
+    int waiting;               /* called /event/next and was given nothing since */
+    int exited;
+    gl_env_ext_t *next;
+};
+/** The extension of env registered under identifier, or NULL. */
+gl_env_ext_t *gl_env_ext_find(gl_env_t *env, const char *identifier);
+/** Extensions API entry points (the router in env_rapi.c). Each replies to req once. */
+void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req);
+void gl_env_ext_next(gl_env_t *env, gl_http_req_t *req);
+void gl_env_ext_error(gl_env_t *env, gl_http_req_t *req, int at_init);
+/** Init is over: Lambda's "EXTENSION Name: ... State: Ready Events: [...]" line for each. */
+void gl_env_ext_log_ready(gl_env_t *env);
+/** Every extension is waiting in /event/next (and every external one registered). */
+int gl_env_ext_ready(const gl_env_t *env);
+/** Hand INVOKE to the extensions subscribed to it. */
+void gl_env_ext_invoke(gl_env_t *env, const gl_invoke_t *inv, int64_t deadline_ms);
+/** Hand SHUTDOWN (reason: spindown, timeout, failure) to the subscribed extensions still
+ *  running; returns how many were told. */
+unsigned gl_env_ext_shutdown(gl_env_t *env, const char *reason, int64_t deadline_ms);
+/** A line of the runtime's output that is the launcher's note of an extension's exit: it
+ *  becomes the EXT_FAILED event and 1 is returned (the line is not logged); else 0. */
+int gl_env_ext_note(gl_env_t *env, const char *line, size_t len);
+/** After SHUTDOWN: every subscribed extension called /event/next again or exited. */
+int gl_env_ext_shutdown_done(const gl_env_t *env);
+/** Release the list (after the Runtime API closed: no request is parked any more). */
+void gl_env_ext_free(gl_env_t *env);
+/** Event bodies (new strings; NULL on ENOMEM), and the register body's events (0, or -1 with
+ *  Lambda's error type and message). */
+char *gl_env_ext_invoke_event(int64_t deadline_ms, const char *request_id, const char *arn,
+                              const char *trace_id);
+char *gl_env_ext_shutdown_event(const char *reason, int64_t deadline_ms);
+int gl_env_ext_parse_events(const char *body, size_t len, int external, unsigned *events,
+                            const char **type, char *msg, size_t msglen);
+int gl_env_ext_valid_id(const char *s);
+
 /* env_info.c */
+/** Whether the process handles SIGTERM (SigCgt in /proc). */
+int gl_env_catches_sigterm(pid_t pid);
+/** Without a mount namespace: /tmp holds more than EphemeralStorage (said in the log). */
+int gl_env_tmp_overfull(gl_env_t *env);
 /** Lambda's wording of a runtime's end from its wait status ("Runtime exited with error: ..."). */
 void gl_env_exit_reason(int status, char *out, size_t len);
 

@@ -6,7 +6,9 @@
  * lost interest. Leaves choosing an environment to sched.c and running it to env.c.
  *
  * Invariant: gl_invoke_complete is the one place an invoke stops counting toward the running
- * invokes, so every way an invoke ends (answered, failed, never started) passes through it.
+ * invokes, so every way an invoke ends (answered, failed, never started) passes through it;
+ * an invoke answered while its extensions still work hands its count to the environment,
+ * which gives it back through gl_invoke_release once they are done (env_output.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,21 +45,27 @@ void gl_invoke_free(gl_invoke_t *inv)
     free(inv);
 }
 
+void gl_invoke_release(gl_sched_t *s, gl_fn_usage_t *usage)
+{
+    s->running--;
+    if (usage) {
+        usage->running--;
+        if (usage->reserved < 0)
+            s->running_unreserved--;
+    }
+    if (s->on_slot_free)
+        s->on_slot_free(s->on_slot_free_arg);
+}
+
 void gl_invoke_complete(gl_invoke_t *inv)
 {
     gl_sched_metrics_invoke_done(inv); /* every invoke ends here: one place to count it */
     if (inv->counted_in) {
         gl_sched_t *s = inv->counted_in;
-        s->running--;
-        if (inv->usage) {
-            inv->usage->running--;
-            if (inv->usage->reserved < 0)
-                s->running_unreserved--;
-        }
+        gl_fn_usage_t *usage = inv->usage;
         inv->counted_in = NULL;
         inv->usage = NULL;
-        if (s->on_slot_free)
-            s->on_slot_free(s->on_slot_free_arg);
+        gl_invoke_release(s, usage);
     }
     if (inv->done)
         inv->done(inv);

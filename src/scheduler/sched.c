@@ -568,6 +568,7 @@ static void on_grace(uv_timer_t *t)
 void gl_sched_close(gl_sched_t *s, uint64_t grace_ms, void (*on_closed)(void *arg), void *arg)
 {
     s->closing = 1;
+    gl_spares_close(s);
     s->on_closed = on_closed;
     s->on_closed_arg = arg;
     for (gl_pool_t *p = s->pools; p; p = p->next)

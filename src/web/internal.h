@@ -2,7 +2,8 @@
 /*
  * internal.h: the web module's pure parts, shared by url.c and its unit tests: the payload
  * format 2.0 event of a request (event.c), the HTTP response of a function's result
- * (response.c) and the CORS headers of a URL config (cors.c).
+ * (response.c) and the CORS headers of a URL config (cors.c); and the invoke glue shared by
+ * the listeners (invoke.c, url_stream.c).
  */
 #ifndef GALLEY_WEB_INTERNAL_H
 #define GALLEY_WEB_INTERNAL_H
@@ -13,6 +14,7 @@
 
 #include "galley/http.h"
 #include "galley/registry.h"
+#include "galley/sched.h"
 #include "galley/web.h"
 
 #define GL_WEB_MAX_HEADERS 64
@@ -41,6 +43,7 @@ typedef enum gl_web_mode {
     GL_WEB_URL,     /* Function URL: payload 2.0, {"Message": ...} errors */
     GL_WEB_HTTPAPI, /* API Gateway HTTP API: payload 2.0, {"message": ...} errors */
     GL_WEB_REST,    /* API Gateway REST API: payload 1.0 */
+    GL_WEB_URL_STREAM, /* Function URL with InvokeMode RESPONSE_STREAM (url_stream.c) */
 } gl_web_mode_t;
 
 /** Reply {key: msg} with status and the request id. */
@@ -53,6 +56,16 @@ size_t gl_web_response_headers(gl_http_req_t *req, const json_t *hdrs, const jso
  *  mode's rules, with the headers of cors (stolen, may be NULL). */
 void gl_web_invoke(gl_web_t *w, gl_http_req_t *req, gl_fn_t *fn, const char *arn, json_t *event,
                    json_t *cors, gl_web_mode_t mode);
+/** Answer req with inv's (buffered) result under mode's rules and the headers of cors
+ *  (borrowed): the mapped response, or the mode's error for a failed invoke. */
+void gl_web_answer(gl_http_req_t *req, const gl_invoke_t *inv, const json_t *cors,
+                   gl_web_mode_t mode);
+/** A RESPONSE_STREAM URL's invoke answers req as the function streams (url_stream.c): takes
+ *  over inv's done, on_chunk and data and req's data, on_abort and on_drain, and cors (stolen).
+ *  0, or -ENOMEM with nothing taken. */
+int gl_web_stream_attach(gl_invoke_t *inv, gl_http_req_t *req, json_t *cors);
+/** Undo gl_web_stream_attach for an invoke that was not submitted (cors is freed). */
+void gl_web_stream_detach(gl_invoke_t *inv, gl_http_req_t *req);
 /** Closing listeners: count one more, and the callback that counts it done. */
 void gl_web_closing(gl_web_t *w);
 void gl_web_closed(gl_web_t *w);
@@ -102,6 +115,10 @@ typedef struct gl_web_resp {
  *  statusCode is the response, any other result a 200 application/json body. 0 or -ENOMEM. */
 int gl_web_response_map(const char *result, size_t len, gl_web_resp_t *out);
 void gl_web_resp_free(gl_web_resp_t *r);
+/** Map an HttpResponseStream prelude (the JSON object before the eight NUL bytes: statusCode,
+ *  default 200; headers; cookies) with an empty body; content-type application/octet-stream
+ *  unless its headers name one. -EINVAL when it is not such an object, or -ENOMEM. */
+int gl_web_response_prelude(const char *prelude, size_t len, gl_web_resp_t *out);
 
 /** Payload format 1.0 (REST API) response: statusCode, headers, multiValueHeaders, body,
  *  isBase64Encoded. -EINVAL for a result without a statusCode (API Gateway's 502). */

@@ -5,6 +5,8 @@
  * made strings), cookies (one Set-Cookie each), body, isBase64Encoded. Any other result is a
  * 200 with content-type application/json: a JSON string is the body as its text, anything
  * else (an object without statusCode, a number, bytes that are not JSON) the result as is.
+ * A RESPONSE_STREAM URL's HttpResponseStream prelude ({statusCode, headers, cookies}, the JSON
+ * before the eight NUL bytes) maps the same way, without a body.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ static int map_structured(gl_web_resp_t *r, const json_t *obj)
     return set_body(r, body ? body : "", body ? blen : 0);
 }
 
-int gl_web_response_map(const char *result, size_t len, gl_web_resp_t *out)
+static int resp_init(gl_web_resp_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->status = 200;
@@ -80,6 +82,13 @@ int gl_web_response_map(const char *result, size_t len, gl_web_resp_t *out)
         gl_web_resp_free(out);
         return -ENOMEM;
     }
+    return 0;
+}
+
+int gl_web_response_map(const char *result, size_t len, gl_web_resp_t *out)
+{
+    if (resp_init(out) < 0)
+        return -ENOMEM;
     json_t *v = json_loadb(result, len, JSON_DECODE_ANY, NULL);
     int rc;
     if (json_is_object(v) && json_object_get(v, "statusCode")) {
@@ -94,6 +103,36 @@ int gl_web_response_map(const char *result, size_t len, gl_web_resp_t *out)
     json_decref(v);
     if (rc < 0)
         gl_web_resp_free(out);
+    return rc;
+}
+
+static int has_header(const json_t *headers, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v)
+        if (!strcasecmp(k, name))
+            return 1;
+    return 0;
+}
+
+int gl_web_response_prelude(const char *prelude, size_t len, gl_web_resp_t *out)
+{
+    json_t *v = json_loadb(prelude, len, 0, NULL);
+    const json_t *sc = json_object_get(v, "statusCode");
+    int rc = -EINVAL;
+
+    memset(out, 0, sizeof(*out));
+    if (json_is_object(v) && (!sc || json_is_integer(sc)) && (rc = resp_init(out)) == 0) {
+        json_object_del(v, "body"); /* the body is what follows the prelude */
+        json_object_del(v, "isBase64Encoded");
+        if ((rc = map_structured(out, v)) == 0 && !has_header(out->headers, "content-type"))
+            json_object_set_new(out->headers, "content-type",
+                                json_string("application/octet-stream"));
+        if (rc < 0)
+            gl_web_resp_free(out);
+    }
+    json_decref(v);
     return rc;
 }
 

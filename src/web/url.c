@@ -7,10 +7,8 @@
  * anything else becomes a payload 2.0 event (event.c) invoked through the scheduler
  * (invoke.c), and the result becomes the response (response.c)
  * with the config's CORS headers (cors.c). A function error is 502, a throttle 429, a body
- * over 6 MB 413, each with Lambda's {"Message": ...} body.
- *
- * InvokeMode RESPONSE_STREAM is served buffered here: a streaming invoke will take over such
- * URLs at the seam marked in on_request once the scheduler can stream a response.
+ * over 6 MB 413, each with Lambda's {"Message": ...} body. A URL with InvokeMode
+ * RESPONSE_STREAM streams its answer as the function writes it (url_stream.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -105,8 +103,9 @@ static void on_request(gl_http_req_t *req, void *data)
     json_t *ev = event_of(u, req);
     char arn[512];
     gl_registry_fn_arn(u->w->reg, fn->cfg.name, u->qualifier, arn, sizeof(arn));
-    /* The seam for InvokeMode RESPONSE_STREAM: a streaming invoke goes here. */
-    gl_web_invoke(u->w, req, fn, arn, ev, cors, GL_WEB_URL);
+    const char *mode = json_string_value(json_object_get(u->config, "InvokeMode"));
+    gl_web_invoke(u->w, req, fn, arn, ev, cors,
+                  mode && !strcmp(mode, "RESPONSE_STREAM") ? GL_WEB_URL_STREAM : GL_WEB_URL);
 }
 
 static size_t body_limit(gl_http_req_t *req, void *data)

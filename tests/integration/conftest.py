@@ -139,6 +139,19 @@ class Daemon:
     def children(self):
         return descendants(self.proc.pid) if self.proc and self.proc.poll() is None else set()
 
+    def environments(self):
+        """GET /_galley/environments: {"Environments": [...], "Spares": [...], ...}."""
+        import urllib.request
+        req = urllib.request.Request(self.url + "/_galley/environments",
+                                     headers={"X-Galley-Control-Token": self.control_token})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def spare_pids(self):
+        """Pids of the daemon's spares: pre-started interpreters no function has taken yet,
+        which live as long as the daemon (src/scheduler/spares.c)."""
+        return {s["pid"] for s in self.environments()["Spares"]}
+
     def client(self, read_timeout=120):
         return boto3.client(
             "lambda", endpoint_url=self.url, region_name="us-east-1",

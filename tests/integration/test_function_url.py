@@ -6,6 +6,7 @@ path, query and cookies, a binary body, the response mapping, CORS, AWS_IAM and 
 error. Every listener is on 127.0.0.1."""
 import base64
 import json
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -161,6 +162,8 @@ def test_event_from_curl(web):
                           "sourceIp": "127.0.0.1", "userAgent": "galley-test"}
     assert rc["apiId"] == rc["domainPrefix"] and len(rc["apiId"]) == 32
     assert isinstance(rc["timeEpoch"], int) and rc["requestId"]
+    assert rc["domainName"] == url.split("/")[2]  # the Host the client sent
+    assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", rc["time"])
     assert ev["isBase64Encoded"] is False and "body" not in ev
 
 
@@ -247,7 +250,8 @@ def test_invoke_mode(daemon_factory):
                           "1 validation error detected: Value 'CHUNKED' at 'invokeMode' failed "
                           "to satisfy constraint: Member must satisfy enum value set: "
                           "[BUFFERED, RESPONSE_STREAM]", 400]
-    # A RESPONSE_STREAM URL is served buffered for now.
+    # A handler that does not stream is answered through a RESPONSE_STREAM URL as through a
+    # BUFFERED one (test_function_url_stream.py covers the streamed answers).
     st, h, body, _ = get(out["updated"][2] + "s")
     assert st == 200 and json.loads(body)["rawPath"] == "/s"
 

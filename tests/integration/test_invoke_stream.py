@@ -7,7 +7,9 @@ PayloadChunk, an unknown function is a plain 404 before any stream, Tail logs co
 InvokeComplete; a timeout or crash after the first piece ends it with InvokeComplete's
 ErrorCode; a client that stops reading pauses the function instead of filling galley's memory;
 a plain Invoke of a streaming function gets the whole body; the JS SDK v3 reads the same stream
-when npm can install it."""
+when npm can install it, and the AWS CLI where its version has the command; Qualifier and
+ClientContext reach the function; running out of memory after the first piece ends the stream
+with InvokeComplete's ErrorCode."""
 import base64
 import hashlib
 import json
@@ -69,6 +71,18 @@ exports.crash = awslambda.streamifyResponse(async (event, stream) => {
   process.exit(3);
 });
 
+exports.ctx = awslambda.streamifyResponse(async (event, stream, context) => {
+  stream.end(JSON.stringify({ version: context.functionVersion, cc: context.clientContext }));
+});
+
+exports.oom = awslambda.streamifyResponse(async (event, stream) => {
+  stream.write('before the memory runs out\n');
+  await sleep(100);
+  const held = [];
+  for (let i = 0; i < 64; i++) held.push(Buffer.alloc(16 * 1024 * 1024, 1)); // 1 GiB at most
+  stream.end(`survived with ${held.length} blocks`);
+});
+
 exports.plain = async (event) => {
   console.log('plain says hi');
   return { echo: event };
@@ -107,10 +121,13 @@ def daemon(tmp_path_factory):
     d = Daemon(tmp_path_factory.mktemp("stream"))
     d.start()
     c = d.client()
-    for name in ("three", "big", "boom", "http", "plain", "slow", "crash"):
+    for name in ("three", "big", "boom", "http", "plain", "slow", "crash", "ctx", "oom"):
         c.create_function(FunctionName=name, Runtime="nodejs20.x", Handler=f"index.{name}",
-                          Role=ROLE, Timeout=2 if name == "slow" else 60, MemorySize=512,
+                          Role=ROLE, Timeout=2 if name == "slow" else 60,
+                          MemorySize=128 if name == "oom" else 512,
                           Code={"ZipFile": zip_files({"index.js": NODE})})
+    c.publish_version(FunctionName="ctx")
+    c.create_alias(FunctionName="ctx", Name="live", FunctionVersion="1")
     yield d
     rc = d.stop()
     log = d.daemon_log()
@@ -200,6 +217,55 @@ def test_timeout_and_crash_after_first_piece(daemon):
     assert out["after"] == 3  # the daemon and the other functions are unaffected
 
 
+def test_qualifier_and_client_context(daemon):
+    out = run_boto3_script(PYTHON, daemon.url, with_reader("""
+        import base64
+        cc = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+        r, chunks, complete, times = read("ctx", {}, Qualifier="live", ClientContext=cc)
+        out["live"] = [r["ExecutedVersion"], json.loads(b"".join(chunks)), complete]
+        r, chunks, complete, times = read("ctx", {})
+        out["latest"] = [r["ExecutedVersion"], json.loads(b"".join(chunks))]
+        out["missing"] = error_of(c.invoke_with_response_stream, FunctionName="ctx",
+                                  Qualifier="nope")
+    """))
+    version, body, complete = out["live"]
+    assert version == "1" and body["version"] == "1" and complete == {}
+    assert body["cc"]["custom"] == {"k": "v"}
+    assert out["latest"] == ["$LATEST", {"version": "$LATEST"}]
+    assert out["missing"][0] == "ResourceNotFoundException" and out["missing"][2] == 404
+
+
+def test_out_of_memory_after_first_piece(daemon):
+    out = run_boto3_script(PYTHON, daemon.url, with_reader("""
+        r, chunks, complete, times = read("oom", {})
+        out["oom"] = [b"".join(chunks).decode(), complete]
+        r, chunks, complete, times = read("three", {})
+        out["after"] = len(b"".join(chunks).splitlines())
+    """), timeout=180)
+    text, complete = out["oom"]
+    assert text == "before the memory runs out\n"
+    assert complete["ErrorCode"] == "Runtime.ExitError", complete
+    assert json.loads(complete["ErrorDetails"])["errorMessage"].endswith("signal: killed")
+    assert out["after"] == 3
+
+
+def test_aws_cli_reads_the_stream(daemon, tmp_path):
+    """The AWS CLI's invoke-with-response-stream, where this CLI version has the command."""
+    from conftest import AWS_CLI
+    import subprocess
+    have = subprocess.run([AWS_CLI, "lambda", "invoke-with-response-stream", "help"],
+                          capture_output=True, timeout=60)
+    if have.returncode != 0:
+        pytest.skip("this AWS CLI has no `lambda invoke-with-response-stream` (added in 2.11)")
+    # Not run on this machine's CLI (2.9): only its exit status and the event names are
+    # checked, as the CLI's way of printing an event stream is not pinned here.
+    res = daemon.cli("invoke-with-response-stream", "--function-name", "three",
+                     "--cli-binary-format", "raw-in-base64-out", "--payload", "{}",
+                     str(tmp_path / "out"), check=False)
+    assert res.returncode == 0, res.stderr
+    assert "InvokeComplete" in res.stdout + (tmp_path / "out").read_text(errors="replace")
+
+
 def test_not_streaming_is_one_chunk_with_tail(daemon):
     out = run_boto3_script(PYTHON, daemon.url, with_reader("""
         r, chunks, complete, times = read("plain", {"k": 1}, LogType="Tail")
@@ -251,6 +317,17 @@ def test_http_integration_prelude_and_plain_invoke(daemon):
     assert out["plain_ct"] == "text/plain"
     assert out["plain_err"][0] == "Unhandled"
     assert json.loads(out["plain_err"][1])["errorMessage"] == "broke mid-stream"
+
+
+def test_plain_invoke_of_a_stream_keeps_the_6_mb_limit(daemon):
+    """A streamed response to a plain Invoke is collected, so the buffered limit applies."""
+    r = daemon.client().invoke(FunctionName="big", Payload=json.dumps({"mb": 7}).encode())
+    body = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"
+    assert "6291556 bytes" in body["errorMessage"]
+    r = daemon.client().invoke(FunctionName="big", Payload=json.dumps({"mb": 5}).encode())
+    assert "FunctionError" not in r and len(r["Payload"].read()) == 5 * 1024 * 1024
 
 
 def test_over_200_mb_ends_with_an_error(daemon):

@@ -185,6 +185,15 @@ static void on_request(gl_http_req_t *req, void *data)
         gl_http_reply_write(req, "", 0); /* nothing: an empty chunk would end the body */
         gl_http_reply_write(req, "cde", 3);
         gl_http_reply_end(req);
+    } else if (strcmp(p, "/stream204") == 0) {
+        gl_http_reply_start(req, 204, NULL, 0);
+        gl_http_reply_write(req, "ab", 2); /* dropped: a 204 has no body */
+        gl_http_reply_end(req);
+    } else if (strcmp(p, "/cut") == 0) {
+        gl_http_reply_start(req, 200, NULL, 0);
+        gl_http_reply_write(req, "ab", 2);
+        gl_http_reply_write(req, "cde", 3);
+        gl_http_reply_abort(req); /* failed after the start: no terminating chunk */
     } else if (strcmp(p, "/never") == 0) {
         req->data = fx;
         req->on_abort = on_never_abort;
@@ -699,6 +708,60 @@ static void test_streaming(void **state)
 {
     run_want(c_streaming, NULL, (want_t){.requests = IS(3), .aborts = IS(1),
                                          .conns_at_close = IS(0)});
+}
+
+/* A streamed reply ended as failed (gl_http_reply_abort): what was written arrives, then the
+ * server closes the connection without the terminating chunk. */
+static void c_stream_cut(fx_t *fx)
+{
+    static const char want[] = "2\r\nab\r\n3\r\ncde\r\n";
+    client_t *c = cconnect(fx);
+    resp_t r;
+    char one;
+
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "GET /cut HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
+    resp_free(&r);
+    for (int i = 0; i < 100 && fill(c) == 0; i++) /* to EOF (reads time out after 5 s) */
+        ;
+    CHECK(fx, c->len == sizeof(want) - 1 && memcmp(c->buf, want, sizeof(want) - 1) == 0);
+    CHECK(fx, recv(c->fd, &one, 1, 0) == 0); /* the server's EOF, not a read timeout */
+    cclose(c);
+}
+
+/* Streamed replies without a body (to HEAD, a 204): the head alone, and the connection carries
+ * the next request. */
+static void c_stream_bodiless(fx_t *fx)
+{
+    client_t *c = cconnect(fx);
+    resp_t r;
+    char v[64];
+
+    CHECK(fx, c);
+    CHECK(fx, csend(c, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
+    CHECK(fx, resp_header(&r, "transfer-encoding", v, sizeof(v)) && strcmp(v, "chunked") == 0);
+    resp_free(&r);
+    CHECK(fx, csend(c, "GET /stream204 HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 204);
+    CHECK(fx, !resp_header(&r, "transfer-encoding", v, sizeof(v)));
+    CHECK(fx, !resp_header(&r, "content-length", v, sizeof(v)));
+    resp_free(&r);
+    CHECK(fx, csend(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && r.status == 200); /* no stray bytes before it */
+    resp_free(&r);
+    cclose(c);
+}
+
+static void test_stream_bodiless(void **state)
+{
+    run_want(c_stream_bodiless, NULL, (want_t){.requests = IS(3), .aborts = IS(0)});
+}
+
+static void test_stream_cut(void **state)
+{
+    run_want(c_stream_cut, NULL, (want_t){.requests = IS(1), .aborts = IS(0)});
 }
 
 static void c_expect_continue(fx_t *fx)
@@ -1250,6 +1313,8 @@ int main(void)
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_chunked_with_trailers),
         cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_stream_cut),
+        cmocka_unit_test(test_stream_bodiless),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_body_over_limit_by_content_length),
         cmocka_unit_test(test_body_over_limit_chunked),

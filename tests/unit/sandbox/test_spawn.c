@@ -279,6 +279,44 @@ static void test_parent_descriptors_not_inherited(void **state)
     assert_no_children();
 }
 
+/* A spare's control socket (spec.ctl_fd) reaches the child as fd 3, and nothing else above
+ * stdio does: a socket the daemon holds at a higher number stays out. */
+static void test_ctl_fd_becomes_fd_3(void **state)
+{
+    (void)state;
+    int ctl[2], out[2], errp[2];
+    int pad = open("/dev/null", O_RDONLY | O_CLOEXEC); /* so the ends are not 3 and 4 */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+    char *argv[] = {"/bin/sh", "-c",
+                    "echo ready >&3; ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL};
+    char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    gl_sbx_spec_t spec = {.path = "/bin/sh", .argv = argv, .envp = envp, .stdout_fd = out[1],
+                          .stderr_fd = errp[1], .ctl_fd = ctl[1]};
+    child_t c = {.pid = -1, .pidfd = -1};
+    gl_err_t err = {0};
+    if (gl_sbx_spawn(NULL, &spec, &c.pid, &c.pidfd, &err) < 0)
+        fail_msg("spawn: %s", err.msg);
+    close(out[1]);
+    close(errp[1]);
+    close(ctl[1]);
+    c.out_r = out[0];
+    c.err_r = errp[0];
+    char msg[16] = {0};
+    struct pollfd p = {ctl[0], POLLIN, 0};
+    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+    assert_int_equal(recv(ctl[0], msg, sizeof(msg) - 1, 0), 6);
+    assert_string_equal(msg, "ready\n");
+    read_output(&c);
+    assert_string_equal(c.out.data, "0 1 2 3 4 "); /* 3: the socket; 4: ls's directory */
+    wait_exit(&c);
+    child_free(&c);
+    close(ctl[0]);
+    close(pad);
+    assert_no_children();
+}
+
 static void test_signal_mask_and_dispositions_reset(void **state)
 {
     (void)state;
@@ -487,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_cwd_and_env_applied),
         cmocka_unit_test(test_own_session_and_process_group),
         cmocka_unit_test(test_parent_descriptors_not_inherited),
+        cmocka_unit_test(test_ctl_fd_becomes_fd_3),
         cmocka_unit_test(test_signal_mask_and_dispositions_reset),
         cmocka_unit_test(test_kill_group_reaches_grandchild),
         cmocka_unit_test(test_kill_group_rejects_bad_pid),

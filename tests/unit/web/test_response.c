@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_response.c: a function's result as a Function URL's response (src/web/response.c)
- * and the CORS headers of a URL config (src/web/cors.c).
+ * test_response.c: a function's result as a Function URL's response (src/web/response.c),
+ * a RESPONSE_STREAM URL's HttpResponseStream prelude, and the CORS headers of a URL config
+ * (src/web/cors.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -124,6 +125,31 @@ static void test_v1(void **state)
     assert_int_equal(gl_web_response_map_v1(obj_body, strlen(obj_body), &r), -EINVAL);
 }
 
+static void test_prelude(void **state)
+{
+    (void)state;
+    gl_web_resp_t r;
+    const char *p = "{\"statusCode\": 201, \"headers\": {\"Content-Type\": \"text/plain\", "
+                    "\"x-n\": 7}, \"cookies\": [\"a=1\"], \"body\": \"ignored\"}";
+    assert_int_equal(gl_web_response_prelude(p, strlen(p), &r), 0);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(header(&r, "Content-Type"), "text/plain");
+    assert_null(json_object_get(r.headers, "content-type")); /* the function named one */
+    assert_string_equal(header(&r, "x-n"), "7");
+    assert_int_equal(json_array_size(r.cookies), 1);
+    assert_int_equal(r.body_len, 0); /* the body is what follows the prelude */
+    gl_web_resp_free(&r);
+    /* No statusCode: 200; no content type: application/octet-stream. */
+    assert_int_equal(gl_web_response_prelude("{}", 2, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(&r, "content-type"), "application/octet-stream");
+    gl_web_resp_free(&r);
+    /* Not an object, not JSON, or a statusCode that is not a number: refused. */
+    assert_int_equal(gl_web_response_prelude("[1]", 3, &r), -EINVAL);
+    assert_int_equal(gl_web_response_prelude("{\"stat", 6, &r), -EINVAL);
+    assert_int_equal(gl_web_response_prelude("{\"statusCode\": \"200\"}", 21, &r), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_inferred),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_v1),
+        cmocka_unit_test(test_prelude),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
