@@ -268,6 +268,11 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
         gl_log_error("template %s: %s", path, err.msg);
         return -1;
     }
+    if (gl_layers_set_template(d->reg, tpl.layers) < 0) { /* its layers as versions 1 */
+        gl_log_error("template %s: out of memory", path);
+        gl_template_free(&tpl);
+        return -1;
+    }
     size_t loaded = 0;
     for (size_t i = 0; i < tpl.nfns; i++) {
         gl_template_fn_t *f = &tpl.fns[i];

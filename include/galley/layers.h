@@ -44,9 +44,12 @@ int gl_layer_parse_name(const char *param, char *out);
 
 /** PublishLayerVersion: unpack zip as the next version of name. meta holds the request's
  *  Description, CompatibleRuntimes, CompatibleArchitectures, LicenseInfo (borrowed). *out
- *  (new reference) is the stored record. 0, or a negative errno with res/err saying why. */
+ *  (new reference) is the stored record. 0, or a negative errno with res/err saying why (the
+ *  number taken is then never used). Safe on a work queue thread, several at once; once
+ *  *stop (may be NULL) is set it ends with GL_ARCHIVE_CANCELLED. */
 int gl_layer_publish(struct gl_registry *r, const char *name, const void *zip, size_t len,
-                     const json_t *meta, json_t **out, gl_archive_result_t *res, gl_err_t *err);
+                     const json_t *meta, const atomic_int *stop, json_t **out,
+                     gl_archive_result_t *res, gl_err_t *err);
 /** The stored record of name:version (new reference), NULL when unknown or deleted. */
 json_t *gl_layer_get(struct gl_registry *r, const char *name, long version);
 /** Replace the stored record (after a permission change). */
@@ -73,6 +76,23 @@ int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t
 /** UpdateFunctionCode: the new code plus the layers already merged (which may include
  *  versions deleted since) within the unzipped limit; 0 or -EINVAL with aerr set. */
 int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+/**
+ * A served template's layers (layer_template.c): layers is the template's, logical id ->
+ * {"Name", "Dir", "Description"?, "CompatibleRuntimes"?, "CompatibleArchitectures"?,
+ * "LicenseInfo"?} (borrowed). Each becomes version 1 of Name, its content the directory, and
+ * hides the store's versions of that name while it is served. 0 or -ENOMEM.
+ */
+int gl_layers_set_template(struct gl_registry *r, const json_t *layers);
+/** Whether name is a layer of the served template. */
+int gl_layer_is_template(const struct gl_registry *r, const char *name);
+/** Version 1 of template layer name as gl_layer_get gives it, with "TemplateDir" (its
+ *  directory) and CodeSize/CodeSha256 of the directory's content (layer_template.c); new
+ *  reference, NULL when name is not a template layer. */
+json_t *gl_layer_template_record(struct gl_registry *r, const char *name);
+/** Names of the template's layers (new reference). */
+json_t *gl_layer_template_names(const struct gl_registry *r);
+/** The directories of the template layers cfg's Layers name, in order (new reference). */
+json_t *gl_layers_template_sources(const struct gl_registry *r, const gl_fn_config_t *cfg);
 /** At open: remove the merged directories no loaded function or version uses (a list of
  *  layers that was replaced, a merge cut short). */
 void gl_layers_gc(struct gl_registry *r);
@@ -84,6 +104,10 @@ int gl_layers_template_dir(struct gl_registry *r, const char *name, const json_t
 /** Merge dirs[0..n) into dest (which must not exist) so a later one's files win; hard links,
  *  copies where linking fails. Built beside dest and renamed in. 0 or a negative errno. */
 int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
+/** Hot reload: merge dirs again into a new dest, built beside it and swapped in; the dest it
+ *  replaces stays as dest.old (environments still running use it) until the next call, which
+ *  removes it. Safe on a work queue thread. 0 or a negative errno with err set. */
+int gl_layers_remerge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
 /** Bytes of regular files under dir (symbolic links not followed); 0 when absent. */
 uint64_t gl_layers_tree_bytes(const char *dir);
 

@@ -44,6 +44,8 @@ typedef struct gl_template_fn {
 typedef struct gl_template {
     gl_template_fn_t *fns;
     size_t nfns;
+    json_t *layers; /* its layers: logical id -> {"Name", "Arn", "Dir", "Description"?,
+                       "CompatibleRuntimes"?, "CompatibleArchitectures"?, "LicenseInfo"?} */
 } gl_template_t;
 
 /** Load path. On error, out is left empty and err says where (file:line) and what. */

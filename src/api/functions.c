@@ -190,8 +190,8 @@ static int check_revision(gl_http_req_t *req, const json_t *body, const gl_fn_t 
 
 /* Lambda's answer to an upload the archive module refused (kind "function" or "layer", what
  * its name). */
-gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
-                                  const char *kind, const char *what, char *msg, size_t msglen)
+gl_aws_err_t gl_api_archive_message(const gl_archive_result_t *res, const gl_err_t *err,
+                                    const char *kind, char *msg, size_t msglen)
 {
     switch (res->status) {
     case GL_ARCHIVE_BAD_ZIP:
@@ -210,8 +210,6 @@ gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t
         snprintf(msg, msglen, "Could not unzip uploaded file: %s", err->msg);
         return GL_AWS_INVALID_PARAMETER_VALUE;
     default:
-        gl_log_error("api: unpacking code of %s %s: %s: %s", kind, what, err->msg,
-                     strerror(err->code));
         snprintf(msg, msglen, "Could not store the %s's code: %s", kind, strerror(err->code));
         return GL_AWS_SERVICE;
     }

@@ -29,8 +29,8 @@ struct gl_api {
     struct gl_web *web; /* Function URL listeners (include/galley/web.h) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
-    struct gl_api_upload *uploads; /* code uploads in progress (code_upload.c) */
     struct gl_durable *durable;    /* durable executions (include/galley/durable.h) */
+    struct gl_api_job *jobs;       /* work on the work queue (offload.c) */
     unsigned closing : 1;          /* gl_api_close was called */
     unsigned http_closed : 1;      /* the listener and its connections are gone */
 };
@@ -187,6 +187,8 @@ typedef struct gl_api_layer_target {
 int gl_api_layer_target(gl_api_t *api, gl_http_req_t *req, gl_api_layer_target_t *t);
 /** The record of the version the path names (new reference), or NULL after replying. */
 json_t *gl_api_layer_record(gl_api_t *api, gl_http_req_t *req, gl_api_layer_target_t *t);
+/** -1 after replying 400 when name is a layer of the served template (read-only), else 0. */
+int gl_api_refuse_template_layer(gl_api_t *api, gl_http_req_t *req, const char *name);
 void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_list_layer_versions(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_list_layers(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
@@ -195,9 +197,10 @@ void gl_api_delete_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api
 void gl_api_add_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_get_layer_policy(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_remove_layer_permission(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
-/** Lambda's error for an upload the archive module refused: the type, and msg filled. */
-gl_aws_err_t gl_api_archive_error(const gl_archive_result_t *res, const gl_err_t *err,
-                                  const char *kind, const char *what, char *msg, size_t msglen);
+/** Lambda's error for an upload the archive module refused: the type, and msg filled ("Could
+ *  not store the <kind>'s code: ..." for a local failure, which the caller logs). Any thread. */
+gl_aws_err_t gl_api_archive_message(const gl_archive_result_t *res, const gl_err_t *err,
+                                    const char *kind, char *msg, size_t msglen);
 /* Code signing configs (code_signing.c) and a function's link to one (code_signing_fn.c). */
 #define GL_API_CSC_SETTING "CodeSigningConfigArn" /* the registry setting of the link */
 int gl_api_csc_open(gl_api_t *api, const char *state_dir, gl_err_t *err);
@@ -258,9 +261,44 @@ void gl_api_get_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *r
 void gl_api_update_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 void gl_api_delete_alias(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt);
 
-/* Code uploads (code_upload.c): unpacked on libuv's work queue, stored and answered on the
- * loop. GL_API_ZIPPED_MAX is Lambda's direct-upload limit. */
+/* Work on libuv's work queue (offload.c): code uploads and layer publishes are decoded,
+ * hashed and unpacked there, stored and answered on the loop. GL_API_ZIPPED_MAX is Lambda's
+ * direct-upload limit. */
 #define GL_API_ZIPPED_MAX 52428800u
+typedef struct gl_api_job gl_api_job_t;
+/** One piece of work: embedded first in its owner, which sets kind, name, run and done. */
+struct gl_api_job {
+    uv_work_t work;
+    gl_api_t *api;
+    gl_http_req_t *req;   /* the waiting request; NULL once its client has gone */
+    gl_api_job_t *next;   /* api->jobs */
+    const char *kind;     /* a static string compared by address: what name names */
+    const char *name;     /* borrowed from the owner */
+    atomic_int stop;      /* set by gl_api_jobs_cancel: an unzip gives up */
+    /** On the work queue's thread; touches only the owner's fields. */
+    void (*run)(gl_api_job_t *job);
+    /** On the loop once run has ended (or was cancelled: cancelled 1, run never ran);
+     *  stopping: the daemon is closing, store nothing. Replies (gl_api_job_take_req) and
+     *  frees the owner. */
+    void (*done)(gl_api_job_t *job, int stopping, int cancelled);
+};
+/** Queue job (kind, name, run, done set) and hold req for its reply. 0, or a libuv error
+ *  with nothing queued (the caller replies and frees). */
+int gl_api_job_start(gl_api_t *api, gl_api_job_t *job, gl_http_req_t *req);
+/** The waiting request, detached from the job (NULL when its client has gone). */
+gl_http_req_t *gl_api_job_take_req(gl_api_job_t *job);
+/** Reply type/msg to the waiting request, if any. */
+void gl_api_job_reply_error(gl_api_job_t *job, gl_aws_err_t type, const char *msg);
+/** Whether a job of kind for name is queued or running. */
+int gl_api_job_busy(const gl_api_t *api, const char *kind, const char *name);
+/** Cancel the jobs not started yet and ask the running ones to stop (gl_api_close). */
+void gl_api_jobs_cancel(gl_api_t *api);
+/** Content.ZipFile to bytes (*zip malloc'd) with its CodeSha256 (sha may be NULL): 0, or a
+ *  negative errno with aerr set (not base64, over GL_API_ZIPPED_MAX). Safe on any thread. */
+int gl_api_zip_decode(const char *b64, size_t b64_len, unsigned char **zip, size_t *len,
+                      char sha[45], gl_aws_error_t *aerr);
+
+/* Code uploads (code_upload.c), jobs of kind "function". */
 typedef struct gl_api_upload gl_api_upload_t;
 /** Unpack b64 (a string of body, which the upload keeps a reference to) into a new code
  *  directory of cfg->name, then store cfg (moved in; *cfg is zeroed) and reply status (201 or

@@ -94,6 +94,8 @@ static int save(gl_api_t *api, gl_http_req_t *req, const gl_api_layer_target_t *
                 char rev[GL_UUID_LEN + 1])
 {
     gl_err_t err = {0};
+    if (gl_api_refuse_template_layer(api, req, t->name) < 0) /* read-only, as its functions */
+        return -1;
     gl_uuid4(rev);
     json_object_set_new(rec, "PolicyRevisionId", json_string(rev));
     if (gl_layer_save(api->reg, t->name, t->version, rec, &err) == 0)

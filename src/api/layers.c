@@ -5,6 +5,9 @@
  * Lambda's shapes and errors. The path's {LayerName} (a name or a layer ARN) and
  * {VersionNumber} are read here (gl_api_layer_target); the permission operations are in
  * layer_policy.c. Content is ZipFile only: S3 is refused as CreateFunction refuses it.
+ * PublishLayerVersion checks the request on the loop and decodes, unpacks and stores the zip
+ * on libuv's work queue (a job of offload.c), answering when that is done; publishes run in
+ * parallel, the registry numbering them under its lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +25,6 @@
     "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
 #define LAYER_VERSION_ARN_PATTERN                                                                  \
     "arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
-#define ZIPPED_MAX 52428800u /* 50 MB, as for a function's direct upload */
 
 int gl_api_layer_target(gl_api_t *api, gl_http_req_t *req, gl_api_layer_target_t *t)
 {
@@ -79,7 +81,9 @@ static json_t *layer_json(gl_api_t *api, const char *name, const json_t *rec, in
     if (o && full) {
         char *loc = NULL;
         const char *dir = json_string_value(json_object_get(rec, "ContentDir"));
-        if (asprintf(&loc, "file://%s/layer.zip", dir ? dir : "") < 0)
+        const char *tdir = json_string_value(json_object_get(rec, "TemplateDir"));
+        if ((tdir ? asprintf(&loc, "file://%s", tdir)
+                  : asprintf(&loc, "file://%s/layer.zip", dir ? dir : "")) < 0)
             loc = NULL;
         json_object_set_new(o, "LayerArn", json_string(arn));
         json_object_set_new(o, "Content",
@@ -95,6 +99,18 @@ static void reply_not_found(gl_http_req_t *req)
 {
     gl_http_reply_aws_error(req, GL_AWS_RESOURCE_NOT_FOUND,
                             "The resource you requested does not exist.");
+}
+
+int gl_api_refuse_template_layer(gl_api_t *api, gl_http_req_t *req, const char *name)
+{
+    if (!gl_layer_is_template(api->reg, name))
+        return 0;
+    gl_http_reply_aws_error(req, GL_AWS_INVALID_PARAMETER_VALUE,
+                            "Layer %s is defined by the template; change it in the template, "
+                            "galley cannot publish, delete or change versions of it through "
+                            "the API.",
+                            name);
+    return -1;
 }
 
 /* The record the path names, or NULL after replying (bad path, 404). */
@@ -172,24 +188,97 @@ static int check_lists(gl_http_req_t *req, const json_t *body)
     return 0;
 }
 
-/* Publish the decoded zip; replies either way. */
-static void publish(gl_api_t *api, gl_http_req_t *req, const char *name, const json_t *body,
-                    const unsigned char *zip, size_t len)
+/* A PublishLayerVersion in progress: a job of kind "layer" (offload.c). */
+typedef struct publish {
+    gl_api_job_t job; /* first: the job is the publish */
+    char name[GL_LAYER_NAME_MAX + 1];
+    json_t *body;     /* holds b64 and the version's members; read by the worker only */
+    const char *b64;
+    size_t b64_len;
+    /* the worker's result */
+    int rc;
+    gl_aws_error_t fail; /* rc < 0 before the unzip (bad base64, too large) */
+    gl_archive_result_t res;
+    gl_err_t err;
+    json_t *rec;         /* the stored record */
+} publish_t;
+
+static const char LAYER_JOB[] = "layer";
+
+/* The work queue's thread: decode, unpack and store under the next number. */
+static void on_publish_work(gl_api_job_t *job)
 {
-    gl_archive_result_t res = {0};
-    gl_err_t err = {0};
-    json_t *rec = NULL;
-    if (gl_layer_publish(api->reg, name, zip, len, body, &rec, &res, &err) < 0) {
-        char msg[512];
-        gl_aws_err_t type = gl_api_archive_error(&res, &err, "layer", name, msg, sizeof(msg));
-        gl_http_reply_aws_error(req, type, "%s", msg);
+    publish_t *p = (publish_t *)job;
+    unsigned char *zip = NULL;
+    size_t len = 0;
+    p->rc = gl_api_zip_decode(p->b64, p->b64_len, &zip, &len, NULL, &p->fail);
+    if (p->rc == 0) /* on failure res and err say why */
+        p->rc = gl_layer_publish(job->api->reg, p->name, zip, len, p->body, &job->stop, &p->rec,
+                                 &p->res, &p->err);
+    free(zip);
+}
+
+static long rec_version(const json_t *rec)
+{
+    return (long)json_integer_value(json_object_get(rec, "Version"));
+}
+
+/* Back on the loop: answer with the new version, or why there is none. */
+static void on_publish_done(gl_api_job_t *job, int stopping, int cancelled)
+{
+    publish_t *p = (publish_t *)job;
+    gl_api_t *api = job->api;
+    (void)cancelled;
+    if (stopping) {
+        if (p->rec) /* stored just before the stop: the client hears it was not */
+            gl_layer_delete(api->reg, p->name, rec_version(p->rec));
+        gl_api_job_reply_error(job, GL_AWS_SERVICE,
+                               "The service is stopping: the layer version was not stored");
+    } else if (p->rc < 0 && p->fail.msg[0]) {
+        gl_api_job_reply_error(job, p->fail.type, p->fail.msg);
+    } else if (p->rc < 0) {
+        char msg[GL_AWS_MSG_MAX];
+        gl_aws_err_t type = gl_api_archive_message(&p->res, &p->err, "layer", msg, sizeof(msg));
+        if (type == GL_AWS_SERVICE)
+            gl_log_error("api: publishing layer %s: %s: %s", p->name, p->err.msg,
+                         strerror(p->err.code));
+        gl_api_job_reply_error(job, type, msg);
+    } else {
+        json_t *full = gl_layer_get(api->reg, p->name, rec_version(p->rec));
+        gl_http_req_t *req = gl_api_job_take_req(job);
+        if (req)
+            gl_api_reply_json(req, 201, full ? layer_json(api, p->name, full, 1) : NULL);
+        json_decref(full);
+    }
+    json_decref(p->rec);
+    json_decref(p->body);
+    free(p);
+}
+
+/* Queue the publish of body's Content.ZipFile (b64, a string of body) as a version of name. */
+static void publish_start(gl_api_t *api, gl_http_req_t *req, const char *name, json_t *body,
+                          const char *b64, size_t b64_len)
+{
+    publish_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
         return;
     }
-    json_t *full = gl_layer_get(api->reg, name, (long)json_integer_value(
-                                                     json_object_get(rec, "Version")));
-    gl_api_reply_json(req, 201, full ? layer_json(api, name, full, 1) : NULL);
-    json_decref(full);
-    json_decref(rec);
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->job.kind = LAYER_JOB;
+    p->job.name = p->name;
+    p->job.run = on_publish_work;
+    p->job.done = on_publish_done;
+    p->body = json_incref(body);
+    p->b64 = b64;
+    p->b64_len = b64_len;
+    int rc = gl_api_job_start(api, &p->job, req);
+    if (rc < 0) {
+        json_decref(p->body);
+        free(p);
+        gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not store the layer's code: %s",
+                                uv_strerror(rc));
+    }
 }
 
 void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
@@ -198,14 +287,14 @@ void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_ap
     gl_api_layer_target_t t;
     gl_aws_error_t aerr;
     const char *b64;
-    size_t b64_len, len = 0;
-    unsigned char *zip = NULL;
+    size_t b64_len;
     json_t *body = NULL, *content;
     if (gl_api_layer_target(api, req, &t) < 0 || !(body = gl_api_body_object(req)))
         return;
     if (t.foreign) {
         reply_not_found(req);
-    } else if (check_string(req, body, "Description", "description", 256) < 0 ||
+    } else if (gl_api_refuse_template_layer(api, req, t.name) < 0 ||
+               check_string(req, body, "Description", "description", 256) < 0 ||
                check_string(req, body, "LicenseInfo", "licenseInfo", 512) < 0 ||
                check_lists(req, body) < 0) {
     } else if (!(content = json_object_get(body, "Content")) || json_is_null(content)) {
@@ -214,17 +303,9 @@ void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_ap
                                 "satisfy constraint: Member must not be null");
     } else if (gl_fn_code_from_request(content, &b64, &b64_len, &aerr) < 0) {
         gl_http_reply_aws_err(req, &aerr);
-    } else if (gl_b64_decode(b64, b64_len, &zip, &len) < 0) {
-        gl_http_reply_aws_error(req, GL_AWS_INVALID_REQUEST_CONTENT,
-                                "Could not parse request body into json: ZipFile is not valid "
-                                "base64");
-    } else if (len > ZIPPED_MAX) {
-        gl_http_reply_aws_error(req, GL_AWS_REQUEST_ENTITY_TOO_LARGE,
-                                "Zipped size must be smaller than %u bytes", ZIPPED_MAX);
     } else {
-        publish(api, req, t.name, body, zip, len);
+        publish_start(api, req, t.name, body, b64, b64_len);
     }
-    free(zip);
     json_decref(body);
 }
 
@@ -243,7 +324,8 @@ void gl_api_delete_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api
 {
     (void)rt;
     gl_api_layer_target_t t;
-    if (gl_api_layer_target(api, req, &t) < 0)
+    if (gl_api_layer_target(api, req, &t) < 0 ||
+        (!t.foreign && gl_api_refuse_template_layer(api, req, t.name) < 0))
         return;
     int rc = t.foreign ? 0 : gl_layer_delete(api->reg, t.name, t.version);
     if (rc < 0) {

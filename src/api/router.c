@@ -443,7 +443,7 @@ fail:
 
 void gl_api_maybe_free(gl_api_t *api)
 {
-    if (!api->http_closed || api->uploads)
+    if (!api->http_closed || api->jobs)
         return;
     void (*cb)(void *) = api->on_closed;
     void *cb_arg = api->on_closed_arg;

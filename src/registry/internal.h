@@ -54,6 +54,7 @@ struct gl_registry {
     size_t nl, capl;
     gl_fn_set_t **sets; /* sorted by name */
     size_t ns, caps;
+    json_t *tpl_layers; /* the served template's layers by name (layer_template.c) */
 };
 
 /* registry.c */

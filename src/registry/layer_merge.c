@@ -95,10 +95,11 @@ int gl_layer_parse_name(const char *param, char *out)
 
 /* ---- merging ---- */
 
-static const char *merge_src; /* nftw has no user pointer: the merge runs on one thread */
-static const char *merge_dst;
-static size_t merge_src_len;
-static uint64_t tree_total;
+/* nftw has no user pointer: per thread, as merges run on the loop and on the work queue. */
+static _Thread_local const char *merge_src;
+static _Thread_local const char *merge_dst;
+static _Thread_local size_t merge_src_len;
+static _Thread_local uint64_t tree_total;
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {
@@ -179,6 +180,33 @@ out:
     return rc;
 }
 
+int gl_layers_remerge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err)
+{
+    char *next = NULL, *old = NULL;
+    int rc = -ENOMEM;
+    if (asprintf(&next, "%s.next", dest) < 0 || asprintf(&old, "%s.old", dest) < 0) {
+        gl_err_set(err, ENOMEM, "merge layers");
+        goto out;
+    }
+    /* The generation before the current one: its environments were retired at the last
+     * reload. The current one stays, renamed, for environments still finishing an invoke. */
+    gl_rm_rf(old);
+    gl_rm_rf(next);
+    if ((rc = gl_layers_merge(dirs, n, next, err)) < 0)
+        goto out;
+    if (rename(dest, old) < 0 && errno != ENOENT) {
+        rc = gl_err_set(err, errno, "rename %s", dest);
+        gl_rm_rf(next);
+    } else if (rename(next, dest) < 0) {
+        rc = gl_err_set(err, errno, "rename %s", next);
+        gl_rm_rf(next);
+    }
+out:
+    free(next);
+    free(old);
+    return rc;
+}
+
 static int on_count(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)path;
@@ -229,7 +257,10 @@ static int look_up(gl_registry_t *r, json_t *layers, char **dirs, uint64_t *byte
             }
         json_object_set(entry, "CodeSize", json_object_get(rec, "CodeSize"));
         *bytes += (uint64_t)json_integer_value(json_object_get(rec, "UnpackedSize"));
-        dirs[i] = gl_path_join(json_string_value(json_object_get(rec, "ContentDir")), "content");
+        const char *tpl = json_string_value(json_object_get(rec, "TemplateDir"));
+        dirs[i] = tpl ? strdup(tpl)
+                      : gl_path_join(json_string_value(json_object_get(rec, "ContentDir")),
+                                     "content");
         json_decref(rec);
         if (!dirs[i])
             return gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "out of memory");
@@ -344,8 +375,10 @@ int gl_layers_template_dir(gl_registry_t *r, const char *name, const json_t *dir
         return gl_err_set(err, E2BIG, "%s: too many layers", name);
     for (size_t i = 0; i < n; i++)
         list[i] = json_string_value(json_array_get(dirs, i));
-    if (asprintf(&dest, "%s/layers/.template/%s", r->state_dir, name) < 0)
+    if (asprintf(&dest, "%s/layers/.template/%s.old", r->state_dir, name) < 0)
         return gl_err_set(err, ENOMEM, "out of memory");
+    gl_rm_rf(dest); /* a reload's previous generation (gl_layers_remerge) */
+    dest[strlen(dest) - 4] = '\0';
     gl_rm_rf(dest);
     *strrchr(dest, '/') = '\0';
     rc = gl_mkdir_p(dest, 0755);

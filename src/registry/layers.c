@@ -5,9 +5,14 @@
  * the zip unpacked once with the archive module's hostile-archive rules), reading, listing and
  * deleting records, and layer ARNs. Records are read from disk on each call: layers change
  * rarely and are few, and nothing is cached to go stale.
+ *
+ * gl_layer_publish runs on libuv's work queue (src/api/layers.c), several at a time: it reads
+ * only the registry's state_dir, and takes the version number under one mutex, so two
+ * publishes of one name get distinct consecutive numbers.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,9 @@
 #define RECORD_FILE "layer.json"
 #define ZIP_FILE "layer.zip"
 #define CONTENT_DIR "content"
+
+/* Serializes the read and rewrite of next.json between publishing threads. */
+static pthread_mutex_t number_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* "<state>/layers/<name>[/<version>]", malloc'd. */
 static char *layer_path(const gl_registry_t *r, const char *name, long version)
@@ -47,6 +55,7 @@ void gl_layer_arn(const gl_registry_t *r, const char *name, long version, char *
 /* Take the next version number of the layer in dir (creating it) and store the one after. */
 static long take_number(const char *dir, gl_err_t *err)
 {
+    pthread_mutex_lock(&number_lock);
     json_t *next = gl_reg_read_json_object(dir, GL_REG_NEXT_FILE);
     json_int_t n = next ? json_integer_value(json_object_get(next, "Next")) : 0;
     json_decref(next);
@@ -55,6 +64,7 @@ static long take_number(const char *dir, gl_err_t *err)
     char *path = gl_path_join(dir, GL_REG_NEXT_FILE);
     json_t *j = json_pack("{s:I}", "Next", n + 1);
     int rc = path && j ? gl_reg_write_json(path, j, err) : gl_err_set(err, ENOMEM, "layer");
+    pthread_mutex_unlock(&number_lock);
     free(path);
     json_decref(j);
     return rc < 0 ? rc : (long)n;
@@ -82,7 +92,8 @@ static json_t *new_record(long version, const json_t *meta, const void *zip, siz
 }
 
 int gl_layer_publish(gl_registry_t *r, const char *name, const void *zip, size_t len,
-                     const json_t *meta, json_t **out, gl_archive_result_t *res, gl_err_t *err)
+                     const json_t *meta, const atomic_int *stop, json_t **out,
+                     gl_archive_result_t *res, gl_err_t *err)
 {
     char *dir = layer_path(r, name, 0), *vdir = NULL, *content = NULL, *zpath = NULL;
     char *rpath = NULL;
@@ -110,7 +121,7 @@ int gl_layer_publish(gl_registry_t *r, const char *name, const void *zip, size_t
         gl_err_set(err, -rc, "create %s", vdir);
         goto out;
     }
-    if ((rc = gl_archive_unzip(zip, len, content, 0, res, err)) < 0)
+    if ((rc = gl_archive_unzip_stoppable(zip, len, content, 0, stop, res, err)) < 0)
         goto out;
     if ((rc = gl_write_file_atomic(zpath, zip, len)) < 0) {
         res->status = GL_ARCHIVE_IO;
@@ -142,6 +153,8 @@ out:
 
 json_t *gl_layer_get(gl_registry_t *r, const char *name, long version)
 {
+    if (gl_layer_is_template(r, name)) /* the template's version 1 hides the store's */
+        return version == 1 ? gl_layer_template_record(r, name) : NULL;
     char *vdir = version > 0 ? layer_path(r, name, version) : NULL;
     json_t *rec = vdir ? gl_reg_read_json_object(vdir, RECORD_FILE) : NULL;
     if (rec && !json_is_integer(json_object_get(rec, "Version"))) {
@@ -179,6 +192,13 @@ static int cmp_desc(const void *a, const void *b)
 
 json_t *gl_layer_versions(gl_registry_t *r, const char *name)
 {
+    if (gl_layer_is_template(r, name)) {
+        json_t *one = json_array(), *rec = gl_layer_template_record(r, name);
+        if (one && rec)
+            json_array_append(one, rec);
+        json_decref(rec);
+        return one;
+    }
     json_t *arr = json_array();
     char *dir = layer_path(r, name, 0);
     DIR *d = dir ? opendir(dir) : NULL;
@@ -221,12 +241,18 @@ json_t *gl_layer_names(gl_registry_t *r)
     char *root = gl_path_join(r->state_dir, LAYERS_DIR);
     struct dirent **list = NULL;
     int n = root ? scandir(root, &list, NULL, NULL) : -1;
-    char **names = n > 0 ? calloc((size_t)n, sizeof(*names)) : NULL;
+    json_t *tpl = gl_layer_template_names(r), *t;
+    size_t nt = json_array_size(tpl), j;
+    char **names = n + nt > 0 ? calloc((size_t)(n > 0 ? n : 0) + nt, sizeof(*names)) : NULL;
     size_t k = 0;
+    json_array_foreach(tpl, j, t)
+        if (names)
+            names[k++] = (char *)json_string_value(t);
     for (int i = 0; i < n; i++) {
         char name[GL_LAYER_NAME_MAX + 1];
         if (names && list[i]->d_name[0] != '.' &&
-            gl_layer_parse_name(list[i]->d_name, name) == 0 && strcmp(name, list[i]->d_name) == 0)
+            gl_layer_parse_name(list[i]->d_name, name) == 0 &&
+            strcmp(name, list[i]->d_name) == 0 && !gl_layer_is_template(r, name))
             names[k++] = list[i]->d_name;
     }
     if (k)
@@ -242,6 +268,7 @@ json_t *gl_layer_names(gl_registry_t *r)
     free(list);
     free(names);
     free(root);
+    json_decref(tpl);
     return arr;
 }
 

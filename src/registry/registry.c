@@ -332,6 +332,7 @@ void gl_registry_free(gl_registry_t *r)
     free(r->fns_dir);
     free(r->region);
     free(r->account);
+    json_decref(r->tpl_layers);
     free(r);
 }
 

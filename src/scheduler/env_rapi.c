@@ -21,6 +21,9 @@
 #include "internal.h"
 #include "telemetry.h"
 
+/* The environment variable that turns the peer check off (benchmarks only). */
+#define GL_RAPI_UNSAFE_NO_PEER_CHECK "GALLEY_UNSAFE_NO_RUNTIME_API_PEER_CHECK"
+
 void gl_rapi_reply_error(gl_http_req_t *req, int status, const char *type, const char *msg)
 {
     json_t *body = json_pack("{s:s, s:s}", "errorMessage", msg, "errorType", type);
@@ -447,6 +450,16 @@ void gl_env_rapi_prepare(gl_sched_t *s)
     gl_err_t err = {0};
     if (gl_sbx_isolates_network(s->opts.sbx))
         return; /* not needed: nothing outside an environment reaches its listener */
+    /* For bench/peer-check only (docs/sandbox.md): the same daemon without the check, so its
+     * cost can be measured against it in one run. Never listed in --help. */
+    const char *off = getenv(GL_RAPI_UNSAFE_NO_PEER_CHECK);
+    if (off && strcmp(off, "1") == 0) {
+        gl_log_warn("UNSAFE: " GL_RAPI_UNSAFE_NO_PEER_CHECK "=1: the Runtime API peer check is "
+                    "OFF: any local process (another function included) can take an "
+                    "environment's events and post its responses. For benchmarks only; never "
+                    "run functions you do not trust like this");
+        return;
+    }
     if (gl_http_peer_probe(&err) == 0) {
         s->rapi_peer_check = 1;
         return;

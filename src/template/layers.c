@@ -63,9 +63,24 @@ static int add_layer(const char *file, const char *dir, const char *id, const js
     snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:%s:layer:%s:1",
              ctx && ctx->region ? ctx->region : "us-east-1",
              ctx && ctx->account_id ? ctx->account_id : "123456789012", name);
-    int rc = json_object_set_new(layers, id, json_pack("{s:s,s:s}", "Arn", arn, "Dir", path));
+    json_t *l = json_pack("{s:s,s:s,s:s}", "Arn", arn, "Dir", path, "Name", name);
     free(path);
-    return rc < 0 ? -ENOMEM : 0;
+    if (!l)
+        return -ENOMEM;
+    /* What GetLayerVersion shows (src/registry/layer_template.c), when of Lambda's types. */
+    static const char *const strs[] = {"Description", "LicenseInfo"};
+    static const char *const lists[] = {"CompatibleRuntimes", "CompatibleArchitectures"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = json_object_get(props, strs[i]), *a = json_object_get(props, lists[i]), *e;
+        size_t k, ok = json_is_array(a);
+        if (json_is_string(s))
+            json_object_set(l, strs[i], s);
+        json_array_foreach(a, k, e)
+            ok = ok && json_is_string(e);
+        if (ok)
+            json_object_set(l, lists[i], a);
+    }
+    return json_object_set_new(layers, id, l) < 0 ? -ENOMEM : 0;
 }
 
 int gl_template_layers(const char *file, const char *dir, json_t *resources,

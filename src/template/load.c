@@ -602,7 +602,8 @@ int gl_template_load(const char *path, const gl_template_ctx_t *ctx, gl_template
     if ((rc = gl_template_params(path, json_object_get(lo.root, "Parameters"), ctx, &lo.params,
                             err)) < 0)
         goto out;
-    rc = load_resources(&lo);
+    if ((rc = load_resources(&lo)) == 0)
+        out->layers = json_incref(lo.layers);
 out:
     if (rc < 0)
         gl_template_free(out);
@@ -629,5 +630,6 @@ void gl_template_free(gl_template_t *t)
         gl_fn_config_free(&t->fns[i].cfg);
     }
     free(t->fns);
+    json_decref(t->layers);
     memset(t, 0, sizeof(*t));
 }

@@ -326,3 +326,23 @@ def test_run_as_shares_one_uid_and_is_still_checked(daemon_factory, tmp_path):
         c.request("GET", "/2018-06-01/runtime/invocation/next")
         c.getresponse().read()
     c.close()
+
+
+def test_unsafe_switch_turns_the_check_off_loudly(daemon_factory, tmp_path, monkeypatch):
+    """GALLEY_UNSAFE_NO_RUNTIME_API_PEER_CHECK=1 (for bench/peer-check only) serves a host
+    process on an environment's Runtime API, and says so at start."""
+    monkeypatch.setenv("GALLEY_UNSAFE_NO_RUNTIME_API_PEER_CHECK", "1")
+    d = daemon_factory(template=attack_template(tmp_path)[0])
+    assert "UNSAFE: GALLEY_UNSAFE_NO_RUNTIME_API_PEER_CHECK=1: the Runtime API peer check is " \
+           "OFF" in d.daemon_log()
+    assert invoke(d, "iso-b", {"secret": "x"})["secret"] == "x"
+    ports = runtime_api_ports(d)
+    assert len(ports) == 1
+    # A harmless request from the host (not /next: that would take B's next event) is served.
+    c = http.client.HTTPConnection("127.0.0.1", ports[0], timeout=5)
+    c.request("GET", "/2018-06-01/ping")
+    status = c.getresponse().status
+    c.close()
+    assert status in (200, 404)
+    assert invoke(d, "iso-b", {"secret": "y"})["secret"] == "y"
+    assert "refused a Runtime API connection" not in d.daemon_log()

@@ -319,8 +319,8 @@ Resources:
 """
 
 
-def test_sam_layers_and_hot_reload(daemon_factory, tmp_path):
-    import time
+def sam_project(tmp_path):
+    """SAM's project in tmp_path: src/app.py, the layers deps/ and over/; the template."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(PY_APP)
     (tmp_path / "deps" / "python").mkdir(parents=True)
@@ -330,7 +330,12 @@ def test_sam_layers_and_hot_reload(daemon_factory, tmp_path):
     (tmp_path / "over" / "python" / "shared.py").write_text("WHO = 'over'\n")
     tpl = tmp_path / "template.yaml"
     tpl.write_text(SAM)
-    d = daemon_factory(template=tpl)
+    return tpl
+
+
+def test_sam_layers_and_hot_reload(daemon_factory, tmp_path):
+    import time
+    d = daemon_factory(template=sam_project(tmp_path))
     c = d.client()
     conf = c.get_function(FunctionName="One")["Configuration"]
     assert conf["Layers"] == [{"Arn": f"{ACCOUNT_ARN}:layer:deps:1", "CodeSize": 0}]

@@ -3,10 +3,14 @@
  * test_layers.c: src/registry/layers.c, the store of published layer versions: numbers from 1,
  * never reused after a delete (also across a close and reopen), the record (CodeSha256 and
  * CodeSize of the zip, the request's members), listing newest first and by name, and a
- * refused archive leaving no version behind.
+ * refused archive leaving no version behind; publishes from several threads at once get
+ * distinct consecutive numbers. layer_template.c: a template's layers as versions 1 hiding the
+ * store's, CodeSize and a CodeSha256 that follows the content. layer_merge.c: a merge done
+ * again (gl_layers_remerge) swaps in the new content and keeps the previous one once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +51,7 @@ static long publish(gl_registry_t *r, const char *name, const char *description)
     json_t *rec = NULL;
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    if (gl_layer_publish(r, name, zip, sizeof(zip), meta, &rec, &res, &err) < 0)
+    if (gl_layer_publish(r, name, zip, sizeof(zip), meta, NULL, &rec, &res, &err) < 0)
         fail_msg("publish: %s", err.msg);
     long v = (long)json_integer_value(json_object_get(rec, "Version"));
     json_decref(rec);
@@ -103,7 +107,7 @@ static void test_refused_archive(void **state)
     json_t *rec = NULL;
     gl_archive_result_t res = {0};
     gl_err_t err = {0};
-    assert_true(gl_layer_publish(r, "bad", "not a zip", 9, NULL, &rec, &res, &err) < 0);
+    assert_true(gl_layer_publish(r, "bad", "not a zip", 9, NULL, NULL, &rec, &res, &err) < 0);
     assert_int_equal(res.status, GL_ARCHIVE_BAD_ZIP);
     assert_null(rec);
     json_t *versions = gl_layer_versions(r, "bad");
@@ -115,11 +119,130 @@ static void test_refused_archive(void **state)
     gl_registry_free(r);
 }
 
+static gl_registry_t *threaded_r;
+
+static void *publish_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++)
+        publish(threaded_r, "race", "t");
+    return NULL;
+}
+
+static void test_concurrent_publishes(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    threaded_r = fixture_open("us-east-1", "123456789012");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, publish_thread, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    json_t *versions = gl_layer_versions(threaded_r, "race");
+    assert_int_equal(json_array_size(versions), 20); /* 20 distinct numbers: 20 .. 1 */
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(versions, i),
+                                                            "Version")),
+                         (json_int_t)(20 - i));
+    json_decref(versions);
+    gl_registry_free(threaded_r);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char *path = gl_path_join(dir, name);
+    assert_int_equal(gl_write_file_atomic(path, text, strlen(text)), 0);
+    free(path);
+}
+
+static void test_template_layers(void **state)
+{
+    (void)state;
+    gl_registry_t *r = fixture_open("us-east-1", "123456789012");
+    assert_int_equal(publish(r, "tpl", "stored"), 1);
+    char *dir = gl_path_join(state_dir, "tpl-src");
+    assert_int_equal(gl_mkdir_p(dir, 0755), 0);
+    write_text(dir, "a.txt", "12345");
+    json_t *layers = json_pack("{s:{s:s,s:s,s:s}}", "TplLayer", "Name", "tpl", "Dir", dir,
+                               "Description", "from the template");
+    assert_int_equal(gl_layers_set_template(r, layers), 0);
+    json_decref(layers);
+
+    assert_true(gl_layer_is_template(r, "tpl"));
+    json_t *rec = gl_layer_get(r, "tpl", 1);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "Description")),
+                        "from the template");
+    assert_string_equal(json_string_value(json_object_get(rec, "TemplateDir")), dir);
+    assert_int_equal(json_integer_value(json_object_get(rec, "CodeSize")), 5);
+    char sha[45];
+    snprintf(sha, sizeof(sha), "%s", json_string_value(json_object_get(rec, "CodeSha256")));
+    json_decref(rec);
+    assert_null(gl_layer_get(r, "tpl", 2)); /* only version 1 while the template serves it */
+
+    write_text(dir, "b.txt", "xy");
+    rec = gl_layer_get(r, "tpl", 1);
+    assert_int_equal(json_integer_value(json_object_get(rec, "CodeSize")), 7);
+    assert_string_not_equal(json_string_value(json_object_get(rec, "CodeSha256")), sha);
+    json_decref(rec);
+
+    json_t *names = gl_layer_names(r);
+    assert_int_equal(json_array_size(names), 1);
+    json_decref(names);
+    gl_fn_config_t cfg = {0};
+    cfg.extra = json_pack("{s:[{s:s},{s:s}]}", "Layers", "Arn",
+                          "arn:aws:lambda:us-east-1:123456789012:layer:tpl:1", "Arn",
+                          "arn:aws:lambda:us-east-1:123456789012:layer:other:1");
+    json_t *srcs = gl_layers_template_sources(r, &cfg);
+    assert_int_equal(json_array_size(srcs), 1);
+    assert_string_equal(json_string_value(json_array_get(srcs, 0)), dir);
+    json_decref(srcs);
+    json_decref(cfg.extra);
+    free(dir);
+    gl_registry_free(r);
+}
+
+static void test_remerge(void **state)
+{
+    (void)state;
+    char *a = gl_path_join(state_dir, "a"), *b = gl_path_join(state_dir, "b");
+    char *dest = gl_path_join(state_dir, "merged"), *path = NULL;
+    const char *dirs[] = {a, b};
+    gl_err_t err = {0};
+    gl_buf_t buf = {0};
+    assert_int_equal(gl_mkdir_p(a, 0755), 0);
+    assert_int_equal(gl_mkdir_p(b, 0755), 0);
+    write_text(a, "x", "from a");
+    assert_int_equal(gl_layers_merge(dirs, 2, dest, &err), 0);
+    write_text(b, "x", "from b");
+    assert_int_equal(gl_layers_remerge(dirs, 2, dest, &err), 0);
+    path = gl_path_join(dest, "x");
+    assert_int_equal(gl_read_file(path, 100, &buf), 0);
+    assert_memory_equal(buf.data, "from b", 6);
+    gl_buf_free(&buf);
+    free(path);
+    path = gl_path_join(state_dir, "merged.old/x"); /* the previous merge, kept once */
+    assert_int_equal(gl_read_file(path, 100, &buf), 0);
+    assert_memory_equal(buf.data, "from a", 6);
+    gl_buf_free(&buf);
+    assert_int_equal(gl_layers_remerge(dirs, 2, dest, &err), 0);
+    assert_int_equal(gl_read_file(path, 100, &buf), 0); /* replaced by the newer one */
+    assert_memory_equal(buf.data, "from b", 6);
+    gl_buf_free(&buf);
+    free(path);
+    free(a);
+    free(b);
+    free(dest);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_numbers_and_records, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_refused_archive, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_publishes, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_template_layers, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_remerge, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
