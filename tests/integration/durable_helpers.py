@@ -52,7 +52,8 @@ exports.handler = withDurableExecution(async (event, context) => {
   if (event.mode === 'callback') {
     const v = await context.waitForCallback('approve', async (callbackId) => {
       console.log(`CALLBACK-ID ${callbackId}`);
-    }, { timeout: { seconds: event.timeout || 3600 } });
+    }, { timeout: { seconds: event.timeout || 3600 },
+         heartbeatTimeout: event.heartbeat ? { seconds: event.heartbeat } : undefined });
     return { approved: v };
   }
   if (event.mode === 'stepswait') { // bench/durable.py: n steps, then a wait to replay them
@@ -151,10 +152,15 @@ def step_runs(state, fn):
     return counts
 
 
-def callback_ids(state, fn):
+def logged(state, fn, tag):
+    """Every "<tag> <word>" the function logged, in file order."""
     root = pathlib.Path(state) / "logs" / "aws" / "lambda" / fn
-    ids = []
-    for p in root.rglob("*") if root.exists() else []:
+    found = []
+    for p in sorted(root.rglob("*")) if root.exists() else []:
         if p.is_file():
-            ids += re.findall(r"CALLBACK-ID (\S+)", p.read_text(errors="replace"))
-    return ids
+            found += re.findall(tag + r" (\S+)", p.read_text(errors="replace"))
+    return found
+
+
+def callback_ids(state, fn):
+    return logged(state, fn, "CALLBACK-ID")
