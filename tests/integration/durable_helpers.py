@@ -72,6 +72,19 @@ exports.handler = withDurableExecution(async (event, context) => {
     await context.wait('pause', { seconds: 2 }); // a replay after both, from their checkpoints
     return { parallel: p.getResults(), map: m.getResults() };
   }
+  if (event.mode === 'big') { // a large step result that every later checkpoint carries
+    const blob = await context.step('blob', async () => 'x'.repeat(event.kb * 1024));
+    let sum = 0;
+    for (let i = 0; i < event.n; i++) {
+      sum += await context.step(`b${i}`, async () => { console.log(`STEP-RUN b${i}`); return i; });
+    }
+    await context.wait('rest', { days: 1 });
+    const after = await context.step('after', async () => {
+      console.log('STEP-RUN after');
+      return blob.length;
+    });
+    return { sum, after };
+  }
   if (event.mode === 'chain') {
     const got = await context.invoke('call', event.target, { x: 2 });
     console.log('STEP-RUN after-chain');
