@@ -85,6 +85,14 @@ exports.handler = withDurableExecution(async (event, context) => {
     });
     return { sum, after };
   }
+  if (event.requestContext) { // a Function URL's or an HTTP API's payload 2.0 event
+    const path = await context.step('web', async () => {
+      console.log('STEP-RUN web');
+      return event.rawPath;
+    });
+    await context.wait('w', { seconds: 1 }); // answered from a later invocation
+    return { statusCode: 201, body: JSON.stringify({ path }) };
+  }
   if (event.mode === 'chain') {
     const got = await context.invoke('call', event.target, { x: 2 });
     console.log('STEP-RUN after-chain');

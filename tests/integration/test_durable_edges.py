@@ -3,7 +3,8 @@
 boto3: a waitForCallback that times out, one kept alive by heartbeats until they stop, a
 synchronous start joining a running execution of the same name (its steps run once),
 ListDurableExecutionsByFunction's filters and paging, the history read backwards in pages, and
-a checkpoint retried with the same ClientToken (the same answer, applied once)."""
+a checkpoint retried with the same ClientToken (the same answer, applied once), and a Function
+URL of a durable function (an alias's starts an execution; the unqualified one is refused)."""
 import json
 import time
 
@@ -227,3 +228,31 @@ def test_checkpoint_retried_with_the_same_client_token(daemon_factory, tmp_path)
     assert out["other"][1].startswith("Invalid Checkpoint Token")
     assert out["next"]
     assert out["steps"] == ["StepStarted", "StepSucceeded"]
+
+
+def test_function_url_of_a_durable_function(daemon_factory, tmp_path):
+    import urllib.error
+    import urllib.request
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    create_durable(d, tmp_path, "site")
+    c = d.client()
+    c.create_alias(FunctionName="site", Name="live", FunctionVersion="1")
+    live = c.create_function_url_config(FunctionName="site", Qualifier="live",
+                                        AuthType="NONE")["FunctionUrl"]
+    bare = c.create_function_url_config(FunctionName="site", AuthType="NONE")["FunctionUrl"]
+    with urllib.request.urlopen(live + "hello", timeout=120) as r:
+        status, body = r.status, json.loads(r.read())
+    assert (status, body) == (201, {"path": "/hello"})
+    assert step_runs(state, "site") == {"web": 1}
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bare + "hello", timeout=60)
+    assert e.value.code == 502
+    assert json.loads(e.value.read()) == {"Message": "Internal Server Error"}
+    out = run_boto3_script(PYTHON, d.url, """
+        l = c.list_durable_executions_by_function(FunctionName="site")
+        out["list"] = [[e["Status"], e["DurableExecutionArn"].split("/")[0].split(":")[-1]]
+                       for e in l["DurableExecutions"]]
+    """)
+    assert out["list"] == [["SUCCEEDED", "1"]]
