@@ -68,10 +68,11 @@ int gl_durable_invoke(gl_durable_t *d, const gl_durable_start_in_t *in, gl_durab
                       void *arg, gl_aws_error_t *aerr);
 
 /** CheckpointDurableExecution: apply updates (may be NULL), reply with the new token and
- *  the operations that changed, once on disk. 0, or -1 with aerr set. */
+ *  the operations that changed, once on disk; a retry with the same client_token (may be
+ *  NULL) and token gets the first answer again. 0, or -1 with aerr set. */
 int gl_durable_checkpoint(gl_durable_t *d, const char *arn, const char *token,
-                          const json_t *updates, gl_durable_reply_fn cb, void *arg,
-                          gl_aws_error_t *aerr);
+                          const char *client_token, const json_t *updates,
+                          gl_durable_reply_fn cb, void *arg, gl_aws_error_t *aerr);
 /** StopDurableExecution (error may be NULL); the reply is {"StopTimestamp"}. */
 int gl_durable_stop(gl_durable_t *d, const char *arn, const json_t *error, gl_durable_reply_fn cb,
                     void *arg, gl_aws_error_t *aerr);

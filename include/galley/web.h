@@ -19,6 +19,7 @@
 #include "galley/registry.h"
 
 struct gl_sched;
+struct gl_durable;
 typedef struct gl_web gl_web_t;
 
 /** A front end whose URL listeners bind host (loopback by default). */
@@ -28,6 +29,8 @@ int gl_web_new(gl_web_t **out, uv_loop_t *loop, gl_registry_t *reg, struct gl_sc
  *  by a known key. Without one, any well-formed SigV4 Authorization header passes. */
 void gl_web_set_verifier(gl_web_t *w, int (*verify)(void *arg, const gl_http_req_t *req),
                          void *arg);
+/** Where a durable function's URL or API route starts its executions (may be NULL). */
+void gl_web_set_durable(gl_web_t *w, struct gl_durable *durable);
 /** The host URL listeners bind, as it appears in a FunctionUrl. */
 const char *gl_web_host(const gl_web_t *w);
 /**

@@ -119,9 +119,10 @@ void gl_api_checkpoint_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_r
 {
     char *arn = arn_param(req, rt);
     json_t *body = arn ? gl_api_body_object(req) : NULL;
-    const char *token = NULL;
+    const char *token = NULL, *client = NULL;
     gl_aws_error_t aerr;
-    if (!body || gl_api_opt_string(req, body, "CheckpointToken", &token) < 0)
+    if (!body || gl_api_opt_string(req, body, "CheckpointToken", &token) < 0
+        || gl_api_opt_string(req, body, "ClientToken", &client) < 0)
         goto out;
     if (!token || !*token) {
         gl_http_reply_aws_error(req, GL_AWS_VALIDATION,
@@ -130,7 +131,7 @@ void gl_api_checkpoint_durable(gl_api_t *api, gl_http_req_t *req, const gl_api_r
         goto out;
     }
     pending(api, req);
-    if (gl_durable_checkpoint(api->durable, arn, token, json_object_get(body, "Updates"),
+    if (gl_durable_checkpoint(api->durable, arn, token, client, json_object_get(body, "Updates"),
                               on_reply, req, &aerr) < 0)
         refused(req, &aerr);
 out:

@@ -427,6 +427,7 @@ int gl_api_start(gl_api_t **out, uv_loop_t *loop, const gl_api_opts_t *opts, int
         gl_http_server_close(api->http, NULL, NULL);
         goto fail;
     }
+    gl_web_set_durable(api->web, api->durable);
     if (gl_api_sigv4_enabled(api))
         gl_web_set_verifier(api->web, gl_api_url_verify, api);
     gl_api_function_urls_restore(api);

@@ -5,6 +5,11 @@
  * SendDurableExecutionCallback{Success,Failure,Heartbeat}. Each change is persisted and
  * replied to only once its record is on disk (durable.c); whatever can go on afterwards
  * (a callback completed while the function was suspended) is kicked into a new invocation.
+ *
+ * A checkpoint's ClientToken makes it idempotent: the last CK_KEEP answers are kept in the
+ * execution's document ("_Ck": [{"C": ClientToken, "T": CheckpointToken, "At": ms, "R":
+ * reply}]), so a retry of an applied checkpoint (same ClientToken, same consumed token, within
+ * Lambda's 15 minutes, across a restart too) gets the same answer and applies nothing again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,11 +27,52 @@ static int invalid_token(gl_aws_error_t *aerr)
                             "to this durable execution.");
 }
 
+#define CK_KEEP 8
+#define CK_WINDOW_MS (15 * 60 * 1000)
+
+/* The answer kept for a retry of checkpoint (client, token), or NULL. */
+static json_t *ck_answer(const gl_dx_t *x, const char *client, const char *token, int64_t now)
+{
+    size_t i;
+    json_t *e;
+    if (!client || !*client)
+        return NULL;
+    json_array_foreach(json_object_get(x->doc, "_Ck"), i, e) {
+        if (!strcmp(json_string_value(json_object_get(e, "C")) ?: "", client)
+            && !strcmp(json_string_value(json_object_get(e, "T")) ?: "", token)
+            && now - json_integer_value(json_object_get(e, "At")) < CK_WINDOW_MS)
+            return json_object_get(e, "R");
+    }
+    return NULL;
+}
+
+/* Keep body as the answer to checkpoint (client, token), dropping the oldest past CK_KEEP. */
+static void ck_remember(gl_dx_t *x, const char *client, const char *token, const json_t *body,
+                        int64_t now)
+{
+    json_t *list = json_object_get(x->doc, "_Ck");
+    if (!client || !*client || !body)
+        return;
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(x->doc, "_Ck", list);
+    }
+    while (json_array_size(list) >= CK_KEEP)
+        json_array_remove(list, 0);
+    json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:O}", "C", client, "T", token, "At",
+                                          (json_int_t)now, "R", body));
+}
+
 int gl_durable_checkpoint(gl_durable_t *d, const char *arn, const char *token,
-                          const json_t *updates, gl_durable_reply_fn cb, void *arg,
-                          gl_aws_error_t *aerr)
+                          const char *client_token, const json_t *updates,
+                          gl_durable_reply_fn cb, void *arg, gl_aws_error_t *aerr)
 {
     gl_dx_t *x = gl_durable_find(d, arn);
+    json_t *again = x ? ck_answer(x, client_token, token, gl_now_ms()) : NULL;
+    if (again) { /* written again so the answer goes out only once it is on disk */
+        gl_durable_persist(d, x, 0, cb, arg, json_deep_copy(again));
+        return 0;
+    }
     if (!x || gl_dx_check_token(x, token, 0) < 0)
         return invalid_token(aerr);
     json_t *changed = json_array();
@@ -57,6 +103,7 @@ int gl_durable_checkpoint(gl_durable_t *d, const char *arn, const char *token,
     json_t *body = json_pack("{s:s?,s:{s:o}}", "CheckpointToken", next, "NewExecutionState",
                              "Operations", ops);
     free(next);
+    ck_remember(x, client_token, token, body, now);
     gl_durable_persist(d, x, 0, cb, arg, body);
     if (!gl_dx_running(x))
         gl_durable_notify(d, x, NULL, 0);

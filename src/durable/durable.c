@@ -8,7 +8,8 @@
  * retention is due, and the synchronous invokes waiting for an execution's end.
  *
  * Invariant: a reply that says a change happened runs only after an fsync that began after
- * the change's record was written. The journal rotates only while no fsync is in flight.
+ * the change's record was written. The journal rotates only while no fsync is in flight;
+ * compact.c keeps it bounded while the daemon runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -140,6 +141,7 @@ static void on_synced(uv_fs_t *req)
     free(s);
     if (d->nsyncs == 0 && !d->closing && gl_journal_rotate_if_full(d->j) < 0)
         gl_log_warn("durable: journal rotation failed");
+    gl_durable_compact(d);
     if (d->closing && d->nsyncs == 0 && !uv_is_closing((uv_handle_t *)&d->timer))
         gl_durable_close(d, d->on_closed, d->on_closed_arg);
 }
@@ -154,30 +156,40 @@ static void fail_reply(gl_durable_reply_fn cb, void *arg, json_t *body, int code
     cb(arg, NULL, &aerr);
 }
 
-void gl_durable_persist(gl_durable_t *d, gl_dx_t *x, int first, gl_durable_reply_fn cb,
-                        void *arg, json_t *body)
+void gl_durable_sync(gl_durable_t *d, gl_durable_reply_fn cb, void *arg, json_t *body)
 {
-    char *text = json_dumps(x->doc, JSON_COMPACT);
-    sync_t *s = text ? calloc(1, sizeof(*s)) : NULL;
-    int rc = s ? gl_journal_append(d->j, first ? GL_JREC_ACCEPT : GL_JREC_STATE, x->id, text,
-                                   strlen(text), first ? &x->jseq : NULL)
-               : -ENOMEM;
-    free(text);
-    if (rc < 0) {
-        gl_log_error("durable: %s: journal write: %s", x->id, strerror(-rc));
-        free(s);
-        fail_reply(cb, arg, body, -rc, strerror(-rc));
-        return;
+    sync_t *s = calloc(1, sizeof(*s));
+    int rc = s ? 0 : -ENOMEM;
+    if (s) {
+        *s = (sync_t){.d = d, .cb = cb, .arg = arg, .body = body, .next = d->syncs};
+        s->req.data = s;
+        rc = uv_fs_fdatasync(d->loop, &s->req, gl_journal_fd(d->j), on_synced);
     }
-    *s = (sync_t){.d = d, .cb = cb, .arg = arg, .body = body, .next = d->syncs};
-    s->req.data = s;
-    if ((rc = uv_fs_fdatasync(d->loop, &s->req, gl_journal_fd(d->j), on_synced)) < 0) {
+    if (rc < 0) {
         free(s);
         fail_reply(cb, arg, body, -rc, uv_strerror(rc));
         return;
     }
     d->syncs = s;
     d->nsyncs++;
+}
+
+void gl_durable_persist(gl_durable_t *d, gl_dx_t *x, int first, gl_durable_reply_fn cb,
+                        void *arg, json_t *body)
+{
+    char *text = json_dumps(x->doc, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    int rc = text ? gl_journal_append(d->j, first ? GL_JREC_ACCEPT : GL_JREC_STATE, x->id, text,
+                                      len, first ? &x->jseq : NULL)
+                  : -ENOMEM;
+    free(text);
+    if (rc < 0) {
+        gl_log_error("durable: %s: journal write: %s", x->id, strerror(-rc));
+        fail_reply(cb, arg, body, -rc, strerror(-rc));
+        return;
+    }
+    d->written += len;
+    gl_durable_sync(d, cb, arg, body);
 }
 
 void gl_durable_forget(gl_durable_t *d, void *arg)

@@ -66,8 +66,9 @@ json_t *gl_dx_event_error(const json_t *error)
 gl_dx_t *gl_dx_new(const gl_dx_new_in_t *in, int64_t now_ms)
 {
     char arn[1024], fn_arn[512];
+    /* As Lambda's, the ARN names the version an alias resolved to ($LATEST or a number). */
     snprintf(fn_arn, sizeof(fn_arn), "arn:aws:lambda:%s:%s:function:%s:%s", in->region,
-             in->account, in->fn_name, in->qualifier);
+             in->account, in->fn_name, in->version);
     snprintf(arn, sizeof(arn), "%s/durable-execution/%s/%s", fn_arn, in->name, in->id);
     json_t *op = json_pack("{s:s,s:s,s:f,s:s,s:{s:s%}}", "Id", in->id, "Type", "EXECUTION",
                            "StartTimestamp", gl_dx_secs(now_ms), "Status", "STARTED",

@@ -3,7 +3,8 @@
  * internal.h: declarations shared inside the durable module: one execution (gl_dx_t) and the
  * pure functions over its state (exec.c: creation, tokens, events, finishing; ops.c: the
  * checkpoint updates and the timers; pages.c: the paged reads), and the module's state
- * (durable.c: journal, fsyncs, timer; invoke.c: invocations and their outcome).
+ * (durable.c: journal, fsyncs, timer; compact.c: the journal kept bounded; invoke.c:
+ * invocations and their outcome).
  *
  * An execution's whole state is one JSON document, persisted as it is (a STATE record of the
  * journal holds the latest one):
@@ -122,6 +123,9 @@ struct gl_durable {
     struct gl_dx_waiter *waiters; /* synchronous invokes waiting for an execution's end */
     unsigned nsyncs;
     int started, closing;
+    int compacting;             /* compact.c: a move's fsync is in flight */
+    size_t written;             /* bytes of documents journaled since the last move */
+    size_t moved;               /* bytes the last move wrote (what was live then) */
     void (*on_closed)(void *arg);
     void *on_closed_arg;
 };
@@ -132,6 +136,13 @@ gl_dx_t *gl_durable_find_id(gl_durable_t *d, const char *id);
  *  or cb(arg, NULL, aerr) when it could not be written (body freed). cb may be NULL. */
 void gl_durable_persist(gl_durable_t *d, gl_dx_t *x, int first, gl_durable_reply_fn cb,
                         void *arg, json_t *body);
+/** cb(arg, body, NULL) once an fsync of what was written so far is done (aerr on failure). */
+void gl_durable_sync(gl_durable_t *d, gl_durable_reply_fn cb, void *arg, json_t *body);
+
+/* ---- compact.c ---- */
+/** Move the executions that pin old segments into the active one when the journal holds
+ *  mostly dead bytes; the old segments go once the move is on disk. Called after fsyncs. */
+void gl_durable_compact(gl_durable_t *d);
 /** Re-arm the timer for the earliest thing any execution waits for. */
 void gl_durable_rearm(gl_durable_t *d);
 /** Answer the invokes waiting for x: those waiting for its start (started: Event invokes,

@@ -31,6 +31,7 @@ struct gl_web {
     gl_web_api_t *api;   /* NULL until gl_web_api_start */
     int (*verify)(void *arg, const gl_http_req_t *req); /* AWS_IAM signatures, or NULL */
     void *verify_arg;
+    struct gl_durable *durable; /* durable executions (gl_web_set_durable), or NULL */
     /* private */
     unsigned closing;    /* listeners asked to close and not closed yet */
     int close_requested;
@@ -60,6 +61,15 @@ void gl_web_invoke(gl_web_t *w, gl_http_req_t *req, gl_fn_t *fn, const char *arn
  *  (borrowed): the mapped response, or the mode's error for a failed invoke. */
 void gl_web_answer(gl_http_req_t *req, const gl_invoke_t *inv, const json_t *cors,
                    gl_web_mode_t mode);
+/** The same for a result of len bytes, or (failed) the mode's error. */
+void gl_web_answer_result(gl_http_req_t *req, int failed, const char *result, size_t len,
+                          const json_t *cors, gl_web_mode_t mode);
+/** The mode's answer to a failed invoke (502 or 500, "Internal Server Error"). */
+void gl_web_reply_failed(gl_http_req_t *req, gl_web_mode_t mode);
+/** durable.c: when fn is durable, start an execution with event and answer req at its end
+ *  (1; event and cors stolen); else 0 and nothing taken. */
+int gl_web_invoke_durable(gl_web_t *w, gl_http_req_t *req, gl_fn_t *fn, const char *arn,
+                          json_t *event, json_t *cors, gl_web_mode_t mode);
 /** A RESPONSE_STREAM URL's invoke answers req as the function streams (url_stream.c): takes
  *  over inv's done, on_chunk and data and req's data, on_abort and on_drain, and cors (stolen).
  *  0, or -ENOMEM with nothing taken. */

@@ -8,7 +8,7 @@
  * a REST API's 502 {"message":"Internal server error"}; a throttle is 429. A client gone before
  * the answer detaches the invoke, which still runs to its end. A RESPONSE_STREAM Function URL
  * hands the answer to url_stream.c instead (attach), which uses gl_web_answer for a function
- * that does not stream.
+ * that does not stream. A durable function's request goes to durable.c instead.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,7 +68,7 @@ static int is_url(gl_web_mode_t mode)
     return mode == GL_WEB_URL || mode == GL_WEB_URL_STREAM;
 }
 
-static void reply_failed(gl_http_req_t *req, gl_web_mode_t mode)
+void gl_web_reply_failed(gl_http_req_t *req, gl_web_mode_t mode)
 {
     if (is_url(mode))
         gl_web_reply_message(req, "Message", 502, "Internal Server Error");
@@ -81,13 +81,20 @@ static void reply_failed(gl_http_req_t *req, gl_web_mode_t mode)
 void gl_web_answer(gl_http_req_t *req, const gl_invoke_t *inv, const json_t *cors,
                    gl_web_mode_t mode)
 {
+    gl_web_answer_result(req, inv->function_error || inv->service_error, inv->result.data,
+                         inv->result.len, cors, mode);
+}
+
+void gl_web_answer_result(gl_http_req_t *req, int failed, const char *result, size_t len,
+                          const json_t *cors, gl_web_mode_t mode)
+{
     gl_web_resp_t r;
     gl_http_header_t h[GL_WEB_MAX_HEADERS];
-    int rc = inv->function_error || inv->service_error ? -EIO
-             : mode == GL_WEB_REST ? gl_web_response_map_v1(inv->result.data, inv->result.len, &r)
-                                   : gl_web_response_map(inv->result.data, inv->result.len, &r);
+    int rc = failed                ? -EIO
+             : mode == GL_WEB_REST ? gl_web_response_map_v1(result, len, &r)
+                                   : gl_web_response_map(result, len, &r);
     if (rc < 0) {
-        reply_failed(req, mode);
+        gl_web_reply_failed(req, mode);
         return;
     }
     size_t n = gl_web_response_headers(req, r.headers, cors, r.cookies, h);
@@ -139,6 +146,8 @@ static void detach(gl_invoke_t *inv, gl_http_req_t *req, gl_web_mode_t mode)
 void gl_web_invoke(gl_web_t *w, gl_http_req_t *req, gl_fn_t *fn, const char *arn, json_t *event,
                    json_t *cors, gl_web_mode_t mode)
 {
+    if (gl_web_invoke_durable(w, req, fn, arn, event, cors, mode))
+        return;
     gl_invoke_t *inv = gl_invoke_new(fn);
     char *payload = inv && event ? json_dumps(event, JSON_COMPACT) : NULL;
     json_decref(event);

@@ -52,7 +52,8 @@ exports.handler = withDurableExecution(async (event, context) => {
   if (event.mode === 'callback') {
     const v = await context.waitForCallback('approve', async (callbackId) => {
       console.log(`CALLBACK-ID ${callbackId}`);
-    }, { timeout: { seconds: event.timeout || 3600 } });
+    }, { timeout: { seconds: event.timeout || 3600 },
+         heartbeatTimeout: event.heartbeat ? { seconds: event.heartbeat } : undefined });
     return { approved: v };
   }
   if (event.mode === 'stepswait') { // bench/durable.py: n steps, then a wait to replay them
@@ -70,6 +71,27 @@ exports.handler = withDurableExecution(async (event, context) => {
       ctx.step(`m${item}`, async () => { console.log(`STEP-RUN m${item}`); return item * 10; }));
     await context.wait('pause', { seconds: 2 }); // a replay after both, from their checkpoints
     return { parallel: p.getResults(), map: m.getResults() };
+  }
+  if (event.mode === 'big') { // a large step result that every later checkpoint carries
+    const blob = await context.step('blob', async () => 'x'.repeat(event.kb * 1024));
+    let sum = 0;
+    for (let i = 0; i < event.n; i++) {
+      sum += await context.step(`b${i}`, async () => { console.log(`STEP-RUN b${i}`); return i; });
+    }
+    await context.wait('rest', { days: 1 });
+    const after = await context.step('after', async () => {
+      console.log('STEP-RUN after');
+      return blob.length;
+    });
+    return { sum, after };
+  }
+  if (event.requestContext) { // a Function URL's or an HTTP API's payload 2.0 event
+    const path = await context.step('web', async () => {
+      console.log('STEP-RUN web');
+      return event.rawPath;
+    });
+    await context.wait('w', { seconds: 1 }); // answered from a later invocation
+    return { statusCode: 201, body: JSON.stringify({ path }) };
   }
   if (event.mode === 'chain') {
     const got = await context.invoke('call', event.target, { x: 2 });
@@ -151,10 +173,15 @@ def step_runs(state, fn):
     return counts
 
 
-def callback_ids(state, fn):
+def logged(state, fn, tag):
+    """Every "<tag> <word>" the function logged, in file order."""
     root = pathlib.Path(state) / "logs" / "aws" / "lambda" / fn
-    ids = []
-    for p in root.rglob("*") if root.exists() else []:
+    found = []
+    for p in sorted(root.rglob("*")) if root.exists() else []:
         if p.is_file():
-            ids += re.findall(r"CALLBACK-ID (\S+)", p.read_text(errors="replace"))
-    return ids
+            found += re.findall(tag + r" (\S+)", p.read_text(errors="replace"))
+    return found
+
+
+def callback_ids(state, fn):
+    return logged(state, fn, "CALLBACK-ID")
