@@ -404,21 +404,28 @@ static void test_stream_cap_counts_dropped_lines(void **state)
     gl_buf_free(&got);
 }
 
+/* Open stream name, then point it at /dev/full (every write fails with ENOSPC); skips the
+ * test where /dev/full is missing. */
+static void open_on_dev_full(gl_logs_stream_t *s, tmpdir_t *t, const char *name)
+{
+    gl_err_t err = {0};
+    assert_int_equal(gl_logs_stream_open(s, t->path, "/g", name, &err), 0);
+    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (full < 0) {
+        gl_logs_stream_close(s);
+        skip();
+    }
+    close(s->fd);
+    s->fd = full;
+}
+
 /* A write error (here ENOSPC, from /dev/full) counts the line instead of losing it silently. */
 static void test_stream_write_error_counted(void **state)
 {
     tmpdir_t *t = *state;
     gl_logs_stream_t s;
-    gl_err_t err = {0};
     uint64_t before = gl_logs_dropped_lines();
-    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "full", &err), 0);
-    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
-    if (full < 0) {
-        gl_logs_stream_close(&s);
-        skip();
-    }
-    close(s.fd);
-    s.fd = full;
+    open_on_dev_full(&s, t, "full");
     gl_logs_stream_write(&s, "lost", 4);
     gl_logs_stream_write(&s, "lost too", 8);
     assert_int_equal(s.dropped, 2);
@@ -499,16 +506,8 @@ static void test_stream_hold_write_error_counts_each(void **state)
 {
     tmpdir_t *t = *state;
     gl_logs_stream_t s;
-    gl_err_t err = {0};
     uint64_t before = gl_logs_dropped_lines();
-    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "heldfull", &err), 0);
-    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
-    if (full < 0) {
-        gl_logs_stream_close(&s);
-        skip();
-    }
-    close(s.fd);
-    s.fd = full;
+    open_on_dev_full(&s, t, "heldfull");
     gl_logs_stream_hold(&s, 1);
     gl_logs_stream_write(&s, "one", 3);
     gl_logs_stream_write(&s, "two", 3);
