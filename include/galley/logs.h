@@ -38,6 +38,8 @@ typedef struct gl_logs_stream {
     uint64_t max;  /* the cap, fixed at open */
     int capped;    /* the cap's notice is written: drop the rest */
     int reported;  /* a dropped line was reported in the daemon log */
+    int holding;   /* gl_logs_stream_hold: lines wait in held for one write */
+    gl_buf_t held; /* stamped lines not yet written (counted in size) */
 } gl_logs_stream_t;
 
 /**
@@ -55,7 +57,17 @@ void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len);
 uint64_t gl_logs_dropped_lines(void);
 /** Override the cap of streams opened from now on; 0 goes back to the default. For tests. */
 void gl_logs_set_stream_max(uint64_t bytes);
+/** Flushes what is held, then closes. */
 void gl_logs_stream_close(gl_logs_stream_t *s);
+/**
+ * Hold (on != 0): later lines wait in memory, in order, and reach the file in one write at
+ * the next gl_logs_stream_flush (or once 64 KB are held); off: flush, then write each line at
+ * once again. An invoke holds its stream from START to REPORT, so its lines cost one write.
+ * Returns whether lines are held after the call (the caller arms its flush timer on that).
+ */
+int gl_logs_stream_hold(gl_logs_stream_t *s, int on);
+/** Write the held lines in one writev; a failure counts each line not wholly written. */
+void gl_logs_stream_flush(gl_logs_stream_t *s);
 
 typedef void (*gl_logs_line_fn)(const char *line, size_t len, void *arg);
 

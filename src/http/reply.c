@@ -191,6 +191,32 @@ void gl_http_send_continue(gl_http_conn_t *c)
     c->writes++;
 }
 
+/*
+ * A keep-alive reply with nothing queued before it and no pipelined request waiting is
+ * written at once with uv_try_write; when all of it went, the connection is done with it here
+ * (1), without uv_write's write queue, whose drain re-arms the socket's epoll registration with
+ * the same events: one epoll_ctl per reply saved. Otherwise bufs/nbufs are left to uv_write
+ * (advanced past what was written) and 0 is returned.
+ */
+static int try_write_now(gl_http_conn_t *c, uv_buf_t *bufs, int *nbufs)
+{
+    if (c->writes || c->closing || c->close_after_reply || c->pending.len > c->pending_off)
+        return 0;
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)*nbufs);
+    if (n < 0)
+        return 0; /* EAGAIN, or an error uv_write reports the usual way */
+    while (*nbufs > 0 && (size_t)n >= bufs[0].len) {
+        n -= (int)bufs[0].len;
+        if (--*nbufs > 0)
+            bufs[0] = bufs[1];
+    }
+    if (*nbufs == 0)
+        return 1;
+    bufs[0].base += n;
+    bufs[0].len -= (size_t)n;
+    return 0;
+}
+
 /* The one reply path. owned (may be NULL) is freed in every case. content_type is added unless
  * the caller's headers carry one. */
 static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *headers,
@@ -252,7 +278,15 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     } else {
         bufs[1] = uv_buf_init(owned ? owned : (char *)body, (unsigned)len);
     }
-    if ((rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, send_body ? 2 : 1, on_write)) < 0) {
+    int nbufs = send_body ? 2 : 1;
+    if (try_write_now(c, bufs, &nbufs)) {
+        free(wr->owned);
+        free(wr);
+        gl_http_req_release(c, r);
+        gl_http_conn_reply_written(c, 0);
+        return 0;
+    }
+    if ((rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write)) < 0) {
         free(wr->owned);
         free(wr);
         gl_http_req_release(c, r);

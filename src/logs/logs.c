@@ -2,7 +2,8 @@
 /*
  * logs.c: log stream files, the line splitter for environments' output pipes, and the 4 KB
  * tail kept per invoke. Each stored line carries its time stamp (stamp.c). Writes are plain write(2) calls on the loop thread: lines are small
- * and land in the page cache.
+ * and land in the page cache. A held stream (gl_logs_stream_hold, an invoke from START to
+ * REPORT) gathers its lines in memory and writes them with one writev at the flush.
  *
  * Owns the count of lines no stream could write (the cap, ENOSPC, EIO). Invariant: every line
  * handed to gl_logs_stream_write is either in the file whole or counted in s->dropped and in
@@ -140,18 +141,67 @@ static int write_all(int fd, struct iovec *iov, int n, uint64_t *written)
     return 0;
 }
 
+/* Lines of held[off..] that are not whole in the file after a failed flush. */
+static uint32_t lines_from(const gl_buf_t *b, size_t off)
+{
+    uint32_t n = 0;
+    for (const char *p = b->data + off; (p = memchr(p, '\n', b->len - (size_t)(p - b->data)));
+         p++)
+        n++;
+    return n;
+}
+
+void gl_logs_stream_flush(gl_logs_stream_t *s)
+{
+    if (!s->held.len)
+        return;
+    uint64_t written = 0;
+    struct iovec iov = {s->held.data, s->held.len};
+    int rc = s->fd >= 0 ? write_all(s->fd, &iov, 1, &written) : -EBADF;
+    if (rc < 0) {
+        uint32_t lost = lines_from(&s->held, (size_t)written);
+        s->size -= s->held.len - written; /* size counted them when they were held */
+        for (uint32_t i = 0; i < lost; i++)
+            drop_line(s, strerror(-rc));
+    }
+    gl_buf_reset(&s->held);
+}
+
+int gl_logs_stream_hold(gl_logs_stream_t *s, int on)
+{
+    if (!on)
+        gl_logs_stream_flush(s);
+    s->holding = on && s->fd >= 0;
+    return s->held.len > 0;
+}
+
+/* Held lines are flushed past this: a chatty invoke still writes in large pieces. */
+#define HELD_MAX (64 * 1024)
+
 void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 {
     if (s->fd < 0)
         return;
-    if (!s->capped && s->size + GL_LOGS_STAMP_LEN + len + 1 > s->max)
+    if (!s->capped && s->size + GL_LOGS_STAMP_LEN + len + 1 > s->max) {
+        gl_logs_stream_flush(s); /* the notice comes after every line before it */
         write_cap_notice(s);
+    }
     if (s->capped) {
         drop_line(s, "the stream reached its cap");
         return;
     }
     char stamp[GL_LOGS_STAMP_LEN + 1];
     gl_logs_stamp_format(gl_now_ms(), stamp);
+    if (s->holding && gl_buf_reserve(&s->held, GL_LOGS_STAMP_LEN + len + 1) == 0) {
+        gl_buf_append(&s->held, stamp, GL_LOGS_STAMP_LEN);
+        gl_buf_append(&s->held, line, len);
+        gl_buf_append(&s->held, "\n", 1);
+        s->size += GL_LOGS_STAMP_LEN + len + 1;
+        if (s->held.len >= HELD_MAX)
+            gl_logs_stream_flush(s);
+        return;
+    }
+    gl_logs_stream_flush(s); /* held lines first (when memory for one more ran out) */
     /* One writev per line: O_APPEND keeps a line whole even with a reader at the other end. */
     struct iovec iov[3] = {{stamp, GL_LOGS_STAMP_LEN}, {(void *)line, len}, {"\n", 1}};
     int rc = write_all(s->fd, iov, 3, &s->size);
@@ -161,6 +211,9 @@ void gl_logs_stream_write(gl_logs_stream_t *s, const char *line, size_t len)
 
 void gl_logs_stream_close(gl_logs_stream_t *s)
 {
+    gl_logs_stream_flush(s);
+    gl_buf_free(&s->held);
+    s->holding = 0;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;

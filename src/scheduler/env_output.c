@@ -16,10 +16,34 @@
 #include "internal.h"
 #include "telemetry.h"
 
+/* An invoke's lines are held from START to REPORT and written with one writev; a line of a
+ * longer invoke reaches the file at most LOG_FLUSH_MS after it was read. */
+#define LOG_FLUSH_MS 10
+
+static void on_log_flush(uv_timer_t *t)
+{
+    gl_env_t *env = t->data;
+    gl_logs_stream_flush(&env->log);
+}
+
+static void log_hold(gl_env_t *env, int on)
+{
+    if (!gl_logs_stream_hold(&env->log, on) && env->log_flush.loop)
+        uv_timer_stop(&env->log_flush);
+}
+
 static void emit_line(const char *line, size_t len, void *arg)
 {
     gl_env_t *env = arg;
     gl_logs_stream_write(&env->log, line, len);
+    uv_timer_t *t = &env->log_flush;
+    if (env->log.held.len && !(t->loop && uv_is_active((uv_handle_t *)t))) {
+        if (!t->loop) {
+            uv_timer_init(env->sched->loop, t);
+            t->data = env;
+        }
+        uv_timer_start(t, on_log_flush, LOG_FLUSH_MS, 0);
+    }
     if (env->invoke && env->invoke->want_tail)
         gl_logs_tail_append(&env->invoke->tail, line, len);
 }
@@ -80,6 +104,7 @@ void gl_env_flush_output(gl_env_t *env)
     gl_env_drain_output(env);
     gl_logs_lines_flush(&env->out_lines, emit_output, env);
     gl_logs_lines_flush(&env->err_lines, emit_output, env);
+    log_hold(env, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -215,6 +240,7 @@ void gl_env_finish_invoke(gl_env_t *env, const char *status_suffix)
     inv->max_memory_mb = invoke_memory_mb(env, inv);
     write_report(env, inv->request_id, inv->duration_ms, inv->cold, inv->max_memory_mb,
                  status_suffix);
+    log_hold(env, 0); /* the invoke's lines are in the file before its reply */
     uv_timer_stop(&env->timer);
     hand_back(env, inv);
 }
@@ -253,6 +279,7 @@ void gl_env_report_post(gl_env_t *env, const char *status_suffix)
     int mb = invoke_memory_mb(env, NULL);
     write_report(env, x->post_rid, ms_since(x->post_started_ns), x->post_cold,
                  mb > x->post_max_memory_mb ? mb : x->post_max_memory_mb, status_suffix);
+    log_hold(env, 0);
     if (x->post_counted) {
         gl_sched_t *counted = x->post_counted;
         x->post_counted = NULL;
@@ -278,6 +305,7 @@ void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv)
     if (inv->started_ns)
         return;
     inv->started_ns = gl_mono_ns();
+    log_hold(env, 1);
     gl_env_platform(env, "platform.start",
                     json_pack("{s:s,s:s}", "requestId", inv->request_id, "version",
                               env->fn->version),

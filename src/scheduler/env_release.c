@@ -96,6 +96,7 @@ void gl_env_teardown(gl_env_t *env)
     close_handle(env, (uv_handle_t *)&env->out);
     close_handle(env, (uv_handle_t *)&env->err);
     close_handle(env, (uv_handle_t *)&env->timer);
+    close_handle(env, (uv_handle_t *)&env->log_flush); /* when an invoke's lines were held */
     close_handle(env, (uv_handle_t *)&env->ext.idle); /* env_ext.c's, when it was opened */
     maybe_free(env);
 }

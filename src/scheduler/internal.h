@@ -128,6 +128,7 @@ struct gl_env {
     gl_sbx_user_t user;        /* who its processes run as: its Runtime API serves only them */
     unsigned rapi_refused;     /* connections refused by the peer check */
     uv_timer_t timer;          /* the one deadline of the current state */
+    uv_timer_t log_flush;      /* writes an invoke's held log lines (env_output.c); lazy */
     gl_invoke_t *invoke;       /* assigned invoke (delivered when state is INVOKING) */
     gl_http_req_t *parked;     /* the runtime's pending /next */
     gl_http_req_t *stream_req; /* the runtime's streaming /response being read (env_stream.c) */

@@ -33,6 +33,7 @@ struct loader {
     gl_template_t *out;
     size_t cap;
     gl_err_t *err;
+    char *code_rel, *code_real; /* the last code directory resolved: functions often share it */
 };
 
 static const char *const serverless_props[] = {
@@ -203,6 +204,12 @@ static int code_location(struct loader *lo, const char *id, int serverless, json
 static int resolve_code_dir(struct loader *lo, const char *id, const char *key, const char *rel,
                             char **out)
 {
+    if (lo->code_rel && !strcmp(rel, lo->code_rel)) {
+        /* Resolved for the previous function (one realpath and stat: six syscalls each). */
+        if (!(*out = strdup(lo->code_real)))
+            return gl_err_set(lo->err, ENOMEM, "out of memory");
+        return 0;
+    }
     char *joined = rel[0] == '/' ? strdup(rel) : gl_path_join(lo->dir, rel);
     if (!joined)
         return gl_err_set(lo->err, ENOMEM, "out of memory");
@@ -218,6 +225,14 @@ static int resolve_code_dir(struct loader *lo, const char *id, const char *key, 
     if (rc < 0) {
         free(real);
         return rc;
+    }
+    free(lo->code_rel);
+    free(lo->code_real);
+    lo->code_rel = strdup(rel);
+    lo->code_real = lo->code_rel ? strdup(real) : NULL;
+    if (!lo->code_real) {
+        free(lo->code_rel);
+        lo->code_rel = NULL;
     }
     *out = real;
     return 0;
@@ -611,6 +626,8 @@ out:
     json_decref(lo.layers);
     json_decref(lo.lines);
     json_decref(lo.root);
+    free(lo.code_rel);
+    free(lo.code_real);
     free(lo.dir);
     free(copy);
     gl_buf_free(&text);

@@ -2,11 +2,12 @@
 """CloudWatch Logs on the Lambda API's port (X-Amz-Target: Logs_20140328.*): boto3's logs
 client for DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents over a
 function's real log streams and over stream files written with known stamps (paging, time
-windows, filter patterns, errors in the JSON 1.1 shape), and `aws logs tail` with and
-without --follow."""
+windows, filter patterns, errors in the JSON 1.1 shape), `aws logs tail` with and
+without --follow, and when a running invoke's lines become readable."""
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import AWS_CLI, AWS_ENV
+from conftest import AWS_CLI, AWS_ENV, write_template
 from helpers import current_boto3_python, py_basic_daemon, read_until, run_boto3_script
 
 GROUP = "/aws/lambda/crafted"
@@ -360,3 +361,48 @@ def test_aws_logs_tail(daemon_factory, tmp_path):
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_running_invokes_lines_are_readable_before_it_ends(daemon_factory, tmp_path):
+    """An invoke's lines are held from START and written together at REPORT (one write per
+    invoke), but a line of a long invoke still reaches the stream within a few ms, and all of
+    an invoke's lines are there once its reply is."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import time\n"
+        "def handler(event, context):\n"
+        "    print('before the nap', flush=True)\n"
+        "    time.sleep(event['seconds'])\n"
+        "    print('after the nap', flush=True)\n"
+        "    return 'ok'\n")
+    tpl = write_template(tmp_path, {"Nap": {"CodeUri": str(code), "Runtime": "python3.11",
+                                            "Handler": "app.handler", "FunctionName": "nap",
+                                            "Timeout": 30}})
+    d = daemon_factory(template=tpl)
+    lam, logs = d.client(), logs_client(d)
+    assert lam.invoke(FunctionName="nap", Payload=b'{"seconds": 0}')["Payload"].read() == b'"ok"'
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault(
+        "r", lam.invoke(FunctionName="nap", Payload=b'{"seconds": 3}')))
+    t.start()
+    try:
+        def lines():
+            ev = logs.filter_log_events(logGroupName="/aws/lambda/nap")["events"]
+            return [e["message"] for e in ev]
+        deadline = time.monotonic() + 2.5
+        while lines().count("before the nap\n") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = lines()
+        assert "r" not in done, "the invoke ended before its line was checked"
+        assert seen.count("before the nap\n") == 2 and seen.count("after the nap\n") == 1
+        assert sum(m.startswith("START RequestId") for m in seen) == 2
+        assert sum(m.startswith("REPORT RequestId") for m in seen) == 1
+    finally:
+        t.join(timeout=30)
+    rid = done["r"]["ResponseMetadata"]["RequestId"]
+    msgs = lines()
+    mine = [m for m in msgs if rid in m or "nap" in m]
+    assert mine[-5:] == [f"START RequestId: {rid} Version: $LATEST\n", "before the nap\n",
+                         "after the nap\n", f"END RequestId: {rid}\n", mine[-1]]
+    assert mine[-1].startswith(f"REPORT RequestId: {rid}\t")

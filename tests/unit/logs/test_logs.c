@@ -3,8 +3,9 @@
  * test_logs.c: src/logs/logs.c: the line splitter (partial lines across feeds, CRLF, lines
  * over GL_LOGS_LINE_MAX, flush), the per-invoke tail (the reader's last GL_LOGS_TAIL_MAX
  * bytes always equal the last bytes of everything appended) and log stream files (directories
- * made, appends across reopenings, the group's leading '/' stripped, the size cap, and lines
- * that cannot be written counted).
+ * made, appends across reopenings, the group's leading '/' stripped, the size cap, lines
+ * that cannot be written counted, and held lines: written in one piece at the flush, in order
+ * with the cap's notice, each counted when the flush fails).
  *
  * Emitted lines are collected into a list of copies so each test can compare them whole.
  */
@@ -403,26 +404,119 @@ static void test_stream_cap_counts_dropped_lines(void **state)
     gl_buf_free(&got);
 }
 
+/* Open stream name, then point it at /dev/full (every write fails with ENOSPC); skips the
+ * test where /dev/full is missing. */
+static void open_on_dev_full(gl_logs_stream_t *s, tmpdir_t *t, const char *name)
+{
+    gl_err_t err = {0};
+    assert_int_equal(gl_logs_stream_open(s, t->path, "/g", name, &err), 0);
+    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (full < 0) {
+        gl_logs_stream_close(s);
+        skip();
+    }
+    close(s->fd);
+    s->fd = full;
+}
+
 /* A write error (here ENOSPC, from /dev/full) counts the line instead of losing it silently. */
 static void test_stream_write_error_counted(void **state)
 {
     tmpdir_t *t = *state;
     gl_logs_stream_t s;
-    gl_err_t err = {0};
     uint64_t before = gl_logs_dropped_lines();
-    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "full", &err), 0);
-    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
-    if (full < 0) {
-        gl_logs_stream_close(&s);
-        skip();
-    }
-    close(s.fd);
-    s.fd = full;
+    open_on_dev_full(&s, t, "full");
     gl_logs_stream_write(&s, "lost", 4);
     gl_logs_stream_write(&s, "lost too", 8);
     assert_int_equal(s.dropped, 2);
     assert_int_equal(gl_logs_dropped_lines(), before + 2);
     assert_int_equal(s.reported, 1);
+    gl_logs_stream_close(&s);
+}
+
+/* A held stream writes nothing until the flush, then every held line, in order. */
+static void test_stream_hold_writes_at_flush(void **state)
+{
+    tmpdir_t *t = *state;
+    gl_logs_stream_t s;
+    gl_err_t err = {0};
+    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "held", &err), 0);
+    char path[160];
+    snprintf(path, sizeof(path), "%s", s.path);
+    gl_logs_stream_write(&s, "before", 6); /* not held: in the file at once */
+    assert_int_equal(gl_logs_stream_hold(&s, 1), 0);
+    gl_logs_stream_write(&s, "START", 5);
+    gl_logs_stream_write(&s, "line", 4);
+    assert_int_equal(gl_logs_stream_hold(&s, 1), 1);
+    gl_buf_t got = {0};
+    read_all(path, &got);
+    assert_int_equal(got.len, GL_LOGS_STAMP_LEN + 7);
+    gl_buf_free(&got);
+    gl_logs_stream_flush(&s); /* a timer's flush: still held afterwards */
+    gl_logs_stream_write(&s, "REPORT", 6);
+    read_all(path, &got);
+    assert_int_equal(got.len, 3 * GL_LOGS_STAMP_LEN + 7 + 6 + 5);
+    gl_buf_free(&got);
+    assert_int_equal(gl_logs_stream_hold(&s, 0), 0);
+    gl_logs_stream_write(&s, "after", 5);
+    gl_logs_stream_close(&s);
+    read_all(path, &got);
+    static const char *const lines[] = {"before", "START", "line", "REPORT", "after"};
+    const char *p = got.data;
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(gl_logs_stamp_parse(p, got.len - (size_t)(p - got.data), NULL),
+                         GL_LOGS_STAMP_LEN);
+        p += GL_LOGS_STAMP_LEN;
+        assert_memory_equal(p, lines[i], strlen(lines[i]));
+        p += strlen(lines[i]);
+        assert_int_equal(*p++, '\n');
+    }
+    assert_int_equal(p - got.data, got.len);
+    assert_int_equal(s.dropped, 0);
+    gl_buf_free(&got);
+}
+
+/* Held lines count against the cap: the notice follows them, and close flushes. */
+static void test_stream_hold_cap_notice_after_held(void **state)
+{
+    tmpdir_t *t = *state;
+    gl_logs_stream_t s;
+    gl_err_t err = {0};
+    gl_logs_set_stream_max(2 * GL_LOGS_STAMP_LEN + 20);
+    assert_int_equal(gl_logs_stream_open(&s, t->path, "/g", "heldcap", &err), 0);
+    char path[160];
+    snprintf(path, sizeof(path), "%s", s.path);
+    gl_logs_stream_hold(&s, 1);
+    gl_logs_stream_write(&s, "0123456789", 10);
+    gl_logs_stream_write(&s, "abcdefgh", 8);
+    gl_logs_stream_write(&s, "x", 1); /* over: held lines, then the notice */
+    assert_int_equal(s.dropped, 1);
+    gl_logs_stream_close(&s);
+    gl_logs_set_stream_max(0);
+    gl_buf_t got = {0};
+    read_all(path, &got);
+    assert_memory_equal(got.data + GL_LOGS_STAMP_LEN, "0123456789\n", 11);
+    assert_memory_equal(got.data + 2 * GL_LOGS_STAMP_LEN + 11, "abcdefgh\n", 9);
+    assert_memory_equal(got.data + 3 * GL_LOGS_STAMP_LEN + 20, "galley: this log stream", 23);
+    gl_buf_free(&got);
+}
+
+/* A flush that fails counts every held line, as unheld writes count theirs. */
+static void test_stream_hold_write_error_counts_each(void **state)
+{
+    tmpdir_t *t = *state;
+    gl_logs_stream_t s;
+    uint64_t before = gl_logs_dropped_lines();
+    open_on_dev_full(&s, t, "heldfull");
+    gl_logs_stream_hold(&s, 1);
+    gl_logs_stream_write(&s, "one", 3);
+    gl_logs_stream_write(&s, "two", 3);
+    gl_logs_stream_write(&s, "three", 5);
+    assert_int_equal(s.dropped, 0);
+    gl_logs_stream_hold(&s, 0);
+    assert_int_equal(s.dropped, 3);
+    assert_int_equal(gl_logs_dropped_lines(), before + 3);
+    assert_int_equal(s.size, 0);
     gl_logs_stream_close(&s);
 }
 
@@ -443,6 +537,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_cap_counts_dropped_lines, setup_tmp,
                                         teardown_tmp),
         cmocka_unit_test_setup_teardown(test_stream_write_error_counted, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_stream_hold_writes_at_flush, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_stream_hold_cap_notice_after_held, setup_tmp,
+                                        teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_stream_hold_write_error_counts_each, setup_tmp,
+                                        teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,6 +277,44 @@ static void test_missing_code_dir(void **state)
                  "resource Fn", "does not exist");
 }
 
+/* Functions sharing a CodeUri share its resolution (the loader keeps the last one); a
+ * different CodeUri after them is still checked. */
+static void test_shared_code_dir(void **state)
+{
+    static const char two[] = "Resources:\n"
+                              "  A:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                              "      Runtime: python3.12\n      Handler: app.handler\n"
+                              "      CodeUri: .\n"
+                              "  B:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                              "      Runtime: python3.12\n      Handler: app.handler\n"
+                              "      CodeUri: .\n";
+    const char *path = write_template(two);
+    gl_template_t t;
+    gl_err_t err = {0};
+    capture_start();
+    int rc = gl_template_load(path, NULL, &t, &err);
+    capture_end();
+    if (rc != 0)
+        fail_msg("load failed: %s", err.msg);
+    char *real = realpath(tmp_dir, NULL);
+    assert_non_null(real);
+    assert_int_equal(t.nfns, 2);
+    assert_string_equal(t.fns[0].cfg.code_dir, real);
+    assert_string_equal(t.fns[1].cfg.code_dir, real);
+    assert_ptr_not_equal(t.fns[0].cfg.code_dir, t.fns[1].cfg.code_dir);
+    free(real);
+    gl_template_free(&t);
+    expect_error("Resources:\n"
+                 "  A:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                 "      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: .\n"
+                 "  B:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                 "      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: .\n"
+                 "  C:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                 "      Runtime: python3.12\n      Handler: app.handler\n"
+                 "      CodeUri: no/such/dir\n",
+                 "resource C", "does not exist");
+}
+
 static void test_malformed_yaml(void **state)
 {
     expect_error("Resources:\n  Fn: [1, 2\n  Other: 3\n", "YAML error", NULL);
@@ -449,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_memory_out_of_range),
         cmocka_unit_test(test_s3_code_uri),
         cmocka_unit_test(test_missing_code_dir),
+        cmocka_unit_test(test_shared_code_dir),
         cmocka_unit_test(test_malformed_yaml),
         cmocka_unit_test(test_bad_references),
         cmocka_unit_test(test_unsupported_property_warns_but_loads),
