@@ -632,7 +632,8 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
      * Runtime.OutOfMemory while the caller still gets the ExitError body. */
     int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
     int status = env->exit_status; /* the launcher's 128+N: its runtime's signal N */
-    if (env->ext.expected && WIFEXITED(status) && WEXITSTATUS(status) > 128)
+    if (env->ext.expected && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+        WEXITSTATUS(status) < 128 + NSIG)
         status = WEXITSTATUS(status) - 128;
     gl_env_exit_reason(status, reason, sizeof(reason));
     gl_env_report_post(env, "Status: error\tError Type: Runtime.ExitError\t");

@@ -499,3 +499,19 @@ def test_shutdown_phase_as_lambda(daemon_factory, slow):
     else:  # still at work at 2,000 ms: killed then
         assert "EXT DONE" not in text, text
         assert 1.9 <= took < 2.45, took  # not 2,000 ms then the runtime's 500 ms
+
+
+def test_runtime_crash_beside_extensions(daemon_factory):
+    """With extensions the runtime is the launcher's child: its death by a signal still reads
+    as Lambda words it, and its exit code as that code."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
+    app = ("import os, signal\ndef handler(e, c):\n"
+           "    os.kill(os.getpid(), signal.SIGSEGV) if e.get('sig') else os._exit(3)\n")
+    make_fn(c, "dies", [arn], code={"app.py": app})
+    for payload, want in [(b'{"sig": 1}', "signal: segmentation fault"), (b"{}", "exit status 3")]:
+        r = c.invoke(FunctionName="dies", Payload=payload)
+        body = json.loads(r["Payload"].read())
+        assert body["errorType"] == "Runtime.ExitError", body
+        assert body["errorMessage"].endswith("Runtime exited with error: " + want), body
