@@ -12,7 +12,8 @@
 
 /* Descriptors the daemon holds per idle environment (its Runtime API listener and connection,
  * stdout/stderr pipes, pidfd, log file, its cgroup's memory peak file): what `galley serve`
- * divides its limit by. */
+ * divides its limit by. One with external extensions holds 1 + N more (their output socket,
+ * each extension's parked /event/next connection), which this estimate leaves out. */
 #define GL_ENV_FDS_EACH 7u
 
 /*

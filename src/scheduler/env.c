@@ -34,6 +34,9 @@
 
 #define STOP_GRACE_MS 500
 #define EXT_GRACE_MS 2000 /* Lambda's shutdown limit with external extensions */
+/* The runtime's share of it: 300 ms, 500 ms with an internal extension too (Lambda's). */
+#define RUNTIME_SHARE_MS 300
+#define RUNTIME_SHARE_INTERNAL_MS 500
 
 static const char *const state_names[] = {
 #define XX(name, text) text,
@@ -122,17 +125,50 @@ static int thaw(gl_env_t *env)
     return 0;
 }
 
+static void stop_process(gl_env_t *env, int graceful, const char *reason);
+
+/*
+ * Lambda's shutdown phase with external extensions, 2,000 ms in all: SHUTDOWN to the
+ * extensions and (graceful) SIGTERM to the runtime at its start; the runtime's share ends in
+ * a SIGKILL to it alone, the extensions have the rest. The launcher (env_start.c), PID 1 of
+ * such an environment, passes SIGTERM on to the runtime and kills it on SIGUSR1.
+ */
+static void begin_ext_shutdown(gl_env_t *env, int graceful)
+{
+    unsigned share = RUNTIME_SHARE_MS;
+    for (const gl_env_ext_t *x = env->ext.list; x; x = x->next)
+        if (!x->external)
+            share = RUNTIME_SHARE_INTERNAL_MS;
+    env->ext.stopping = 1;
+    env->ext.stop_ns = gl_mono_ns();
+    env->ext.runtime_over = !graceful; /* a failure's stop sends the runtime nothing */
+    if (graceful)
+        kill(env->pid, SIGTERM);
+    arm(env, graceful ? share : EXT_GRACE_MS);
+}
+
+/* The shutdown phase's timer: the runtime's share is over, or the whole phase. */
+static void on_ext_shutdown_timer(gl_env_t *env)
+{
+    uint64_t spent = (gl_mono_ns() - env->ext.stop_ns) / 1000000u;
+    if (env->ext.runtime_over || env->ext.done) {
+        stop_process(env, 0, NULL); /* the processes go now */
+        return;
+    }
+    env->ext.runtime_over = 1;
+    kill(env->pid, SIGUSR1);
+    arm(env, spent < EXT_GRACE_MS ? EXT_GRACE_MS - spent : 0);
+}
+
 /* Ask the environment to go: SIGTERM then SIGKILL after a grace period when the runtime
  * handles SIGTERM, else SIGKILL now. Extensions subscribed to SHUTDOWN are told first (reason:
- * spindown, timeout or failure) and given Lambda's grace to finish (EXT_GRACE_MS). */
+ * spindown, timeout or failure) and the phase goes as Lambda's (begin_ext_shutdown). */
 static void stop_process(gl_env_t *env, int graceful, const char *reason)
 {
     gl_env_tel_flush(env); /* what its subscribers have not had yet, while they still run */
     if (!env->reaped && !env->ext.stopping && env->ext.list && thaw(env) == 0 &&
         gl_env_ext_shutdown(env, reason, gl_now_ms() + EXT_GRACE_MS) > 0) {
-        env->ext.stopping = 1;
-        env->ext.stop_graceful = graceful;
-        arm(env, EXT_GRACE_MS);
+        begin_ext_shutdown(env, graceful);
         return;
     }
     env->ext.stopping = 2; /* told (or nobody to tell): the processes go now */
@@ -176,8 +212,8 @@ static void on_timer(uv_timer_t *t)
     case GL_ENV_STOPPING:
         if (env->reaped)
             break;
-        if (env->ext.stopping == 1) { /* the extensions' grace is over */
-            stop_process(env, env->ext.stop_graceful, NULL);
+        if (env->ext.stopping == 1) {
+            on_ext_shutdown_timer(env);
             break;
         }
         if (env->frozen && thaw(env) < 0)
@@ -595,7 +631,11 @@ static int on_exited(gl_env_t *env, gl_env_state_t from, void *arg)
     /* Over its memory cap the kernel (or the watchdog) killed it: Lambda's REPORT says
      * Runtime.OutOfMemory while the caller still gets the ExitError body. */
     int oom = env->cg && gl_cg_oom_kills(env->cg) > 0;
-    gl_env_exit_reason(env->exit_status, reason, sizeof(reason));
+    int status = env->exit_status; /* the launcher's 128+N: its runtime's signal N */
+    if (env->ext.expected && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+        WEXITSTATUS(status) < 128 + NSIG)
+        status = WEXITSTATUS(status) - 128;
+    gl_env_exit_reason(status, reason, sizeof(reason));
     gl_env_report_post(env, "Status: error\tError Type: Runtime.ExitError\t");
     if (env->invoke) {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", env->invoke->request_id, reason);
@@ -624,8 +664,11 @@ static int on_ext_ready(gl_env_t *env, gl_env_state_t from, void *arg)
 {
     (void)arg;
     if (from == GL_ENV_STOPPING) {
-        if (env->ext.stopping == 1 && gl_env_ext_shutdown_done(env))
-            stop_process(env, env->ext.stop_graceful, NULL); /* they are done: no more grace */
+        if (env->ext.stopping == 1 && gl_env_ext_shutdown_done(env)) {
+            env->ext.done = 1; /* no more grace for them; the runtime keeps its share */
+            if (env->ext.runtime_over)
+                stop_process(env, 0, NULL);
+        }
         return 0;
     }
     if (!gl_env_ext_ready(env))

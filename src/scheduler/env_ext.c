@@ -10,11 +10,13 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "galley/log.h"
@@ -198,6 +200,24 @@ void gl_env_ext_register(gl_env_t *env, gl_http_req_t *req)
     gl_log_debug("env=%.8s fn=%s: %s extension %s registered (%s)", env->id, env->fn->cfg.name,
                  external ? "external" : "internal", name, x->id);
     reply_registered(env, req, x);
+    unsigned registered = 0;
+    for (gl_env_ext_t *y = env->ext.list; y; y = y->next)
+        registered += y->external;
+    if (external && registered >= env->ext.expected)
+        gl_env_ext_release_runtime(env);
+}
+
+void gl_env_ext_release_runtime(gl_env_t *env)
+{
+    uv_os_fd_t fd;
+    if (env->ext.runtime_released || !env->ext.out.loop ||
+        uv_fileno((uv_handle_t *)&env->ext.out, &fd) != 0)
+        return;
+    env->ext.runtime_released = 1;
+    /* One byte into an empty socket buffer: it cannot block or fall short. */
+    if (send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+        gl_log_warn("env=%.8s fn=%s: starting the runtime after its extensions: %s", env->id,
+                    env->fn->cfg.name, strerror(errno));
 }
 
 static void on_parked_abort(gl_http_req_t *req)

@@ -3,8 +3,10 @@
  * env_output.c: what an environment writes: the runtime's stdout/stderr pipes (read with
  * libuv, split into lines) and the platform lines galley adds (START, END, REPORT, ...). Each
  * line goes to the environment's log stream and, while an invoke that wants it is assigned,
- * to that invoke's tail. The pipes are handles of the environment (gl_env_t); closing them is
- * env.c's teardown.
+ * to that invoke's tail. The external extensions write to a socket of their own (the launcher's
+ * fd 3, env_start.c): their lines go to the same log stream and reach Telemetry and Logs API
+ * subscribers as "extension" records. The pipes are handles of the environment (gl_env_t);
+ * closing them is env_release.c's teardown.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -74,13 +76,22 @@ static void emit_output(const char *line, size_t len, void *arg)
     if (!gl_env_app_line_kept(arg, line, len))
         return;
     emit_line(line, len, arg);
-    gl_env_tel_line(arg, "function", line, len); /* extensions write to the same pipes */
+    gl_env_tel_line(arg, "function", line, len);
+}
+
+/* A line an external extension wrote: the function's log stream, as Lambda logs it, and the
+ * subscribers' "extension" records (ApplicationLogLevel is the function's, not theirs). */
+static void emit_ext_output(const char *line, size_t len, void *arg)
+{
+    emit_line(line, len, arg);
+    gl_env_tel_line(arg, "extension", line, len);
 }
 
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
  * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
 static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
 {
+    gl_logs_line_fn emit = p == &env->ext.out ? emit_ext_output : emit_output;
     uv_os_fd_t fd;
     if (uv_is_closing((uv_handle_t *)p) || uv_fileno((uv_handle_t *)p, &fd) != 0)
         return;
@@ -89,7 +100,7 @@ static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
             break;
-        gl_logs_lines_feed(lines, buf, (size_t)n, emit_output, env);
+        gl_logs_lines_feed(lines, buf, (size_t)n, emit, env);
     }
 }
 
@@ -97,6 +108,8 @@ void gl_env_drain_output(gl_env_t *env)
 {
     drain_pipe(env, &env->out, &env->out_lines);
     drain_pipe(env, &env->err, &env->err_lines);
+    if (env->ext.out.loop)
+        drain_pipe(env, &env->ext.out, &env->ext.out_lines);
 }
 
 void gl_env_flush_output(gl_env_t *env)
@@ -104,6 +117,7 @@ void gl_env_flush_output(gl_env_t *env)
     gl_env_drain_output(env);
     gl_logs_lines_flush(&env->out_lines, emit_output, env);
     gl_logs_lines_flush(&env->err_lines, emit_output, env);
+    gl_logs_lines_flush(&env->ext.out_lines, emit_ext_output, env);
     log_hold(env, 0);
 }
 
@@ -118,11 +132,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     gl_env_t *env = s->data;
-    gl_logs_lines_t *lines = s == (uv_stream_t *)&env->out ? &env->out_lines : &env->err_lines;
+    int ext = s == (uv_stream_t *)&env->ext.out;
+    gl_logs_lines_t *lines = ext ? &env->ext.out_lines
+                             : s == (uv_stream_t *)&env->out ? &env->out_lines
+                                                             : &env->err_lines;
+    gl_logs_line_fn emit = ext ? emit_ext_output : emit_output;
     if (n > 0) {
-        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit_output, env);
+        gl_logs_lines_feed(lines, buf->base, (size_t)n, emit, env);
     } else if (n < 0) {
-        gl_logs_lines_flush(lines, emit_output, env);
+        gl_logs_lines_flush(lines, emit, env);
         uv_read_stop(s);
     }
 }
@@ -137,6 +155,14 @@ void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd)
     uv_pipe_open(&env->err, err_fd);
     uv_read_start((uv_stream_t *)&env->out, on_alloc, on_output);
     uv_read_start((uv_stream_t *)&env->err, on_alloc, on_output);
+}
+
+void gl_env_ext_read_output(gl_env_t *env, int fd)
+{
+    uv_pipe_init(env->sched->loop, &env->ext.out, 0);
+    env->ext.out.data = env;
+    uv_pipe_open(&env->ext.out, fd);
+    uv_read_start((uv_stream_t *)&env->ext.out, on_alloc, on_output);
 }
 
 /* ---- an invoke's platform lines and outputs ---- */

@@ -45,6 +45,7 @@ static void maybe_free(gl_env_t *env)
     gl_pool_on_env_warm(env, 0); /* started by gl_sched_warm and never ready */
     gl_logs_lines_free(&env->out_lines);
     gl_logs_lines_free(&env->err_lines);
+    gl_logs_lines_free(&env->ext.out_lines);
     gl_logs_stream_close(&env->log);
     if (env->pidfd >= 0)
         close(env->pidfd);
@@ -95,6 +96,7 @@ void gl_env_teardown(gl_env_t *env)
     close_handle(env, (uv_handle_t *)&env->exit_poll);
     close_handle(env, (uv_handle_t *)&env->out);
     close_handle(env, (uv_handle_t *)&env->err);
+    close_handle(env, (uv_handle_t *)&env->ext.out);
     close_handle(env, (uv_handle_t *)&env->timer);
     close_handle(env, (uv_handle_t *)&env->log_flush); /* when an invoke's lines were held */
     close_handle(env, (uv_handle_t *)&env->ext.idle); /* env_ext.c's, when it was opened */

@@ -316,20 +316,36 @@ static unsigned count_extensions(const char *opt_dir)
 /*
  * The launcher, when the function has external extensions or (python, nodejs) an
  * AWS_LAMBDA_EXEC_WRAPPER: a shell in the sandbox starts each executable of /opt/extensions
- * (in name order, as Lambda), each watched by a subshell that writes "<marker> <status>
- * <name>" to stderr when it exits (env_ext.c reads it; 126 also when the environment's user
- * cannot execute it), then execs the runtime's command,
- * through the wrapper when there is one (as Lambda's managed runtimes' bootstraps do).
+ * (in name order, as Lambda) with its stdout and stderr on fd 3, a socket the daemon reads as
+ * the extensions' output (env_output.c), each watched by a subshell that writes "<marker>
+ * <status> <name>" to stderr when it exits (env_ext.c reads it; 126 also when the
+ * environment's user cannot execute it). With only a wrapper it execs the runtime's command
+ * through it (as Lambda's managed runtimes' bootstraps do). With extensions, as Lambda's init
+ * phase goes (extension init, runtime init, function init), it waits until the daemon writes
+ * a line on fd 3, which it does once every external extension has registered, then runs the
+ * runtime as its child and stays PID 1 of the environment, so that the runtime's end does not
+ * end the extensions during Lambda's shutdown phase (env.c): SIGTERM is passed on to the
+ * runtime, SIGUSR1 kills it, and once stopping it waits for the extensions (a trapped signal
+ * ends a wait early: hence the loops). Its exit status
+ * is the runtime's (128+N: signal N, as the daemon reads it back).
  */
 static const char launcher[] =
-    "d=$1 m=$2 w=$3; shift 3\n"
+    "d=$1 m=$2 w=$3 n=$4 s= rt= st=0; shift 4\n"
     "for e in \"$d\"/*; do\n"
     "  [ -f \"$e\" ] || continue\n"
     "  [ -x \"$e\" ] || { echo \"$m 126 ${e##*/}\" >&2; continue; }\n"
-    "  ( \"$e\"; echo \"$m $? ${e##*/}\" >&2 ) &\n"
+    "  ( \"$e\" >&3 2>&3 3>&-; echo \"$m $? ${e##*/}\" >&2 ) &\n"
     "done\n"
-    "[ -n \"$w\" ] && exec \"$w\" \"$@\"\n"
-    "exec \"$@\"\n";
+    "[ -n \"$w\" ] && set -- \"$w\" \"$@\"\n"
+    "[ \"$n\" -gt 0 ] || exec \"$@\"\n"
+    "trap 's=1; [ -n \"$rt\" ] && kill -TERM $rt' TERM\n"
+    "trap '[ -n \"$rt\" ] && kill -KILL $rt' USR1\n"
+    "read -r _ <&3\n"
+    "exec 3<&-\n"
+    "[ -n \"$s\" ] || { \"$@\" & rt=$!; }\n"
+    "while [ -n \"$rt\" ] && kill -0 $rt 2>/dev/null; do wait $rt; st=$?; done\n"
+    "[ -n \"$s\" ] && until wait; do :; done\n"
+    "exit $st\n";
 
 /* The function's AWS_LAMBDA_EXEC_WRAPPER (python, nodejs), else "". */
 static const char *exec_wrapper(const gl_fn_config_t *c)
@@ -359,9 +375,9 @@ static int plan_launcher(gl_env_t *env, layout_t *l)
     int n = 0;
     while (l->argv[n])
         n++;
-    if (n + 7 > 16)
+    if (n + 8 > 16)
         return -E2BIG;
-    memmove(l->argv + 7, l->argv, (size_t)n * sizeof(char *));
+    memmove(l->argv + 8, l->argv, (size_t)n * sizeof(char *));
     l->argv[0] = strdup("/bin/sh");
     l->argv[1] = strdup("-c");
     l->argv[2] = strdup(launcher);
@@ -369,9 +385,12 @@ static int plan_launcher(gl_env_t *env, layout_t *l)
     l->argv[4] = gl_path_join(l->opt, "extensions");
     l->argv[5] = strdup(env->ext.marker);
     l->argv[6] = strdup(wrapper);
+    char num[16];
+    snprintf(num, sizeof(num), "%u", env->ext.expected);
+    l->argv[7] = strdup(num);
     free(l->exe);
     l->exe = strdup("/bin/sh");
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         if (!l->argv[i])
             return -ENOMEM;
     return l->exe ? 0 : -ENOMEM;
@@ -501,7 +520,7 @@ static void kill_unwatched(gl_env_t *env)
 static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
 {
     gl_sched_t *s = env->sched;
-    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1}, rapi_fd = -1, rc;
+    int out_fds[2] = {-1, -1}, err_fds[2] = {-1, -1}, ext_fds[2] = {-1, -1}, rapi_fd = -1, rc;
     int isolated = gl_sbx_isolates_network(s->opts.sbx);
     layout_t l = {0};
     envp_builder_t envb = {0};
@@ -524,7 +543,9 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: cgroup: %s", rid, err.msg);
         goto out;
     }
-    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
+    if (pipe2(out_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0 ||
+        (env->ext.expected &&
+         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ext_fds) < 0)) {
         rc = -errno;
         snprintf(e->msg, sizeof(e->msg), "RequestId: %s Error: pipe: %s", rid, strerror(-rc));
         goto out;
@@ -548,6 +569,7 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
         .before_release = env->cg ? attach_to_cgroup : NULL,
         .before_release_arg = env->cg,
         .rapi_fd = isolated ? &rapi_fd : NULL,
+        .ctl_fd = ext_fds[1] > 0 ? ext_fds[1] : 0, /* the launcher's fd 3 (extensions) */
     };
     if ((rc = gl_sbx_spawn(s->opts.sbx, &spec, &env->pid, &env->pidfd, &err)) < 0) {
         if (err.code == ENOENT || err.code == EACCES)
@@ -566,13 +588,15 @@ static int spawn(gl_env_t *env, const char *rid, start_error_t *e)
     close(err_fds[1]);
     out_fds[1] = err_fds[1] = -1;
     gl_env_watch(env, out_fds[0], err_fds[0]);
-    out_fds[0] = err_fds[0] = -1; /* moved into the environment's pipes */
+    if (ext_fds[0] >= 0)
+        gl_env_ext_read_output(env, ext_fds[0]);
+    out_fds[0] = err_fds[0] = ext_fds[0] = -1; /* moved into the environment's pipes */
 out:
     for (int i = 0; i < 2; i++) {
-        if (out_fds[i] >= 0)
-            close(out_fds[i]);
-        if (err_fds[i] >= 0)
-            close(err_fds[i]);
+        int *fds[] = {&out_fds[i], &err_fds[i], &ext_fds[i]};
+        for (int j = 0; j < 3; j++)
+            if (*fds[j] >= 0)
+                close(*fds[j]);
     }
     envp_free(&envb);
     layout_free(&l);

@@ -26,14 +26,20 @@ typedef struct gl_env_exts {
     unsigned expected;         /* external extensions started (executables in /opt/extensions) */
     int closed;                /* registration is over: init completed */
     char marker[24];           /* the launcher's notes on stderr start with it (env_start.c) */
+    uv_pipe_t out;             /* the launcher's fd 3: the external extensions' stdout and
+                                * stderr; a line written to it starts the runtime */
+    gl_logs_lines_t out_lines;
+    int runtime_released;      /* that line was written */
     /* An extension's exit, noted while reading output (maybe inside another event's handler):
      * the EXT_FAILED event comes from the loop (idle), never from inside that handler. */
     uv_idle_t idle;
     int exit_noted;
     char exit_type[32];
     char exit_msg[256];
-    int stopping;              /* SHUTDOWN sent: the stop waits for them, or for the grace */
-    int stop_graceful;         /* how the stop goes on afterwards */
+    int stopping;              /* 1: SHUTDOWN sent, the phase runs (env.c); 2: processes go */
+    uint64_t stop_ns;          /* when the shutdown phase began */
+    int runtime_over;          /* the runtime's share of the phase is over */
+    int done;                  /* every SHUTDOWN subscriber called next again or exited */
     /* An invoke answered before its extensions were done: END and REPORT wait for them. */
     int post_pending;
     int post_cold;
@@ -214,6 +220,8 @@ void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char
 json_t *gl_env_status_record(json_t *rec, const char *status_text);
 /** Start reading the runtime's output pipes (their parent ends; the pipes take them). */
 void gl_env_read_output(gl_env_t *env, int out_fd, int err_fd);
+/** Start reading the external extensions' output socket (env->ext.out takes fd). */
+void gl_env_ext_read_output(gl_env_t *env, int fd);
 /** Read what the runtime wrote so far, so it lands before END/REPORT and in the tail. */
 void gl_env_drain_output(gl_env_t *env);
 /** The runtime is gone: read its last output and log any unterminated last lines. */
@@ -347,6 +355,9 @@ void gl_env_ext_next(gl_env_t *env, gl_http_req_t *req);
 void gl_env_ext_error(gl_env_t *env, gl_http_req_t *req, int at_init);
 /** Init is over: Lambda's "EXTENSION Name: ... State: Ready Events: [...]" line for each. */
 void gl_env_ext_log_ready(gl_env_t *env);
+/** Every external extension registered: the launcher may start the runtime (Lambda's order:
+ *  extension init, then runtime init). Once. */
+void gl_env_ext_release_runtime(gl_env_t *env);
 /** Every extension is waiting in /event/next (and every external one registered). */
 int gl_env_ext_ready(const gl_env_t *env);
 /** Hand INVOKE to the extensions subscribed to it. */

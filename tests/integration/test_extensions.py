@@ -401,3 +401,117 @@ def test_reserved_concurrency_counts_the_extensions_time(daemon_factory):
     assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert wait_for(lambda: [x["status"] for x in ps(d)] != ["busy"], 15), ps(d)
     assert "FunctionError" not in c.invoke(FunctionName="one", Payload=b"{}")
+
+
+# Starts slowly: 300 ms, then a marker file in /tmp just before it registers.
+SLOW_START_EXT = r'''#!/usr/bin/python3
+import json, os, time, urllib.request
+base = "http://%s/2020-01-01/extension" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+time.sleep(0.3)
+open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "ext-marker"), "w").close()
+req = urllib.request.Request(base + "/register", method="POST", data=b'{"events": ["INVOKE"]}',
+                             headers={"Lambda-Extension-Name": os.path.basename(__file__)})
+with urllib.request.urlopen(req) as r:
+    eid = r.headers["Lambda-Extension-Identifier"]
+while True:
+    req = urllib.request.Request(base + "/event/next", headers={"Lambda-Extension-Identifier": eid})
+    urllib.request.urlopen(req, timeout=600).read()
+'''
+MARKER_APP = """
+import os
+SEEN_AT_IMPORT = os.path.exists(os.path.join(os.environ.get("TMPDIR", "/tmp"), "ext-marker"))
+def handler(event, context):
+    return {"seen": SEEN_AT_IMPORT}
+"""
+
+
+@pytest.mark.parametrize("runtime", ["python3.12", "provided.al2023"])
+def test_runtime_starts_after_the_extensions_registered(daemon_factory, runtime):
+    """Lambda's init phase: extension init, then runtime init, then function init. The handler
+    module is imported only after the (slow) extension registered."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "slowstart", {"extensions/slowstart": (SLOW_START_EXT, 0o755)})
+    if runtime.startswith("python"):
+        make_fn(c, "order", [arn], code={"app.py": MARKER_APP})
+    else:  # a shell bootstrap: its first act looks for the marker
+        boot = ("#!/bin/sh\n[ -e \"${TMPDIR:-/tmp}/ext-marker\" ] && s=true || s=false\n"
+                "api=http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation\n"
+                "while true; do\n"
+                "  rid=$(curl -sS -D - -o /dev/null \"$api/next\" | tr -d '\\r' |"
+                " sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')\n"
+                "  curl -sS -X POST \"$api/$rid/response\" -d \"{\\\"seen\\\": $s}\" >/dev/null\n"
+                "done\n")
+        c.create_function(FunctionName="order", Runtime=runtime, Handler="x", Role=ROLE,
+                          Code={"ZipFile": zip_files({"bootstrap": (boot, 0o755)})},
+                          Layers=[arn], Timeout=30)
+    r = c.invoke(FunctionName="order", Payload=b"{}")
+    out = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, out
+    assert out == {"seen": True}, out
+
+
+# SHUTDOWN only: it logs the event, works on it for SLOW_SHUTDOWN seconds, then logs again.
+SLOW_SHUTDOWN_EXT = r'''#!/usr/bin/python3
+import json, os, time, urllib.request
+base = "http://%s/2020-01-01/extension" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+req = urllib.request.Request(base + "/register", method="POST", data=b'{"events": ["SHUTDOWN"]}',
+                             headers={"Lambda-Extension-Name": os.path.basename(__file__)})
+with urllib.request.urlopen(req) as r:
+    eid = r.headers["Lambda-Extension-Identifier"]
+while True:
+    req = urllib.request.Request(base + "/event/next", headers={"Lambda-Extension-Identifier": eid})
+    ev = json.loads(urllib.request.urlopen(req, timeout=600).read())
+    print("EXT GOT", ev["eventType"], ev["shutdownReason"], flush=True)
+    time.sleep(float(os.environ["SLOW_SHUTDOWN"]))
+    print("EXT DONE", flush=True)
+'''
+SIGTERM_APP = """
+import signal, sys
+def on_term(signum, frame):
+    print("RUNTIME SIGTERM", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+def handler(event, context):
+    return {"ok": True}
+"""
+
+
+@pytest.mark.parametrize("slow", ["1", "5"])
+def test_shutdown_phase_as_lambda(daemon_factory, slow):
+    """Lambda's shutdown phase with an external extension lasts 2,000 ms at most: the runtime
+    gets SIGTERM at its start, with the extension's SHUTDOWN (not after the extension's grace),
+    the runtime's exit does not cut the extension's work short, and an extension still at work
+    at 2,000 ms is killed."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "slowstop", {"extensions/slowstop": (SLOW_SHUTDOWN_EXT, 0o755)})
+    make_fn(c, "stop", [arn], env={"SLOW_SHUTDOWN": slow}, code={"app.py": SIGTERM_APP})
+    assert "FunctionError" not in c.invoke(FunctionName="stop", Payload=b"{}")
+    t0 = time.monotonic()
+    d.stop()
+    took = time.monotonic() - t0
+    text = log_text(d, "stop")
+    assert "EXT GOT SHUTDOWN spindown" in text and "RUNTIME SIGTERM" in text, text
+    if slow == "1":  # done within the phase: its last line is there, after the runtime's
+        assert text.index("RUNTIME SIGTERM") < text.index("EXT DONE"), text
+        assert took < 1.9, took  # the phase ended when both were done
+    else:  # still at work at 2,000 ms: killed then
+        assert "EXT DONE" not in text, text
+        assert 1.9 <= took < 2.45, took  # not 2,000 ms then the runtime's 500 ms
+
+
+def test_runtime_crash_beside_extensions(daemon_factory):
+    """With extensions the runtime is the launcher's child: its death by a signal still reads
+    as Lambda words it, and its exit code as that code."""
+    d = daemon_factory()
+    c = d.client()
+    arn = layer(c, "probe", {"extensions/probe": (EXT, 0o755)})
+    app = ("import os, signal\ndef handler(e, c):\n"
+           "    os.kill(os.getpid(), signal.SIGSEGV) if e.get('sig') else os._exit(3)\n")
+    make_fn(c, "dies", [arn], code={"app.py": app})
+    for payload, want in [(b'{"sig": 1}', "signal: segmentation fault"), (b"{}", "exit status 3")]:
+        r = c.invoke(FunctionName="dies", Payload=payload)
+        body = json.loads(r["Payload"].read())
+        assert body["errorType"] == "Runtime.ExitError", body
+        assert body["errorMessage"].endswith("Runtime exited with error: " + want), body

@@ -22,8 +22,9 @@ ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 # One extension program, four roles by its file name: "tel" subscribes to the Telemetry API
 # over HTTP and first probes the subscription errors, "logs" to the Logs API over TCP, "slow"
 # to the Telemetry API over HTTP, taking SLOW seconds per batch, "lazy" the same with batches
-# every 30 s at most. Its own printed lines come
-# back to it as function records (extensions write to the function's pipes): they are skipped.
+# every 30 s at most, "exttel" to extension records instead of function ones, any other name
+# plainly to platform and function records. Its own printed lines come back to a subscriber
+# of extension records: they are skipped.
 EXT = r'''#!/usr/bin/python3
 import http.server, json, os, socket, sys, threading, time, urllib.error, urllib.request
 api = "http://%s" % os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -76,7 +77,8 @@ def tcp_reader():
             show(json.loads(line))
 _, _, h = call("POST", "/2020-01-01/extension/register", {"events": ["INVOKE", "SHUTDOWN"]})
 eid = h["Lambda-Extension-Identifier"]
-tel = {"schemaVersion": "2022-12-13", "types": ["platform", "function"],
+tel = {"schemaVersion": "2022-12-13",
+       "types": ["platform", "extension" if name == "exttel" else "function"],
        "buffering": {"timeoutMs": 30000 if name == "lazy" else 25},
        "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:%d/in" % port}}
 if name == "logs":
@@ -102,6 +104,7 @@ if name == "tel":
     probe("body", "/2022-07-01/telemetry", {"schemaVersion": "2022-12-13"}, eid)
 s, b, _ = call("PUT", sub[0], sub[1], eid)
 out("PROBE", "subscribe", str(s), b)
+out("HELLO", name)  # an extension's own line: an "extension" record, not a "function" one
 if name == "tel":
     probe("other-api", "/2020-08-15/logs", {"types": ["platform"],
           "destination": {"protocol": "TCP", "port": port + 1}}, eid)
@@ -329,3 +332,20 @@ def test_json_log_format_gives_object_records(daemon_factory):
     records = [e["record"] for e in of_type(events, "function")]
     assert {"level": "INFO", "message": "structured"} in records, records
     assert f"hello {rid}" in records
+
+
+def test_extension_lines_are_extension_records(daemon_factory):
+    """An external extension's own output has its own pipe: its lines are in the function's log
+    stream, and subscribers get them as "extension" records, never as "function" ones."""
+    d = daemon_factory()
+    c = d.client()
+    make_fn(c, "extfn", ["exttel", "fntel"], {"PORT_EXTTEL": str(free_port()),
+                                             "PORT_FNTEL": str(free_port())})
+    text = invoke_until(d, c, "extfn", lambda t: of_type(received(t, "exttel"), "extension") and
+                        of_type(received(t, "fntel"), "function"))
+    ext_got, fn_got = received(text, "exttel"), received(text, "fntel")
+    assert "HELLO exttel" in [e["record"] for e in of_type(ext_got, "extension")], ext_got
+    assert not of_type(ext_got, "function"), ext_got
+    assert not [e for e in fn_got if "HELLO" in json.dumps(e)], fn_got
+    assert [e for e in of_type(fn_got, "function") if e["record"].startswith("hello ")], fn_got
+    assert "HELLO fntel" in text and "HELLO exttel" in text  # in the function's log stream
