@@ -52,10 +52,34 @@ struct running_in {
     int running;
 };
 
+/* Whether pid has SIGSTOP pending (process-wide or its own): it stops before it next runs a
+ * user instruction. */
+static int stop_pending(pid_t pid)
+{
+    char dir[64], text[2048];
+    snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+    if (cg_read(dir, "status", text, sizeof(text)) < 0)
+        return 0;
+    unsigned long long mask = 1ull << (SIGSTOP - 1);
+    static const char *const keys[] = {"SigPnd:", "ShdPnd:"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *at = strstr(text, keys[i]);
+        if (at && (strtoull(at + strlen(keys[i]), NULL, 16) & mask))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A member counts as running unless it is stopped or dead, or it is in uninterruptible sleep
+ * with SIGSTOP pending: it stops on its way out of the kernel. The last case is a shell that
+ * vforked a child which the SIGSTOP caught before its exec: the parent waits in the kernel for
+ * a child that will not run until thawed, and would otherwise keep the freeze waiting forever.
+ */
 static int count_running(pid_t pid, char state, pid_t pgrp, void *arg)
 {
     struct running_in *r = arg;
-    if (pgrp == r->pgid && !strchr("TtZX", state))
+    if (pgrp == r->pgid && !strchr("TtZX", state) && !(state == 'D' && stop_pending(pid)))
         r->running++;
     return 0;
 }
