@@ -3,12 +3,14 @@
 (installed once under the build dir, the test skipped with the reason when npm cannot get it),
 a nodejs22.x function bundling it, and the count of each step body's runs, read from the
 function's log lines (a step body logs "STEP-RUN <name>"; /tmp is per environment)."""
+import fcntl
 import io
 import os
 import pathlib
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 
 import pytest
@@ -104,22 +106,35 @@ exports.handler = withDurableExecution(async (event, context) => {
 
 
 def sdk_modules():
-    """node_modules holding the durable SDK (npm install once, cached under the build dir)."""
+    """node_modules holding the durable SDK (npm install once, cached under the build dir).
+    ctest runs test files in parallel: the install holds a lock and goes to a fresh directory
+    renamed into place, so no test sees (or makes) a half-installed SDK."""
     mods = SDK_DIR / "node_modules"
-    if (mods / "@aws" / "durable-execution-sdk-js" / "package.json").exists():
+    marker = mods / "@aws" / "durable-execution-sdk-js" / "package.json"
+    if marker.exists():
         return mods
     npm = shutil.which("npm")
     if not npm:
         pytest.skip("npm is not installed: cannot get @aws/durable-execution-sdk-js")
-    SDK_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        res = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(SDK_DIR),
-                              "@aws/durable-execution-sdk-js@2"], capture_output=True, text=True,
-                             timeout=300)
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm install @aws/durable-execution-sdk-js timed out (registry unreachable?)")
-    if res.returncode != 0:
-        pytest.skip(f"npm install @aws/durable-execution-sdk-js failed: {res.stderr[-300:]}")
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD / "durable-sdk.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # bounded: the holder's npm has a timeout
+        if marker.exists():
+            return mods
+        fresh = pathlib.Path(tempfile.mkdtemp(dir=BUILD, prefix="durable-sdk-"))
+        try:
+            res = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix",
+                                  str(fresh), "@aws/durable-execution-sdk-js@2"],
+                                 capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(fresh, ignore_errors=True)
+            pytest.skip("npm install @aws/durable-execution-sdk-js timed out "
+                        "(registry unreachable?)")
+        if res.returncode != 0:
+            shutil.rmtree(fresh, ignore_errors=True)
+            pytest.skip(f"npm install @aws/durable-execution-sdk-js failed: {res.stderr[-300:]}")
+        shutil.rmtree(SDK_DIR, ignore_errors=True)  # a half install left by an older run
+        os.rename(fresh, SDK_DIR)
     return mods
 
 
