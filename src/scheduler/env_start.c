@@ -357,18 +357,20 @@ static const char *exec_wrapper(const gl_fn_config_t *c)
                : "";
 }
 
-/* A spare's interpreter is already running: it cannot be started after the extensions or
- * through a wrapper, so such a function always starts a fresh process. */
-static int launcher_needed(const gl_fn_config_t *c)
+/* Counts the function's external extensions into env->ext.expected (read once per start:
+ * plan_launcher uses the count). A spare's interpreter is already running: it cannot be
+ * started after the extensions or through a wrapper, so such a function starts fresh. */
+static int launcher_needed(gl_env_t *env)
 {
-    return *exec_wrapper(c) || count_extensions(c->opt_dir) > 0;
+    const gl_fn_config_t *c = &env->fn->cfg;
+    env->ext.expected = count_extensions(c->opt_dir);
+    return *exec_wrapper(c) || env->ext.expected > 0;
 }
 
 static int plan_launcher(gl_env_t *env, layout_t *l)
 {
     const gl_fn_config_t *c = &env->fn->cfg;
-    const char *wrapper = exec_wrapper(c);
-    env->ext.expected = count_extensions(c->opt_dir);
+    const char *wrapper = exec_wrapper(c); /* env->ext.expected: launcher_needed */
     if (!env->ext.expected && !*wrapper)
         return 0;
     gl_random_hex(env->ext.marker, 8);
@@ -755,7 +757,7 @@ int gl_env_start(gl_pool_t *pool, gl_invoke_t *inv)
     }
     gl_spare_proc_t spare;
     rc = open_listener(env, rid, &e);
-    if (rc == 0 && !launcher_needed(&env->fn->cfg) &&
+    if (rc == 0 && !launcher_needed(env) &&
         gl_spares_take(pool->sched, env->fn, env->debug_port, &spare) &&
         adopt(env, &spare) == 0)
         ; /* a pre-started interpreter: the fast cold start */
