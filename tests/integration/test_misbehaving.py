@@ -98,9 +98,15 @@ def test_child_outliving_the_invoke_dies_with_the_environment(served):
     r, body = invoke(served, "orphan", json.dumps({"new_session": True}).encode())
     child = json.loads(body)["child"]
     # In a PID namespace the pid is not the host's: find the sleeper by its command line.
-    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and
+    # Popen returns once the child's exec has begun, but /proc/PID/cmdline stays empty until
+    # the kernel has set up the new image's arguments: on a loaded machine that can be later
+    # than this look, so look again for a while.
+    def find_sleepers():
+        return [p for p in os.listdir("/proc") if p.isdigit() and
                 b"time.sleep(600)" in cmdline(p)]
-    assert sleepers, f"child {child} not found"
+    assert wait_until(lambda: find_sleepers(), timeout=10), \
+        f"child {child} not found; daemon log:\n{served.daemon_log()[-3000:]}"
+    sleepers = find_sleepers()
     assert served.stop() == 0
     assert wait_until(lambda: not any(pid_alive(int(p)) for p in sleepers)), sleepers
 

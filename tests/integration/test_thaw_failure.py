@@ -9,7 +9,6 @@ freezer): in the "none" mode the thaw is a SIGCONT, which needs no descriptor, s
 skips there, saying so."""
 import http.client
 import json
-import os
 import resource
 import time
 import urllib.request
@@ -30,11 +29,10 @@ def env_statuses(d):
         return [e["status"] for e in json.loads(r.read())["Environments"]]
 
 
-def lowest_free_fd(pid):
-    """The descriptor number the daemon's next open() would get: a limit of it makes every
-    open() fail with EMFILE (descriptors above it stay usable)."""
-    used = {int(n) for n in os.listdir(f"/proc/{pid}/fd")}
-    return next(n for n in range(len(used) + 1) if n not in used)
+# 0, 1 and 2 are always open, so with a limit of 3 every open() fails with EMFILE whatever
+# else the daemon holds. (A limit at the lowest free descriptor raced the daemon closing the
+# connection env_statuses had just used: the thaw's open() then took that number.)
+NO_NEW_DESCRIPTORS = 3
 
 
 def test_failed_thaw_fails_invoke_at_once(daemon_factory, tmp_path):
@@ -56,8 +54,7 @@ def test_failed_thaw_fails_invoke_at_once(daemon_factory, tmp_path):
     pid = d.proc.pid
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     try:
-        # Every descriptor the daemon may have is in use: the next open() fails with EMFILE.
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free_fd(pid), hard))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (NO_NEW_DESCRIPTORS, hard))
         t0 = time.monotonic()
         conn.request("POST", PATH, body=b"{}")
         resp = conn.getresponse()
