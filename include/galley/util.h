@@ -46,6 +46,9 @@ int gl_mkdir_p(const char *path, mode_t mode);
 int gl_rm_rf(const char *path);
 /** Write to path.tmp, fsync, rename over path, fsync the directory. */
 int gl_write_file_atomic(const char *path, const void *data, size_t len);
+/** Write to path.tmp and rename over path, with no fsync: for a file made anew at every
+ *  start, which a crash may lose at no cost (readers never see it half written). */
+int gl_write_file_replace(const char *path, const void *data, size_t len);
 /** Read a whole file, at most max bytes (-EFBIG past that). */
 int gl_read_file(const char *path, size_t max, gl_buf_t *out);
 /** malloc'd "a/b" join; NULL on ENOMEM. */

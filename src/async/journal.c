@@ -512,8 +512,11 @@ static int compact(gl_journal_t *j, const replay_t *r, const uint64_t *old, size
                                      NULL)) < 0))
             return gl_err_set(err, -rc, "compact %s", j->dir);
     }
-    if (fdatasync(j->fd) < 0)
+    /* Nothing copied (a fresh state dir, or every event done): nothing to make durable. */
+    if (j->active_size > 0 && fdatasync(j->fd) < 0)
         return gl_err_set(err, errno, "fsync %s", j->dir);
+    if (nold == 0)
+        return 0; /* no old segment to delete: the new name was fsynced by open_segment */
     for (size_t i = 0; i < nold; i++) {
         char name[32];
         segment_name(old[i], name, sizeof(name));

@@ -310,7 +310,8 @@ int gl_rm_rf(const char *path)
     return 0;
 }
 
-int gl_write_file_atomic(const char *path, const void *data, size_t len)
+/* path.tmp, then a rename over path; durable: fsync the file before and the directory after. */
+static int write_and_rename(const char *path, const void *data, size_t len, int durable)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
@@ -336,7 +337,7 @@ int gl_write_file_atomic(const char *path, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) < 0) {
+    if (durable && fsync(fd) < 0) {
         rc = -errno;
         goto out;
     }
@@ -346,7 +347,7 @@ int gl_write_file_atomic(const char *path, const void *data, size_t len)
         rc = -errno;
         goto out;
     }
-    char *dircopy = strdup(path);
+    char *dircopy = durable ? strdup(path) : NULL;
     if (dircopy) {
         int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
@@ -362,6 +363,16 @@ out:
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+int gl_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    return write_and_rename(path, data, len, 1);
+}
+
+int gl_write_file_replace(const char *path, const void *data, size_t len)
+{
+    return write_and_rename(path, data, len, 0);
 }
 
 int gl_read_file(const char *path, size_t max, gl_buf_t *out)

@@ -61,7 +61,7 @@ static int resolve_hide(gl_sbx_t *s, const char *hide_dir, gl_err_t *err)
  * The environments' /etc/hosts: the host's lines and sandbox.localdomain on 127.0.0.1, where
  * Lambda's Telemetry and Logs API subscribers listen (their own loopback with
  * --isolate-network). Written once to <state>/sandbox-hosts, bound by each child over the
- * read-only /etc/hosts. Without it the name simply does not resolve: said, not fatal.
+ * read-only /etc/hosts (made anew at every start: no fsync). Without it the name simply does not resolve: said, not fatal.
  */
 static void make_hosts(gl_sbx_t *s, const char *state_dir)
 {
@@ -76,7 +76,7 @@ static void make_hosts(gl_sbx_t *s, const char *state_dir)
     if (text.len && text.data[text.len - 1] != '\n')
         gl_buf_append(&text, "\n", 1);
     gl_buf_append_str(&text, "127.0.0.1\tsandbox.localdomain sandbox\n");
-    if ((rc = gl_write_file_atomic(path, text.data, text.len)) == 0 && chmod(path, 0644) == 0) {
+    if ((rc = gl_write_file_replace(path, text.data, text.len)) == 0 && chmod(path, 0644) == 0) {
         s->hosts = path;
         path = NULL;
     }
