@@ -64,6 +64,7 @@ struct gl_invoke {
     /* private to the scheduler */
     gl_buf_t tail;
     uint64_t started_ns;
+    uint64_t response_begun_ns;   /* the runtime's /response head arrived (0: not yet) */
     struct gl_sched *counted_in;  /* set while it counts toward the running invokes */
     struct gl_fn_usage *usage;    /* its function's running count, while counted */
     const char *throttle_reason;  /* set when gl_sched_submit returned -EAGAIN: Lambda's Reason */

@@ -422,17 +422,29 @@ static void on_request(gl_http_req_t *req, void *data)
         on_not_found(data, req, NULL);
 }
 
+/* The head of the current invoke's /response: platform.runtimeDone's responseLatency ends
+ * and its responseDuration begins (telemetry.c). */
+static void note_response_begun(gl_env_t *env, const char *request_id)
+{
+    gl_invoke_t *inv = env->invoke;
+    if (inv && !inv->response_begun_ns && strcmp(inv->request_id, request_id) == 0)
+        inv->response_begun_ns = gl_mono_ns();
+}
+
 static size_t body_limit(gl_http_req_t *req, void *data)
 {
     const char *raw = NULL;
     size_t rawlen = 0;
     char id[128];
 
-    /* A streaming /response is read piece by piece (env_stream.c): no limit here. */
     if (strcmp(req->method_name, "POST") == 0 &&
         match(RUNTIME "invocation/{id}/response", req->path, &raw, &rawlen) &&
-        decode_id(raw, rawlen, id, sizeof(id)) == 0 && gl_env_stream_begin(data, req, id))
-        return SIZE_MAX;
+        decode_id(raw, rawlen, id, sizeof(id)) == 0) {
+        note_response_begun(data, id);
+        /* A streaming /response is read piece by piece (env_stream.c): no limit here. */
+        if (gl_env_stream_begin(data, req, id))
+            return SIZE_MAX;
+    }
     return GL_RAPI_MAX_RESPONSE;
 }
 

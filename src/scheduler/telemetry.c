@@ -205,17 +205,21 @@ static json_t *span(const char *name, double ms_ago, double duration_ms)
 }
 
 /* platform.runtimeDone's metrics and spans, from the invoke it ends (galley's log record has
- * only the status). The response arrives whole, so responseLatency runs from the event's
- * delivery to the response and responseDuration is 0. record is kept; new reference. */
+ * only the status). responseLatency runs from the event's delivery to the head of the
+ * runtime's /response, responseDuration from there to its last byte (both in one span when
+ * no head was seen: an error or a crash). record is kept; new reference. */
 static json_t *runtime_done(const gl_invoke_t *inv, const json_t *record)
 {
     json_t *r = json_deep_copy(record);
-    double ms = (double)(gl_mono_ns() - inv->started_ns) / 1e6;
+    uint64_t now = gl_mono_ns();
+    uint64_t head = inv->response_begun_ns ? inv->response_begun_ns : now;
+    double ms = (double)(now - inv->started_ns) / 1e6;
+    double latency = (double)(head - inv->started_ns) / 1e6, sending = (double)(now - head) / 1e6;
     json_object_set_new(r, "metrics", json_pack("{s:f,s:I}", "durationMs",
                                                 (double)(long long)(ms * 100.0) / 100.0,
                                                 "producedBytes", (json_int_t)inv->result.len));
-    json_object_set_new(r, "spans", json_pack("[o,o]", span("responseLatency", ms, ms),
-                                              span("responseDuration", 0.0, 0.0)));
+    json_object_set_new(r, "spans", json_pack("[o,o]", span("responseLatency", ms, latency),
+                                              span("responseDuration", sending, sending)));
     return r;
 }
 

@@ -160,13 +160,34 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_fn(c, name, extensions, env):
+# A provided runtime whose /response body comes 0.3 s after its head: platform.runtimeDone's
+# responseDuration covers that gap, its responseLatency the time before the head.
+SLOW_BODY_BOOTSTRAP = r'''#!/usr/bin/python3
+import http.client, os, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+for _ in range(1000):
+    c = http.client.HTTPConnection(host, int(port), timeout=600)
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse()
+    r.read()
+    rid, body = r.getheader("Lambda-Runtime-Aws-Request-Id"), b'{"ok": true}'
+    c.putrequest("POST", "/2018-06-01/runtime/invocation/%s/response" % rid)
+    c.putheader("Content-Length", str(len(body)))
+    c.endheaders()
+    time.sleep(0.3)
+    c.send(body)
+    c.getresponse().read()
+    c.close()
+'''
+
+
+def make_fn(c, name, extensions, env, runtime="python3.12", handler="app.handler", code=None):
     files = {f"extensions/{e}": (EXT, 0o755) for e in extensions}
     arn = c.publish_layer_version(LayerName=f"{name}-exts", Content={
         "ZipFile": zip_files(files)})["LayerVersionArn"]
-    c.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
-                      Code={"ZipFile": zip_files({"app.py": APP})}, Layers=[arn], Timeout=30,
-                      Environment={"Variables": env})
+    c.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                      Code={"ZipFile": zip_files(code or {"app.py": APP})}, Layers=[arn],
+                      Timeout=30, Environment={"Variables": env})
 
 
 def log_text(d, fn):
@@ -274,6 +295,23 @@ def test_subscribers_receive_platform_events_and_function_lines(daemon_factory, 
     assert len([s for s in subs if s["record"]["name"] == "tel"]) == 1
     assert p["late"] == (403, {"errorType": "Telemetry.SubscriptionClosed",
                                "errorMessage": "Telemetry API subscription is closed already"})
+
+
+def test_runtime_done_spans_split_at_the_response_head(daemon_factory):
+    d = daemon_factory()
+    c = d.client()
+    make_fn(c, "slowbody", ["tel"], {"PORT_TEL": str(free_port())}, runtime="provided.al2023",
+            handler="x", code={"bootstrap": (SLOW_BODY_BOOTSTRAP, 0o755)})
+    rid = invoke(c, "slowbody")
+    text = invoke_until(d, c, "slowbody", lambda t: of_type(received(t, "tel"),
+                                                             "platform.runtimeDone", rid))
+    d.stop()
+    done = of_type(received(text, "tel"), "platform.runtimeDone", rid)[0]["record"]
+    spans = {s["name"]: s["durationMs"] for s in done["spans"]}
+    assert spans["responseDuration"] >= 250, done
+    assert spans["responseLatency"] < spans["responseDuration"], done
+    assert spans["responseLatency"] + spans["responseDuration"] <= \
+        done["metrics"]["durationMs"] + 0.05, done
 
 
 def test_slow_subscriber_gets_logs_dropped(daemon_factory):
