@@ -80,15 +80,12 @@ static int on_entry(const char *path, const struct stat *st, int type, struct FT
     (void)ftw;
     if (type != FTW_F && type != FTW_SL)
         return 0;
-    if (walk.n == walk.cap) {
-        char **grown =
-            realloc(walk.lines, (walk.cap = walk.cap ? walk.cap * 2 : 64) * sizeof(*grown));
-        if (!grown) {
-            walk.failed = 1;
-            return 1;
-        }
-        walk.lines = grown;
+    char **grown = gl_grow(walk.lines, &walk.cap, walk.n + 1, sizeof(*grown));
+    if (!grown) {
+        walk.failed = 1;
+        return 1;
     }
+    walk.lines = grown;
     char *line = NULL;
     if (asprintf(&line, "%s\t%c\t%lld\t%lld.%09ld\n", path + walk.root_len,
                  type == FTW_SL ? 'l' : 'f', (long long)st->st_size, (long long)st->st_mtim.tv_sec,

@@ -208,12 +208,10 @@ json_t *gl_layer_versions(gl_registry_t *r, const char *name)
     while (d && (e = readdir(d))) {
         if (!gl_reg_all_digits(e->d_name) || strlen(e->d_name) > 15)
             continue;
-        if (n == cap) {
-            long *grown = realloc(nums, (cap = cap ? cap * 2 : 16) * sizeof(*nums));
-            if (!grown)
-                break;
-            nums = grown;
-        }
+        long *grown = gl_grow(nums, &cap, n + 1, sizeof(*nums));
+        if (!grown)
+            break;
+        nums = grown;
         nums[n++] = strtol(e->d_name, NULL, 10);
     }
     if (d)
