@@ -356,6 +356,7 @@ static int wait_digest(gl_api_t *api, gl_http_req_t *req, const char *name, long
     }
     req->data = p;
     req->on_abort = on_parked_gone;
+    gl_log_debug("api: %s waits for layer %s's CodeSha256", req->path, name);
     return 1;
 }
 

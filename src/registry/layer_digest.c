@@ -140,16 +140,16 @@ static void on_work(uv_work_t *w)
 
 /* ---- the cache (loop thread) ---- */
 
-/* The walk is over for good: whoever waited answers now, with what the record holds. */
+/* The walk is over for good: whoever waited answers now, with what the record holds. One at a
+ * time off the list, so a caller that leaves while another is answered is still found by
+ * gl_layer_template_unwait; a new walk started meanwhile keeps the rest waiting for it. */
 static void wake(gl_reg_tpl_digest_t *d)
 {
-    gl_layer_waiter_t *w = d->waiters;
-    d->waiters = NULL;
-    while (w) {
-        gl_layer_waiter_t *next = w->next;
+    gl_layer_waiter_t *w;
+    while (!d->job && (w = d->waiters)) {
+        d->waiters = w->next;
         w->cb(w->arg);
         free(w);
-        w = next;
     }
 }
 

@@ -7,6 +7,8 @@ reload of a function with several layers re-merges them when a file is added to 
 layer's digest is walked off the loop once per start and once per change hot reload sees
 (issue 9, section 3), so a layer of 20,000 files stalls no other client."""
 import http.client
+import json
+import socket
 import threading
 import time
 
@@ -126,15 +128,21 @@ def walks(d):
     return d.daemon_log().count("layer big: CodeSha256 of ")
 
 
-def test_big_template_layer_does_not_stall_the_loop(daemon_factory, tmp_path):
-    # A node_modules-like tree no function uses: 20,000 empty files in 40 directories.
+def big_project(daemon_factory, tmp_path):
+    """A node_modules-like tree no function uses: 20,000 empty files in 40 directories, the
+    template naming it as layer "big", and the daemon serving it (debug log)."""
     for i in range(40):
         sub = tmp_path / "big" / "node_modules" / f"pkg{i}"
         sub.mkdir(parents=True)
         for k in range(500):
             (sub / f"f{k}.js").touch()
     (tmp_path / "template.yaml").write_text(BIG)
-    d = daemon_factory(template=tmp_path / "template.yaml", extra_args=["--log-level", "debug"])
+    return daemon_factory(template=tmp_path / "template.yaml",
+                          extra_args=["--log-level", "debug"])
+
+
+def test_big_template_layer_does_not_stall_the_loop(daemon_factory, tmp_path):
+    d = big_project(daemon_factory, tmp_path)
     c = d.client()
     first = c.get_layer_version(LayerName="big", VersionNumber=1)["Content"]  # waits for it
     assert first["CodeSize"] == 0 and len(first["CodeSha256"]) == 44
@@ -190,3 +198,49 @@ def test_big_template_layer_does_not_stall_the_loop(daemon_factory, tmp_path):
     got = c.get_layer_version(LayerName="big", VersionNumber=1)["Content"]
     assert got["CodeSha256"] != first["CodeSha256"] and got["CodeSize"] == 1
     assert walks(d) == 2
+
+
+def test_callers_wait_for_the_walk_and_may_leave(daemon_factory, tmp_path):
+    d = big_project(daemon_factory, tmp_path)
+    wait_log(d, "layer big: CodeSha256 of 20000 entries")
+    first = d.client().get_layer_version(LayerName="big", VersionNumber=1)["Content"]
+    path = "/2018-10-31/layers/big/versions/1"
+    stop, answers, bad = threading.Event(), [], []
+
+    def stay():  # reads every answer: each has the digest of a whole walk
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        while not stop.is_set() and len(answers) < 100000:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            if r.status != 200 or len(body["Content"]["CodeSha256"]) != 44:
+                bad.append((r.status, body))
+            answers.append(1)
+        conn.close()
+
+    def leave():  # hangs up at once: a parked request whose client is gone
+        for _ in range(100000):
+            if stop.is_set():
+                break
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.close()
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=stay), threading.Thread(target=leave)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):  # five changes, five walks while both poll
+            (tmp_path / "big" / "node_modules" / "pkg1" / f"added{i}.js").write_text("x")
+            wait_log(d, f"reloading layer big: node_modules/pkg1/added{i}.js changed")
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert not bad and answers, bad[:3]
+    assert "waits for layer big's CodeSha256" in d.daemon_log()
+    got = d.client().get_layer_version(LayerName="big", VersionNumber=1)["Content"]
+    assert got["CodeSha256"] != first["CodeSha256"] and got["CodeSize"] == 5
+    assert d.proc.poll() is None

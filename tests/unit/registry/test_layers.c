@@ -269,7 +269,8 @@ static void test_template_digest_changes(void **state)
     assert_int_equal(gl_layers_set_template(r, layers), 0);
     json_decref(layers);
     assert_int_equal(gl_layers_template_digest(r, &loop, NULL, NULL), 2);
-    write_text(dir, "b", "22"); /* before the first walk is back: walked again */
+    usleep(200 * 1000); /* the walks (of "a" alone) are over, but not yet back on the loop */
+    write_text(dir, "b", "22"); /* so they must walk again for these */
     assert_int_equal(gl_layers_template_digest(r, &loop, dir, "b"), 2);
     write_text(dir, "c", "333");
     assert_int_equal(gl_layers_template_digest(r, &loop, dir, "c"), 2);
