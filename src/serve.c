@@ -273,6 +273,7 @@ static int load_template(daemon_t *d, const serve_opts_t *o)
         gl_template_free(&tpl);
         return -1;
     }
+    gl_layers_template_digest(d->reg, d->loop, NULL, NULL); /* off the loop (layer_digest.c) */
     size_t loaded = 0;
     for (size_t i = 0; i < tpl.nfns; i++) {
         gl_template_fn_t *f = &tpl.fns[i];

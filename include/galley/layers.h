@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "galley/archive.h"
 #include "galley/err.h"
@@ -86,9 +87,30 @@ int gl_layers_set_template(struct gl_registry *r, const json_t *layers);
 /** Whether name is a layer of the served template. */
 int gl_layer_is_template(const struct gl_registry *r, const char *name);
 /** Version 1 of template layer name as gl_layer_get gives it, with "TemplateDir" (its
- *  directory) and CodeSize/CodeSha256 of the directory's content (layer_template.c); new
- *  reference, NULL when name is not a template layer. */
+ *  directory) and the cached CodeSize/CodeSha256 of the directory's content (layer_digest.c;
+ *  absent until the first walk is back, possibly older than the content while
+ *  gl_layer_template_wait would wait); new reference, NULL when name is not a template layer. */
 json_t *gl_layer_template_record(struct gl_registry *r, const char *name);
+/** The template layers' directories (new reference). */
+json_t *gl_layer_template_dirs(const struct gl_registry *r);
+/**
+ * Compute CodeSize and CodeSha256 of the template layers whose directory is dir (NULL: every
+ * one) again, on loop's work queue: at template load, and when hot reload sees dir change
+ * (what: the change, for the "reloading layer NAME: WHAT changed" line; NULL: no line).
+ * Returns how many layers have that directory.
+ */
+int gl_layers_template_digest(struct gl_registry *r, uv_loop_t *loop, const char *dir,
+                              const char *what);
+typedef struct gl_layer_waiter gl_layer_waiter_t;
+/**
+ * Before showing template layer name's CodeSize/CodeSha256: 0 when the record's values are
+ * current (or name is not a template layer); 1 when a walk is in flight: cb(arg) runs on the
+ * loop once it is back (*w identifies the wait until then); -ENOMEM.
+ */
+int gl_layer_template_wait(struct gl_registry *r, const char *name, void (*cb)(void *arg),
+                           void *arg, gl_layer_waiter_t **w);
+/** Drop a wait whose caller went away before its cb ran (cb never runs). */
+void gl_layer_template_unwait(struct gl_registry *r, gl_layer_waiter_t *w);
 /** Names of the template's layers (new reference). */
 json_t *gl_layer_template_names(const struct gl_registry *r);
 /** The directories of the template layers cfg's Layers name, in order (new reference). */

@@ -51,6 +51,12 @@ int gl_write_file_atomic(const char *path, const void *data, size_t len);
 int gl_write_file_replace(const char *path, const void *data, size_t len);
 /** Read a whole file, at most max bytes (-EFBIG past that). */
 int gl_read_file(const char *path, size_t max, gl_buf_t *out);
+/** The capacity gl_grow gives an empty array. */
+#define GL_GROW_FIRST 16
+/** Room for need items of size bytes in items (realloc'd; capacity *cap, doubled from
+ *  GL_GROW_FIRST): the array to use from now on, or NULL (out of memory or overflow) with
+ *  items and *cap untouched and still the caller's. (src/core/grow.c) */
+void *gl_grow(void *items, size_t *cap, size_t need, size_t size);
 /** malloc'd "a/b" join; NULL on ENOMEM. */
 char *gl_path_join(const char *a, const char *b);
 /** 1 when path (after one optional leading '/') is made of parts that are neither empty nor

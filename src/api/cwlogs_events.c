@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "galley/util.h"
 #include "internal.h"
 
 #define EVENTS_MAX 10000
@@ -248,14 +249,10 @@ static int search_stream(filter_run_t *r, size_t i)
             continue;
         if (r->has_after && cmp_key(r, i, e, r->after_ts, r->after_stream, r->after_off) <= 0)
             continue;
-        if (r->nhits == r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 256;
-            hit_t *v = realloc(r->hits, cap * sizeof(*v));
-            if (!v)
-                return -ENOMEM;
-            r->hits = v;
-            r->cap = cap;
-        }
+        hit_t *v = gl_grow(r->hits, &r->cap, r->nhits + 1, sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        r->hits = v;
         r->hits[r->nhits++] = (hit_t){i, e};
     }
     return 0;

@@ -7,7 +7,8 @@
  * layer_policy.c. Content is ZipFile only: S3 is refused as CreateFunction refuses it.
  * PublishLayerVersion checks the request on the loop and decodes, unpacks and stores the zip
  * on libuv's work queue (a job of offload.c), answering when that is done; publishes run in
- * parallel, the registry numbering them under its lock.
+ * parallel, the registry numbering them under its lock. GetLayerVersion(ByArn) of a template
+ * layer whose digest is being walked again waits for it (parked_t, wait_digest).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -309,10 +310,68 @@ void gl_api_publish_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_ap
     json_decref(body);
 }
 
+/*
+ * A template layer's CodeSha256 and CodeSize are walked off the loop (layer_digest.c): an
+ * answer showing them while a walk is in flight (at start, or after hot reload saw a change)
+ * waits for it, then runs again(api, req). 1 when parked or answered, 0 to answer now.
+ */
+typedef struct parked {
+    gl_api_t *api;
+    gl_http_req_t *req;
+    gl_layer_waiter_t *w;
+    void (*again)(gl_api_t *api, gl_http_req_t *req);
+} parked_t;
+
+static void on_digest_ready(void *arg)
+{
+    parked_t *p = arg;
+    p->req->on_abort = NULL;
+    p->req->data = NULL;
+    p->again(p->api, p->req);
+    free(p);
+}
+
+/* The client went away first: stop waiting; the request is freed after this returns. */
+static void on_parked_gone(gl_http_req_t *req)
+{
+    parked_t *p = req->data;
+    gl_layer_template_unwait(p->api->reg, p->w);
+    free(p);
+}
+
+static int wait_digest(gl_api_t *api, gl_http_req_t *req, const char *name, long version,
+                       void (*again)(gl_api_t *api, gl_http_req_t *req))
+{
+    if (version != 1 || !gl_layer_is_template(api->reg, name))
+        return 0;
+    parked_t *p = calloc(1, sizeof(*p));
+    if (p)
+        *p = (parked_t){.api = api, .req = req, .again = again};
+    int rc = p ? gl_layer_template_wait(api->reg, name, on_digest_ready, p, &p->w) : -ENOMEM;
+    if (rc <= 0) {
+        free(p);
+        if (rc < 0)
+            gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
+        return rc < 0;
+    }
+    req->data = p;
+    req->on_abort = on_parked_gone;
+    gl_log_debug("api: %s waits for layer %s's CodeSha256", req->path, name);
+    return 1;
+}
+
+static void get_again(gl_api_t *api, gl_http_req_t *req)
+{
+    gl_api_get_layer_version(api, req, NULL);
+}
+
 void gl_api_get_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api_route_t *rt)
 {
     (void)rt;
     gl_api_layer_target_t t;
+    if (gl_api_layer_target(api, req, &t) < 0 ||
+        (!t.foreign && wait_digest(api, req, t.name, t.version, get_again)))
+        return;
     json_t *rec = gl_api_layer_record(api, req, &t);
     if (!rec)
         return;
@@ -351,8 +410,11 @@ static void get_by_arn(gl_api_t *api, gl_http_req_t *req)
                                 "pattern: " LAYER_VERSION_ARN_PATTERN,
                                 arn ? arn : "null");
     } else if (strcmp(ref.region, gl_registry_region(api->reg)) ||
-               strcmp(ref.account, gl_registry_account(api->reg)) ||
-               !(rec = gl_layer_get(api->reg, ref.name, ref.version))) {
+               strcmp(ref.account, gl_registry_account(api->reg))) {
+        reply_not_found(req);
+    } else if (wait_digest(api, req, ref.name, ref.version, get_by_arn)) {
+        /* answered later */
+    } else if (!(rec = gl_layer_get(api->reg, ref.name, ref.version))) {
         reply_not_found(req);
     } else {
         gl_api_reply_json(req, 200, layer_json(api, ref.name, rec, 1));

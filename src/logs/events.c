@@ -15,6 +15,7 @@
 
 #include "galley/logs.h"
 #include "galley/logstore.h"
+#include "galley/util.h"
 
 /* Read [from, size) of fd into f->data. */
 static int read_range(gl_logs_file_t *f, int fd, uint64_t from, uint64_t size)
@@ -38,14 +39,10 @@ static int read_range(gl_logs_file_t *f, int fd, uint64_t from, uint64_t size)
 
 static int add_event(gl_logs_file_t *f, const gl_logs_event_t *ev)
 {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 256;
-        gl_logs_event_t *v = realloc(f->ev, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        f->ev = v;
-        f->cap = cap;
-    }
+    gl_logs_event_t *v = gl_grow(f->ev, &f->cap, f->n + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    f->ev = v;
     f->ev[f->n++] = *ev;
     return 0;
 }

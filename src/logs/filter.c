@@ -15,17 +15,14 @@
 #include <string.h>
 
 #include "galley/logs.h"
+#include "galley/util.h"
 
 static int add_term(gl_logs_filter_t *f, int kind, const char *text, size_t len)
 {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        gl_logs_term_t *v = realloc(f->terms, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        f->terms = v;
-        f->cap = cap;
-    }
+    gl_logs_term_t *v = gl_grow(f->terms, &f->cap, f->n + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    f->terms = v;
     char *copy = malloc(len + 1);
     if (!copy)
         return -ENOMEM;

@@ -55,6 +55,7 @@ struct gl_registry {
     gl_fn_set_t **sets; /* sorted by name */
     size_t ns, caps;
     json_t *tpl_layers; /* the served template's layers by name (layer_template.c) */
+    struct gl_reg_tpl_digest *tpl_digests; /* their digests' walks and waiters (layer_digest.c) */
 };
 
 /* registry.c */
@@ -94,6 +95,13 @@ gl_version_entry_t *gl_reg_find_version(gl_fn_set_t *s, const char *version);
 /* concurrency.c */
 /** Load concurrency.json of a created function into its set (a bad file is skipped). */
 void gl_reg_load_concurrency(gl_registry_t *r, gl_fn_set_t *s, const char *fn_dir);
+
+/* layer_digest.c */
+typedef struct gl_reg_tpl_digest gl_reg_tpl_digest_t;
+/** r->tpl_layers was replaced: one digest entry per layer, none computed yet. 0 or -ENOMEM. */
+int gl_reg_digests_reset(gl_registry_t *r);
+/** Forget every entry (walks in flight free themselves when back). */
+void gl_reg_digests_free(gl_registry_t *r);
 
 /* aliases.c */
 gl_alias_t *gl_reg_find_alias(gl_fn_set_t *s, const char *name, size_t *pos);

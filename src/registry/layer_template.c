@@ -3,7 +3,8 @@
  * layer_template.c: a served template's layers (AWS::Serverless::LayerVersion and
  * AWS::Lambda::LayerVersion) as layer versions the API shows: version 1 of their LayerName,
  * whose content is the template's directory itself (never copied or zipped). Owns
- * r->tpl_layers (name -> what the template said, and the directory).
+ * r->tpl_layers (name -> what the template said, the directory, and the cached CodeSha256 and
+ * CodeSize that layer_digest.c computes off the loop).
  *
  * A name the template defines is the template's while it is served: GetLayerVersion,
  * ListLayerVersions and a function's Layers see only its version 1, and versions of that name
@@ -11,91 +12,17 @@
  * numbering goes on where it was once the template no longer names the layer). The api module
  * refuses to publish, delete or change the permissions of a template layer
  * (gl_layer_is_template).
- *
- * CodeSize and CodeSha256: there is no zip, so CodeSize is the bytes of the directory's
- * regular files (as UnpackedSize) and CodeSha256 the base64 SHA-256 of its listing (each
- * file's and link's relative path, size and modification time, sorted): it changes whenever
- * the content does. Computed on each call, from stat alone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "galley/layers.h"
 #include "galley/log.h"
 #include "galley/util.h"
 #include "internal.h"
-
-/* nftw has no user pointer: per thread, as the merge's walk. */
-static _Thread_local struct walk {
-    size_t root_len;
-    char **lines;
-    size_t n, cap;
-    uint64_t bytes;
-    int failed;
-} walk;
-
-static int on_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)ftw;
-    if (type != FTW_F && type != FTW_SL)
-        return 0;
-    if (walk.n == walk.cap) {
-        char **grown =
-            realloc(walk.lines, (walk.cap = walk.cap ? walk.cap * 2 : 64) * sizeof(*grown));
-        if (!grown) {
-            walk.failed = 1;
-            return 1;
-        }
-        walk.lines = grown;
-    }
-    char *line = NULL;
-    if (asprintf(&line, "%s\t%c\t%lld\t%lld.%09ld\n", path + walk.root_len,
-                 type == FTW_SL ? 'l' : 'f', (long long)st->st_size, (long long)st->st_mtim.tv_sec,
-                 st->st_mtim.tv_nsec) < 0) {
-        walk.failed = 1;
-        return 1;
-    }
-    walk.lines[walk.n++] = line;
-    if (type == FTW_F && S_ISREG(st->st_mode))
-        walk.bytes += (uint64_t)st->st_size;
-    return 0;
-}
-
-static int cmp_line(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The digest and size of dir's content (module comment). -ENOMEM, or 0. */
-static int digest(const char *dir, char sha[45], uint64_t *bytes)
-{
-    char *all = NULL;
-    size_t len = 0;
-    memset(&walk, 0, sizeof(walk));
-    walk.root_len = strlen(dir);
-    nftw(dir, on_entry, 16, FTW_PHYS);
-    FILE *f = walk.failed ? NULL : open_memstream(&all, &len);
-    if (f) {
-        qsort(walk.lines, walk.n, sizeof(*walk.lines), cmp_line);
-        for (size_t i = 0; i < walk.n; i++)
-            fputs(walk.lines[i], f);
-        fclose(f);
-        gl_sha256_b64(all ? all : "", len, sha);
-    }
-    for (size_t i = 0; i < walk.n; i++)
-        free(walk.lines[i]);
-    free(walk.lines);
-    free(all);
-    *bytes = walk.bytes;
-    int rc = f ? 0 : -ENOMEM;
-    memset(&walk, 0, sizeof(walk));
-    return rc;
-}
 
 int gl_layers_set_template(gl_registry_t *r, const json_t *layers)
 {
@@ -122,7 +49,7 @@ int gl_layers_set_template(gl_registry_t *r, const json_t *layers)
     }
     json_decref(r->tpl_layers);
     r->tpl_layers = by_name;
-    return 0;
+    return gl_reg_digests_reset(r);
 }
 
 int gl_layer_is_template(const gl_registry_t *r, const char *name)
@@ -134,19 +61,25 @@ json_t *gl_layer_template_record(gl_registry_t *r, const char *name)
 {
     json_t *l = r->tpl_layers ? json_object_get(r->tpl_layers, name) : NULL;
     const char *dir = json_string_value(json_object_get(l, "Dir"));
-    char sha[45];
-    uint64_t bytes = 0;
-    if (!dir || digest(dir, sha, &bytes) < 0)
-        return NULL;
-    json_t *rec = json_deep_copy(l);
+    json_t *rec = dir ? json_deep_copy(l) : NULL;
     if (rec) {
         json_object_del(rec, "Dir");
         json_object_set_new(rec, "TemplateDir", json_string(dir));
-        json_object_set_new(rec, "CodeSha256", json_string(sha));
-        json_object_set_new(rec, "CodeSize", json_integer((json_int_t)bytes));
-        json_object_set_new(rec, "UnpackedSize", json_integer((json_int_t)bytes));
+        if (json_object_get(rec, "CodeSize")) /* cached (layer_digest.c) */
+            json_object_set(rec, "UnpackedSize", json_object_get(rec, "CodeSize"));
     }
     return rec;
+}
+
+json_t *gl_layer_template_dirs(const gl_registry_t *r)
+{
+    json_t *arr = json_array();
+    const char *name;
+    json_t *v;
+    json_object_foreach(r->tpl_layers, name, v)
+        if (json_object_get(v, "Dir"))
+            json_array_append(arr, json_object_get(v, "Dir"));
+    return arr;
 }
 
 json_t *gl_layer_template_names(const gl_registry_t *r)

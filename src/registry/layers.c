@@ -208,12 +208,10 @@ json_t *gl_layer_versions(gl_registry_t *r, const char *name)
     while (d && (e = readdir(d))) {
         if (!gl_reg_all_digits(e->d_name) || strlen(e->d_name) > 15)
             continue;
-        if (n == cap) {
-            long *grown = realloc(nums, (cap = cap ? cap * 2 : 16) * sizeof(*nums));
-            if (!grown)
-                break;
-            nums = grown;
-        }
+        long *grown = gl_grow(nums, &cap, n + 1, sizeof(*nums));
+        if (!grown)
+            break;
+        nums = grown;
         nums[n++] = strtol(e->d_name, NULL, 10);
     }
     if (d)
@@ -243,7 +241,8 @@ json_t *gl_layer_names(gl_registry_t *r)
     int n = root ? scandir(root, &list, NULL, NULL) : -1;
     json_t *tpl = gl_layer_template_names(r), *t;
     size_t nt = json_array_size(tpl), j;
-    char **names = n + nt > 0 ? calloc((size_t)(n > 0 ? n : 0) + nt, sizeof(*names)) : NULL;
+    size_t most = (size_t)(n > 0 ? n : 0) + nt; /* n is -1 when no layer was ever published */
+    char **names = most ? calloc(most, sizeof(*names)) : NULL;
     size_t k = 0;
     json_array_foreach(tpl, j, t)
         if (names)

@@ -332,6 +332,7 @@ void gl_registry_free(gl_registry_t *r)
     free(r->fns_dir);
     free(r->region);
     free(r->account);
+    gl_reg_digests_free(r);
     json_decref(r->tpl_layers);
     free(r);
 }

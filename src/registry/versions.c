@@ -64,14 +64,10 @@ gl_fn_set_t *gl_reg_set(gl_registry_t *r, const char *name, int create)
     gl_fn_t *latest = gl_reg_latest(r, name);
     if (!latest)
         return NULL;
-    if (r->ns == r->caps) {
-        size_t ncap = r->caps ? r->caps * 2 : 16;
-        gl_fn_set_t **na = realloc(r->sets, ncap * sizeof(*na));
-        if (!na)
-            return NULL;
-        r->sets = na;
-        r->caps = ncap;
-    }
+    gl_fn_set_t **na = gl_grow(r->sets, &r->caps, r->ns + 1, sizeof(*na));
+    if (!na)
+        return NULL;
+    r->sets = na;
     gl_fn_set_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->name = strdup(name))) {
         free(s);
@@ -291,14 +287,10 @@ static int write_version(gl_registry_t *r, const gl_version_entry_t *v, gl_err_t
 
 static int insert_version(gl_fn_set_t *s, gl_version_entry_t *v)
 {
-    if (s->nv == s->capv) {
-        size_t ncap = s->capv ? s->capv * 2 : 8;
-        gl_version_entry_t *nv = realloc(s->versions, ncap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        s->versions = nv;
-        s->capv = ncap;
-    }
+    gl_version_entry_t *nv = gl_grow(s->versions, &s->capv, s->nv + 1, sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    s->versions = nv;
     size_t pos = s->nv;
     while (pos > 0 && s->versions[pos - 1].num > v->num)
         pos--;

@@ -14,7 +14,9 @@
  * layers' directories is watched instead, and a change in any of them merges them again
  * (remerge_t, on libuv's work queue: a layer may hold many files), swaps the new merge in
  * (gl_layers_remerge) and then recycles the function's snapshots. One merge per function runs
- * at a time; a change meanwhile runs it once more after. Owns the merges in flight: the
+ * at a time; a change meanwhile runs it once more after. Every template layer's directory is
+ * watched too, used by a function or not, and a change there has the registry walk it again
+ * for its CodeSha256 (gl_layers_template_digest, off the loop). Owns the merges in flight: the
  * reloader is freed once its watcher has closed and the last merge has come back.
  */
 #define _GNU_SOURCE
@@ -87,6 +89,8 @@ static int add_name(gl_reload_t *r, const char *path, const char *name)
             return -ENOMEM;
         r->ndirs++;
     }
+    if (!name) /* a template layer's directory, watched for its digest alone */
+        return 0;
     char **nn = realloc(d->names, (d->n + 1) * sizeof(*nn));
     if (!nn)
         return -ENOMEM;
@@ -228,6 +232,7 @@ static void on_change(const char *root, const char *what, unsigned others, void 
     code_dir_t *d = find_dir(r, root);
     if (!d)
         return;
+    gl_layers_template_digest(r->reg, r->loop, root, what); /* CodeSha256 follows, off the loop */
     for (size_t i = 0; i < d->n; i++) {
         if (remerge(r, d->names[i], root, what))
             continue;
@@ -288,6 +293,18 @@ static int add_layers(gl_reload_t *r, const gl_fn_t *fn)
     return rc;
 }
 
+/* Every template layer's directory, also one no template function uses: a change there
+ * walks it again for the CodeSha256 GetLayerVersion shows. */
+static int add_template_layers(gl_reload_t *r)
+{
+    json_t *dirs = gl_layer_template_dirs(r->reg);
+    int rc = dirs ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < json_array_size(dirs); i++)
+        rc = add_name(r, json_string_value(json_array_get(dirs, i)), NULL);
+    json_decref(dirs);
+    return rc;
+}
+
 int gl_reload_start(gl_reload_t **out, uv_loop_t *loop, gl_registry_t *reg, gl_sched_t *sched,
                     const gl_watch_opts_t *opts, gl_err_t *err)
 {
@@ -315,6 +332,10 @@ int gl_reload_start(gl_reload_t **out, uv_loop_t *loop, gl_registry_t *reg, gl_s
             rc = gl_err_set(err, ENOMEM, "out of memory");
             goto fail;
         }
+    }
+    if ((rc = add_template_layers(r)) < 0) {
+        rc = gl_err_set(err, ENOMEM, "out of memory");
+        goto fail;
     }
     gl_watch_opts_t wopts = {0};
     if (opts)

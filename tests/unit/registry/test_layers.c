@@ -5,7 +5,8 @@
  * CodeSize of the zip, the request's members), listing newest first and by name, and a
  * refused archive leaving no version behind; publishes from several threads at once get
  * distinct consecutive numbers. layer_template.c: a template's layers as versions 1 hiding the
- * store's, CodeSize and a CodeSha256 that follows the content. layer_merge.c: a merge done
+ * store's. layer_digest.c: CodeSize and a CodeSha256 walked on the work queue, cached until a
+ * change is reported, walked once more for a change during a walk, callers waiting for it. layer_merge.c: a merge done
  * again (gl_layers_remerge) swaps in the new content and keeps the previous one once.
  */
 #define _GNU_SOURCE
@@ -155,9 +156,30 @@ static void write_text(const char *dir, const char *name, const char *text)
     free(path);
 }
 
+static void on_ready(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* The record's CodeSha256 (copied into sha) and CodeSize. */
+static long tpl_digest(gl_registry_t *r, char sha[45])
+{
+    json_t *rec = gl_layer_get(r, "tpl", 1);
+    assert_non_null(rec);
+    const char *s = json_string_value(json_object_get(rec, "CodeSha256"));
+    snprintf(sha, 45, "%s", s ? s : "");
+    long size = json_is_integer(json_object_get(rec, "CodeSize"))
+                    ? (long)json_integer_value(json_object_get(rec, "CodeSize"))
+                    : -1;
+    json_decref(rec);
+    return size;
+}
+
 static void test_template_layers(void **state)
 {
     (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
     gl_registry_t *r = fixture_open("us-east-1", "123456789012");
     assert_int_equal(publish(r, "tpl", "stored"), 1);
     char *dir = gl_path_join(state_dir, "tpl-src");
@@ -174,21 +196,48 @@ static void test_template_layers(void **state)
     assert_string_equal(json_string_value(json_object_get(rec, "Description")),
                         "from the template");
     assert_string_equal(json_string_value(json_object_get(rec, "TemplateDir")), dir);
-    assert_int_equal(json_integer_value(json_object_get(rec, "CodeSize")), 5);
-    char sha[45];
-    snprintf(sha, sizeof(sha), "%s", json_string_value(json_object_get(rec, "CodeSha256")));
+    assert_null(json_object_get(rec, "CodeSha256")); /* not walked yet */
     json_decref(rec);
+    gl_layer_waiter_t *w = NULL;
+    int woken = 0;
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 0); /* no walk */
+
+    /* The first walk, off the loop: a caller waits for it. */
+    assert_int_equal(gl_layers_template_digest(r, &loop, NULL, NULL), 1);
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 1);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(woken, 1);
+    char sha[45], again[45];
+    assert_int_equal(tpl_digest(r, sha), 5);
+    assert_int_equal(strlen(sha), 44);
     assert_null(gl_layer_get(r, "tpl", 2)); /* only version 1 while the template serves it */
 
+    /* Unchanged content: the same digest (cached: no walk unless something changed). */
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 0);
     write_text(dir, "b.txt", "xy");
-    rec = gl_layer_get(r, "tpl", 1);
-    assert_int_equal(json_integer_value(json_object_get(rec, "CodeSize")), 7);
-    assert_string_not_equal(json_string_value(json_object_get(rec, "CodeSha256")), sha);
-    json_decref(rec);
+    assert_int_equal(tpl_digest(r, again), 5); /* until hot reload says so */
+    assert_string_equal(again, sha);
+    assert_int_equal(gl_layers_template_digest(r, &loop, dir, "b.txt"), 1);
+    assert_int_equal(gl_layers_template_digest(r, &loop, "/elsewhere", NULL), 0);
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 1);
+    /* A second caller that goes away before the walk is back is never called. */
+    gl_layer_waiter_t *gone = NULL;
+    int gone_woken = 0;
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &gone_woken, &gone), 1);
+    gl_layer_template_unwait(r, gone);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(woken, 2);
+    assert_int_equal(gone_woken, 0);
+    assert_int_equal(tpl_digest(r, again), 7);
+    assert_string_not_equal(again, sha);
 
     json_t *names = gl_layer_names(r);
     assert_int_equal(json_array_size(names), 1);
     json_decref(names);
+    json_t *dirs = gl_layer_template_dirs(r);
+    assert_int_equal(json_array_size(dirs), 1);
+    assert_string_equal(json_string_value(json_array_get(dirs, 0)), dir);
+    json_decref(dirs);
     gl_fn_config_t cfg = {0};
     cfg.extra = json_pack("{s:[{s:s},{s:s}]}", "Layers", "Arn",
                           "arn:aws:lambda:us-east-1:123456789012:layer:tpl:1", "Arn",
@@ -200,6 +249,48 @@ static void test_template_layers(void **state)
     json_decref(cfg.extra);
     free(dir);
     gl_registry_free(r);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Changes while a walk is in flight: one more walk when it is back, of the newest content,
+ * and only then are the callers woken; a registry freed meanwhile leaves the walk to free
+ * itself. */
+static void test_template_digest_changes(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    gl_registry_t *r = fixture_open("us-east-1", "123456789012");
+    char *dir = gl_path_join(state_dir, "many");
+    assert_int_equal(gl_mkdir_p(dir, 0755), 0);
+    write_text(dir, "a", "1");
+    json_t *layers = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "A", "Name", "tpl", "Dir", dir, "B",
+                               "Name", "same", "Dir", dir);
+    assert_int_equal(gl_layers_set_template(r, layers), 0);
+    json_decref(layers);
+    assert_int_equal(gl_layers_template_digest(r, &loop, NULL, NULL), 2);
+    usleep(200 * 1000); /* the walks (of "a" alone) are over, but not yet back on the loop */
+    write_text(dir, "b", "22"); /* so they must walk again for these */
+    assert_int_equal(gl_layers_template_digest(r, &loop, dir, "b"), 2);
+    write_text(dir, "c", "333");
+    assert_int_equal(gl_layers_template_digest(r, &loop, dir, "c"), 2);
+    gl_layer_waiter_t *w = NULL;
+    int woken = 0;
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 1);
+    assert_int_equal(gl_layer_template_wait(r, "same", on_ready, &woken, &w), 1);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(woken, 2);
+    char sha[45];
+    assert_int_equal(tpl_digest(r, sha), 6);
+
+    /* Freed with a walk in flight (and a caller waiting): nothing leaks or is touched. */
+    assert_int_equal(gl_layers_template_digest(r, &loop, dir, NULL), 2);
+    assert_int_equal(gl_layer_template_wait(r, "tpl", on_ready, &woken, &w), 1);
+    gl_registry_free(r);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(woken, 2);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(dir);
 }
 
 static void test_remerge(void **state)
@@ -242,6 +333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_archive, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_publishes, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_template_layers, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_template_digest_changes, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_remerge, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
