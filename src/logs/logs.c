@@ -59,15 +59,20 @@ int gl_logs_stream_open(gl_logs_stream_t *s, const char *logs_root, const char *
         rc = gl_err_set(err, ENOMEM, "log stream path");
         goto out;
     }
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    rc = gl_mkdir_p(path, 0755);
-    *slash = '/';
-    if (rc < 0) {
-        rc = gl_err_set(err, -rc, "create log directory for %s", path);
-        goto out;
-    }
+    /* The day's directory usually exists (every cold start opens a stream): try the file
+     * first and make the directories only when it is missing. */
     s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s->fd < 0 && errno == ENOENT) {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        rc = gl_mkdir_p(path, 0755);
+        *slash = '/';
+        if (rc < 0) {
+            rc = gl_err_set(err, -rc, "create log directory for %s", path);
+            goto out;
+        }
+        s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
     if (s->fd < 0) {
         rc = gl_err_set(err, errno, "open log stream %s", path);
         goto out;

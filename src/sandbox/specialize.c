@@ -105,17 +105,34 @@ fail:
 
 /* Run the helper and wait for it. CLONE_VFORK: the daemon's thread sleeps until it exits, and
  * no page table is copied (a fork of the daemon cost milliseconds on a loaded host). Signals
- * stay blocked in the helper, so no handler of the daemon's runs on its stack. */
+ * stay blocked in the helper, so no handler of the daemon's runs on its stack. The helper is
+ * born pinned to the daemon's current CPU, which the daemon leaves to it while it waits: left
+ * free, the scheduler places a new task on the least loaded CPU, where it may wait for the
+ * next tick (4 ms at HZ=250) before it preempts what runs there. The daemon's own affinity is
+ * restored at once (if that fails, every CPU is allowed); if pinning fails the helper runs
+ * wherever it is placed. */
 static int run_helper(helper_args_t *a)
 {
     static char stack[64 * 1024] __attribute__((aligned(16)));
+    cpu_set_t saved, here;
     sigset_t all, old;
-    int status = 0;
+    int status = 0, cpu = sched_getcpu(), pinned = 0;
+    if (cpu >= 0 && cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof(saved), &saved) == 0) {
+        CPU_ZERO(&here);
+        CPU_SET(cpu, &here);
+        pinned = sched_setaffinity(0, sizeof(here), &here) == 0;
+    }
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = clone(helper_run, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, a);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pinned && sched_setaffinity(0, sizeof(saved), &saved) < 0) {
+        CPU_ZERO(&saved); /* the allowed CPUs changed meanwhile: never stay on one */
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            CPU_SET(i, &saved);
+        sched_setaffinity(0, sizeof(saved), &saved);
+    }
     if (pid < 0)
         return -e;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

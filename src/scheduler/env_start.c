@@ -28,6 +28,7 @@
 
 #define MAX_ENVP 256
 #define SPARE_TMP_MB 512 /* a spare's /tmp: Lambda's default, so most functions keep it */
+#define SPARE_GO "G"     /* after the variables: the code is in place (spare_msg.c) */
 
 typedef struct envp_builder {
     char *items[MAX_ENVP];
@@ -607,13 +608,23 @@ out:
 
 /*
  * Steps 3 to 5 for a cold start served by a spare (spares.c; docs/performance.md, "Spares"):
- * make the spare the function's: the memory limit, the code at /var/task and the layers at
- * /opt (put into its mount namespace from outside, as it is already confined), and last, over
- * its control socket, the variables a fresh start would have been given, which is what lets
- * it import the handler. Only then does the environment take over the spare's process, user,
- * cgroup and pipes. On any failure the spare is killed and released here and the caller starts
- * the environment afresh: a spare can make a cold start faster, never fail it.
+ * make the spare the function's. First, over its control socket, the variables a fresh start
+ * would have been given: the spare wakes up and replaces its environment while the daemon, in
+ * parallel, sets the memory limit and puts the code at /var/task and the layers at /opt (into
+ * its mount namespace from outside, as it is already confined). Last, the one-byte "go"
+ * (SPARE_GO), which is what lets the spare look at /var/task and import the handler: no user
+ * code runs before the limit and the files are in place. Only then does the environment take
+ * over the spare's process, user, cgroup and pipes. On any failure the spare is killed and
+ * released here (a spare told the variables but not "go" has run no user code) and the caller
+ * starts the environment afresh: a spare can make a cold start faster, never fail it.
  */
+static int send_ctl(int fd, const char *msg, size_t len, const char *what, gl_err_t *err)
+{
+    if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
+        return gl_err_set(err, errno ? errno : EIO, "send %s", what);
+    return 0;
+}
+
 static int adopt(gl_env_t *env, gl_spare_proc_t *p)
 {
     gl_sched_t *s = env->sched;
@@ -631,18 +642,16 @@ static int adopt(gl_env_t *env, gl_spare_proc_t *p)
         goto out;
     }
     build_env(env, &envb, &l);
-    if ((p->cg && (rc = gl_cg_set_limit(p->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
-        (rc = gl_sbx_specialize(s->opts.sbx, p->pidfd,
-                                &(gl_sbx_place_t){c->code_dir, c->opt_dir, tmp_mb}, &err)) < 0)
-        goto out;
     if ((rc = gl_spare_msg_encode(envb.items, &msg, &len)) < 0) {
         gl_err_set(&err, -rc, "specialization message");
         goto out;
     }
-    if (send(p->ctl_fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        rc = gl_err_set(&err, errno ? errno : EIO, "send the specialization message");
+    if ((rc = send_ctl(p->ctl_fd, msg, len, "the specialization message", &err)) < 0 ||
+        (p->cg && (rc = gl_cg_set_limit(p->cg, (uint64_t)c->memory_mb << 20, &err)) < 0) ||
+        (rc = gl_sbx_specialize(s->opts.sbx, p->pidfd,
+                                &(gl_sbx_place_t){c->code_dir, c->opt_dir, tmp_mb}, &err)) < 0 ||
+        (rc = send_ctl(p->ctl_fd, SPARE_GO, sizeof(SPARE_GO) - 1, "go", &err)) < 0)
         goto out;
-    }
     if (p->rapi_fd >= 0) {
         rc = gl_http_server_listen_fd(env->rapi, p->rapi_fd, &err);
         p->rapi_fd = -1; /* the server took it, or closed it */

@@ -7,8 +7,11 @@
  *
  * The message is one SOCK_SEQPACKET datagram: the magic "GLSPARE1" and a NUL, then the
  * environment's variables as "NAME=value" strings, each ended by a NUL, exactly the envp a
- * fresh start of the same environment would have been given. galley's Python and Node
- * bootstraps (runtimes/python/bootstrap, runtimes/nodejs/bootstrap) decode it.
+ * fresh start of the same environment would have been given. A second datagram, the one
+ * byte "G", follows once the memory limit and the files are in place (adopt() in
+ * env_start.c): the spare replaces its variables while the daemon moves the code in, and
+ * looks at /var/task only after "G". galley's Python and Node bootstraps
+ * (runtimes/python/bootstrap, runtimes/nodejs/bootstrap) decode both.
  */
 #define _GNU_SOURCE
 #include <errno.h>

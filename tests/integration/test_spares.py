@@ -7,13 +7,16 @@ code, keep the memory cap and timeout, show in `galley ps`, and die with the dae
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import GALLEY_BIN, zip_files
+from conftest import GALLEY_BIN, ROOT, zip_files
 from helpers import run_galley, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -170,6 +173,75 @@ def test_no_user_code_runs_in_a_spare(daemon_factory, tmp_path):
     conn.close()
     listener.close()
     assert os.listdir(f"/proc/{spare['pid']}/root/var/task") == ["app.py"]
+
+
+# A bootstrap run as a spare outside galley: the handler module leaves a mark when imported.
+SPARE_BOOTSTRAPS = {
+    "python": ([sys.executable], "app.py",
+               "open({mark!r}, 'w').write('imported')\n"
+               "def handler(event, context):\n    return 'ok'\n"),
+    "nodejs": (["node"], "app.js",
+               "require('fs').writeFileSync({mark!r}, 'imported');\n"
+               "exports.handler = async () => 'ok';\n"),
+}
+
+
+def start_bare_spare(family, tmp_path):
+    """(process, galley's end of its control socket, mark path, task dir, silent listener)."""
+    interp, name, text = SPARE_BOOTSTRAPS[family]
+    if not shutil.which(interp[0]):
+        pytest.skip(f"{interp[0]} is not installed")
+    task, mark = tmp_path / "task", tmp_path / "imported"
+    task.mkdir(parents=True)
+    (task / name).write_text(text.format(mark=str(mark)))
+    listener = socket.socket()  # the Runtime API: accepts, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen(
+        interp + [str(ROOT / "runtimes" / family / "bootstrap")], cwd=str(tmp_path),
+        env={"GALLEY_SPARE": "1", "PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        pass_fds=(3,), preexec_fn=lambda: os.dup2(theirs.fileno(), 3),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    theirs.close()
+    ours.settimeout(60)
+    assert ours.recv(16) == b"R"
+    variables = {"_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": str(task),
+                 "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:%d" % listener.getsockname()[1],
+                 "PATH": os.environ["PATH"]}
+    ours.send(b"GLSPARE1\0" + b"".join(b"%s=%s\0" % (k.encode(), v.encode())
+                                         for k, v in variables.items()))
+    return proc, ours, mark, listener
+
+
+@pytest.mark.parametrize("family", ["python", "nodejs"])
+def test_spare_waits_for_go_before_looking_at_its_code(tmp_path, family):
+    """galley sends a spare its variables before the code is mounted, and "G" once it is: a
+    spare that gets the variables and then loses galley (the mount failed, so it is killed)
+    has imported nothing; with "G" it imports the handler and asks for its first invoke."""
+    proc, ours, mark, listener = start_bare_spare(family, tmp_path / "lost")
+    try:
+        time.sleep(0.5)  # long enough to import a one-line module, had it not waited
+        assert proc.poll() is None and not mark.exists()
+        ours.close()
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and not mark.exists(), out
+    finally:
+        proc.kill()
+        proc.wait()
+        listener.close()
+    proc, ours, mark, listener = start_bare_spare(family, tmp_path / "go")
+    try:
+        ours.send(b"G")
+        assert wait_until(mark.exists, timeout=30)
+        listener.settimeout(30)
+        conn, _ = listener.accept()  # its first /next
+        conn.close()
+    finally:
+        proc.kill()
+        proc.wait()
+        ours.close()
+        listener.close()
 
 
 def test_updated_code_reaches_the_next_spare(daemon_factory):
