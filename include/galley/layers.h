@@ -68,15 +68,44 @@ void gl_layer_arn(const struct gl_registry *r, const char *name, long version, c
 
 /**
  * The Layers of cfg (cfg->extra "Layers", [{"Arn"}] as the request gave them) checked as
- * Lambda does: every version exists, no layer twice, code plus layers unpacked within 250 MB.
- * Fills each CodeSize, merges the layers into their shared directory and sets cfg->opt_dir
- * (NULL when there are none). 0, or -EINVAL/-EIO with aerr set.
+ * Lambda does (every version exists, no layer twice, code plus layers unpacked within 250 MB),
+ * each CodeSize filled in, and the layers merged into their shared directory, which becomes
+ * cfg->opt_dir. Three steps, so that no tree is walked on the loop:
+ *  - gl_layers_plan, on the loop: the registry lookups;
+ *  - gl_layers_prepare, on a work queue thread: the size of the code tree and the merge;
+ *  - gl_layers_finish, on the loop: the versions are still there, and cfg->opt_dir is set.
+ * A plan with n == 0 (no layers) needs no prepare. gl_layers_plan_free in every case.
  */
-int gl_layers_resolve(struct gl_registry *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+typedef struct gl_layers_plan {
+    size_t n;                    /* layers named */
+    char *dirs[GL_LAYERS_MAX];   /* each version's content directory */
+    char *dest;                  /* the merged directory */
+    uint64_t layer_bytes;        /* the versions' unpacked sizes */
+    const atomic_int *stop;      /* once set, a merge in progress gives up */
+    /* the result so far: a refusal of plan or prepare, answered by finish */
+    int rc;
+    gl_aws_error_t fail;
+    char log_msg[512];           /* logged by finish (on the loop) when not empty */
+} gl_layers_plan_t;
 
-/** UpdateFunctionCode: the new code plus the layers already merged (which may include
- *  versions deleted since) within the unzipped limit; 0 or -EINVAL with aerr set. */
-int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr);
+/** Look cfg's Layers up (cfg->opt_dir is cleared; CodeSize set in each entry). 0, or
+ *  -EINVAL/-ENOMEM with aerr set, kept in p too (a caller may answer it after other checks).
+ *  stop may be NULL. */
+int gl_layers_plan(struct gl_registry *r, gl_fn_config_t *cfg, const atomic_int *stop,
+                   gl_layers_plan_t *p, gl_aws_error_t *aerr);
+/** Safe on any thread, touching only p and the trees: code_dir plus the layers within the
+ *  limit, then the merge if not made yet. 0, or p->rc with p->fail (and p->log_msg) set. */
+int gl_layers_prepare(gl_layers_plan_t *p, const char *code_dir);
+/** On the loop after prepare: 0 with cfg->opt_dir set (NULL without layers), or -EINVAL/-EIO
+ *  with aerr set (prepare's refusal, or a version deleted meanwhile). */
+int gl_layers_finish(struct gl_registry *r, gl_layers_plan_t *p, gl_fn_config_t *cfg,
+                     gl_aws_error_t *aerr);
+void gl_layers_plan_free(gl_layers_plan_t *p);
+
+/** UpdateFunctionCode: new code (code_dir) plus the layers already merged (opt_dir, NULL for
+ *  none; it may include versions deleted since) within the unzipped limit; 0 or -EINVAL with
+ *  aerr set. Walks both trees: safe on any thread. */
+int gl_layers_check_size(const char *code_dir, const char *opt_dir, gl_aws_error_t *aerr);
 /**
  * A served template's layers (layer_template.c): layers is the template's, logical id ->
  * {"Name", "Dir", "Description"?, "CompatibleRuntimes"?, "CompatibleArchitectures"?,
@@ -124,7 +153,8 @@ void gl_layers_gc(struct gl_registry *r);
 int gl_layers_template_dir(struct gl_registry *r, const char *name, const json_t *dirs,
                            gl_fn_config_t *cfg, gl_err_t *err);
 /** Merge dirs[0..n) into dest (which must not exist) so a later one's files win; hard links,
- *  copies where linking fails. Built beside dest and renamed in. 0 or a negative errno. */
+ *  copies where linking fails. Built beside dest and renamed in (when a merge on another
+ *  thread renamed its own in first, that one stays). 0 or a negative errno. */
 int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err);
 /** Hot reload: merge dirs again into a new dest, built beside it and swapped in; the dest it
  *  replaces stays as dest.old (environments still running use it) until the next call, which

@@ -7,14 +7,17 @@
  * (gl_fn_set_code_remover).
  *
  * The slow part (base64 decode, SHA-256, unzip with its size check, the zip's copy on disk,
- * and removing a failed upload's files) runs on libuv's work queue; the registry update and
- * the reply run in the after-work callback on the loop, so an upload of 100,000 files never
- * holds up another request. The worker touches only the upload's own fields.
+ * the walks that size code plus layers, a new function's merge of its layers, and removing a
+ * failed upload's files) runs on libuv's work queue; the registry lookups of the layers run on
+ * the loop before it, the registry update and the reply in the after-work callback on the
+ * loop, so an upload of 100,000 files never holds up another request. The worker touches only
+ * the upload's own fields.
  *
  * While an upload of a function is in progress the function's other changes are refused
  * (gl_api_upload_conflict): a second CreateFunction of the name, UpdateFunctionCode,
  * UpdateFunctionConfiguration and DeleteFunction, as Lambda refuses changes to a function
- * whose LastUpdateStatus is InProgress. A client that disconnects meanwhile does not stop the
+ * whose LastUpdateStatus is InProgress. UpdateFunctionConfiguration's change of Layers is a
+ * job of the same kind (config_layers.c), so the same changes wait for it. A client that disconnects meanwhile does not stop the
  * upload: the code is stored all the same (as Lambda completes an accepted update) and only
  * the reply is dropped. When the API closes first, the upload's files are removed instead.
  */
@@ -30,7 +33,7 @@
 #include "galley/util.h"
 #include "internal.h"
 
-static const char FUNCTION_JOB[] = "function";
+const char gl_api_function_job[] = "function";
 
 struct gl_api_upload {
     gl_api_job_t job;         /* first: the job is the upload */
@@ -46,6 +49,7 @@ struct gl_api_upload {
     int rc;                   /* 0, or -1 with fail */
     char sha[45];
     size_t zip_len;
+    gl_layers_plan_t layers;  /* CreateFunction's: looked up on the loop, merged by the worker */
     gl_aws_error_t fail;
     char log_msg[512];        /* logged by the loop thread when not empty */
 };
@@ -132,11 +136,27 @@ out:
     return rc;
 }
 
+/* Code plus layers within the unzipped limit; a new function's layers merged. New code keeps
+ * the layers it had (deleted versions included, as on Lambda) and is only measured against
+ * them. A refusal of the lookups on the loop is answered here, after the unzip's own. */
+static int measure(gl_api_upload_t *u)
+{
+    if (u->status != 201)
+        return gl_layers_check_size(u->code_dir, u->cfg.opt_dir, &u->fail) < 0 ? -1 : 0;
+    if (gl_layers_prepare(&u->layers, u->code_dir) == 0)
+        return 0;
+    u->fail = u->layers.fail;
+    snprintf(u->log_msg, sizeof(u->log_msg), "%s", u->layers.log_msg);
+    return -1;
+}
+
 /* The work queue's thread: everything slow, and the cleanup of a failure. */
 static void on_work(gl_api_job_t *job)
 {
     gl_api_upload_t *u = (gl_api_upload_t *)job;
     u->rc = unpack(u);
+    if (u->rc == 0)
+        u->rc = measure(u);
     if (u->rc < 0)
         gl_api_discard_code(u->code_dir); /* also removes the function's directory if empty */
 }
@@ -145,6 +165,7 @@ static void upload_free(gl_api_upload_t *u)
 {
     json_decref(u->body);
     gl_fn_config_free(&u->cfg);
+    gl_layers_plan_free(&u->layers);
     free(u->fn_dir);
     free(u->code_dir);
     free(u->zip_path);
@@ -164,13 +185,12 @@ static int adopt_code(gl_api_upload_t *u)
     return u->cfg.code_sha256 && u->cfg.revision_id ? 0 : -ENOMEM;
 }
 
-/* A new function's layers are looked up; new code keeps the layers it had (deleted versions
- * included, as on Lambda) and is only measured against them. -1 after replying. */
+/* A new function's merged layers become its /opt unless a version went meanwhile. -1 after
+ * replying. */
 static int check_layers(gl_api_upload_t *u)
 {
     gl_aws_error_t aerr;
-    if ((u->status == 201 ? gl_layers_resolve(u->job.api->reg, &u->cfg, &aerr)
-                          : gl_layers_check_size(&u->cfg, &aerr)) == 0)
+    if (u->status != 201 || gl_layers_finish(u->job.api->reg, &u->layers, &u->cfg, &aerr) == 0)
         return 0;
     gl_api_job_reply_error(&u->job, aerr.type, aerr.msg);
     return -1;
@@ -222,7 +242,7 @@ void gl_api_upload_start(gl_api_t *api, gl_http_req_t *req, json_t *body, const 
         return;
     }
     u->job.api = api;
-    u->job.kind = FUNCTION_JOB;
+    u->job.kind = gl_api_function_job;
     u->job.run = on_work;
     u->job.done = on_done;
     u->body = json_incref(body);
@@ -232,6 +252,9 @@ void gl_api_upload_start(gl_api_t *api, gl_http_req_t *req, json_t *body, const 
     memset(cfg, 0, sizeof(*cfg)); /* moved into the upload */
     u->job.name = u->cfg.name;
     u->status = status;
+    gl_aws_error_t aerr; /* a refusal stays in u->layers, answered after the unzip's */
+    if (status == 201)
+        gl_layers_plan(api->reg, &u->cfg, &u->job.stop, &u->layers, &aerr);
     if (plan(u) < 0) {
         upload_free(u);
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "out of memory");
@@ -248,7 +271,7 @@ void gl_api_upload_start(gl_api_t *api, gl_http_req_t *req, json_t *body, const 
 
 int gl_api_upload_in_progress(const gl_api_t *api, const char *name)
 {
-    return gl_api_job_busy(api, FUNCTION_JOB, name);
+    return gl_api_job_busy(api, gl_api_function_job, name);
 }
 
 int gl_api_upload_conflict(gl_api_t *api, gl_http_req_t *req, const char *name)

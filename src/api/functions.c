@@ -10,9 +10,10 @@
  * Each handler replies exactly once. Validation and the JSON shapes live in the registry
  * module (request.c, fnjson.c); this file decodes bodies and talks to the registry. Code
  * uploads are unpacked off the loop thread (code_upload.c) into a fresh code-<revision>/
- * directory with its zip beside it, and the registry swaps snapshots, so an environment
- * running the old code keeps it until it lets go. Any failure before gl_registry_put removes
- * what the upload created. Template functions share the namespace but are read-only here.
+ * directory with its zip beside it, and a change of Layers is merged off it too
+ * (config_layers.c); the registry swaps snapshots, so an environment running the old code
+ * keeps it until it lets go. Any failure before gl_registry_put removes what the upload
+ * created. Template functions share the namespace but are read-only here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -407,6 +408,7 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
 {
     const gl_fn_ref_t *ref = &rt->ref;
     gl_fn_config_t cfg = {0};
+    gl_layers_plan_t plan = {0};
     gl_aws_error_t aerr;
     char rev[GL_UUID_LEN + 1];
     gl_fn_t *fn;
@@ -419,14 +421,20 @@ void gl_api_update_function_configuration(gl_api_t *api, gl_http_req_t *req, con
         goto out;
     }
     if (gl_fn_config_from_request(body, &cfg, 1, &aerr) < 0 ||
-        (json_object_get(body, "Layers") && gl_layers_resolve(api->reg, &cfg, &aerr) < 0)) {
+        (json_object_get(body, "Layers") &&
+         gl_layers_plan(api->reg, &cfg, NULL, &plan, &aerr) < 0)) {
         gl_http_reply_aws_err(req, &aerr);
+        goto out;
+    }
+    if (plan.n) { /* the walk and the merge: on the work queue (config_layers.c) */
+        gl_api_config_layers_start(api, req, &cfg, &plan);
         goto out;
     }
     gl_uuid4(rev);
     gl_api_stamp(&cfg, rev);
     gl_api_put_and_reply(api, req, &cfg, 200, 0, 0, NULL);
 out:
+    gl_layers_plan_free(&plan);
     gl_fn_config_free(&cfg);
     json_decref(body);
 }

@@ -300,11 +300,19 @@ int gl_api_zip_decode(const char *b64, size_t b64_len, unsigned char **zip, size
 
 /* Code uploads (code_upload.c), jobs of kind "function". */
 typedef struct gl_api_upload gl_api_upload_t;
+/** The kind of the jobs that change a function (its name): uploads and config_layers.c. */
+extern const char gl_api_function_job[];
 /** Unpack b64 (a string of body, which the upload keeps a reference to) into a new code
  *  directory of cfg->name, then store cfg (moved in; *cfg is zeroed) and reply status (201 or
  *  200), or the failure in Lambda's words. Replies later, or at once on failure to start. */
 void gl_api_upload_start(gl_api_t *api, gl_http_req_t *req, json_t *body, const char *b64,
                          size_t b64_len, gl_fn_config_t *cfg, int status);
+/** UpdateFunctionConfiguration with layers (config_layers.c): plan's walk and merge on the work
+ *  queue, then cfg (moved in with plan; both zeroed) stamped, stored and answered 200, or the
+ *  refusal. Replies later, or at once on failure to start. */
+struct gl_layers_plan;
+void gl_api_config_layers_start(gl_api_t *api, gl_http_req_t *req, gl_fn_config_t *cfg,
+                                struct gl_layers_plan *plan);
 /** Whether an upload of function name is in progress. */
 int gl_api_upload_in_progress(const gl_api_t *api, const char *name);
 /** -1 after replying 409 ResourceConflictException ("An update is in progress") when an

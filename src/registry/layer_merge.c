@@ -4,6 +4,11 @@
  * function's list (each version exists, one version per layer, code plus layers within the
  * unzipped limit), and the merge of the layers, in order, into the one directory bound at
  * /opt (a later layer's file replaces an earlier one's, as Lambda extracts them in order).
+ *
+ * A function's list is resolved in three steps (gl_layers_plan_t): the registry lookups on
+ * the loop, the tree walks and the merge on a work queue thread, the last check and the
+ * result on the loop again; the walk of a layer of tens of thousands of files never holds up
+ * the loop. Merges of the same list by two threads at once each build their own directory.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -11,6 +16,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +106,7 @@ static _Thread_local const char *merge_src;
 static _Thread_local const char *merge_dst;
 static _Thread_local size_t merge_src_len;
 static _Thread_local uint64_t tree_total;
+static _Thread_local const atomic_int *merge_stop; /* set: a job's stop flag, checked per entry */
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {
@@ -123,6 +130,8 @@ static int on_entry(const char *path, const struct stat *st, int type, struct FT
     (void)ftw;
     char *to = NULL;
     int rc = 0;
+    if (merge_stop && atomic_load(merge_stop))
+        return -ECANCELED;
     if (asprintf(&to, "%s%s", merge_dst, path + merge_src_len) < 0)
         return -ENOMEM;
     struct stat have;
@@ -148,11 +157,16 @@ static int on_entry(const char *path, const struct stat *st, int type, struct FT
     return rc;
 }
 
-int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err)
+/* Build beside dest under a name of this call's own (jobs on several threads may merge the
+ * same list at once) and rename it in; when another merge of the same list got there first,
+ * its directory stays and this one goes. */
+static int merge(const char *const *dirs, size_t n, const char *dest, const atomic_int *stop,
+                 gl_err_t *err)
 {
+    static atomic_uint seq;
     char *tmp = NULL;
     int rc;
-    if (asprintf(&tmp, "%s.tmp-%d", dest, (int)getpid()) < 0)
+    if (asprintf(&tmp, "%s.tmp-%d-%u", dest, (int)getpid(), atomic_fetch_add(&seq, 1)) < 0)
         return gl_err_set(err, ENOMEM, "merge layers");
     gl_rm_rf(tmp);
     if ((rc = gl_mkdir_p(tmp, 0755)) < 0) {
@@ -160,6 +174,7 @@ int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_
         goto out;
     }
     merge_dst = tmp;
+    merge_stop = stop;
     for (size_t i = 0; i < n; i++) {
         merge_src = dirs[i];
         merge_src_len = strlen(dirs[i]);
@@ -171,13 +186,23 @@ int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_
     }
     if (rename(tmp, dest) < 0) {
         rc = -errno;
-        gl_err_set(err, -rc, "rename %s", tmp);
+        if (rc == -ENOTEMPTY || rc == -EEXIST)
+            rc = 0; /* the same list, merged by another job */
+        else
+            gl_err_set(err, -rc, "rename %s", tmp);
+        gl_rm_rf(tmp);
     }
 out:
+    merge_stop = NULL;
     if (rc < 0)
         gl_rm_rf(tmp);
     free(tmp);
     return rc;
+}
+
+int gl_layers_merge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err)
+{
+    return merge(dirs, n, dest, NULL, err);
 }
 
 int gl_layers_remerge(const char *const *dirs, size_t n, const char *dest, gl_err_t *err)
@@ -303,57 +328,108 @@ static int check_total(uint64_t bytes, gl_aws_error_t *aerr)
                             (unsigned long long)bytes);
 }
 
-int gl_layers_check_size(const gl_fn_config_t *cfg, gl_aws_error_t *aerr)
+int gl_layers_check_size(const char *code_dir, const char *opt_dir, gl_aws_error_t *aerr)
 {
-    if (!cfg->opt_dir)
+    if (!opt_dir)
         return 0;
-    return check_total(gl_layers_tree_bytes(cfg->code_dir) + gl_layers_tree_bytes(cfg->opt_dir),
-                       aerr);
+    return check_total(gl_layers_tree_bytes(code_dir) + gl_layers_tree_bytes(opt_dir), aerr);
 }
 
-int gl_layers_resolve(gl_registry_t *r, gl_fn_config_t *cfg, gl_aws_error_t *aerr)
+/* A refusal kept in the plan too, for a caller that answers it later. */
+static int plan_failed(gl_layers_plan_t *p, int rc, const gl_aws_error_t *aerr)
+{
+    p->rc = rc;
+    p->fail = *aerr;
+    return rc;
+}
+
+int gl_layers_plan(gl_registry_t *r, gl_fn_config_t *cfg, const atomic_int *stop,
+                   gl_layers_plan_t *p, gl_aws_error_t *aerr)
 {
     json_t *layers = cfg->extra ? json_object_get(cfg->extra, "Layers") : NULL;
-    char *dirs[GL_LAYERS_MAX] = {0}, *dest = NULL;
-    uint64_t bytes = 0;
-    gl_err_t err = {0};
     int rc;
+    memset(p, 0, sizeof(*p));
+    p->stop = stop;
     free(cfg->opt_dir);
     cfg->opt_dir = NULL;
     if (!json_array_size(layers))
         return 0;
     if (json_array_size(layers) > GL_LAYERS_MAX)
-        return gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
-                                "Cannot reference more than %d layers.", GL_LAYERS_MAX);
-    if ((rc = look_up(r, layers, dirs, &bytes, aerr)) < 0)
-        goto out;
-    if ((rc = check_total(bytes + gl_layers_tree_bytes(cfg->code_dir), aerr)) < 0)
-        goto out;
+        return plan_failed(p, gl_aws_error_set(aerr, GL_AWS_INVALID_PARAMETER_VALUE, EINVAL,
+                                               "Cannot reference more than %d layers.",
+                                               GL_LAYERS_MAX),
+                           aerr);
+    if ((rc = look_up(r, layers, p->dirs, &p->layer_bytes, aerr)) < 0)
+        return plan_failed(p, rc, aerr);
+    if (!(p->dest = merged_path(r, layers)))
+        return plan_failed(p, gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "out of memory"),
+                           aerr);
+    p->n = json_array_size(layers);
+    return 0;
+}
+
+int gl_layers_prepare(gl_layers_plan_t *p, const char *code_dir)
+{
+    gl_err_t err = {0};
     struct stat st;
-    if (!(dest = merged_path(r, layers))) {
-        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, ENOMEM, "out of memory");
-        goto out;
-    }
-    char *parent = strdup(dest);
+    int rc;
+    if (p->rc < 0 || p->n == 0)
+        return p->rc;
+    if ((rc = check_total(p->layer_bytes + gl_layers_tree_bytes(code_dir), &p->fail)) < 0)
+        return p->rc = rc;
+    char *parent = strdup(p->dest);
     if (parent)
         *strrchr(parent, '/') = '\0';
     rc = parent ? gl_mkdir_p(parent, 0755) : -ENOMEM;
     free(parent);
-    if (rc == 0 && stat(dest, &st) < 0)
-        rc = gl_layers_merge((const char *const *)dirs, json_array_size(layers), dest, &err);
+    /* Another function's job may be merging the same list meanwhile: merge() keeps whichever
+     * directory is renamed in first. */
+    if (rc == 0 && stat(p->dest, &st) < 0)
+        rc = merge((const char *const *)p->dirs, p->n, p->dest, p->stop, &err);
     if (rc < 0) {
-        gl_log_error("layers: %s: %s", err.msg, strerror(-rc));
-        rc = gl_aws_error_set(aerr, GL_AWS_SERVICE, EIO, "Could not prepare the layers: %s",
-                              err.msg[0] ? err.msg : strerror(-rc));
-        goto out;
+        snprintf(p->log_msg, sizeof(p->log_msg), "layers: %s: %s", err.msg, strerror(-rc));
+        p->rc = gl_aws_error_set(&p->fail, GL_AWS_SERVICE, EIO,
+                                 "Could not prepare the layers: %s",
+                                 err.msg[0] ? err.msg : strerror(-rc));
     }
-    cfg->opt_dir = dest;
-    dest = NULL;
-out:
+    return p->rc;
+}
+
+int gl_layers_finish(gl_registry_t *r, gl_layers_plan_t *p, gl_fn_config_t *cfg,
+                     gl_aws_error_t *aerr)
+{
+    char *dirs[GL_LAYERS_MAX] = {0};
+    uint64_t bytes = 0;
+    int rc;
+    if (p->log_msg[0])
+        gl_log_error("%s", p->log_msg);
+    if (p->rc < 0) {
+        *aerr = p->fail;
+        return p->rc;
+    }
+    if (p->n == 0)
+        return 0;
+    /* A version deleted while the job ran: answered as if the delete had come first (its
+     * merge, named by a list no lookup can match again, goes at the next start's gc). */
+    rc = look_up(r, json_object_get(cfg->extra, "Layers"), dirs, &bytes, aerr);
     for (size_t i = 0; i < GL_LAYERS_MAX; i++)
         free(dirs[i]);
-    free(dest);
-    return rc;
+    if (rc < 0)
+        return rc;
+    free(cfg->opt_dir);
+    cfg->opt_dir = p->dest;
+    p->dest = NULL; /* moved into cfg */
+    return 0;
+}
+
+void gl_layers_plan_free(gl_layers_plan_t *p)
+{
+    for (size_t i = 0; i < GL_LAYERS_MAX; i++) {
+        free(p->dirs[i]);
+        p->dirs[i] = NULL;
+    }
+    free(p->dest);
+    p->dest = NULL;
 }
 
 int gl_layers_template_dir(gl_registry_t *r, const char *name, const json_t *dirs,

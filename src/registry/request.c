@@ -371,7 +371,8 @@ static const char *enum_member(check_t *c, const json_t *obj, const char *key, c
     "(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
 
 /* Layers: version ARNs, at most 5, kept as [{"Arn", "CodeSize"}]; the caller resolves them
- * (gl_layers_resolve: they exist, their sizes, the merged /opt). [] removes them. */
+ * (gl_layers_plan and the steps after it: they exist, their sizes, the merged /opt). [] removes
+ * them. */
 static int check_layers(check_t *c, const json_t *v, gl_fn_config_t *cfg)
 {
     json_t *layers = json_array();

@@ -3,11 +3,16 @@
  * test_layer_merge.c: src/registry/layer_merge.c: layer ARNs and LayerName parameters as
  * Lambda's patterns accept them, and the merge of layers into one directory: a later layer's
  * file replaces an earlier one's (also a file over a directory and back), files of both
- * remain, symbolic links are kept as links, and a failed merge leaves nothing behind.
+ * remain, symbolic links are kept as links, and a failed merge leaves nothing behind; a
+ * merge finding the same list merged meanwhile keeps that one; a function's list resolved in
+ * its three steps (plan on the loop, prepare on a worker, finish), with a stop and with a
+ * version gone before the finish.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -186,13 +191,106 @@ static void test_merge_order(void **state)
     assert_int_equal(gl_layers_tree_bytes(dest3), 0);
 }
 
+/* Another thread's merge of the same list renamed in first: its directory stays, this
+ * merge's goes, and the call succeeds. */
+static void test_merge_lost_race(void **state)
+{
+    (void)state;
+    char *a = gl_path_join(state_dir, "a"), *dest = gl_path_join(state_dir, "merged");
+    const char *dirs[] = {a};
+    gl_err_t err = {0};
+    put(a, "x", "new");
+    put(dest, "x", "first");
+    assert_int_equal(gl_layers_merge(dirs, 1, dest, &err), 0);
+    expect_text(dest, "x", "first");
+    DIR *d = opendir(state_dir);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)))
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 2); /* a and merged: no half-built merge beside it */
+    free(a);
+    free(dest);
+}
+
+static const char TPL_ARN[] = "arn:aws:lambda:us-east-1:123456789012:layer:tpl:1";
+
+/* A function's config naming arn, and its layers resolved up to (not including) the finish. */
+static void plan_and_prepare(gl_registry_t *r, gl_fn_config_t *cfg, const char *arn,
+                             const atomic_int *stop, gl_layers_plan_t *p, int want)
+{
+    gl_aws_error_t aerr;
+    json_decref(cfg->extra);
+    cfg->extra = json_pack("{s:[{s:s}]}", "Layers", "Arn", arn);
+    assert_int_equal(gl_layers_plan(r, cfg, stop, p, &aerr), want < 0 && !stop ? want : 0);
+    assert_int_equal(gl_layers_prepare(p, cfg->code_dir) < 0, want < 0);
+}
+
+static void test_resolve_steps(void **state)
+{
+    (void)state;
+    gl_registry_t *r = fixture_open("us-east-1", "123456789012");
+    char *lay = gl_path_join(state_dir, "lay");
+    gl_fn_config_t cfg = {.code_dir = gl_path_join(state_dir, "code")};
+    gl_layers_plan_t p;
+    gl_aws_error_t aerr;
+    put(lay, "nodejs/node_modules/m/index.js", "module");
+    put(cfg.code_dir, "app.py", "x");
+    json_t *tpl = json_pack("{s:{s:s,s:s}}", "L", "Name", "tpl", "Dir", lay);
+    assert_int_equal(gl_layers_set_template(r, tpl), 0);
+
+    /* A stop while merging: nothing is left, and the finish answers the failure. */
+    atomic_int stop = 1;
+    plan_and_prepare(r, &cfg, TPL_ARN, &stop, &p, -1);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(access(p.dest, F_OK), -1);
+    assert_int_equal(gl_layers_finish(r, &p, &cfg, &aerr), p.rc);
+    assert_int_equal(aerr.type, GL_AWS_SERVICE);
+    assert_null(cfg.opt_dir);
+    gl_layers_plan_free(&p);
+
+    /* The three steps: merged, then bound. */
+    plan_and_prepare(r, &cfg, TPL_ARN, NULL, &p, 0);
+    char *dest = strdup(p.dest);
+    assert_int_equal(gl_layers_finish(r, &p, &cfg, &aerr), 0);
+    assert_string_equal(cfg.opt_dir, dest);
+    expect_text(cfg.opt_dir, "nodejs/node_modules/m/index.js", "module");
+    gl_layers_plan_free(&p);
+
+    /* The version gone before the finish: Lambda's answer, as if it had gone first. */
+    plan_and_prepare(r, &cfg, TPL_ARN, NULL, &p, 0);
+    json_t *none = json_object();
+    assert_int_equal(gl_layers_set_template(r, none), 0);
+    assert_int_equal(gl_layers_finish(r, &p, &cfg, &aerr), -EINVAL);
+    assert_int_equal(aerr.type, GL_AWS_INVALID_PARAMETER_VALUE);
+    assert_string_equal(aerr.msg, "Layer version arn:aws:lambda:us-east-1:123456789012:layer:"
+                                  "tpl:1 does not exist.");
+    assert_null(cfg.opt_dir);
+    gl_layers_plan_free(&p);
+
+    /* The plan's refusal is kept for the finish (CreateFunction answers it after the unzip). */
+    plan_and_prepare(r, &cfg, TPL_ARN, NULL, &p, -EINVAL);
+    assert_int_equal(gl_layers_finish(r, &p, &cfg, &aerr), -EINVAL);
+    assert_true(strstr(aerr.msg, "does not exist") != NULL);
+    gl_layers_plan_free(&p);
+
+    json_decref(none);
+    json_decref(tpl);
+    free(dest);
+    free(lay);
+    gl_fn_config_free(&cfg);
+    gl_registry_free(r);
+}
+
 int main(void)
 {
-    (void)fixture_open; /* the fixture's registry is not needed here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_arn),
         cmocka_unit_test(test_parse_name),
         cmocka_unit_test_setup_teardown(test_merge_order, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_merge_lost_race, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_steps, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
