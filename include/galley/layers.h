@@ -62,6 +62,12 @@ json_t *gl_layer_versions(struct gl_registry *r, const char *name);
 json_t *gl_layer_names(struct gl_registry *r);
 /** DeleteLayerVersion: 0 also when it never existed (Lambda answers 204 either way). */
 int gl_layer_delete(struct gl_registry *r, const char *name, long version);
+/** DeleteLayerVersion without the walk: the version's directory is renamed into
+ *  <state>/layers/.trash, and *trash (malloc'd, or NULL when there was nothing) is for the
+ *  caller to delete off the loop. 0 also when it never existed. */
+int gl_layer_retire(struct gl_registry *r, const char *name, long version, char **trash);
+/** Delete what gl_layer_retire moved and nobody deleted (a crash meanwhile). */
+void gl_layer_trash_clear(struct gl_registry *r);
 /** "arn:aws:lambda:<region>:<account>:layer:<name>[:<version>]" (version 0: none). */
 void gl_layer_arn(const struct gl_registry *r, const char *name, long version, char *out,
                   size_t outlen);

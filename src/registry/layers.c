@@ -278,3 +278,37 @@ int gl_layer_delete(gl_registry_t *r, const char *name, long version)
     free(vdir);
     return rc == -ENOENT ? 0 : rc;
 }
+
+/* <state>/layers/.trash: versions being deleted, out of every listing (names never start with
+ * a dot); what a crash left there goes at the next start (gl_layer_trash_clear). */
+#define TRASH_DIR LAYERS_DIR "/.trash"
+
+int gl_layer_retire(gl_registry_t *r, const char *name, long version, char **trash)
+{
+    char *vdir = version > 0 ? layer_path(r, name, version) : NULL, hex[17];
+    char *bin = gl_path_join(r->state_dir, TRASH_DIR), *to = NULL;
+    int rc = -ENOMEM;
+    *trash = NULL;
+    gl_random_hex(hex, 8);
+    if (version <= 0) {
+        rc = 0;
+    } else if (vdir && bin && asprintf(&to, "%s/%s-%ld-%s", bin, name, version, hex) >= 0) {
+        rc = mkdir(bin, 0755) < 0 && errno != EEXIST ? -errno : 0;
+        if (rc == 0 && rename(vdir, to) < 0)
+            rc = errno == ENOENT ? 0 : -errno;
+        else if (rc == 0)
+            *trash = to, to = NULL;
+    }
+    free(vdir);
+    free(bin);
+    free(to);
+    return rc;
+}
+
+void gl_layer_trash_clear(gl_registry_t *r)
+{
+    char *bin = gl_path_join(r->state_dir, TRASH_DIR);
+    if (bin)
+        gl_rm_rf(bin);
+    free(bin);
+}

@@ -304,6 +304,7 @@ int gl_registry_open(gl_registry_t **out, const gl_registry_opts_t *opts, gl_err
     if ((rc = load_all(r, err)) < 0)
         goto fail;
     gl_layers_gc(r); /* merged layers no function uses any more */
+    gl_layer_trash_clear(r); /* deleted versions a crash left behind */
     *out = r;
     return 0;
 fail:

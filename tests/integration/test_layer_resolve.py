@@ -226,3 +226,40 @@ def test_daemon_stopped_during_a_layer_merge_stores_nothing(daemon_factory, laye
     d = daemon_factory(state_dir=state)
     assert "Layers" not in d.client().get_function(FunctionName="f")["Configuration"]
     assert not merging(d)
+
+
+def test_delete_layer_version_deletes_off_the_loop(daemon_factory, layer_zip):
+    """DeleteLayerVersion of a 20,000-file layer renames its directory into layers/.trash on
+    the loop and deletes it on the work queue; what a crash left there goes at the next
+    start."""
+    d = daemon_factory()
+    c = d.client()
+    create(c, "other")
+    publish(d, layer_zip)
+    version_dir = d.state / "layers" / "mods" / "1"
+    trash = d.state / "layers" / ".trash"
+    assert version_dir.is_dir()
+
+    poll = Poller(d, "other")
+    poll.start()
+    assert wait_until(lambda: len(poll.calls) >= 3, timeout=30, step=0.01)
+    c.delete_layer_version(LayerName="mods", VersionNumber=1)
+    assert not version_dir.exists()  # moved out of sight before the 204
+    assert wait_until(lambda: not trash.exists() or not any(trash.iterdir()), timeout=60)
+    poll.stop.set()
+    poll.join(timeout=60)
+    assert poll.calls and all(ok for _, _, ok in poll.calls)
+    worst = max(end - start for start, end, _ in poll.calls)
+    assert worst < HANG_GUARD_S, f"a GetFunction waited {worst:.2f} s during the delete"
+    with pytest.raises(ClientError) as e:
+        c.get_layer_version(LayerName="mods", VersionNumber=1)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert c.list_layer_versions(LayerName="mods")["LayerVersions"] == []
+
+    # A crash between the rename and the deletion leaves the directory in the trash.
+    d.stop()
+    (trash / "mods-1-0123456789abcdef" / "content").mkdir(parents=True)
+    (trash / "mods-1-0123456789abcdef" / "content" / "f").write_text("x")
+    d2 = daemon_factory(state_dir=d.state)
+    assert not trash.exists(), list(trash.iterdir())
+    assert d2.client().list_layers()["Layers"] == []
