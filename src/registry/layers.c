@@ -294,7 +294,9 @@ int gl_layer_retire(gl_registry_t *r, const char *name, long version, char **tra
         rc = 0;
     } else if (vdir && bin && asprintf(&to, "%s/%s-%ld-%s", bin, name, version, hex) >= 0) {
         rc = mkdir(bin, 0755) < 0 && errno != EEXIST ? -errno : 0;
-        if (rc == 0 && rename(vdir, to) < 0)
+        if (rc == -ENOENT) /* no layer was ever published: nothing to delete */
+            rc = 0;
+        else if (rc == 0 && rename(vdir, to) < 0)
             rc = errno == ENOENT ? 0 : -errno;
         else if (rc == 0)
             *trash = to, to = NULL;

@@ -234,6 +234,8 @@ def test_delete_layer_version_deletes_off_the_loop(daemon_factory, layer_zip):
     start."""
     d = daemon_factory()
     c = d.client()
+    # 204 for a version that is not there, also before any layer was ever published.
+    c.delete_layer_version(LayerName="mods", VersionNumber=3)
     create(c, "other")
     publish(d, layer_zip)
     version_dir = d.state / "layers" / "mods" / "1"
