@@ -114,6 +114,8 @@ typedef struct gl_async_ev {
     struct gl_async_park *park; /* while GL_ASYNC_PARKED */
     uint64_t seq;              /* journal segment of its ACCEPT */
     uint64_t order;            /* ties between equal due times go first-in, first-out */
+    uint64_t accept_order;     /* order of acceptance (replayed ones first): parked events
+                                  wait in it (accepted_ms ties within a millisecond) */
     gl_async_where_t where;
     /* the last attempt's outcome, for the failure record after an age expiry */
     gl_buf_t last_response;
@@ -161,6 +163,7 @@ struct gl_async {
     gl_async_ev_t **heap;        /* delayed events: a binary min-heap on (due_ms, order) */
     size_t nheap, heap_cap;
     uint64_t next_order;
+    uint64_t next_accept;
     uv_timer_t delay_timer;
     gl_async_park_t *parks;  /* one per function that had a throttled event */
     size_t nparked;

@@ -77,6 +77,7 @@ gl_async_ev_t *gl_async_event_new(gl_async_t *a, const char *id, const char *fn,
     e->qualifier = strdup(qualifier ? qualifier : "");
     e->trace_id = trace_id ? strdup(trace_id) : NULL;
     e->a = a;
+    e->accept_order = a->next_accept++;
     if (!e->fn_name || !e->qualifier || (trace_id && !e->trace_id) ||
         gl_buf_append(&e->payload, payload, len) < 0) {
         free(e->fn_name);
@@ -257,10 +258,12 @@ int gl_async_park(gl_async_t *a, gl_async_ev_t *e)
     gl_async_park_t *p = park_of(a, e->fn_name);
     if (!p)
         return -ENOMEM;
-    /* Insert by acceptance time: usually at the tail, or right before it for a retry. */
+    /* Insert in acceptance order: usually at the tail; further up for one taken out and
+     * parked again, or a retry. (Not by accepted_ms: two events accepted in the same
+     * millisecond would swap when the older one is parked again.) */
     gl_async_list_t *l = &p->events;
     gl_async_ev_t *after = l->tail;
-    while (after && after->accepted_ms > e->accepted_ms)
+    while (after && after->accept_order > e->accept_order)
         after = after->prev;
     e->prev = after;
     e->next = after ? after->next : l->head;
