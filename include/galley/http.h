@@ -159,6 +159,14 @@ const char *gl_http_req_header(const gl_http_req_t *req, const char *lname);
  */
 int gl_http_reply(gl_http_req_t *req, int status, const gl_http_header_t *headers, size_t nheaders,
                   const void *body, size_t len);
+/**
+ * Let req's reply wait for the next one on its connection when the client has already sent a
+ * further request behind req (HTTP/1.1 pipelining) and that request waits for its own reply:
+ * both then go out in one write, which wakes the client once instead of twice. Call before
+ * replying, and only from the request's own on_request; for replies a pipelining client does
+ * not wait for (the Runtime API's 202 to a result, with the next /next behind it).
+ */
+void gl_http_req_may_hold_reply(gl_http_req_t *req);
 /** Same, taking ownership of a malloc'd body (no copy). */
 int gl_http_reply_owned(gl_http_req_t *req, int status, const gl_http_header_t *headers,
                         size_t nheaders, char *body, size_t len);

@@ -24,6 +24,7 @@ typedef struct rt_conn {
     char port[16];
     /* private */
     int fd;                              /* -1 when not connected */
+    int next_sent; /* a GET of next_path went out behind the last request; its reply is unread */
     size_t rpos, rlen;                   /* unread bytes are rbuf[rpos..rlen) */
     char rbuf[GL_RT_MAX_HEADER_BYTES + 1]; /* a whole header block must fit */
 } rt_conn_t;
@@ -67,6 +68,21 @@ void rt_conn_close(rt_conn_t *c);
 int rt_http_request(rt_conn_t *c, const char *method, const char *path,
                     const rt_req_header_t *extra, size_t nextra, const void *body, size_t body_len,
                     size_t max_body, rt_reply_t *reply);
+
+/*
+ * rt_http_request, with a GET of then_get written in the same sendmsg right behind the request
+ * (HTTP/1.1 pipelining). *reply is the first request's reply; when 0 is returned and the
+ * connection stayed open, c->next_sent is 1 and rt_read_pipelined returns the GET's reply.
+ * Saves the Runtime API a wake-up per invoke: the runtime's result and its next /next arrive
+ * together, and the daemon can answer both at once (see src/http/conn.c, "held replies").
+ */
+int rt_http_request_then_get(rt_conn_t *c, const char *method, const char *path,
+                             const rt_req_header_t *extra, size_t nextra, const void *body,
+                             size_t body_len, size_t max_body, const char *then_get,
+                             rt_reply_t *reply);
+/** The reply of the GET rt_http_request_then_get sent (c->next_sent must be 1). If the
+ *  connection dropped before any byte of it, it sends the GET again once, as rt_http_request. */
+int rt_read_pipelined(rt_conn_t *c, const char *path, size_t max_body, rt_reply_t *reply);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *rt_reply_header(const rt_reply_t *r, const char *name);

@@ -87,6 +87,7 @@ void rt_conn_close(rt_conn_t *c)
         close(c->fd);
     c->fd = -1;
     c->rpos = c->rlen = 0;
+    c->next_sent = 0;
 }
 
 int rt_conn_open(rt_conn_t *c)
@@ -501,8 +502,8 @@ int rt_read_reply(rt_conn_t *c, size_t max_body, rt_reply_t *r, int *got_bytes)
     }
     if (rc < 0)
         return rc;
-    if (c->rpos != c->rlen) {
-        /* The Runtime API never pipelines; bytes after a reply mean we misframed it. */
+    if (c->rpos != c->rlen && !c->next_sent) {
+        /* Only a pipelined GET's reply may follow; other bytes mean we misframed this one. */
         rt_log("%zu unexpected bytes after a reply", c->rlen - c->rpos);
         keep_alive = 0;
     }
@@ -538,41 +539,57 @@ int rt_send_all(int fd, struct iovec *iov, int iovcnt)
     return 0;
 }
 
-static int send_request(rt_conn_t *c, const char *method, const char *path,
-                        const rt_req_header_t *extra, size_t nextra, const void *body,
-                        size_t body_len)
+/* Format a request head into head (cap bytes). Its length, or -E2BIG. */
+static int format_head(const rt_conn_t *c, char *head, size_t cap, const char *method,
+                       const char *path, const rt_req_header_t *extra, size_t nextra,
+                       size_t body_len)
 {
-    char head[8192];
-    struct iovec iov[2];
     size_t len;
     int n;
 
-    n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", method,
-                 path, c->hostport, USER_AGENT);
-    if (n < 0 || (size_t)n >= sizeof head)
+    n = snprintf(head, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", method, path,
+                 c->hostport, USER_AGENT);
+    if (n < 0 || (size_t)n >= cap)
         return -E2BIG;
     len = (size_t)n;
     if (strcmp(method, "GET") != 0) {
-        n = snprintf(head + len, sizeof head - len, "Content-Length: %zu\r\n", body_len);
-        if (n < 0 || (size_t)n >= sizeof head - len)
+        n = snprintf(head + len, cap - len, "Content-Length: %zu\r\n", body_len);
+        if (n < 0 || (size_t)n >= cap - len)
             return -E2BIG;
         len += (size_t)n;
     }
     for (size_t i = 0; i < nextra; i++) {
-        n = snprintf(head + len, sizeof head - len, "%s: %s\r\n", extra[i].name, extra[i].value);
-        if (n < 0 || (size_t)n >= sizeof head - len)
+        n = snprintf(head + len, cap - len, "%s: %s\r\n", extra[i].name, extra[i].value);
+        if (n < 0 || (size_t)n >= cap - len)
             return -E2BIG;
         len += (size_t)n;
     }
-    if (len + 2 >= sizeof head)
+    if (len + 2 >= cap)
         return -E2BIG;
     memcpy(head + len, "\r\n", 2);
-    len += 2;
-    iov[0].iov_base = head;
-    iov[0].iov_len = len;
-    iov[1].iov_base = (void *)body;
-    iov[1].iov_len = body_len;
-    return rt_send_all(c->fd, iov, body_len ? 2 : 1);
+    return (int)(len + 2);
+}
+
+/* Write the request, and a GET of then_get behind it when not NULL, in one sendmsg. */
+static int send_request(rt_conn_t *c, const char *method, const char *path,
+                        const rt_req_header_t *extra, size_t nextra, const void *body,
+                        size_t body_len, const char *then_get)
+{
+    char head[8192], get[1024];
+    struct iovec iov[3];
+    int len, get_len = 0, n = 0;
+
+    if ((len = format_head(c, head, sizeof head, method, path, extra, nextra, body_len)) < 0)
+        return len;
+    if (then_get &&
+        (get_len = format_head(c, get, sizeof get, "GET", then_get, NULL, 0, 0)) < 0)
+        return get_len;
+    iov[n++] = (struct iovec){head, (size_t)len};
+    if (body_len)
+        iov[n++] = (struct iovec){(void *)body, body_len};
+    if (then_get)
+        iov[n++] = (struct iovec){get, (size_t)get_len};
+    return rt_send_all(c->fd, iov, n);
 }
 
 static int is_drop(int rc)
@@ -580,13 +597,15 @@ static int is_drop(int rc)
     return rc == -ECONNRESET || rc == -EPIPE || rc == -ECONNABORTED || rc == -ENOTCONN;
 }
 
-int rt_http_request(rt_conn_t *c, const char *method, const char *path,
-                    const rt_req_header_t *extra, size_t nextra, const void *body, size_t body_len,
-                    size_t max_body, rt_reply_t *reply)
+static int request(rt_conn_t *c, const char *method, const char *path,
+                   const rt_req_header_t *extra, size_t nextra, const void *body, size_t body_len,
+                   size_t max_body, const char *then_get, rt_reply_t *reply)
 {
     int rc = -ECONNRESET, got_bytes;
 
     memset(reply, 0, sizeof *reply);
+    if (c->next_sent)
+        rt_conn_close(c); /* an unread pipelined reply would be taken for this one's */
     for (int attempt = 0; attempt < 2; attempt++) {
         got_bytes = 0;
         if (c->fd < 0 && (rc = rt_conn_open(c)) < 0) {
@@ -594,11 +613,12 @@ int rt_http_request(rt_conn_t *c, const char *method, const char *path,
             return rc;
         }
         c->rpos = c->rlen = 0;
-        rc = send_request(c, method, path, extra, nextra, body, body_len);
+        rc = send_request(c, method, path, extra, nextra, body, body_len, then_get);
         if (rc == -E2BIG) {
             rt_log("request head for %s too large", path);
             return rc;
         }
+        c->next_sent = rc == 0 && then_get;
         if (rc == 0 && (rc = rt_read_reply(c, max_body, reply, &got_bytes)) == 0)
             return 0;
         /* Whatever failed, the connection's position in the stream is unknown now. */
@@ -611,4 +631,38 @@ int rt_http_request(rt_conn_t *c, const char *method, const char *path,
     if (rc != -EMSGSIZE)
         rt_log("%s %s failed: %s", method, path, strerror(-rc));
     return rc;
+}
+
+int rt_http_request(rt_conn_t *c, const char *method, const char *path,
+                    const rt_req_header_t *extra, size_t nextra, const void *body, size_t body_len,
+                    size_t max_body, rt_reply_t *reply)
+{
+    return request(c, method, path, extra, nextra, body, body_len, max_body, NULL, reply);
+}
+
+int rt_http_request_then_get(rt_conn_t *c, const char *method, const char *path,
+                             const rt_req_header_t *extra, size_t nextra, const void *body,
+                             size_t body_len, size_t max_body, const char *then_get,
+                             rt_reply_t *reply)
+{
+    return request(c, method, path, extra, nextra, body, body_len, max_body, then_get, reply);
+}
+
+int rt_read_pipelined(rt_conn_t *c, const char *path, size_t max_body, rt_reply_t *reply)
+{
+    int rc, got_bytes = 0;
+
+    memset(reply, 0, sizeof *reply);
+    c->next_sent = 0; /* from here on, bytes after this reply are an error */
+    if ((rc = rt_read_reply(c, max_body, reply, &got_bytes)) == 0)
+        return 0;
+    rt_conn_close(c);
+    if (got_bytes || !is_drop(rc)) {
+        if (rc != -EMSGSIZE)
+            rt_log("GET %s failed: %s", path, strerror(-rc));
+        return rc;
+    }
+    rt_log("connection to %s dropped (%s); reconnecting", c->hostport, strerror(-rc));
+    rt_reply_free(reply);
+    return request(c, "GET", path, NULL, 0, NULL, 0, max_body, NULL, reply);
 }

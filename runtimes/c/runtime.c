@@ -22,6 +22,7 @@
 #define MAX_REQUEST_ID 255
 #define MAX_CONTENT_TYPE 255
 #define DEFAULT_CONTENT_TYPE "application/json"
+#define NEXT_PATH API_PREFIX "/invocation/next"
 
 static rt_conn_t conn;
 static int64_t current_deadline_ms = -1; /* -1: no invocation in progress or no deadline */
@@ -169,8 +170,10 @@ static const char *error_type_header(const char *type)
     return type;
 }
 
-/* POST an error document to path. Returns the HTTP status, or a negative errno. */
-static int post_error(const char *path, const char *type, const char *message)
+/* POST an error document to path (then_get: pipeline a GET of it, or NULL). Returns the HTTP
+ * status, or a negative errno. */
+static int post_error(const char *path, const char *type, const char *message,
+                      const char *then_get)
 {
     char esc_msg[6 * sizeof ((gl_rt_response_t *)0)->error_message + 1];
     char esc_type[6 * sizeof ((gl_rt_response_t *)0)->error_type + 1];
@@ -188,13 +191,15 @@ static int post_error(const char *path, const char *type, const char *message)
                  esc_msg, esc_type);
     if (n < 0 || (size_t)n >= sizeof body)
         return -E2BIG; /* cannot happen: the buffers are sized for the worst case */
-    rc = rt_http_request(&conn, "POST", path, hdrs, 2, body, (size_t)n, RT_MAX_SMALL_BODY, &reply);
+    rc = rt_http_request_then_get(&conn, "POST", path, hdrs, 2, body, (size_t)n, RT_MAX_SMALL_BODY,
+                                  then_get, &reply);
     if (rc == 0 || rc == -EMSGSIZE)
         rc = reply.status;
     rt_reply_free(&reply);
     return rc;
 }
 
+/* POST the handler's result and pipeline the next /next behind it. */
 static int post_response(const char *path, const gl_rt_response_t *resp)
 {
     const char *ctype = resp->content_type ? resp->content_type : DEFAULT_CONTENT_TYPE;
@@ -206,8 +211,9 @@ static int post_response(const char *path, const gl_rt_response_t *resp)
         rt_log("handler's content type is unusable; sending %s", DEFAULT_CONTENT_TYPE);
         hdr.value = DEFAULT_CONTENT_TYPE;
     }
-    rc = rt_http_request(&conn, "POST", path, &hdr, 1, resp->body, resp->body ? resp->body_len : 0,
-                         RT_MAX_SMALL_BODY, &reply);
+    rc = rt_http_request_then_get(&conn, "POST", path, &hdr, 1, resp->body,
+                                  resp->body ? resp->body_len : 0, RT_MAX_SMALL_BODY, NEXT_PATH,
+                                  &reply);
     if (rc == 0 || rc == -EMSGSIZE)
         rc = reply.status;
     rt_reply_free(&reply);
@@ -270,7 +276,8 @@ static int handle_one(const rt_reply_t *next, int too_large, gl_rt_handler_fn ha
     if (too_large) {
         snprintf(path, sizeof path, API_PREFIX "/invocation/%s/error", enc);
         rt_log("event for %s exceeds %d bytes; reporting an error", id, GL_RT_MAX_EVENT_BYTES);
-        status = post_error(path, "Runtime.EventTooLarge", "The event exceeds the 6291556-byte limit.");
+        status = post_error(path, "Runtime.EventTooLarge", "The event exceeds the 6291556-byte limit.",
+                            NEXT_PATH);
         return status < 0 ? status : 0;
     }
 
@@ -304,7 +311,8 @@ static int handle_one(const rt_reply_t *next, int too_large, gl_rt_handler_fn ha
         what = "error";
         status = post_error(path, resp.error_type[0] ? resp.error_type : "HandlerError",
                             resp.error_message[0] ? resp.error_message
-                                                  : "The handler failed without a message.");
+                                                  : "The handler failed without a message.",
+                            NEXT_PATH);
     }
     if (resp.body_free && resp.body)
         resp.body_free((void *)resp.body);
@@ -323,8 +331,11 @@ int gl_rt_run(gl_rt_handler_fn handler, void *user_data)
     if ((rc = ensure_conn()) < 0)
         return rc;
     for (;;) {
-        rc = rt_http_request(&conn, "GET", API_PREFIX "/invocation/next", NULL, 0, NULL, 0,
-                             GL_RT_MAX_EVENT_BYTES, &next);
+        if (conn.next_sent) /* pipelined behind the last result */
+            rc = rt_read_pipelined(&conn, NEXT_PATH, GL_RT_MAX_EVENT_BYTES, &next);
+        else
+            rc = rt_http_request(&conn, "GET", NEXT_PATH, NULL, 0, NULL, 0, GL_RT_MAX_EVENT_BYTES,
+                                 &next);
         if (rc < 0 && !(rc == -EMSGSIZE && next.status == 200))
             break;
         if (next.status != 200) {
@@ -354,7 +365,7 @@ int gl_rt_init_error(const char *error_type, const char *fmt, ...)
     if ((rc = ensure_conn()) < 0)
         return rc;
     rc = post_error(API_PREFIX "/init/error", error_type ? error_type : "Runtime.InitError",
-                    message);
+                    message, NULL);
     disconnect();
     if (rc < 0)
         return rc;

@@ -23,6 +23,8 @@
  *   no limit and no body timeout, while the request is still being parsed; its trailers are
  *   kept; if it never completes (reset, malformed), the handler hears on_abort instead of
  *   on_request. gl_http_req_pause_body stops reading (body_paused) until resumed or dispatch.
+ * - A reply may be held (reply.c) while a pipelined request is parsed and dispatched: the
+ *   held reply counts as written, and goes out with the next one or at once (finish_held).
  * Replies are formatted and written in reply.c; the listener lives in server.c.
  */
 #include <assert.h>
@@ -377,6 +379,20 @@ static const llhttp_settings_t settings = {
 
 /* ---- dispatch and errors ---- */
 
+void gl_http_conn_reply_held(gl_http_conn_t *c)
+{
+    c->held_now = 1; /* reply.c holds only inside on_request: dispatch finishes it */
+}
+
+/* The held reply counts as written: parse what was pipelined. Unless that made a request which
+ * now waits for its reply (the held one goes out in front of it), write the held one now. */
+static void finish_held(gl_http_conn_t *c)
+{
+    gl_http_conn_reply_written(c, 0);
+    if (!c->closing && c->held && !c->inflight)
+        gl_http_flush_held(c);
+}
+
 static void dispatch(gl_http_conn_t *c)
 {
     gl_http_server_t *s = c->server;
@@ -401,6 +417,11 @@ static void dispatch(gl_http_conn_t *c)
     if (c->deferred_free) {
         gl_http_req_free(c->deferred_free);
         c->deferred_free = NULL;
+    }
+    if (c->held_now) {
+        c->held_now = 0;
+        if (!c->closing)
+            finish_held(c);
     }
 }
 
@@ -738,6 +759,7 @@ static void on_close(uv_handle_t *h)
     gl_http_req_free(c->req);
     gl_http_req_free(c->spare);
     gl_buf_free(&c->pending);
+    gl_http_wreq_free(c->held);
     gl_http_server_conn_closed(c->server, c);
 }
 

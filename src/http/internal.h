@@ -60,6 +60,7 @@ typedef struct gl_http_req_impl {
     unsigned want_drain : 1;  /* a write returned 1: on_drain is due */
     unsigned stream_body : 1; /* the body goes to on_chunk (gl_http_req_stream_body) */
     unsigned bodiless : 1;    /* a streamed reply that has no body (HEAD, 1xx, 204, 304) */
+    unsigned may_hold : 1;    /* gl_http_req_may_hold_reply was called */
     void (*on_chunk)(gl_http_req_t *req, const char *buf, size_t len);
     gl_buf_t trailers;        /* "name\0value\0..." of a streamed body */
 } gl_http_req_impl_t;
@@ -78,6 +79,7 @@ struct gl_http_conn {
     gl_buf_t pending;         /* input read while a request waits for its reply */
     size_t pending_off;       /* bytes of pending already parsed */
     uint64_t discarded;       /* body bytes dropped after the body crossed its limit */
+    struct gl_http_wreq *held; /* a formatted reply waiting to go out with the next (reply.c) */
     unsigned writes;          /* uv_write requests in flight */
     uint64_t deadline;        /* uv_now() ms at which the phase times out; 0 = never */
     unsigned char phase;      /* GL_HTTP_PHASE_* */
@@ -101,6 +103,7 @@ struct gl_http_conn {
     unsigned reading : 1;
     unsigned closing : 1;
     unsigned body_paused : 1; /* gl_http_req_pause_body: reading stops */
+    unsigned held_now : 1;    /* a reply was held inside on_request: finish it after it returns */
 };
 
 struct gl_http_server {
@@ -132,6 +135,10 @@ void gl_http_conn_refuse(gl_http_conn_t *c);
 void gl_http_conn_set_phase(gl_http_conn_t *c, int phase);
 /** The connection's deadline passed: 408 or close, by phase. */
 void gl_http_conn_timed_out(gl_http_conn_t *c);
+/** The reply for the current request was held (reply.c), from inside its on_request: once
+ *  that returns, go on as if it was written, and flush it unless a pipelined request now
+ *  waits for its own reply. */
+void gl_http_conn_reply_held(gl_http_conn_t *c);
 /** The reply for the current request was written (status < 0: it failed). */
 void gl_http_conn_reply_written(gl_http_conn_t *c, int status);
 /** Abort the dispatched request (if any) and close the connection; idempotent. */
@@ -160,6 +167,10 @@ int gl_http_reply_error_status(gl_http_req_t *req, int status, gl_aws_err_t type
                                const char *msg);
 /** 408 RequestTimeoutException (Lambda-shaped; the SDKs retry it). */
 int gl_http_reply_timeout(gl_http_req_t *req, const char *msg);
+/** Write c's held reply now, on its own (nothing when none is held). */
+void gl_http_flush_held(gl_http_conn_t *c);
+/** Free a write request and the held reply it carries. */
+void gl_http_wreq_free(struct gl_http_wreq *wr);
 /** Send the interim "100 Continue" on c. */
 void gl_http_send_continue(gl_http_conn_t *c);
 /** Bytes a head takes (gl_http_format_head's buffer size). */

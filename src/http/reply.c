@@ -7,6 +7,13 @@
  * and (for copied bodies) the body; an owned body is a second buffer freed with it. The write
  * callback, which libuv always runs (UV_ECANCELED on close), frees both and tells conn.c.
  * A request is consumed by exactly one reply: asserted in debug builds.
+ *
+ * Held replies: a reply its handler allowed to wait (gl_http_req_may_hold_reply), made while
+ * the client has already pipelined another request, is kept formatted in conn->held and goes
+ * out in front of the next reply, in the same write (at most one is held per connection).
+ * If the pipelined bytes do not make a request that waits for its reply, conn.c flushes it on
+ * its own at once (gl_http_flush_held); anything else written on the connection (100
+ * Continue, a streamed reply) flushes it first, so replies never change order.
  */
 #define _GNU_SOURCE /* vasprintf */
 #include <assert.h>
@@ -18,13 +25,25 @@
 
 #include "internal.h"
 
-typedef struct wreq {
+typedef struct gl_http_wreq {
     uv_write_t w;
     gl_http_conn_t *conn;
-    char *owned; /* caller's body, freed with the request */
-    int is_continue;
+    char *owned;               /* caller's body, freed with the request */
+    struct gl_http_wreq *held; /* a held reply written in front of this one, freed with it */
+    uv_buf_t bufs[2];          /* what a held reply writes */
+    int nbufs;
+    int detached;              /* not the current request's reply: 100 Continue, a held flush */
     char head[];
 } wreq_t;
+
+void gl_http_wreq_free(wreq_t *wr)
+{
+    if (!wr)
+        return;
+    gl_http_wreq_free(wr->held);
+    free(wr->owned);
+    free(wr);
+}
 
 const char *gl_http_reason(int status)
 {
@@ -161,12 +180,11 @@ static void on_write(uv_write_t *w, int status)
 {
     wreq_t *wr = (wreq_t *)w;
     gl_http_conn_t *c = wr->conn;
-    int is_continue = wr->is_continue;
+    int detached = wr->detached;
 
-    free(wr->owned);
-    free(wr);
+    gl_http_wreq_free(wr);
     c->writes--;
-    if (is_continue) {
+    if (detached) {
         if (status < 0)
             gl_http_conn_close(c);
         return;
@@ -182,8 +200,9 @@ void gl_http_send_continue(gl_http_conn_t *c)
 
     if (!wr)
         return; /* the client sends its body after a timeout anyway */
+    gl_http_flush_held(c);
     wr->conn = c;
-    wr->is_continue = 1;
+    wr->detached = 1;
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
         free(wr);
         return;
@@ -203,18 +222,68 @@ static int try_write_now(gl_http_conn_t *c, uv_buf_t *bufs, int *nbufs)
     if (c->writes || c->closing || c->close_after_reply || c->pending.len > c->pending_off)
         return 0;
     int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)*nbufs);
+    int done = 0;
     if (n < 0)
         return 0; /* EAGAIN, or an error uv_write reports the usual way */
-    while (*nbufs > 0 && (size_t)n >= bufs[0].len) {
-        n -= (int)bufs[0].len;
-        if (--*nbufs > 0)
-            bufs[0] = bufs[1];
-    }
-    if (*nbufs == 0)
+    while (done < *nbufs && (size_t)n >= bufs[done].len)
+        n -= (int)bufs[done++].len;
+    if (done == *nbufs)
         return 1;
+    memmove(bufs, bufs + done, (size_t)(*nbufs - done) * sizeof(*bufs));
+    *nbufs -= done;
     bufs[0].base += n;
     bufs[0].len -= (size_t)n;
     return 0;
+}
+
+/* Keep wr as c's held reply instead of writing it (see the top of this file): 1 when held. */
+static int hold(gl_http_conn_t *c, gl_http_req_impl_t *r, wreq_t *wr, const uv_buf_t *bufs,
+                int nbufs)
+{
+    if (!r->may_hold || !c->in_request_cb || c->held || c->closing || c->close_after_reply ||
+        c->pending.len <= c->pending_off)
+        return 0;
+    memcpy(wr->bufs, bufs, (size_t)nbufs * sizeof(*bufs));
+    wr->nbufs = nbufs;
+    c->held = wr;
+    return 1;
+}
+
+/* Put c's held reply (if any) in front of bufs[0..*nbufs) and hand it to wr, which frees it. */
+static void take_held(gl_http_conn_t *c, wreq_t *wr, uv_buf_t *bufs, int *nbufs)
+{
+    wreq_t *h = c->held;
+
+    if (!h)
+        return;
+    memmove(bufs + h->nbufs, bufs, (size_t)*nbufs * sizeof(*bufs));
+    memcpy(bufs, h->bufs, (size_t)h->nbufs * sizeof(*bufs));
+    *nbufs += h->nbufs;
+    wr->held = h;
+    c->held = NULL;
+}
+
+void gl_http_flush_held(gl_http_conn_t *c)
+{
+    wreq_t *h = c->held;
+
+    if (!h)
+        return;
+    c->held = NULL;
+    h->detached = 1;
+    if (c->closing || uv_write(&h->w, (uv_stream_t *)&c->tcp, h->bufs, (unsigned)h->nbufs,
+                               on_write) < 0) {
+        gl_http_wreq_free(h);
+        if (!c->closing)
+            gl_http_conn_close(c);
+        return;
+    }
+    c->writes++;
+}
+
+void gl_http_req_may_hold_reply(gl_http_req_t *req)
+{
+    GL_HTTP_IMPL(req)->may_hold = 1;
 }
 
 /* The one reply path. owned (may be NULL) is freed in every case. content_type is added unless
@@ -227,7 +296,7 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     gl_http_conn_t *c = req->conn;
     size_t headcap, copy;
     int send_body, rc;
-    uv_buf_t bufs[2];
+    uv_buf_t bufs[4];
     wreq_t *wr;
     char *p;
 
@@ -267,7 +336,8 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
     }
     wr->conn = c;
     wr->owned = owned;
-    wr->is_continue = 0;
+    wr->held = NULL;
+    wr->detached = 0;
     p = gl_http_format_head(c, wr->head, status, headers, nheaders, content_type, len, 0);
     assert((size_t)(p - wr->head) <= headcap);
 
@@ -279,16 +349,20 @@ static int send_reply(gl_http_req_t *req, int status, const gl_http_header_t *he
         bufs[1] = uv_buf_init(owned ? owned : (char *)body, (unsigned)len);
     }
     int nbufs = send_body ? 2 : 1;
+    if (hold(c, r, wr, bufs, nbufs)) {
+        gl_http_req_release(c, r);
+        gl_http_conn_reply_held(c);
+        return 0;
+    }
+    take_held(c, wr, bufs, &nbufs);
     if (try_write_now(c, bufs, &nbufs)) {
-        free(wr->owned);
-        free(wr);
+        gl_http_wreq_free(wr);
         gl_http_req_release(c, r);
         gl_http_conn_reply_written(c, 0);
         return 0;
     }
     if ((rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write)) < 0) {
-        free(wr->owned);
-        free(wr);
+        gl_http_wreq_free(wr);
         gl_http_req_release(c, r);
         gl_http_conn_close(c);
         return rc;

@@ -68,6 +68,7 @@ static int queue(gl_http_conn_t *c, const char *head, size_t hlen, const void *b
         gl_http_conn_close(c);
         return -ENOMEM;
     }
+    gl_http_flush_held(c); /* a held reply precedes this one on the wire */
     wr->conn = c;
     wr->last = last;
     memcpy(wr->data, head, hlen);

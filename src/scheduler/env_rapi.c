@@ -37,6 +37,14 @@ static void reply_accepted(gl_http_req_t *req)
     gl_http_reply(req, 202, &h, 1, ok, sizeof(ok) - 1);
 }
 
+/* The 202 to an invocation's result may wait for the reply to a /next the runtime pipelined
+ * behind it (galley's C runtime does): one write and one wake-up of the runtime for both. */
+static void reply_result_accepted(gl_http_req_t *req)
+{
+    gl_http_req_may_hold_reply(req);
+    reply_accepted(req);
+}
+
 static void on_parked_abort(gl_http_req_t *req)
 {
     gl_env_t *env = req->data;
@@ -89,7 +97,7 @@ void gl_env_rapi_response(gl_env_t *env, gl_http_req_t *req, const char *request
     free(inv->content_type);
     inv->content_type = ct && *ct ? strdup(ct) : NULL;
     inv->function_error = 0;
-    reply_accepted(req);
+    reply_result_accepted(req);
     gl_env_handle(env, GL_ENV_EV_RESPONSE, NULL);
 }
 
@@ -143,7 +151,7 @@ void gl_env_rapi_error(gl_env_t *env, gl_http_req_t *req, const char *request_id
     inv->error_type = strdup(type && valid_error_type(type) ? type : "Runtime.Unknown");
     free(inv->content_type);
     inv->content_type = NULL;
-    reply_accepted(req);
+    reply_result_accepted(req);
     gl_env_handle(env, GL_ENV_EV_ERROR, NULL);
 }
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,6 +149,9 @@ static void on_request(gl_http_req_t *req, void *data)
 
     fx->requests++;
     if (strcmp(p, "/echo") == 0 || strcmp(p, "/echo%2Fx") == 0) {
+        echo(req);
+    } else if (strcmp(p, "/holdable") == 0) {
+        gl_http_req_may_hold_reply(req);
         echo(req);
     } else if (strcmp(p, "/hdrs") == 0) {
         char out[2048];
@@ -628,6 +632,83 @@ static void c_pipelined(fx_t *fx)
 static void test_pipelined_in_order(void **state)
 {
     run_want(c_pipelined, NULL, (want_t){.requests = IS(3 + 1500)});
+}
+
+/* 1 when a byte of the next response is already here: buffered, or readable without waiting. */
+static int arrived(client_t *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return c->len > 0 || poll(&p, 1, 0) == 1;
+}
+
+#define HOLDABLE(i) "POST /holdable?i=" i " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+
+/* Read the reply to HOLDABLE(i); 0 or -1. */
+static int read_holdable(client_t *c, const char *i)
+{
+    char want[64];
+    resp_t r;
+    int ok;
+
+    snprintf(want, sizeof(want), "POST /holdable q=i=%s ", i);
+    if (read_resp(c, &r) < 0)
+        return -1;
+    ok = r.status == 200 && strstr(r.body, want) == r.body;
+    resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* A reply its handler lets wait (gl_http_req_may_hold_reply) goes out with the reply to the
+ * request pipelined behind it; at once when nothing, or no whole request, follows it. */
+static void c_held(fx_t *fx)
+{
+    client_t *c = cconnect(fx);
+    resp_t r;
+
+    CHECK(fx, c);
+    /* Behind it a request answered 200 ms later: both come in that one write. */
+    CHECK(fx, csend(c, HOLDABLE("1") "GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_holdable(c, "1") == 0);
+    CHECK(fx, arrived(c));
+    CHECK(fx, read_resp(c, &r) == 0 && strstr(r.body, "GET /slow ") == r.body);
+    resp_free(&r);
+    /* Nothing behind it: answered at once. */
+    CHECK(fx, csend(c, HOLDABLE("2")) == 0);
+    CHECK(fx, read_holdable(c, "2") == 0);
+    /* Half a request behind it: answered at once; the rest then completes that request. */
+    CHECK(fx, csend(c, HOLDABLE("3") "GET /echo?i=3 HTTP/1.1\r\nHo") == 0);
+    CHECK(fx, read_holdable(c, "3") == 0);
+    CHECK(fx, csend(c, "st: x\r\n\r\n") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && strstr(r.body, "GET /echo q=i=3 ") == r.body);
+    resp_free(&r);
+    /* Behind it a request answered at once, then a streamed reply: all in order. */
+    CHECK(fx, csend(c, HOLDABLE("4") "GET /echo?i=4 HTTP/1.1\r\nHost: x\r\n\r\n"
+                       HOLDABLE("5") "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, read_holdable(c, "4") == 0);
+    CHECK(fx, read_resp(c, &r) == 0 && strstr(r.body, "GET /echo q=i=4 ") == r.body);
+    resp_free(&r);
+    CHECK(fx, read_holdable(c, "5") == 0);
+    CHECK(fx, read_resp_ex(c, &r, 1) == 0 && r.status == 200);
+    resp_free(&r);
+    static const char want[] = "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n";
+    while (c->len < sizeof(want) - 1)
+        CHECK(fx, fill(c) == 0);
+    CHECK(fx, c->len == sizeof(want) - 1 && memcmp(c->buf, want, sizeof(want) - 1) == 0);
+    cclose(c);
+
+    /* The client goes away while a reply is held: the server frees it (ASan, the loop check). */
+    c = cconnect(fx);
+    CHECK(fx, c);
+    CHECK(fx, csend(c, HOLDABLE("6") "GET /never HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+    CHECK(fx, wait_for(&fx->requests, 2 + 1 + 2 + 4 + 2));
+    CHECK(fx, !arrived(c));
+    creset(c);
+    CHECK(fx, wait_for(&fx->aborts, 1));
+}
+
+static void test_held_reply(void **state)
+{
+    run_want(c_held, NULL, (want_t){.requests = IS(11), .aborts = IS(1), .conns_at_close = IS(0)});
 }
 
 static void c_chunked(fx_t *fx)
@@ -1311,6 +1392,7 @@ int main(void)
         cmocka_unit_test(test_get_post_roundtrip),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_pipelined_in_order),
+        cmocka_unit_test(test_held_reply),
         cmocka_unit_test(test_chunked_with_trailers),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_stream_cut),
