@@ -40,7 +40,7 @@ class FakeRuntimeApi:
         self.next_calls = 0
         self.post_status = {}  # request path -> list of statuses to answer
         self.close_after_next_reply = False
-        self.drop_after_post = False  # close without saying so
+        self.drop_after_post = False  # close without answering the next request
         self.stop = threading.Event()
         self.lock = threading.Lock()
         api = self
@@ -53,13 +53,27 @@ class FakeRuntimeApi:
 
             def setup(self):
                 BaseHTTPRequestHandler.setup(self)
+                self.drop_next = False
                 with api.lock:
                     api.connections += 1
                     self.conn_serial = api.connections
 
+            def pipelined(self):
+                """Whether bytes of a further request are already here."""
+                self.connection.setblocking(False)
+                try:
+                    return bool(self.rfile.peek(1))
+                except OSError:
+                    return False
+                finally:
+                    self.connection.setblocking(True)
+
             def do_GET(self):
                 with api.lock:
                     api.request_conns.append(self.conn_serial)
+                if self.drop_next:  # read, never answered: the client reconnects
+                    self.close_connection = True
+                    return
                 if self.path != API + "/invocation/next":
                     self.reply(404, {"errorType": "NotFound"})
                     return
@@ -98,12 +112,13 @@ class FakeRuntimeApi:
                     status = statuses.pop(0) if statuses else 202
                     if api.drop_after_post:
                         api.drop_after_post = False
-                        self.close_connection = True
+                        self.drop_next = True
                 record = {
                     "path": self.path,
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "body": body,
                     "status": status,
+                    "pipelined": self.pipelined(),
                 }
                 if status == 202:
                     self.reply(202, {"status": "OK"})
@@ -784,6 +799,22 @@ def test_one_keep_alive_connection(galley):
         time.sleep(0.02)
     with api.lock:
         assert set(api.request_conns) == {1}
+        assert api.connections == 1
+
+
+def test_next_is_pipelined_behind_each_result(galley):
+    api, proc = galley({"app.py": """
+        def handler(event, context):
+            if event == "fail":
+                raise ValueError("no")
+            return event
+    """})
+    for i, event in enumerate(["a", "fail", "b"]):
+        api.add_event("p%d" % i, event)
+    posts = [api.wait_post() for _ in range(3)]
+    assert [p["path"].rsplit("/", 1)[1] for p in posts] == ["response", "error", "response"]
+    assert all(p["pipelined"] for p in posts)
+    with api.lock:
         assert api.connections == 1
 
 
