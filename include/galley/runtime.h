@@ -6,7 +6,8 @@
  * A handler program links the static library galley_runtime and calls gl_rt_run() from main.
  * The library keeps one keep-alive TCP connection to $AWS_LAMBDA_RUNTIME_API ("host:port") and
  * loops: GET /runtime/invocation/next -> handler -> POST /runtime/invocation/<id>/response
- * (or /error). It depends on libc only, is not thread-safe (one loop per process, as Lambda
+ * (or /error), with the next GET pipelined behind each POST in the same write (galley's Runtime
+ * API then answers the POST and the next event together; any HTTP/1.1 server works). It depends on libc only, is not thread-safe (one loop per process, as Lambda
  * runs one invoke at a time per environment), and writes its own diagnostics to stderr with the
  * prefix "galley-runtime: ".
  *
