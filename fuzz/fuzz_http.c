@@ -12,7 +12,8 @@
  * /invocations first goes through the Invoke API's own checks (src/api/invoke.c: the
  * invocation and log types, X-Amz-Client-Context, the JSON payload, the trace header), which
  * answer bad ones with Lambda's errors; every other request is answered with its method,
- * path and body length. After the client's EOF the connection must close within a
+ * path and body length, and one to a path starting with /h may be held for the reply to the
+ * request pipelined behind it (gl_http_req_may_hold_reply). After the client's EOF the connection must close within a
  * bounded number of loop turns (after its deadline fires at most once): otherwise the run
  * aborts as a hang. Everything the server writes is parsed as HTTP responses (llhttp in
  * response mode): a malformed answer is a finding too, except on a connection that sent
@@ -75,6 +76,8 @@ static void answer(gl_http_req_t *req)
     int n = snprintf(text, sizeof(text), "%s %.64s %zu%s", req->method_name, req->path,
                      req->body.len, req->body_too_large ? " too large" : "");
     const char *h = gl_http_req_header(req, "content-type");
+    if (strncmp(req->path, "/h", 2) == 0)
+        gl_http_req_may_hold_reply(req);
     gl_http_header_t hdr = {"Content-Type", h && strlen(h) < 64 ? h : "text/plain"};
     gl_http_reply(req, req->body_too_large ? 413 : 200, &hdr, 1, text, (size_t)n);
 }
