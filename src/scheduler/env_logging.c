@@ -113,6 +113,11 @@ void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char
     json_decref(record);
 }
 
+int gl_env_platform_wanted(const gl_env_t *env)
+{
+    return gl_env_tel_active(env) || gl_env_log_json(env);
+}
+
 json_t *gl_env_status_record(json_t *rec, const char *status_text)
 {
     char status[32] = "success", type[128] = "";

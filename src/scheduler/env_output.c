@@ -216,21 +216,26 @@ static void write_report(gl_env_t *env, const char *rid, double duration_ms, int
                          int max_memory_mb, const char *status_suffix)
 {
     char init_part[64] = "";
+    int records = gl_env_platform_wanted(env); /* with Text and no subscriber: lines only */
+    json_t *metrics = NULL;
     if (cold)
         snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", env->init_duration_ms);
     gl_env_platform(env, "platform.runtimeDone",
-                    gl_env_status_record(json_pack("{s:s}", "requestId", rid), status_suffix),
+                    records ? gl_env_status_record(json_pack("{s:s}", "requestId", rid),
+                                                   status_suffix)
+                            : NULL,
                     "END RequestId: %s", rid);
-    json_t *metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(duration_ms),
-                                "billedDurationMs", (json_int_t)ceil(duration_ms),
-                                "memorySizeMB", env->fn->cfg.memory_mb, "maxMemoryUsedMB",
-                                max_memory_mb);
+    if (records)
+        metrics = json_pack("{s:f,s:i,s:i,s:i}", "durationMs", round2(duration_ms),
+                            "billedDurationMs", (json_int_t)ceil(duration_ms), "memorySizeMB",
+                            env->fn->cfg.memory_mb, "maxMemoryUsedMB", max_memory_mb);
     if (metrics && cold)
         json_object_set_new(metrics, "initDurationMs", json_real(round2(env->init_duration_ms)));
     gl_env_platform(env, "platform.report",
-                    gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", rid, "metrics",
-                                                   metrics),
-                                         status_suffix),
+                    records ? gl_env_status_record(json_pack("{s:s,s:o*}", "requestId", rid,
+                                                             "metrics", metrics),
+                                                   status_suffix)
+                            : NULL,
                     "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
                     "Memory Size: %d MB\tMax Memory Used: %d MB\t%s%s",
                     rid, duration_ms, ceil(duration_ms), env->fn->cfg.memory_mb, max_memory_mb,
@@ -333,8 +338,10 @@ void gl_env_log_start(gl_env_t *env, gl_invoke_t *inv)
     inv->started_ns = gl_mono_ns();
     log_hold(env, 1);
     gl_env_platform(env, "platform.start",
-                    json_pack("{s:s,s:s}", "requestId", inv->request_id, "version",
-                              env->fn->version),
+                    gl_env_platform_wanted(env) ? json_pack("{s:s,s:s}", "requestId",
+                                                            inv->request_id, "version",
+                                                            env->fn->version)
+                                                : NULL,
                     "START RequestId: %s Version: %s", inv->request_id, env->fn->version);
 }
 

@@ -216,6 +216,9 @@ int gl_env_app_line_kept(const gl_env_t *env, const char *line, size_t len);
  *  "record":record} unless SystemLogLevel drops it. record is stolen (may be NULL). */
 void gl_env_platform(gl_env_t *env, const char *type, json_t *record, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/** Whether gl_env_platform would use a record: LogFormat JSON, or telemetry subscribers
+ *  (a caller on the warm path builds its record only then). */
+int gl_env_platform_wanted(const gl_env_t *env);
 /** Add "status" (and "errorType") parsed from "Status: x\tError Type: y" ("": success). */
 json_t *gl_env_status_record(json_t *rec, const char *status_text);
 /** Start reading the runtime's output pipes (their parent ends; the pipes take them). */

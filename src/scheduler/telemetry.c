@@ -182,12 +182,17 @@ static void remember(gl_tel_t *tel, const char *kind, const char *type, const js
     json_array_append_new(tel->history, h);
 }
 
+int gl_env_tel_active(const gl_env_t *env)
+{
+    return env->tel || !(env->initialized || env->torn_down);
+}
+
 static void publish(gl_env_t *env, const char *kind, const char *type, const json_t *record,
                     const char *line, size_t len)
 {
     gl_tel_t *tel = env->tel;
     char time[40];
-    if (!tel && (env->initialized || env->torn_down || !(tel = tel_get(env))))
+    if (!gl_env_tel_active(env) || (!tel && !(tel = tel_get(env))))
         return; /* nobody subscribed during init: nobody ever will (or it is over) */
     now_iso(time, sizeof(time));
     remember(tel, kind, type, record, line, len, time);

@@ -97,6 +97,9 @@ int gl_tel_add(gl_env_t *env, const char *name, const gl_tel_sub_cfg_t *cfg);
 
 /** PUT /2022-07-01/telemetry or /2020-08-15/logs from the environment's Runtime API. */
 void gl_env_tel_subscribe(gl_env_t *env, gl_http_req_t *req, gl_tel_api_t api);
+/** Whether a platform record can still reach a subscriber: one subscribed, or init (when
+ *  they subscribe) is not over. */
+int gl_env_tel_active(const gl_env_t *env);
 /** A platform record galley writes (borrowed): queued for every platform subscriber. */
 void gl_env_tel_platform(gl_env_t *env, const char *type, const json_t *record);
 /** The runtime answered the assigned invoke while END and REPORT wait for the extensions:
