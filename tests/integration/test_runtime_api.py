@@ -10,8 +10,9 @@ an invoke (403, never the event again, deadline kept), a second /next beside a p
 (403), a wrong id (400
 InvalidRequestID), /error and /init/error out of turn (403), /error with an empty body, a 7 MB
 /response (413 to the runtime, Function.ResponseSizeTooLarge to the caller), a runtime that
-takes its event and hangs (Sandbox.Timedout, its process group gone), and the daemon serving
-another function afterwards. The bootstrap reports what its own calls got in a later response
+takes its event and hangs (Sandbox.Timedout, its process group gone), the daemon serving
+another function afterwards, and a /next pipelined behind a result (the 202 held until the next
+event, and written with it). The bootstrap reports what its own calls got in a later response
 body (a warm environment keeps its memory) or in files under OUT_DIR."""
 import base64
 import json
@@ -107,6 +108,31 @@ while True:
         status, headers, data = box["r"]
         seen["parked_event"] = json.loads(data)
         post(headers["lambda-runtime-aws-request-id"], "response", json.dumps({"seen": seen}))
+    elif MODE == "pipeline" and step == "pipe":
+        # A refused result, then this invoke's result and a /next pipelined in one write, on a
+        # raw socket: which read brings which reply.
+        import re, socket
+        def req(method, path, body=b""):
+            return (("%s /2018-06-01/runtime/%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                     % (method, path, len(body))).encode() + body)
+        s = socket.create_connection((HOST, int(PORT)), timeout=30)
+        s.sendall(req("POST", "invocation/00000000-0000-4000-8000-000000000000/response", b"{}")
+                  + req("POST", "invocation/%s/response" % rid, b'"piped"')
+                  + req("GET", "invocation/next"))
+        reads, buf = [], b""
+        while b"report" not in buf and len(reads) < 50:
+            data = s.recv(65536)
+            if not data:
+                break
+            reads.append(data)
+            buf += data
+        with_202 = [r for r in reads if b" 202 Accepted" in r]
+        seen["pipeline"] = {"first": reads[0][:12].decode(), "400_alone": b" 202 " not in reads[0],
+                            "202_with_event": bool(with_202) and b"report" in with_202[0]}
+        rid = re.search(rb"(?i)lambda-runtime-aws-request-id: *([0-9a-f-]+)", buf).group(1).decode()
+        s.sendall(req("POST", "invocation/%s/response" % rid, json.dumps({"seen": seen}).encode()))
+        s.recv(65536)
+        s.close()
     elif MODE == "hang":
         child = subprocess.Popen(["/bin/sleep", "300"])
         with open(os.path.join(OUT_DIR, "hang.pids"), "w") as f:
@@ -140,6 +166,7 @@ def served(daemon_factory, tmp_path):
         "Hang": fn("hang", timeout=1),
         "Renext": fn("renext", timeout=1),
         "Twonext": fn("twonext", timeout=10),
+        "Pipeline": fn("pipeline", timeout=10),
     })
     # These runtimes report what they saw into a host directory, so they run outside the
     # sandbox: the Runtime API's behaviour is the same either way (test_sandbox.py covers it).
@@ -315,6 +342,19 @@ def test_second_concurrent_next_is_refused(served):
     assert json.loads(seen["second"]["raw"])["errorType"] == "InvalidStateTransition"
     assert "take" not in seen["second"]["raw"]
     assert seen["parked_event"] == {"step": "take"}
+
+
+def test_pipelined_next_gets_the_202_with_the_next_event(served):
+    """A runtime that pipelines /next behind its result (as galley's own do) gets the 202 in one
+    write with the next event; a refused result's 400 before it is not held."""
+    c = served.client()
+    r1 = invoke(c, "rapi-pipeline", json.dumps({"step": "pipe"}))
+    assert r1["Body"] == b'"piped"'
+    time.sleep(0.5)  # a 202 written on its own would reach the runtime well before the event
+    r2 = invoke(c, "rapi-pipeline", json.dumps({"step": "report"}))
+    assert "FunctionError" not in r2
+    assert json.loads(r2["Body"])["seen"]["pipeline"] == {
+        "first": "HTTP/1.1 400", "400_alone": True, "202_with_event": True}
 
 
 def test_hanging_runtime_times_out_and_daemon_carries_on(served):
