@@ -84,14 +84,22 @@ function startFakeRuntimeApi(events) {
     });
   });
 
+  return listenLocal(server, state, () => {
+    for (const res of parked) res.destroy();
+    if (server.closeAllConnections) server.closeAllConnections();
+  });
+}
+
+// server on 127.0.0.1:<ephemeral>: resolves to { port, state, close() };
+// close() calls endConnections, then closes the server.
+function listenLocal(server, state, endConnections) {
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       resolve({
         port: server.address().port,
         state,
         close() {
-          for (const res of parked) res.destroy();
-          if (server.closeAllConnections) server.closeAllConnections();
+          endConnections();
           return new Promise((done) => server.close(() => done()));
         },
       });
@@ -127,10 +135,11 @@ async function runFunction({
   until,
   timeoutMs = 10000,
   onSpawn,
+  startApi = startFakeRuntimeApi, // (events) => { port, state: { posts }, close() }
 }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'galley-node-rt-'));
   writeTree(dir, files);
-  const api = await startFakeRuntimeApi(events);
+  const api = await startApi(events);
   const expected = until || ((state) => state.posts.length >= events.length);
   const child = spawn(process.execPath, [BOOTSTRAP], {
     cwd: dir,
@@ -205,4 +214,4 @@ async function runFunction({
   return result;
 }
 
-module.exports = { runFunction, makeEvents, startFakeRuntimeApi, BOOTSTRAP };
+module.exports = { runFunction, makeEvents, startFakeRuntimeApi, listenLocal, BOOTSTRAP };
