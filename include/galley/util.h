@@ -44,6 +44,10 @@ char *gl_query_get(const char *query, const char *key);
 int gl_mkdir_p(const char *path, mode_t mode);
 /** rm -rf; a missing path is success. Never follows symbolic links. */
 int gl_rm_rf(const char *path);
+struct uv_loop_s;
+/** gl_rm_rf(path) on loop's work queue (at once when loop is NULL or queueing fails), then,
+ *  with and_parent, rmdir of path's parent if that left it empty. Takes path (malloc'd). */
+void gl_rm_rf_later(struct uv_loop_s *loop, char *path, int and_parent);
 /** Write to path.tmp, fsync, rename over path, fsync the directory. */
 int gl_write_file_atomic(const char *path, const void *data, size_t len);
 /** Write to path.tmp and rename over path, with no fsync: for a file made anew at every

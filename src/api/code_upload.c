@@ -288,39 +288,9 @@ int gl_api_upload_conflict(gl_api_t *api, gl_http_req_t *req, const char *name)
 }
 
 /* A replaced code directory, deleted on the work queue (gl_fn_set_code_remover). */
-typedef struct removal {
-    uv_work_t work;
-    char *dir;
-} removal_t;
-
-static void on_remove_work(uv_work_t *w)
-{
-    removal_t *r = w->data;
-    gl_rm_rf(r->dir);
-}
-
-static void on_removed(uv_work_t *w, int status)
-{
-    removal_t *r = w->data;
-    if (status < 0)
-        gl_rm_rf(r->dir); /* cancelled: the daemon is stopping, delete it now */
-    free(r->dir);
-    free(r);
-}
-
 static void remove_code_later(char *dir, void *arg)
 {
-    uv_loop_t *loop = arg;
-    removal_t *r = calloc(1, sizeof(*r));
-    if (r) {
-        r->dir = dir;
-        r->work.data = r;
-        if (uv_queue_work(loop, &r->work, on_remove_work, on_removed) == 0)
-            return;
-    }
-    gl_rm_rf(dir);
-    free(dir);
-    free(r);
+    gl_rm_rf_later(arg, dir, 0);
 }
 
 void gl_api_remove_later(gl_api_t *api, char *dir)

@@ -309,10 +309,12 @@ static void set_state(gl_env_t *env, gl_env_state_t to, gl_env_event_t ev)
     env->freeze_due = 0; /* go_idle sets it again */
 }
 
-/* Stop when the function was replaced, or when idle environments are not kept at all. */
+/* Stop when the function was replaced, /tmp outgrew EphemeralStorage (no mount namespace),
+ * or when idle environments are not kept at all. */
 static int should_stop_when_idle(const gl_env_t *env)
 {
-    return gl_env_must_retire(env) || (!gl_env_idle_timeout(env) && !env->provisioned);
+    return env->tmp_over || gl_env_must_retire(env) ||
+           (!gl_env_idle_timeout(env) && !env->provisioned);
 }
 
 /* The environment has nothing to do: park it, or stop it if its function was replaced. */
@@ -485,10 +487,7 @@ static int on_answered(gl_env_t *env, gl_env_state_t from, void *arg, gl_env_eve
 /* The invoke is over (END and REPORT written): stop, or wait for the next one. */
 static void after_invoke(gl_env_t *env)
 {
-    if (gl_env_tmp_overfull(env)) {
-        gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
-        return;
-    }
+    gl_env_check_tmp(env); /* over EphemeralStorage: tmp_over, and should_stop_when_idle */
     if (should_stop_when_idle(env))
         gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL);
     else if (env->state == GL_ENV_RESPONDED && !env->invoke && !env->provisioned)

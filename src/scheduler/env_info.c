@@ -103,18 +103,53 @@ int gl_env_catches_sigterm(pid_t pid)
 }
 
 /*
- * Without a mount namespace /tmp is a plain directory: its EphemeralStorage size is checked
- * after each invoke, and an environment over it is stopped (its files go with it).
+ * Without a mount namespace /tmp is a plain directory: its EphemeralStorage size is measured
+ * after each invoke on the work queue (a walk of many files would stall the loop), and an
+ * environment over it is stopped (its files go with it).
  */
-int gl_env_tmp_overfull(gl_env_t *env)
+typedef struct tmp_check {
+    uv_work_t work;
+    gl_env_t *env;
+    uint64_t used;
+    int rc;
+} tmp_check_t;
+
+static void on_tmp_measure(uv_work_t *w)
 {
-    uint64_t used = 0;
-    if (!env->tmp_dir || gl_sbx_dir_usage(env->tmp_dir, &used) < 0)
-        return 0;
-    if (used <= (uint64_t)env->fn->cfg.ephemeral_mb << 20)
-        return 0;
-    gl_log_warn("env=%.8s fn=%s: /tmp holds %llu MB, over its %d MB: stopping the environment",
-                env->id, env->fn->cfg.name, (unsigned long long)(used >> 20),
-                env->fn->cfg.ephemeral_mb);
-    return 1;
+    tmp_check_t *t = w->data;
+    t->rc = gl_sbx_dir_usage(t->env->tmp_dir, &t->used); /* tmp_dir lives while held */
+}
+
+static void on_tmp_measured(uv_work_t *w, int status)
+{
+    tmp_check_t *t = w->data;
+    gl_env_t *env = t->env;
+    env->tmp_checking = 0;
+    if (status == 0 && t->rc == 0 && !env->torn_down && !env->tmp_over &&
+        t->used > (uint64_t)env->fn->cfg.ephemeral_mb << 20) {
+        gl_log_warn("env=%.8s fn=%s: /tmp holds %llu MB, over its %d MB: stopping the environment",
+                    env->id, env->fn->cfg.name, (unsigned long long)(t->used >> 20),
+                    env->fn->cfg.ephemeral_mb);
+        env->tmp_over = 1;
+        if ((env->state == GL_ENV_IDLE || env->state == GL_ENV_RESPONDED) && !env->invoke)
+            gl_env_handle(env, GL_ENV_EV_SHUTDOWN, NULL); /* else when it goes idle */
+    }
+    free(t);
+    gl_env_unhold(env);
+}
+
+void gl_env_check_tmp(gl_env_t *env)
+{
+    tmp_check_t *t;
+    if (!env->tmp_dir || env->tmp_checking || env->tmp_over || !(t = calloc(1, sizeof(*t))))
+        return;
+    t->env = env;
+    t->work.data = t;
+    gl_env_hold(env);
+    if (uv_queue_work(env->sched->loop, &t->work, on_tmp_measure, on_tmp_measured) < 0) {
+        free(t);
+        gl_env_unhold(env);
+        return;
+    }
+    env->tmp_checking = 1;
 }

@@ -49,21 +49,25 @@ static void maybe_free(gl_env_t *env)
     gl_logs_stream_close(&env->log);
     if (env->pidfd >= 0)
         close(env->pidfd);
-    if (env->tmp_dir) {
-        gl_rm_rf(env->tmp_dir);
-        char *slash = strrchr(env->tmp_dir, '/');
-        if (slash) {
-            *slash = '\0';
-            rmdir(env->tmp_dir);
-        }
-        free(env->tmp_dir);
-    }
+    if (env->tmp_dir) /* <run>/<id>/tmp, then <run>/<id>: off the loop, it may be big */
+        gl_rm_rf_later(env->sched->loop, env->tmp_dir, 1);
     /* Every process of the environment is gone: its uid may serve another one. */
     gl_sbx_user_release(env->sched->opts.sbx, &env->user);
     gl_env_ext_free(env);
     gl_fn_unref(env->fn);
     free(env);
     gl_pool_on_env_freed(pool, was_provisioned, initialized);
+}
+
+void gl_env_hold(gl_env_t *env)
+{
+    env->handles_open++;
+}
+
+void gl_env_unhold(gl_env_t *env)
+{
+    env->handles_open--;
+    maybe_free(env);
 }
 
 static void on_handle_closed(uv_handle_t *h)

@@ -145,7 +145,9 @@ struct gl_env {
     unsigned oom_kills;        /* gl_cg_oom_kills when the current invoke started */
     gl_logs_stream_t log;
     char log_stream[96];
-    char *tmp_dir;
+    char *tmp_dir;             /* without a mount namespace: its /tmp on the host */
+    unsigned tmp_checking : 1; /* its size is being measured on the work queue */
+    unsigned tmp_over : 1;     /* it was found over EphemeralStorage: stop after the invoke */
     double init_duration_ms;
     int initialized;           /* first /next seen */
     unsigned invokes;
@@ -187,6 +189,10 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 unsigned gl_env_transitions(gl_env_state_t from, gl_env_event_t ev);
 /** DEAD: release everything; frees the environment once every handle has closed. */
 void gl_env_teardown(gl_env_t *env);
+/** Keep env from being freed while work outside the loop refers to it (a pending close does
+ *  the same); gl_env_unhold lets go and frees it if it was torn down meanwhile. */
+void gl_env_hold(gl_env_t *env);
+void gl_env_unhold(gl_env_t *env);
 /** Close the Runtime API listener (a parked /next is aborted by it); idempotent. */
 void gl_env_close_rapi(gl_env_t *env);
 /** Harness fault: the new environment's runtime dies during init (SIGKILL). */
@@ -387,8 +393,10 @@ int gl_env_ext_valid_id(const char *s);
 /* env_info.c */
 /** Whether the process handles SIGTERM (SigCgt in /proc). */
 int gl_env_catches_sigterm(pid_t pid);
-/** Without a mount namespace: /tmp holds more than EphemeralStorage (said in the log). */
-int gl_env_tmp_overfull(gl_env_t *env);
+/** Without a mount namespace: measure /tmp on the work queue after an invoke (not while a
+ *  measure runs); over EphemeralStorage sets tmp_over (said in the log) and stops env if it
+ *  is idle, else after its current invoke. */
+void gl_env_check_tmp(gl_env_t *env);
 /** Lambda's wording of a runtime's end from its wait status ("Runtime exited with error: ..."). */
 void gl_env_exit_reason(int status, char *out, size_t len);
 
