@@ -293,11 +293,6 @@ static void remove_code_later(char *dir, void *arg)
     gl_rm_rf_later(arg, dir, 0);
 }
 
-void gl_api_remove_later(gl_api_t *api, char *dir)
-{
-    remove_code_later(dir, api->loop);
-}
-
 void gl_api_code_removal_start(gl_api_t *api)
 {
     gl_fn_set_code_remover(remove_code_later, api->loop);

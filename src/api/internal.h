@@ -327,8 +327,6 @@ void gl_api_uploads_cancel(gl_api_t *api);
 void gl_api_maybe_free(gl_api_t *api);
 /** Remove an upload's code directory, its zip, and the function's directory if now empty. */
 void gl_api_discard_code(const char *code_dir);
-/** Delete dir (taken: freed) on libuv's work queue; at once if it cannot be queued. */
-void gl_api_remove_later(gl_api_t *api, char *dir);
 /** Set cfg's RevisionId and LastModified (now). */
 void gl_api_stamp(gl_fn_config_t *cfg, const char *revision_id);
 /** Store cfg (moved in) and answer status with the configuration, or the version published

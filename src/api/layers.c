@@ -389,7 +389,7 @@ void gl_api_delete_layer_version(gl_api_t *api, gl_http_req_t *req, const gl_api
     char *trash = NULL;
     int rc = t.foreign ? 0 : gl_layer_retire(api->reg, t.name, t.version, &trash);
     if (trash) /* a whole unpacked layer: deleted on the work queue, never on the loop */
-        gl_api_remove_later(api, trash);
+        gl_rm_rf_later(api->loop, trash, 0);
     if (rc < 0) {
         gl_log_error("api: delete layer %s:%ld: %s", t.name, t.version, strerror(-rc));
         gl_http_reply_aws_error(req, GL_AWS_SERVICE, "Could not delete the layer version: %s",

@@ -17,12 +17,23 @@
 
 static void maybe_free(gl_env_t *env);
 
+/* A close (or work off the loop) in flight keeps env from being freed: env->handles_open. */
+void gl_env_hold(gl_env_t *env)
+{
+    env->handles_open++;
+}
+
+void gl_env_unhold(gl_env_t *env)
+{
+    env->handles_open--;
+    maybe_free(env);
+}
+
 static void on_rapi_closed(void *arg)
 {
     gl_env_t *env = arg;
     env->rapi = NULL;
-    env->handles_open--;
-    maybe_free(env);
+    gl_env_unhold(env);
 }
 
 void gl_env_close_rapi(gl_env_t *env)
@@ -30,7 +41,7 @@ void gl_env_close_rapi(gl_env_t *env)
     if (env->rapi && !env->rapi_closing) {
         env->rapi_closing = 1;
         env->parked = NULL; /* aborted by the close */
-        env->handles_open++;
+        gl_env_hold(env);
         gl_http_server_close(env->rapi, on_rapi_closed, env);
     }
 }
@@ -59,28 +70,15 @@ static void maybe_free(gl_env_t *env)
     gl_pool_on_env_freed(pool, was_provisioned, initialized);
 }
 
-void gl_env_hold(gl_env_t *env)
-{
-    env->handles_open++;
-}
-
-void gl_env_unhold(gl_env_t *env)
-{
-    env->handles_open--;
-    maybe_free(env);
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
-    gl_env_t *env = h->data;
-    env->handles_open--;
-    maybe_free(env);
+    gl_env_unhold(h->data);
 }
 
 static void close_handle(gl_env_t *env, uv_handle_t *h)
 {
     if (h->loop && !uv_is_closing(h)) {
-        env->handles_open++;
+        gl_env_hold(env);
         uv_close(h, on_handle_closed);
     }
 }

@@ -189,8 +189,8 @@ void gl_env_handle(gl_env_t *env, gl_env_event_t ev, void *arg);
 unsigned gl_env_transitions(gl_env_state_t from, gl_env_event_t ev);
 /** DEAD: release everything; frees the environment once every handle has closed. */
 void gl_env_teardown(gl_env_t *env);
-/** Keep env from being freed while work outside the loop refers to it (a pending close does
- *  the same); gl_env_unhold lets go and frees it if it was torn down meanwhile. */
+/** Keep env from being freed while a handle's close or work off the loop refers to it;
+ *  gl_env_unhold lets go and frees it if it was torn down meanwhile. */
 void gl_env_hold(gl_env_t *env);
 void gl_env_unhold(gl_env_t *env);
 /** Close the Runtime API listener (a parked /next is aborted by it); idempotent. */
