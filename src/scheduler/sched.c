@@ -359,12 +359,14 @@ unsigned gl_sched_recycle(gl_sched_t *s, gl_fn_t *fn)
     gl_pool_t *p = fn->sched;
     if (!p)
         return 0;
-    p->generation++;
+    unsigned current = p->generation++;
     unsigned n = 0;
     gl_env_t *e = p->envs, *next;
     for (; e; e = next) {
         next = e->next;
-        n++;
+        /* one retired earlier and still on its way out is not counted again */
+        if (e->generation == current && e->state != GL_ENV_STOPPING && e->state != GL_ENV_DEAD)
+            n++;
         if (gl_env_takes_work(e) || e->state == GL_ENV_INITIALIZING)
             gl_env_handle(e, GL_ENV_EV_SHUTDOWN, NULL);
         /* busy ones see their old generation when they finish */

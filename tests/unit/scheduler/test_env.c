@@ -924,6 +924,36 @@ static void test_retire_lets_busy_environment_finish(void **state)
     close_when_gone(fx);
 }
 
+/* gl_sched_recycle (`galley cold`) counts the environments it retires: one already on its
+ * way out, stopping or busy with an older generation, is not counted a second time. */
+static void test_recycle_counts_each_environment_once(void **state)
+{
+    fx_t *fx = *state;
+    start(fx,
+          "while True:\n"
+          "    rid, event, r = next_event()\n"
+          "    if event.get('slow'):\n"
+          "        note('got-event', rid)\n"
+          "        time.sleep(0.3)\n"
+          "    respond(rid, {})\n",
+          5, 600000, 0);
+    invoke_and_wait(fx, 0, "{}");
+    char st[32];
+    RUN_UNTIL(fx, strcmp(env_state(fx, st, sizeof(st)), "idle") == 0, WAIT_MS);
+    assert_int_equal(gl_sched_recycle(fx->sched, fx->fn), 1);
+    assert_string_equal(env_state(fx, st, sizeof(st)), "stopping");
+    assert_int_equal(gl_sched_recycle(fx->sched, fx->fn), 0);
+    RUN_UNTIL(fx, gl_sched_env_count(fx->sched) == 0, WAIT_MS);
+
+    submit(fx, 1, "{\"slow\":1}"); /* a new environment, busy when retired */
+    RUN_UNTIL(fx, file_exists(fx, "got-event"), WAIT_MS);
+    assert_int_equal(gl_sched_recycle(fx->sched, fx->fn), 1);
+    assert_int_equal(gl_sched_recycle(fx->sched, fx->fn), 0);
+    RUN_UNTIL(fx, fx->results[1].done, WAIT_MS);
+    assert_int_equal(fx->results[1].function_error, 0);
+    close_when_gone(fx);
+}
+
 static void test_close_with_busy_environment(void **state)
 {
     fx_t *fx = *state;
@@ -1173,6 +1203,7 @@ int main(void)
         T(test_idle_timeout_stops_environment),
         T(test_retire_stops_idle_environment),
         T(test_retire_lets_busy_environment_finish),
+        T(test_recycle_counts_each_environment_once),
         T(test_close_with_busy_environment),
         T(test_runtime_killed_while_idle),
         T(test_failed_thaw_fails_invoke_at_once),
