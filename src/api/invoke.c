@@ -53,7 +53,8 @@ static void on_sync_done(gl_invoke_t *inv)
     /* What happened, for test harnesses (docs/testing.md); AWS clients ignore them. */
     char duration[32], init[32], memory[16];
     snprintf(duration, sizeof(duration), "%.2f", inv->duration_ms);
-    snprintf(init, sizeof(init), "%.2f", inv->init_duration_ms);
+    if (inv->cold)
+        snprintf(init, sizeof(init), "%.2f", inv->init_duration_ms);
     snprintf(memory, sizeof(memory), "%d", inv->max_memory_mb);
     h[n++] = (gl_http_header_t){"X-Galley-Cold-Start", inv->cold ? "true" : "false"};
     if (inv->env_id[0])
@@ -75,12 +76,21 @@ static char *trace_header(gl_http_req_t *req)
     const char *given = gl_http_req_header(req, "x-amzn-trace-id");
     if (given && *given && strlen(given) < 512)
         return strdup(given);
-    char root[25], parent[17], *out = NULL;
-    gl_random_hex(root, 12);
-    gl_random_hex(parent, 8);
-    if (asprintf(&out, "Root=1-%08lx-%s;Parent=%s;Sampled=0",
-                 (unsigned long)(gl_now_ms() / 1000), root, parent) < 0)
+    /* Root=1-<8 hex digits of epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0 */
+    static const char hex[] = "0123456789abcdef";
+    char *out = malloc(sizeof("Root=1-") - 1 + 8 + 1 + 24 + sizeof(";Parent=") - 1 + 16 +
+                       sizeof(";Sampled=0"));
+    if (!out)
         return NULL;
+    char *p = stpcpy(out, "Root=1-");
+    uint32_t secs = (uint32_t)(gl_now_ms() / 1000);
+    for (int shift = 28; shift >= 0; shift -= 4)
+        *p++ = hex[(secs >> shift) & 15];
+    *p++ = '-';
+    gl_random_hex(p, 12);
+    p = stpcpy(p + 24, ";Parent=");
+    gl_random_hex(p, 8);
+    strcpy(p + 16, ";Sampled=0");
     return out;
 }
 

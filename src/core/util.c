@@ -66,14 +66,19 @@ void gl_random_bytes(void *out, size_t n) { random_bytes(out, n); }
 
 void gl_uuid4(char out[GL_UUID_LEN + 1])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     random_bytes(b, sizeof(b));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, GL_UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
 }
 
 void gl_random_hex(char *out, size_t nbytes)
@@ -107,13 +112,44 @@ uint64_t gl_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of secs; the last second's is kept per thread (log lines, headers and
+ * the daemon log stamp the same second many times over), so gmtime_r and the formatting run
+ * once a second. */
+static const char *second_prefix(time_t secs)
+{
+    static __thread time_t cached_secs = (time_t)-1;
+    static __thread char cached[64]; /* room for any int year */
+    if (secs != cached_secs) {
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm))
+            memset(&tm, 0, sizeof(tm)); /* out of range: 1900-00-00T00:00:00 */
+        snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_secs = secs;
+    }
+    return cached;
+}
+
 static void fmt_time(int64_t ms, char *out, size_t outlen, const char *zone)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000), zone);
+    int64_t secs = ms / 1000, milli = ms % 1000;
+    if (milli < 0) { /* before 1970: the second before, and a positive millisecond */
+        secs--;
+        milli += 1000;
+    }
+    const char *prefix = second_prefix((time_t)secs);
+    size_t plen = strlen(prefix), zlen = strlen(zone);
+    if (outlen < plen + 4 + zlen + 1) {
+        snprintf(out, outlen, "%s.%03d%s", prefix, (int)milli, zone);
+        return;
+    }
+    memcpy(out, prefix, plen);
+    char *p = out + plen;
+    *p++ = '.';
+    *p++ = (char)('0' + milli / 100);
+    *p++ = (char)('0' + milli / 10 % 10);
+    *p++ = (char)('0' + milli % 10);
+    memcpy(p, zone, zlen + 1);
 }
 
 void gl_fmt_lambda_time(int64_t epoch_ms, char *out, size_t outlen)

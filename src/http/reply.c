@@ -124,6 +124,18 @@ static char *put(char *p, const char *s, size_t n)
 
 static char *puts_(char *p, const char *s) { return put(p, s, strlen(s)); }
 
+/* n in decimal, then CRLF. */
+static char *put_size(char *p, size_t n)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + n % 10);
+    while ((n /= 10) && i > 0);
+    p = put(p, digits + i, sizeof(digits) - i);
+    return put(p, "\r\n", 2);
+}
+
 /* Copy a header name or value, turning CR and LF into spaces so no caller-supplied text
  * (a function's headers, a path echoed back) can split the response. */
 static char *put_field(char *p, const char *s, size_t n)
@@ -151,7 +163,15 @@ size_t gl_http_head_cap(int status, const gl_http_header_t *headers, size_t nhea
 char *gl_http_format_head(gl_http_conn_t *c, char *p, int status, const gl_http_header_t *headers,
                           size_t nheaders, const char *content_type, size_t len, int chunked)
 {
-    p += snprintf(p, 16, "HTTP/1.1 %03d ", status);
+    if (status >= 100 && status <= 999) {
+        p = put(p, "HTTP/1.1 ", 9);
+        *p++ = (char)('0' + status / 100);
+        *p++ = (char)('0' + status / 10 % 10);
+        *p++ = (char)('0' + status % 10);
+        *p++ = ' ';
+    } else {
+        p += snprintf(p, 16, "HTTP/1.1 %03d ", status);
+    }
     p = puts_(p, gl_http_reason(status));
     p = put(p, "\r\n", 2);
     for (size_t i = 0; i < nheaders; i++) {
@@ -168,7 +188,7 @@ char *gl_http_format_head(gl_http_conn_t *c, char *p, int status, const gl_http_
     if (chunked)
         p = puts_(p, "Transfer-Encoding: chunked\r\n");
     else if (status != 204)
-        p += snprintf(p, 48, "Content-Length: %zu\r\n", len);
+        p = put_size(put(p, "Content-Length: ", 16), len);
     p = puts_(p, "Date: ");
     p = puts_(p, server_date(c->server));
     p = puts_(p, c->close_after_reply ? "\r\nConnection: close\r\n\r\n"

@@ -369,7 +369,7 @@ static const struct route {
 static int match(const char *pat, const char *path, const char **id, size_t *idlen)
 {
     while (*pat) {
-        if (strncmp(pat, "{id}", 4) == 0) {
+        if (pat[0] == '{' && strncmp(pat, "{id}", 4) == 0) {
             size_t n = strcspn(path, "/");
             if (n == 0)
                 return 0;
@@ -377,7 +377,7 @@ static int match(const char *pat, const char *path, const char **id, size_t *idl
             *idlen = n;
             path += n;
             pat += 4;
-        } else if (strncmp(pat, "{*}", 3) == 0) {
+        } else if (pat[0] == '{' && strncmp(pat, "{*}", 3) == 0) {
             path += strcspn(path, "/");
             pat += 3;
         } else if (pat[0] == '*' && pat[1] == '\0') {
@@ -395,6 +395,11 @@ static int decode_id(const char *raw, size_t len, char *id, size_t size)
     char *decoded = NULL;
     if (!raw) {
         id[0] = '\0';
+        return 0;
+    }
+    if (len < size && !memchr(raw, '%', len)) { /* nothing to decode: the usual id */
+        memcpy(id, raw, len);
+        id[len] = '\0';
         return 0;
     }
     if (gl_url_decode(raw, len, &decoded) < 0)

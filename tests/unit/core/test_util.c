@@ -216,6 +216,18 @@ static void test_time_formats(void **state)
     assert_string_equal(out, "2020-04-10T19:06:32.563+0000");
     gl_fmt_iso8601(1586545592563, out, sizeof(out));
     assert_string_equal(out, "2020-04-10T19:06:32.563Z");
+    /* The second's text is cached: the same second, the next, and back again. */
+    gl_fmt_iso8601(1586545592007, out, sizeof(out));
+    assert_string_equal(out, "2020-04-10T19:06:32.007Z");
+    gl_fmt_iso8601(1586545593090, out, sizeof(out));
+    assert_string_equal(out, "2020-04-10T19:06:33.090Z");
+    gl_fmt_iso8601(1586545592999, out, sizeof(out));
+    assert_string_equal(out, "2020-04-10T19:06:32.999Z");
+    gl_fmt_iso8601(-1, out, sizeof(out)); /* before 1970: the second before */
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    char small[12];
+    gl_fmt_iso8601(1586545592563, small, sizeof(small)); /* truncated, still terminated */
+    assert_string_equal(small, "2020-04-10T");
 }
 
 static void test_ids(void **state)
