@@ -36,6 +36,7 @@ exports.handler = withDurableExecution(async (event, context) => {
         return i * 2;
       });
     }
+    if (event.wait) await context.wait('w', { seconds: event.wait }); // then a replay of them all
     return { sum };
   }
   if (event.mode === 'retry') {

@@ -4,7 +4,8 @@ boto3: a waitForCallback that times out, one kept alive by heartbeats until they
 synchronous start joining a running execution of the same name (its steps run once),
 ListDurableExecutionsByFunction's filters and paging, the history read backwards in pages, and
 a checkpoint retried with the same ClientToken (the same answer, applied once), and a Function
-URL of a durable function (an alias's starts an execution; the unqualified one is refused)."""
+URL of a durable function (an alias's starts an execution; the unqualified one is refused), and
+a replay of more operations than the invocation's first page holds."""
 import json
 import time
 
@@ -106,6 +107,33 @@ def test_sync_start_by_name_joins_the_running_execution(daemon_factory, tmp_path
     # Ended: the name stays taken while the execution is kept (its retention).
     ended = invoke(d, "job:1", payload, name="order-7", event=True)
     assert ended["client_error"][0] == "DurableExecutionAlreadyStartedException"
+
+
+def test_replay_of_more_operations_than_the_first_page(daemon_factory, tmp_path):
+    """The invocation after a wait replays 1,003 steps: the envelope carries the first 1,000
+    operations and a NextMarker, and the SDK reads the rest with GetDurableExecutionState and
+    the envelope's CheckpointToken. Without the rest, the last steps would run again."""
+    function_zip()
+    state = tmp_path / "state"
+    d = daemon_factory(state_dir=state)
+    create_durable(d, tmp_path, "long", timeout=120)
+    n = 1003
+    r = invoke(d, "long:1", {"mode": "steps", "n": n, "wait": 1}, name="many")
+    assert r["status"] == 200 and r["error"] is None, r
+    assert json.loads(r["body"]) == {"sum": n * (n - 1)}
+    assert step_runs(state, "long") == {f"s{i}": 1 for i in range(n)}
+    out = run_boto3_script(PYTHON, d.url, f"""
+        h = c.get_durable_execution_history(DurableExecutionArn={r["arn"]!r}, MaxItems=1000)
+        events = h["Events"]
+        while "NextMarker" in h:
+            h = c.get_durable_execution_history(DurableExecutionArn={r["arn"]!r},
+                                                Marker=h["NextMarker"], MaxItems=1000)
+            events += h["Events"]
+        out["invocations"] = sum(e["EventType"] == "InvocationCompleted" for e in events)
+        out["steps"] = sum(e["EventType"] == "StepSucceeded" for e in events)
+    """)
+    assert out["invocations"] >= 2  # the wait ended the first invocation: the rest is a replay
+    assert out["steps"] == n
 
 
 def test_list_filters_and_paging(daemon_factory, tmp_path):
