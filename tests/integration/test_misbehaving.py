@@ -141,3 +141,34 @@ def test_runtime_that_never_calls_next_hits_the_init_limit(daemon_factory, tmp_p
     assert "INIT_REPORT" in base64.b64decode(r["LogResult"]).decode()
     assert waited > 9  # it waited for Lambda's 10-second init limit, not less
     still_serving(d)
+
+
+def test_node_error_thrown_after_the_answer_ends_the_environment(daemon_factory, tmp_path):
+    """A timer that throws after the handler answered: the environment does not serve another
+    invoke as if nothing happened. Frozen by then (as in Lambda), the timer fires when the next
+    invoke thaws it and that invoke fails with Runtime.ExitError (exit status 129); if it fires
+    while the environment is idle, the environment goes and the next invoke is a cold start.
+    galley's Node runtime used to queue the error's post behind its parked GET /next, run the
+    next event's handler meanwhile, and only then exit."""
+    code = tmp_path / "late"
+    code.mkdir()
+    (code / "index.js").write_text(
+        "exports.handler = async (event) => {\n"
+        "  if (event.late) setTimeout(() => { throw new Error('late boom'); }, event.late);\n"
+        "  return 'ok';\n"
+        "};\n")
+    d = daemon_factory(template=write_template(tmp_path, {
+        "Late": {"CodeUri": str(code), "Handler": "index.handler", "Runtime": "nodejs20.x",
+                 "FunctionName": "late"}}))
+    for late in (1, 200):
+        first = d.client().invoke(FunctionName="late", Payload=json.dumps({"late": late}))
+        assert "FunctionError" not in first and first["Payload"].read() == b'"ok"'
+        time.sleep(0.5)
+        r = d.client().invoke(FunctionName="late", Payload=b"{}")
+        body = json.loads(r["Payload"].read())
+        cold = r["ResponseMetadata"]["HTTPHeaders"]["x-galley-cold-start"] == "true"
+        if "FunctionError" in r:
+            assert body["errorType"] == "Runtime.ExitError", body
+            assert "exit status 129" in body["errorMessage"], body
+        else:
+            assert cold and body == "ok", (late, body)

@@ -4,7 +4,8 @@
 // RuntimeApiClient): each invocation's result goes out with a GET /next
 // behind it in one write, the replies to both are read from one chunk, a
 // connection lost before the GET's reply is replaced and the GET asked again,
-// and a fatal error's post is not pipelined (the process must exit).
+// a fatal error's post is not pipelined (the process must exit), and a fatal
+// error after the invoke was answered exits without a post.
 // The fake Runtime API here works on raw sockets so that it can tell a
 // pipelined request from one sent after the reply before it, and it holds a
 // result's 202 until the GET /next pipelined behind it is answered, then
@@ -202,4 +203,28 @@ test('a fatal error after the result is posted without a GET behind it, and the 
     [['error', 'thrown from a timer']],
   );
   assert.deepEqual(shape(result), ['next c1', 'post c1']);
+});
+
+// The invoke was answered and a GET /next is parked behind its result: the
+// error has no invoke to be reported against, so the process exits at once
+// (AWS's client posts it, gets an error back, and exits). Queued behind the
+// parked GET, the post would wait for the next event and let its handler run.
+test('a fatal error after the invoke is answered exits at once, with nothing posted', T, async () => {
+  const result = await runFunction({
+    files: {
+      'index.js': `exports.handler = async () => {
+        setTimeout(() => { throw new Error('thrown after the answer'); }, 10);
+        return 'answered';
+      };`,
+    },
+    handler: 'index.handler',
+    events: makeEvents(1),
+    startApi: rawRuntimeApi(),
+    until: () => false,
+  });
+  assert.equal(result.timedOut, false, 'exited without waiting for another event');
+  assert.equal(result.exitCode, 129);
+  assert.deepEqual(result.posts.map((p) => [p.kind, p.body]), [['response', '"answered"']]);
+  assert.deepEqual(shape(result), ['next c1', 'post c1', 'next c1 pipelined']);
+  assert.ok(result.logLines.some((line) => line.includes('Uncaught Exception') && line.includes('thrown after the answer')));
 });
