@@ -341,9 +341,17 @@ int gl_rm_rf(const char *path)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISDIR(st.st_mode))
         return unlink(path) < 0 ? -errno : 0;
-    if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-        return errno ? -errno : -EIO;
-    return 0;
+    /* A directory removed underneath the walk (another removal of the same tree on libuv's
+     * work queue, or the function's own processes) ends nftw with ENOENT: walk again. */
+    for (int walk = 0; walk < 64; walk++) {
+        if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0)
+            return 0;
+        if (errno != ENOENT)
+            return errno ? -errno : -EIO;
+        if (lstat(path, &st) < 0)
+            return errno == ENOENT ? 0 : -errno;
+    }
+    return -ENOTEMPTY;
 }
 
 /* path.tmp, then a rename over path; durable: fsync the file before and the directory after. */

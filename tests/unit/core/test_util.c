@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -345,6 +346,41 @@ static void test_files(void **state)
     free(deep);
 }
 
+static void *remove_subtree(void *path)
+{
+    return (void *)(intptr_t)gl_rm_rf(path);
+}
+
+/* Two removals of one tree at once, as when a closing scheduler removes its run directory
+ * while the work queue still removes an environment's /tmp inside it: both succeed and
+ * nothing is left (nftw used to fail when a directory vanished under it). */
+static void test_rm_rf_beside_another_removal(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 10; round++) {
+        char root[] = "/tmp/gl-test-rmrf-XXXXXX";
+        assert_non_null(mkdtemp(root));
+        char *sub = gl_path_join(root, "env/tmp");
+        /* Empty directories: the other removal's rmdirs race this walk's opendirs. */
+        for (int d = 0; d < 300; d++) {
+            char dir[64];
+            snprintf(dir, sizeof(dir), "d%d", d);
+            char *p = gl_path_join(sub, dir);
+            assert_int_equal(gl_mkdir_p(p, 0755), 0);
+            free(p);
+        }
+        pthread_t thr;
+        assert_int_equal(pthread_create(&thr, NULL, remove_subtree, sub), 0);
+        int rc = gl_rm_rf(root);
+        void *other;
+        pthread_join(thr, &other);
+        assert_int_equal(rc, 0);
+        assert_int_equal((intptr_t)other, 0);
+        assert_int_equal(access(root, F_OK), -1);
+        free(sub);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_path_join),
         cmocka_unit_test(test_path_plain),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_rm_rf_beside_another_removal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
