@@ -9,6 +9,7 @@
  * closing them is env_release.c's teardown.
  */
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,15 +102,32 @@ static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
         if (n <= 0)
             break;
         gl_logs_lines_feed(lines, buf, (size_t)n, emit, env);
+        if ((size_t)n < sizeof(buf))
+            break; /* a pipe read returns what it holds: it is empty now */
     }
 }
 
+/* Whatever the processes wrote before they answered, read now (before END): one poll of the
+ * pipes, then a read of each that holds something; most invokes write nothing. */
 void gl_env_drain_output(gl_env_t *env)
 {
-    drain_pipe(env, &env->out, &env->out_lines);
-    drain_pipe(env, &env->err, &env->err_lines);
-    if (env->ext.out.loop)
-        drain_pipe(env, &env->ext.out, &env->ext.out_lines);
+    uv_pipe_t *pipes[3] = {&env->out, &env->err, env->ext.out.loop ? &env->ext.out : NULL};
+    gl_logs_lines_t *lines[3] = {&env->out_lines, &env->err_lines, &env->ext.out_lines};
+    struct pollfd fds[3];
+    nfds_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        uv_os_fd_t fd;
+        fds[i] = (struct pollfd){.fd = -1};
+        if (pipes[i] && !uv_is_closing((uv_handle_t *)pipes[i]) &&
+            uv_fileno((uv_handle_t *)pipes[i], &fd) == 0) {
+            fds[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+            n = (nfds_t)i + 1;
+        }
+    }
+    int ready = n ? poll(fds, n, 0) : 0;
+    for (nfds_t i = 0; i < n; i++)
+        if (fds[i].fd >= 0 && (ready < 0 || fds[i].revents))
+            drain_pipe(env, pipes[i], lines[i]);
 }
 
 void gl_env_flush_output(gl_env_t *env)
