@@ -184,18 +184,21 @@ for (const end of ['drop', 'close']) {
   });
 }
 
-test('a fatal error after the result is posted without a GET behind it, and the process exits', T, async () => {
-  const result = await runFunction({
-    files: {
-      'index.js': `exports.handler = (event, context, cb) => {
-        setTimeout(() => { throw new Error('thrown from a timer'); }, 10);
-      };`,
-    },
+// One event for index.js, run until the process exits on its own.
+function runUntilExit(source) {
+  return runFunction({
+    files: { 'index.js': source },
     handler: 'index.handler',
     events: makeEvents(1),
     startApi: rawRuntimeApi(),
     until: () => false,
   });
+}
+
+test('a fatal error after the result is posted without a GET behind it, and the process exits', T, async () => {
+  const result = await runUntilExit(`exports.handler = (event, context, cb) => {
+    setTimeout(() => { throw new Error('thrown from a timer'); }, 10);
+  };`);
   assert.equal(result.timedOut, false, 'exited without waiting for another event');
   assert.equal(result.exitCode, 129);
   assert.deepEqual(
@@ -210,18 +213,10 @@ test('a fatal error after the result is posted without a GET behind it, and the 
 // (AWS's client posts it, gets an error back, and exits). Queued behind the
 // parked GET, the post would wait for the next event and let its handler run.
 test('a fatal error after the invoke is answered exits at once, with nothing posted', T, async () => {
-  const result = await runFunction({
-    files: {
-      'index.js': `exports.handler = async () => {
-        setTimeout(() => { throw new Error('thrown after the answer'); }, 10);
-        return 'answered';
-      };`,
-    },
-    handler: 'index.handler',
-    events: makeEvents(1),
-    startApi: rawRuntimeApi(),
-    until: () => false,
-  });
+  const result = await runUntilExit(`exports.handler = async () => {
+    setTimeout(() => { throw new Error('thrown after the answer'); }, 10);
+    return 'answered';
+  };`);
   assert.equal(result.timedOut, false, 'exited without waiting for another event');
   assert.equal(result.exitCode, 129);
   assert.deepEqual(result.posts.map((p) => [p.kind, p.body]), [['response', '"answered"']]);

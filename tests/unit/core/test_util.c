@@ -215,17 +215,17 @@ static void test_time_formats(void **state)
     assert_string_equal(out, "1970-01-01T00:00:00.000+0000");
     gl_fmt_lambda_time(1586545592563, out, sizeof(out));
     assert_string_equal(out, "2020-04-10T19:06:32.563+0000");
-    gl_fmt_iso8601(1586545592563, out, sizeof(out));
-    assert_string_equal(out, "2020-04-10T19:06:32.563Z");
-    /* The second's text is cached: the same second, the next, and back again. */
-    gl_fmt_iso8601(1586545592007, out, sizeof(out));
-    assert_string_equal(out, "2020-04-10T19:06:32.007Z");
-    gl_fmt_iso8601(1586545593090, out, sizeof(out));
-    assert_string_equal(out, "2020-04-10T19:06:33.090Z");
-    gl_fmt_iso8601(1586545592999, out, sizeof(out));
-    assert_string_equal(out, "2020-04-10T19:06:32.999Z");
-    gl_fmt_iso8601(-1, out, sizeof(out)); /* before 1970: the second before */
-    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    /* The second's text is cached: the same second, the next, back again, and before 1970
+     * (the second before, a positive millisecond). */
+    static const struct { int64_t ms; const char *want; } iso[] = {
+        {1586545592563, "2020-04-10T19:06:32.563Z"}, {1586545592007, "2020-04-10T19:06:32.007Z"},
+        {1586545593090, "2020-04-10T19:06:33.090Z"}, {1586545592999, "2020-04-10T19:06:32.999Z"},
+        {-1, "1969-12-31T23:59:59.999Z"},
+    };
+    for (size_t i = 0; i < sizeof(iso) / sizeof(iso[0]); i++) {
+        gl_fmt_iso8601(iso[i].ms, out, sizeof(out));
+        assert_string_equal(out, iso[i].want);
+    }
     char small[12];
     gl_fmt_iso8601(1586545592563, small, sizeof(small)); /* truncated, still terminated */
     assert_string_equal(small, "2020-04-10T");
