@@ -89,13 +89,11 @@ static void emit_ext_output(const char *line, size_t len, void *arg)
 }
 
 /* Read what the runtime wrote before its last Runtime API call, so that it lands before
- * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe. */
-static void drain_pipe(gl_env_t *env, uv_pipe_t *p, gl_logs_lines_t *lines)
+ * END/REPORT and in the tail. The writes happened-before the call, so they are in the pipe.
+ * fd: p's descriptor (gl_env_drain_output checked that p is open). */
+static void drain_pipe(gl_env_t *env, uv_pipe_t *p, int fd, gl_logs_lines_t *lines)
 {
     gl_logs_line_fn emit = p == &env->ext.out ? emit_ext_output : emit_output;
-    uv_os_fd_t fd;
-    if (uv_is_closing((uv_handle_t *)p) || uv_fileno((uv_handle_t *)p, &fd) != 0)
-        return;
     char buf[65536];
     for (int rounds = 0; rounds < 256; rounds++) {
         ssize_t n = read(fd, buf, sizeof(buf));
@@ -127,7 +125,7 @@ void gl_env_drain_output(gl_env_t *env)
     int ready = n ? poll(fds, n, 0) : 0;
     for (nfds_t i = 0; i < n; i++)
         if (fds[i].fd >= 0 && (ready < 0 || fds[i].revents))
-            drain_pipe(env, pipes[i], lines[i]);
+            drain_pipe(env, pipes[i], fds[i].fd, lines[i]);
 }
 
 void gl_env_flush_output(gl_env_t *env)
